@@ -1,0 +1,212 @@
+"""Stage 1, load: bytes -> plain data plus the position of every node.
+
+The ruamel round-trip loader keeps positions but is ~7x slower than composing with the C
+parser (DESIGN.md §7), so we compose with libyaml (YAML 1.2 resolution) and walk the node
+tree ourselves: that walk is also where duplicate keys, alias expansion, unsafe tags and
+nesting depth are bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshgen.diagnostics import Diagnostic, Location, Related, Severity
+
+YamlPath = tuple[str | int, ...]
+
+MAX_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 64
+# A real spec expands to about as many nodes as it has lines; this bounds "billion laughs".
+MAX_EXPANDED_NODES = 5_000_000
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+
+
+@dataclass
+class Positions:
+    """Where each node of the document is: `values` for a node, `keys` for a mapping key."""
+
+    file: str
+    values: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
+    raw: dict[YamlPath, str] = field(default_factory=dict)
+
+    def at(self, path: YamlPath) -> Location:
+        """The value at `path`, or the nearest enclosing node that exists."""
+        for end in range(len(path), -1, -1):
+            mark = self.values.get(path[:end])
+            if mark is not None:
+                return Location(self.file, *mark)
+        return Location(self.file, 1, 1)
+
+    def key_at(self, path: YamlPath) -> Location:
+        mark = self.keys.get(path)
+        return Location(self.file, *mark) if mark is not None else self.at(path)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    data: Any
+    positions: Positions
+
+
+class _Stop(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        self.diagnostic = diagnostic
+
+
+def _diag(code: str, message: str, loc: Location, hint: str | None = None,
+          related: tuple[Related, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, loc, hint, related)
+
+
+def load_file(path: Path, display: str | None = None) -> tuple[Loaded | None, list[Diagnostic]]:
+    name = display if display is not None else str(path)
+    try:
+        with path.open("rb") as fh:
+            blob = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return None, [_diag("MG009", f"cannot read the spec: {reason}", Location(name))]
+    return load_bytes(blob, name)
+
+
+def load_bytes(blob: bytes, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
+    if len(blob) > MAX_BYTES:
+        return None, [_diag(
+            "MG004", f"the spec is larger than {MAX_BYTES // (1024 * 1024)} MiB", Location(file),
+            "split the mesh or report your use case; a real spec is far smaller")]
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = blob.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (blob.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [_diag(
+            "MG005", f"the spec is not valid UTF-8 (byte 0x{blob[exc.start]:02x})",
+            Location(file, line, col), "save the file as UTF-8")]
+    return load_text(text, file)
+
+
+def load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    text = text.removeprefix("\ufeff")
+    yaml = YAML(typ="safe", pure=False)
+    try:
+        node = yaml.compose(text)
+    except MarkedYAMLError as exc:
+        return None, [_syntax_diagnostic(exc, file, text)]
+    except YAMLError as exc:  # pragma: no cover - libyaml reports marks for all we know of
+        return None, [_diag("MG001", f"YAML error: {exc}", Location(file))]
+    if node is None:
+        return None, [_diag("MG007", "the spec is empty", Location(file),
+                            "run `meshgen init` for a commented starter spec")]
+    positions = Positions(file)
+    walker = _Walker(positions, yaml.constructor)
+    try:
+        data = walker.walk(node, ())
+    except _Stop as stop:
+        return None, [stop.diagnostic]
+    return Loaded(data, positions), []
+
+
+def _syntax_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+    at_tab = mark is not None and text[mark.index:mark.index + 1] == "\t"
+    problem = exc.problem or exc.context or "invalid YAML"
+    if "expected a single document" in problem or "but found another document" in problem:
+        return _diag("MG007", "the spec must hold exactly one YAML document", loc,
+                     "remove the extra `---` documents")
+    if at_tab or "tab" in problem.lower():
+        hint = "indent with spaces; YAML does not allow tabs for indentation"
+    else:
+        hint = "check the indentation and quoting around this position"
+    related: tuple[Related, ...] = ()
+    cmark = exc.context_mark
+    if exc.context and cmark is not None and mark is not cmark:
+        related = (Related(Location(file, cmark.line + 1, cmark.column + 1), exc.context),)
+    return _diag("MG001", f"YAML syntax error: {problem}", loc, hint, related)
+
+
+class _Walker:
+    def __init__(self, positions: Positions, constructor: Any) -> None:
+        self.positions = positions
+        self.constructor = constructor
+        self.expanded = 0
+        self.active: set[int] = set()
+
+    def loc(self, node: Any) -> Location:
+        return Location(self.positions.file, node.start_mark.line + 1,
+                        node.start_mark.column + 1)
+
+    def walk(self, node: Any, path: YamlPath) -> Any:
+        self.expanded += 1
+        if self.expanded > MAX_EXPANDED_NODES:
+            raise _Stop(_diag("MG003", "the spec expands to too many nodes through aliases",
+                              self.loc(node), "do not nest aliases (a YAML 'billion laughs')"))
+        if len(path) > MAX_DEPTH:
+            raise _Stop(_diag("MG003", f"the spec is nested deeper than {MAX_DEPTH} levels",
+                              self.loc(node)))
+        mark = node.start_mark
+        self.positions.values[path] = (mark.line + 1, mark.column + 1)
+        node_id = id(node)
+        if node_id in self.active:
+            raise _Stop(_diag("MG003", "an alias refers to its own enclosing node",
+                              self.loc(node), "recursive YAML structures are not allowed"))
+        kind = node.id
+        if kind == "scalar":
+            return self.scalar(node, path)
+        self.active.add(node_id)
+        try:
+            if kind == "sequence":
+                self.check_tag(node, f"{_TAG}seq")
+                return [self.walk(child, (*path, i)) for i, child in enumerate(node.value)]
+            self.check_tag(node, f"{_TAG}map")
+            return self.mapping(node, path)
+        finally:
+            self.active.discard(node_id)
+
+    def check_tag(self, node: Any, expected: str) -> None:
+        if node.tag != expected:
+            raise _Stop(_diag("MG006", f"unsupported YAML tag {node.tag!r}", self.loc(node),
+                              "remove the tag; mesh.yaml holds plain data only"))
+
+    def mapping(self, node: Any, path: YamlPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_seen: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == f"{_TAG}merge":
+                raise _Stop(_diag("MG008", "merge keys (<<) are not supported",
+                                  self.loc(key_node),
+                                  "write the keys out, or put the anchor on the whole value"))
+            if key_node.id != "scalar" or key_node.tag != f"{_TAG}str":
+                raise _Stop(_diag("MG008", "mapping keys must be plain strings",
+                                  self.loc(key_node), "quote the key"))
+            key = key_node.value
+            if key in first_seen:
+                first = first_seen[key]
+                raise _Stop(_diag(
+                    "MG002", f"duplicate key {key!r}", self.loc(key_node),
+                    "YAML parsers disagree on which value wins; keep one",
+                    (Related(self.loc(first), "first defined here"),)))
+            first_seen[key] = key_node
+            child = (*path, key)
+            kmark = key_node.start_mark
+            self.positions.keys[child] = (kmark.line + 1, kmark.column + 1)
+            out[key] = self.walk(value_node, child)
+        return out
+
+    def scalar(self, node: Any, path: YamlPath) -> Any:
+        tag = node.tag
+        if tag not in _SCALAR_TAGS:
+            raise _Stop(_diag("MG006", f"unsupported YAML tag {tag!r}", self.loc(node),
+                              "remove the tag; mesh.yaml holds plain data only"))
+        self.positions.raw[path] = node.value
+        if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
+            return node.value
+        return self.constructor.construct_object(node, deep=True)

@@ -1,0 +1,222 @@
+"""The `meshgen.dev/v1alpha1` Mesh spec as strict, frozen pydantic models.
+
+Field names (the YAML aliases) are the contract of DESIGN.md §2. Models are strict: unknown
+fields are errors and scalars are never coerced (a version written `1.10` is a float, and
+rejected). Every name is checked against the Kubernetes rule it will have to satisfy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+API_VERSION = "meshgen.dev/v1alpha1"
+
+# k8s.io/apimachinery/pkg/util/validation: IsDNS1123Label, IsDNS1035Label, IsDNS1123Subdomain.
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# Label keys: optional DNS-subdomain prefix, then a 63-char name (IsQualifiedName).
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+
+DNSLabel = Annotated[str, StringConstraints(pattern=DNS1123_LABEL, min_length=1, max_length=63)]
+ServiceName = Annotated[str, StringConstraints(pattern=DNS1035_LABEL, min_length=1, max_length=63)]
+Subdomain = Annotated[
+    str, StringConstraints(pattern=DNS1123_SUBDOMAIN, min_length=1, max_length=253)
+]
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY, max_length=317)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
+IstioVersion = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
+KubernetesVersion = Annotated[str, StringConstraints(pattern=r"^1\.[0-9]+$")]
+HttpsURL = Annotated[str, StringConstraints(pattern=r"^https://[^\s/]+(:[0-9]+)?/?$")]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_cidrs(value: Any) -> tuple[IPNetwork, ...]:
+    """A CIDR or a list of CIDRs (dual-stack) -> networks; host bits set is an error."""
+    is_list = isinstance(value, list)
+    items = value if is_list else [value]
+    if not items:
+        raise PydanticCustomError("cidr", "at least one CIDR is required")
+    nets: list[IPNetwork] = []
+    for position, item in enumerate(items):
+        # The index lets validate.py point at the list item rather than the field.
+        index = position if is_list else None
+        if not isinstance(item, str):
+            raise PydanticCustomError(
+                "cidr", "expected a CIDR string such as 10.128.0.0/14", {"index": index}
+            )
+        if "/" not in item:
+            raise PydanticCustomError(
+                "cidr", "'{cidr}' has no prefix length; write it as a CIDR such as 10.0.0.0/16",
+                {"index": index, "cidr": item},
+            )
+        try:
+            net = ipaddress.ip_network(item, strict=True)
+        except ValueError as exc:
+            if "host bits set" in str(exc):
+                network = ipaddress.ip_network(item, strict=False)
+                raise PydanticCustomError(
+                    "cidr", "'{cidr}' has host bits set; the network is {network}",
+                    {"index": index, "cidr": item, "network": str(network)},
+                ) from None
+            raise PydanticCustomError(
+                "cidr", "'{cidr}' is not a valid CIDR: {reason}",
+                {"index": index, "cidr": item, "reason": str(exc)},
+            ) from None
+        nets.append(net)
+    return tuple(nets)
+
+
+_CIDR_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "description": "A CIDR, e.g. 10.128.0.0/14 or fd00:10:244::/56"},
+        {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "maxItems": 2,
+            "description": "Dual-stack: one IPv4 and one IPv6 CIDR",
+        },
+    ]
+}
+
+CIDRs = Annotated[
+    tuple[IPNetwork, ...], BeforeValidator(_parse_cidrs), WithJsonSchema(_CIDR_SCHEMA)
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+
+
+class Metadata(Model):
+    name: DNSLabel = Field(description="The mesh name; the default meshID.")
+
+
+class CNI(Model):
+    enabled: bool = Field(True, description="Install istio-cni (needed on OpenShift).")
+    namespace: DNSLabel = Field("kube-system", description="Namespace of the istio-cni DaemonSet.")
+    log_level: Literal["debug", "info", "warn", "error", "none"] = Field("info", alias="logLevel")
+    exclude_namespaces: list[DNSLabel] = Field(
+        default_factory=lambda: ["istio-system", "kube-system"], alias="excludeNamespaces"
+    )
+
+
+class Istio(Model):
+    version: IstioVersion = Field(
+        description='The Istio release, a quoted "MAJOR.MINOR.PATCH" string such as "1.10.0".'
+    )
+    installer: Literal["istioctl", "operator", "helm", "sail"] = "istioctl"
+    revision: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$",
+                                               max_length=63)] = Field(
+        "", description="Optional control-plane revision; injection then uses istio.io/rev."
+    )
+    cni: CNI = CNI()
+    values: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Escape hatch: deep-merged last into the install values.",
+    )
+
+
+class Submariner(Model):
+    broker: DNSLabel = Field(description="The cluster that hosts the Submariner broker.")
+    globalnet: bool = False
+    cable_driver: Literal["libreswan", "wireguard", "vxlan"] = Field(
+        "libreswan", alias="cableDriver"
+    )
+
+
+class Secrets(Model):
+    provider: Literal["placeholder", "external-secrets"] = "placeholder"
+
+
+class Cluster(Model):
+    name: DNSLabel = Field(
+        description="Istio clusterName and Submariner clusterID; a DNS-1123 label."
+    )
+    platform: Literal["kubernetes", "openshift"] = "kubernetes"
+    pod_cidr: CIDRs = Field(alias="podCIDR")
+    service_cidr: CIDRs = Field(alias="serviceCIDR")
+    api_server: HttpsURL | None = Field(
+        None, alias="apiServer", description="API server URL, used in remote-secret docs."
+    )
+    kubernetes_version: KubernetesVersion | None = Field(
+        None,
+        alias="kubernetesVersion",
+        description='"MAJOR.MINOR" of the cluster; decides whether the istio-reader token '
+        "Secret is emitted (Kubernetes >= 1.24 no longer creates it).",
+    )
+
+
+class Namespace(Model):
+    name: DNSLabel
+    injection: bool = True
+    clusters: list[DNSLabel] = Field(default_factory=list, description="Default: every cluster.")
+
+
+class Port(Model):
+    name: DNSLabel
+    number: int = Field(ge=1, le=65535)
+
+
+class Subset(Model):
+    name: DNSLabel
+    labels: dict[LabelKey, LabelValue]
+
+
+class Destination(Model):
+    subset: DNSLabel | None = None
+    weight: int | None = Field(None, ge=0, le=100)
+
+
+class Route(Model):
+    destinations: list[Destination] = Field(min_length=1)
+
+
+class Service(Model):
+    name: ServiceName
+    namespace: DNSLabel
+    ports: list[Port] = Field(default_factory=list)
+    subsets: list[Subset] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    clusters: list[DNSLabel] = Field(default_factory=list, description="Default: every cluster.")
+
+
+class MeshSpec(Model):
+    mesh_id: DNSLabel | None = Field(None, alias="meshID")
+    network: DNSLabel = "network1"
+    trust_domain: Subdomain = Field("cluster.local", alias="trustDomain")
+    istio: Istio
+    submariner: Submariner | None = None
+    secrets: Secrets = Secrets()
+    clusters: list[Cluster] = Field(min_length=1)
+    namespaces: list[Namespace] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+
+
+class Mesh(Model):
+    api_version: Literal["meshgen.dev/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["Mesh"]
+    metadata: Metadata
+    spec: MeshSpec
+
+    @property
+    def mesh_id(self) -> str:
+        return self.spec.mesh_id or self.metadata.name

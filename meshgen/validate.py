@@ -1,0 +1,245 @@
+"""Stage 2, validate: plain data -> a frozen `Mesh`, or MG1xx diagnostics at line:col.
+
+Pydantic's error locations are alias paths into the data, so each maps straight onto the
+positions the loader recorded. Messages are rewritten for people who write YAML, not Python.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from meshgen.diagnostics import Diagnostic, Location, Severity
+from meshgen.load import Loaded, Positions, YamlPath
+from meshgen.spec import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, Mesh
+
+_RULES = {
+    DNS1123_LABEL: "a DNS-1123 label: lower-case letters, digits and '-', starting and "
+    "ending with a letter or digit, at most 63 characters",
+    DNS1035_LABEL: "a DNS-1035 label (a Kubernetes Service name): lower-case letters, digits "
+    "and '-', starting with a letter, at most 63 characters",
+    DNS1123_SUBDOMAIN: "a DNS-1123 subdomain: dot-separated DNS-1123 labels",
+}
+
+
+def validate(loaded: Loaded) -> tuple[Mesh | None, list[Diagnostic]]:
+    try:
+        mesh = Mesh.model_validate(loaded.data)
+    except ValidationError as exc:
+        diags = [_to_diagnostic(err, loaded) for err in exc.errors(include_url=False)]
+        return None, _dedupe(diags)
+    return mesh, []
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[str, Location, str]] = set()
+    out = []
+    for d in diags:
+        key = (d.code, d.location, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> YamlPath:
+    """The prefix of a pydantic loc that exists in the data (drops union-branch labels)."""
+    path: list[str | int] = []
+    node = data
+    for seg in loc:
+        if isinstance(node, dict) and isinstance(seg, str) and seg in node:
+            node = node[seg]
+        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+            node = node[seg]
+        else:
+            break
+        path.append(seg)
+    return tuple(path)
+
+
+def _dotted(path: YamlPath) -> str:
+    out = ""
+    for seg in path:
+        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else seg)
+    return out or "the document"
+
+
+def _describe(value: Any, raw: str | None) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {raw if raw is not None else value}"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__  # pragma: no cover
+
+
+def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
+    positions: Positions = loaded.positions
+    etype: str = err["type"]
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    value = err.get("input")
+    path = _data_path(loc, loaded.data)
+    where = _dotted(path)
+    raw = positions.raw.get(path)
+    location = positions.at(path)
+    hint: str | None = None
+
+    if etype == "extra_forbidden":
+        key = str(loc[-1])
+        parent = path[:-1] if path and path[-1] == key else path
+        location = positions.key_at((*parent, key))
+        allowed = _allowed_keys(parent)
+        message = f"unknown field {key!r} in {_dotted(parent)}"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+        elif allowed:
+            hint = "allowed fields: " + ", ".join(allowed)
+        return Diagnostic("MG101", Severity.ERROR, message, location, hint)
+
+    if etype == "missing":
+        key = str(loc[-1])
+        message = f"missing required field {key!r} in {_dotted(path)}"
+        return Diagnostic("MG103", Severity.ERROR, message, location, _missing_hint(key))
+
+    if etype.endswith("_type") or etype in {"model_type", "dict_type", "list_type"}:
+        expected = _EXPECTED.get(etype, etype.removesuffix("_type"))
+        message = f"{where}: expected {expected}, got {_describe(value, raw)}"
+        if etype == "string_type" and isinstance(value, int | float | bool) and raw is not None:
+            hint = f'quote it: "{raw}"'
+            if path and path[-1] == "version":
+                full = f"{raw}.0" if re.fullmatch(r"[0-9]+\.[0-9]+", raw) else raw
+                hint = f'a version is a quoted "MAJOR.MINOR.PATCH" string: write "{full}"'
+                if isinstance(value, float):
+                    hint += f" (unquoted, YAML reads {raw} as the number {value})"
+        elif etype == "bool_type" and isinstance(value, str):
+            hint = "write true or false (YAML 1.2 reads yes/no/on/off as strings)"
+        elif etype == "int_type" and isinstance(value, str):
+            hint = "write the number without quotes"
+        return Diagnostic("MG102", Severity.ERROR, message, location, hint)
+
+    if etype == "cidr":
+        index = ctx.get("index")
+        if isinstance(index, int) and (*path, index) in positions.values:
+            path = (*path, index)
+            location = positions.at(path)
+        message = f"{where}: {err['msg']}"
+        if "network" in ctx:
+            hint = f"write {ctx['network']}"
+        return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+
+    if etype == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
+        rule = _RULES.get(pattern)
+        if rule:
+            message = f"{where}: {value!r} is not {rule}"
+            suggestion = _sanitize(value) if isinstance(value, str) else ""
+            if suggestion and suggestion != value:
+                hint = f"did you mean {suggestion!r}?"
+        elif path and path[-1] == "version":
+            message = f"{where}: {value!r} is not a MAJOR.MINOR.PATCH version"
+            hint = 'write the full release, e.g. "1.10.0"'
+        else:
+            message = f"{where}: {value!r} does not match {pattern}"
+        return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+
+    if etype == "literal_error":
+        expected = ctx.get("expected", "")
+        choices = re.findall(r"'([^']*)'", expected)
+        message = f"{where}: {value!r} is not one of {', '.join(choices) or expected}"
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+        return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+
+    message = f"{where}: {_plain(err['msg'])}"
+    return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "int_type": "an integer",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "none_required": "null",
+}
+
+
+def _plain(msg: str) -> str:
+    msg = re.sub(r"(List|String) should have at least 1 item.*", "needs at least one item", msg)
+    msg = msg.replace("List should have", "needs").replace("String should have", "needs")
+    msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _sanitize(value: str) -> str:
+    """The subctl rule for cluster IDs: lower-case, runs of invalid characters -> '-'."""
+    out = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
+    return out[:63].rstrip("-")
+
+
+def _missing_hint(key: str) -> str | None:
+    if key == "version":
+        return 'add e.g. version: "1.10.0"'
+    if key in {"podCIDR", "serviceCIDR"}:
+        return f"every cluster needs its {key} so meshgen can check ranges for overlap"
+    return None
+
+
+def _allowed_keys(path: YamlPath) -> list[str]:
+    model = _model_at(path)
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(path: YamlPath) -> type[BaseModel] | None:
+    tp: Any = Mesh
+    for seg in path:
+        tp = _unwrap(tp)
+        if isinstance(seg, int):
+            args = typing.get_args(tp)
+            if not args:
+                return None
+            tp = args[0]
+            continue
+        if not (isinstance(tp, type) and issubclass(tp, BaseModel)):
+            return None
+        fields = {f.alias or n: f for n, f in tp.model_fields.items()}
+        if seg not in fields:
+            return None
+        tp = fields[seg].annotation
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional[...] and Annotated[...] down to the model or container type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
