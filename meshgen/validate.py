@@ -52,9 +52,7 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> YamlPath:
     path: list[str | int] = []
     node = data
     for seg in loc:
-        if isinstance(node, dict) and isinstance(seg, str) and seg in node:
-            node = node[seg]
-        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+        if (isinstance(node, dict) and isinstance(seg, str) and seg in node) or (isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)):
             node = node[seg]
         else:
             break

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +51,7 @@ class Drift:
         return not (self.changed or self.missing or self.stale)
 
 
-class OutputConflict(Exception):
+class OutputConflict(Exception):  # noqa: N818 - the name is the public API
     """meshgen refuses to write; `problems` lists (relative path, reason) for diagnostics."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
@@ -72,9 +72,9 @@ class _Plan:
 
 
 def _is_safe(rel: str) -> bool:
-    return bool(rel) and "\\" not in rel and "\0" not in rel and all(
-        part not in ("", ".", "..") for part in rel.split("/")
-    )  # a leading "/" yields an empty first segment
+    # An absolute path shows up as an empty first segment.
+    segments_ok = all(part not in ("", ".", "..") for part in rel.split("/"))
+    return segments_ok and "\\" not in rel and "\0" not in rel
 
 
 def _validate(files: Mapping[str, bytes]) -> None:
@@ -88,11 +88,10 @@ def _validate(files: Mapping[str, bytes]) -> None:
         raise ValueError(f"output path {min(clash)!r} is both a file and a directory")
 
 
-def _parents(paths: object) -> set[str]:
-    assert isinstance(paths, Mapping | set | frozenset | list | tuple)
+def _parents(paths: Iterable[str]) -> set[str]:
     out: set[str] = set()
     for rel in paths:
-        parts = str(rel).split("/")
+        parts = rel.split("/")
         out.update("/".join(parts[:i]) for i in range(1, len(parts)))
     return out
 
@@ -162,7 +161,7 @@ def _make_plan(out_dir: Path, files: Mapping[str, bytes]) -> _Plan:
     is_owned = {rel for rel in owned if tree.get(rel) == _FILE}
     # Anything not an owned file is the user's; an empty directory is too (meshgen removes its
     # own once they empty out), while other directories only need to exist for their contents.
-    nonempty = _parents(list(tree))
+    nonempty = _parents(tree)
     keep = {
         rel: kind
         for rel, kind in tree.items()
@@ -178,7 +177,7 @@ def _make_plan(out_dir: Path, files: Mapping[str, bytes]) -> _Plan:
             prefix = "/".join(parts[:i])
             kind = tree.get(prefix)
             if kind not in (None, _DIR) and prefix not in is_owned:
-                problems[prefix] = _REASONS[kind] if kind != _FILE else NOT_OWNED
+                problems[prefix] = _REASONS[kind]
                 blocked = True
                 break
         if blocked:
@@ -299,7 +298,13 @@ def _exchange(a: Path, b: Path) -> bool:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     renameat2.restype = ctypes.c_int
     if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True

@@ -1,0 +1,117 @@
+"""MG3xx: the Istio install: version, installer, owned values, CNI, revision."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from meshgen import versions
+from meshgen.checks._common import ISTIO, cluster_path, error, warning
+from meshgen.diagnostics import Diagnostic, Related
+from meshgen.load import Positions
+from meshgen.spec import Mesh
+
+CODES = {
+    "MG301": "error: Istio version outside the supported range",
+    "MG302": "error: installer operator with Istio 1.24 or later (operator removed)",
+    "MG303": "error: installer helm or sail (not yet supported)",
+    "MG304": "error: istio.values overrides a value meshgen owns (meshID, clusterName, network)",
+    "MG305": "warning: istio-cni disabled on an OpenShift cluster",
+    "MG306": "warning: revision named `default`",
+}
+
+
+def check_version(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG301: the Istio version is outside versions.SUPPORTED."""
+    version = mesh.spec.istio.version
+    if versions.is_supported(version):
+        return
+    newest = f"1.{versions.NEWEST_MINOR}.0"
+    yield error("MG301", f"Istio {version} is not supported by this meshgen version",
+                positions.at((*ISTIO, "version")),
+                f'meshgen supports Istio {versions.SUPPORTED}; pick a release in that range, '
+                f'e.g. "{newest}"')
+
+
+def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG302: `operator` on Istio >= 1.24; MG303: `helm` and `sail` are not implemented yet."""
+    istio = mesh.spec.istio
+    where = positions.at((*ISTIO, "installer"))
+    if istio.installer in ("helm", "sail"):
+        yield error("MG303", f'installer "{istio.installer}" is not yet supported by this '
+                    "meshgen version", where, "use installer: istioctl or operator for now")
+    elif (istio.installer == "operator" and versions.is_supported(istio.version)
+          and not versions.release(istio.version).has_in_cluster_operator):
+        # istio.md §1.5: deprecated in 1.23, removed in 1.24 (no operator, no CRD).
+        yield error(
+            "MG302",
+            f'installer "operator" needs the in-cluster Istio operator, which Istio removed '
+            f"in 1.24 (this mesh uses {istio.version})",
+            where,
+            "use installer: istioctl (or Istio 1.23 or older to keep the operator)")
+
+
+# values paths meshgen sets itself; overriding them splits the mesh (istio.md §1.1).
+_OWNED = (
+    (("global", "meshID"), "set spec.meshID instead"),
+    (("global", "network"), "set spec.network instead"),
+    (("global", "multiCluster", "clusterName"),
+     "remove it: meshgen always sets clusterName to the cluster's name (clusters[].name)"),
+)
+
+
+def check_owned_values(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG304: istio.values sets values.global.meshID, .network or .multiCluster.clusterName."""
+    for keys, hint in _OWNED:
+        if not _has_path(mesh.spec.istio.values, keys):
+            continue
+        dotted = "values." + ".".join(keys)
+        yield error("MG304", f"istio.{dotted} overrides a value meshgen sets for the mesh to "
+                    "work", positions.key_at((*ISTIO, "values", *keys)), hint)
+
+
+def _has_path(values: object, keys: tuple[str, ...]) -> bool:
+    for key in keys:
+        if not isinstance(values, dict) or key not in values:
+            return False
+        values = values[key]
+    return True
+
+
+def check_openshift_cni(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG305: istio-cni disabled while a cluster runs OpenShift."""
+    if mesh.spec.istio.cni.enabled:
+        return
+    openshift = [i for i, c in enumerate(mesh.spec.clusters) if c.platform == "openshift"]
+    if not openshift:
+        return
+    first = mesh.spec.clusters[openshift[0]].name
+    more = f" (and {len(openshift) - 1} more)" if len(openshift) > 1 else ""
+    # istio.md §1.2, §7: the OpenShift profile relies on istio-cni via Multus; without it
+    # istio-init needs NET_ADMIN/NET_RAW, and before 1.20 pods also needed the anyuid SCC.
+    yield warning(
+        "MG305",
+        f'istio-cni is disabled but cluster "{first}"{more} runs OpenShift, where injected pods '
+        "then need the NET_ADMIN and NET_RAW capabilities (and, before Istio 1.20, the anyuid "
+        "SCC)",
+        positions.at((*ISTIO, "cni", "enabled")),
+        "set istio.cni.enabled: true (the default)",
+        [Related(positions.at((*cluster_path(openshift[0]), "platform")),
+                 f"{first} is an OpenShift cluster")])
+
+
+def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG306: `revision: default` names the default revision Istio reserves."""
+    if mesh.spec.istio.revision != "default":
+        return
+    minor = mesh.spec.istio.version.split(".")[1]
+    yield warning(
+        "MG306",
+        'revision "default" is the name Istio reserves for the default revision (and its '
+        "revision tag)",
+        positions.at((*ISTIO, "revision")),
+        f'leave revision empty to install the default revision, or name it after the release, '
+        f'e.g. "1-{minor}"')
+
+
+CHECKS = (check_version, check_installer, check_owned_values, check_openshift_cni,
+          check_revision)

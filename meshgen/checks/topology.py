@@ -1,0 +1,68 @@
+"""MG5xx: cluster names and every reference to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from meshgen.checks._common import SUBMARINER, cluster_path, did_you_mean, error, quoted_list
+from meshgen.diagnostics import Diagnostic, Related
+from meshgen.load import Positions
+from meshgen.spec import Mesh
+
+CODES = {
+    "MG501": "error: duplicate cluster name",
+    "MG502": "error: submariner.broker is not one of the clusters",
+    "MG503": "error: unknown cluster in a namespace's or service's clusters list",
+}
+
+
+def check_cluster_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG501: two clusters with one name (Istio clusterName and Submariner clusterID)."""
+    first: dict[str, int] = {}
+    for ci, cluster in enumerate(mesh.spec.clusters):
+        if cluster.name not in first:
+            first[cluster.name] = ci
+            continue
+        # submariner.md §1.1/§1.2: the broker refuses a second cluster with the same ID.
+        yield error("MG501", f'cluster "{cluster.name}" is declared twice',
+                    positions.at((*cluster_path(ci), "name")),
+                    "cluster names are Istio cluster names and Submariner cluster IDs and must "
+                    "be unique; rename one",
+                    [Related(positions.at((*cluster_path(first[cluster.name]), "name")),
+                             "first declared here")])
+
+
+def _unknown_hint(name: str, known: list[str]) -> str:
+    close = did_you_mean(name, known)
+    listed = f"the clusters are {quoted_list(known)}"
+    return f"{close} ({listed})" if close else listed
+
+
+def check_broker(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG502: submariner.broker must name one of the clusters."""
+    sub = mesh.spec.submariner
+    known = list(dict.fromkeys(c.name for c in mesh.spec.clusters))
+    if sub is None or sub.broker in known:
+        return
+    yield error("MG502", f'Submariner broker "{sub.broker}" is not one of the clusters',
+                positions.at((*SUBMARINER, "broker")), _unknown_hint(sub.broker, known))
+
+
+def check_cluster_refs(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG503: a `clusters:` list of a namespace or service names an unknown cluster."""
+    known = list(dict.fromkeys(c.name for c in mesh.spec.clusters))
+    known_set = set(known)
+    owners = [("namespaces", "namespace", i, o.name, o.clusters)
+              for i, o in enumerate(mesh.spec.namespaces)]
+    owners += [("services", "service", i, o.name, o.clusters)
+               for i, o in enumerate(mesh.spec.services)]
+    for section, kind, index, owner, clusters in owners:
+        for ci, name in enumerate(clusters):
+            if name in known_set:
+                continue
+            yield error("MG503", f'{kind} "{owner}" names unknown cluster "{name}"',
+                        positions.at(("spec", section, index, "clusters", ci)),
+                        _unknown_hint(name, known))
+
+
+CHECKS = (check_cluster_names, check_broker, check_cluster_refs)

@@ -1,0 +1,203 @@
+"""The command line: the only module that prints or exits.
+
+Exit codes: 0 fine; 1 the spec has errors or the output is stale; 2 usage; 3 internal
+error (a bug); 130 interrupted. Heavy modules are imported inside the commands, so that
+`meshgen validate` in pre-commit starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from meshgen.diagnostics import Diagnostic
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+app = typer.Typer(
+    name="meshgen",
+    help="Compile one mesh.yaml into per-cluster GitOps directories for an Istio "
+    "multi-primary mesh on a flat (Submariner) network.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="How to print diagnostics.")
+]
+
+
+def _print_diagnostics(diagnostics: list[Diagnostic], fmt: Format) -> None:
+    from meshgen.diagnostics import FORMATTERS
+
+    text = FORMATTERS[fmt.value](diagnostics)
+    if fmt is Format.text:
+        if text:
+            sys.stderr.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _summary(diagnostics: list[Diagnostic]) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"meshgen: {message}\n")
+
+
+@app.command()
+def build(
+    spec: Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output directory.")
+    ] = Path("out"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if OUTPUT is stale.")
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Write nothing; print a unified diff of OUTPUT.")
+    ] = False,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Validate SPEC and compile it into one kustomize directory per cluster."""
+    from meshgen.pipeline import compile_spec
+
+    result = compile_spec(spec)
+    _print_diagnostics(result.diagnostics, fmt)
+    if result.files is None:
+        _say(f"{spec}: {_summary(result.diagnostics)}; nothing written")
+        raise typer.Exit(EXIT_FAILED)
+
+    from meshgen import write
+
+    if check or diff:
+        if diff:
+            sys.stdout.write(write.diff_output(output, result.files))
+        drift = write.check_output(output, result.files)
+        if drift.clean:
+            _say(f"{output} is up to date")
+            return
+        for label, paths in (("changed", drift.changed), ("missing", drift.missing),
+                             ("stale", drift.stale)):
+            for path in paths:
+                _say(f"{output / path}: {label}")
+        _say(f"{output} is out of date; run `meshgen build {spec} -o {output}`")
+        raise typer.Exit(EXIT_FAILED)
+
+    try:
+        plan = write.write_output(output, result.files)
+    except write.OutputConflict as conflict:
+        from meshgen.diagnostics import Diagnostic, Location, Severity
+
+        diags = [
+            Diagnostic("MG901", Severity.ERROR, reason, Location((output / path).as_posix()),
+                       "meshgen never overwrites or deletes files it did not write")
+            for path, reason in conflict.problems
+        ]
+        _print_diagnostics(diags, fmt)
+        _say(f"nothing written to {output}")
+        raise typer.Exit(EXIT_FAILED) from None
+    _say(f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
+         f"{len(plan.pruned)} pruned")
+
+
+@app.command()
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Mesh specs to check.")],
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Check specs without writing anything (for pre-commit and CI)."""
+    from meshgen.pipeline import check_spec
+
+    diagnostics: list[Diagnostic] = []
+    for spec in specs:
+        diagnostics.extend(check_spec(spec).diagnostics)
+    _print_diagnostics(diagnostics, fmt)
+    if any(d.is_error for d in diagnostics):
+        if fmt is Format.text:
+            _say(_summary(diagnostics))
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of mesh.yaml."""
+    from meshgen.schema import schema_text
+
+    text = schema_text()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter spec.")] = Path(
+        "mesh.yaml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+) -> None:
+    """Write a commented starter mesh.yaml."""
+    from meshgen.starter import STARTER
+
+    if path.exists() and not force:
+        _say(f"{path} exists; not overwriting it (use --force)")
+        raise typer.Exit(EXIT_FAILED)
+    path.write_text(STARTER, encoding="utf-8")
+    _say(f"wrote {path}; next: meshgen validate {path}")
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv or os.environ.get("MESHGEN_DEBUG") == "1"
+    if "--debug" in sys.argv:
+        sys.argv.remove("--debug")
+    try:
+        # Without standalone mode click returns the exit code instead of calling exit.
+        code = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit:
+        raise
+    except typer.Abort:
+        _say("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if isinstance(exc, typer.TyperException):
+            # Usage errors: bad option, missing argument, unknown command.
+            show = getattr(exc, "show", None)
+            if callable(show):
+                show()
+            sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+        if isinstance(exc, OSError):
+            _say(f"{exc.filename or ''}: {exc.strerror or exc}")
+            sys.exit(EXIT_FAILED)
+        if debug:
+            raise
+        _say(f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; "
+             "please report it with the spec that triggered it (--debug shows the traceback)")
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,84 @@
+"""The IstioOperator for one cluster (installers `istioctl` and `operator`).
+
+For Istio 1.10/1.11 on OpenShift the values are spelled out exactly as in the seed setup
+(shared/seed, the Red Hat blog): CNI paths for Multus, not chained, and the injected
+`k8s.v1.cni.cncf.io/networks` annotation. From 1.12 `profile: openshift` carries the
+version-specific details (reference/istio.md §1.2), so meshgen defers to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, deep_merge, metadata
+from meshgen.spec import Cluster, Mesh
+from meshgen.versions import release
+
+# reference/istio.md §1.2, the OpenShift profile of 1.8-1.11, as in the seed setup.
+OPENSHIFT_CNI_VALUES: dict[str, Any] = {
+    "cniBinDir": "/var/lib/cni/bin",
+    "cniConfDir": "/etc/cni/multus/net.d",
+    "chained": False,
+    "cniConfFileName": "istio-cni.conf",
+}
+
+DEFAULT_TRUST_DOMAIN = "cluster.local"
+
+
+def operator_name(mesh: Mesh) -> str:
+    revision = mesh.spec.istio.revision
+    return f"istio-{revision}" if revision else "istio"
+
+
+def render_istio_operator(mesh: Mesh, cluster: Cluster) -> Manifest:
+    istio = mesh.spec.istio
+    rel = release(istio.version)
+    openshift = cluster.platform == "openshift"
+    spec: dict[str, Any] = {}
+    if openshift and rel.uses_openshift_profile:
+        spec["profile"] = "openshift"
+    if istio.revision:
+        spec["revision"] = istio.revision
+    if mesh.spec.trust_domain != DEFAULT_TRUST_DOMAIN:
+        spec["meshConfig"] = {"trustDomain": mesh.spec.trust_domain}
+
+    cni = istio.cni
+    if cni.enabled:
+        spec["components"] = {"cni": {"enabled": True, "namespace": cni.namespace}}
+    elif openshift and rel.uses_openshift_profile:
+        # The openshift profile turns CNI on; the spec asked for it off.
+        spec["components"] = {"cni": {"enabled": False}}
+
+    values: dict[str, Any] = {
+        "global": {
+            "meshID": mesh.mesh_id,
+            "multiCluster": {"clusterName": cluster.name},
+            "network": mesh.spec.network,
+        }
+    }
+    if cni.enabled:
+        cni_values: dict[str, Any] = {}
+        if openshift and not rel.uses_openshift_profile:
+            cni_values.update(OPENSHIFT_CNI_VALUES)
+        cni_values["excludeNamespaces"] = list(cni.exclude_namespaces)
+        level_path = rel.cni_log_level_path
+        if len(level_path) == 1:
+            cni_values[level_path[0]] = cni.log_level
+        else:
+            cni_values[level_path[0]] = {level_path[1]: cni.log_level}
+        values["cni"] = cni_values
+        if openshift and not rel.uses_openshift_profile:
+            values["sidecarInjectorWebhook"] = {
+                "injectedAnnotations": {
+                    "k8s.v1.cni.cncf.io/networks": rel.multus_network_annotation
+                }
+            }
+    if istio.values:
+        values = deep_merge(values, dict(istio.values))
+    spec["values"] = values
+    return {
+        "apiVersion": "install.istio.io/v1alpha1",
+        "kind": "IstioOperator",
+        "metadata": metadata(operator_name(mesh), ISTIO_NAMESPACE, labels=dict(MANAGED_BY)),
+        "spec": spec,
+    }

@@ -1,0 +1,182 @@
+"""out/README.md: the clusters, their ranges, what to apply in which order, and the exact
+commands that fill each secret placeholder (the seed setup's steps, made per cluster)."""
+
+from __future__ import annotations
+
+from meshgen.render.secrets import (
+    CACERTS_KEYS,
+    READER_SERVICE_ACCOUNT,
+    READER_TOKEN_SECRET,
+    needs_reader_token,
+    remote_secret_name,
+)
+from meshgen.spec import Mesh
+from meshgen.versions import release
+
+
+def _cidrs(nets: tuple[object, ...]) -> str:
+    return ", ".join(str(n) for n in nets)
+
+
+def render_readme(mesh: Mesh) -> str:
+    spec = mesh.spec
+    istio = spec.istio
+    rel = release(istio.version)
+    out: list[str] = []
+    add = out.append
+
+    add(f"# Mesh `{mesh.metadata.name}`\n")
+    add(
+        f"Istio {istio.version} multi-primary on one flat network (`{spec.network}`): every "
+        "cluster runs its own istiod, and pods reach each other directly"
+        + (" through Submariner" if spec.submariner else "")
+        + ", so there are no east-west gateways.\n"
+    )
+    add(f"- meshID: `{mesh.mesh_id}`; network: `{spec.network}`; "
+        f"trust domain: `{spec.trust_domain}`")
+    add(f"- installer: `{istio.installer}`"
+        + (f"; revision: `{istio.revision}`" if istio.revision else ""))
+    if spec.submariner:
+        sub = spec.submariner
+        add(f"- Submariner broker: `{sub.broker}`; cable driver: `{sub.cable_driver}`; "
+            f"globalnet: `{str(sub.globalnet).lower()}`")
+    add("")
+
+    add("## Clusters\n")
+    add("| cluster | platform | pod CIDR | service CIDR | API server |")
+    add("|---|---|---|---|---|")
+    for c in spec.clusters:
+        add(f"| `{c.name}` | {c.platform} | {_cidrs(c.pod_cidr)} | {_cidrs(c.service_cidr)} "
+            f"| {c.api_server or '-'} |")
+    add("")
+    add("meshgen checked that no two of these ranges overlap and that none overlaps a range "
+        "reserved by Submariner or OVN-Kubernetes.\n")
+
+    add("## What is in each cluster directory\n")
+    add("- `kustomization.yaml` lists what GitOps applies, in apply order: namespaces, "
+        "CNI attachments, "
+        + ("the IstioOperator, " if istio.installer == "operator" else "")
+        + "the istio-reader token Secret where needed, and the traffic rules.")
+    if istio.installer == "istioctl":
+        add("- `istio/istio-operator.yaml` is the input of `istioctl install -f`; it is not "
+            "listed in `kustomization.yaml`, because no in-cluster controller reads it.")
+    add("- `secrets/` holds placeholders with the exact names, labels, annotations and keys "
+        "Istio reads, and empty values. They are **not** applied: create the real Secrets "
+        "with the commands below and never commit them.\n")
+
+    add("## Steps, in order\n")
+    add("Commands use one kube context per cluster, named after the cluster (for example "
+        "`export KUBECONFIG=cluster1/auth/kubeconfig:cluster2/auth/kubeconfig`).\n")
+    step = 1
+    if spec.submariner:
+        add(f"### {step}. Connect the clusters with Submariner\n")
+        step += 1
+        add("```sh")
+        add(f"subctl deploy-broker --context {spec.submariner.broker}")
+        for c in spec.clusters:
+            add(f"subctl join broker-info.subm --context {c.name} --clusterid {c.name} "
+                f"--clustercidr {_cidrs(c.pod_cidr)} --servicecidr {_cidrs(c.service_cidr)} "
+                f"--cable-driver {spec.submariner.cable_driver}"
+                + (" --globalnet=false" if not spec.submariner.globalnet else ""))
+        contexts = ",".join(c.name for c in spec.clusters)
+        add(f"subctl verify --context {spec.clusters[0].name} "
+            f"--tocontext {spec.clusters[-1].name} "
+            "--only service-discovery,connectivity --verbose")
+        add("```\n")
+        add(f"Check the tunnels with `subctl show connections` on each of {contexts}.\n")
+
+    openshift = [c for c in spec.clusters if c.platform == "openshift"]
+    if openshift and rel.minor < 20:
+        add(f"### {step}. OpenShift security constraints\n")
+        step += 1
+        add("Before Istio 1.20 the sidecar runs as UID 1337, so injected namespaces need the "
+            "`anyuid` SCC (reference: istio.io OpenShift platform setup):\n")
+        add("```sh")
+        for c in openshift:
+            for ns in ["istio-system", *(n.name for n in spec.namespaces if n.injection
+                                         and (not n.clusters or c.name in n.clusters))]:
+                add(f"oc --context {c.name} adm policy add-scc-to-group anyuid "
+                    f"system:serviceaccounts:{ns}")
+        add("```\n")
+
+    add(f"### {step}. Shared root of trust (`secrets/cacerts.yaml`)\n")
+    step += 1
+    add("One root CA, one intermediate per cluster, with Istio's `tools/certs` Makefiles; "
+        f"run this from the top directory of the Istio {istio.version} release:\n")
+    add("```sh")
+    add("mkdir -p certs && cd certs")
+    add("make -f ../tools/certs/Makefile.selfsigned.mk root-ca")
+    for c in spec.clusters:
+        add(f"make -f ../tools/certs/Makefile.selfsigned.mk {c.name}-cacerts")
+    for c in spec.clusters:
+        files = " ".join(f"--from-file={c.name}/{key}" for key in CACERTS_KEYS)
+        add(f"kubectl --context {c.name} create namespace istio-system "
+            "--dry-run=client -o yaml | kubectl --context " + c.name + " apply -f -")
+        add(f"kubectl --context {c.name} create secret generic cacerts -n istio-system {files}")
+    add("```\n")
+    add("Every cluster must end up with the same `root-cert.pem`.\n")
+
+    add(f"### {step}. Install Istio, then apply each cluster directory\n")
+    step += 1
+    add("Istio's CRDs (DestinationRule, VirtualService) exist once Istio is installed, so "
+        "the install comes first:\n")
+    add("```sh")
+    for c in spec.clusters:
+        if istio.installer == "istioctl":
+            add(f"istioctl install --context {c.name} -f {c.name}/istio/istio-operator.yaml "
+                "--skip-confirmation")
+        else:
+            add(f"istioctl operator init --context {c.name}")
+        add(f"kubectl --context {c.name} apply -k {c.name}/")
+    add("```\n")
+    if istio.installer == "operator":
+        add("With `installer: operator`, the operator reconciles the IstioOperator that the "
+            "kustomization applies; re-apply (or let GitOps retry) once its CRDs exist.\n")
+    add("With Argo CD or Flux, point one application at each cluster directory instead of "
+        "`kubectl apply -k`.\n")
+
+    add(f"### {step}. Remote secrets (`secrets/istio-remote-secret-*.yaml`)\n")
+    step += 1
+    add("Each istiod must watch every peer's API server. For every pair, create the secret "
+        "from the peer and apply it to the cluster (the `--name` must equal the peer's "
+        "clusterName):\n")
+    cmd = rel.create_remote_secret
+    for c in spec.clusters:
+        for peer in spec.clusters:
+            if peer.name == c.name:
+                continue
+            add(f"`{c.name}/secrets/{remote_secret_name(peer.name)}.yaml` "
+                f"(secret `istio-system/{remote_secret_name(peer.name)}` in `{c.name}`):\n")
+            add("```sh")
+            server = f" --server={peer.api_server}" if peer.api_server else ""
+            if needs_reader_token(mesh, peer):
+                add(f"{cmd} --context={peer.name} --name={peer.name}{server} "
+                    f"--secret-name={READER_TOKEN_SECRET} | "
+                    f"kubectl --context={c.name} apply -f -")
+            else:
+                add(f"{cmd} --context={peer.name} --name={peer.name}{server} | "
+                    f"kubectl --context={c.name} apply -f -")
+                if peer.platform == "openshift":
+                    add("# OpenShift: if istioctl finds several secrets on the service "
+                        "account, name the token secret:")
+                    add(f"ISTIO_READER_SRT_NAME=$(kubectl --context={peer.name} -n istio-system "
+                        f"get serviceaccount/{READER_SERVICE_ACCOUNT} -o jsonpath='{{.secrets}}' "
+                        "| jq -r '.[] | select(.name | test (\"istio-reader-service-account-"
+                        "token-\")).name')")
+                    add(f"{cmd} --context={peer.name} --name={peer.name}{server} "
+                        f"--secret-name $ISTIO_READER_SRT_NAME | "
+                        f"kubectl --context={c.name} apply -f -")
+            add("```\n")
+    if any(needs_reader_token(mesh, c) for c in spec.clusters):
+        add(f"`istio/reader-token-secret.yaml` asks Kubernetes (>= 1.24 no longer does it by "
+            f"itself) for a token of `{READER_SERVICE_ACCOUNT}`; apply it after Istio is "
+            "installed, since the service account comes with Istio.\n")
+
+    add(f"### {step}. Verify\n")
+    add("```sh")
+    for c in spec.clusters:
+        add(f"istioctl --context {c.name} proxy-status")
+    add("```\n")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+

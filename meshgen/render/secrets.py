@@ -1,0 +1,74 @@
+"""Secret placeholders and the istio-reader token Secret.
+
+Placeholders carry the exact name, namespace, labels, annotations and keys that Istio
+reads, with empty values: meshgen never sees secret material, and they are not listed in
+kustomization.yaml, so an empty placeholder can never overwrite a real Secret.
+"""
+
+from __future__ import annotations
+
+from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, metadata
+from meshgen.spec import Cluster, Mesh
+from meshgen.versions import release
+
+# reference/istio.md §4: keys of the plug-in CA Secret.
+CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
+# reference/istio.md §3: istioctl's names, label and annotation.
+REMOTE_SECRET_PREFIX = "istio-remote-secret-"
+READER_SERVICE_ACCOUNT = "istio-reader-service-account"
+READER_TOKEN_SECRET = f"{READER_SERVICE_ACCOUNT}-istio-remote-secret-token"
+# Istio 1.18 is the first minor whose oldest supported Kubernetes is 1.24 (istio.io
+# "Supported releases"), so an unspecified cluster version is assumed >= 1.24 from there.
+FIRST_MINOR_REQUIRING_K8S_124 = 18
+
+
+def render_cacerts() -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata("cacerts", ISTIO_NAMESPACE),
+        "type": "Opaque",
+        "stringData": dict.fromkeys(CACERTS_KEYS, ""),
+    }
+
+
+def remote_secret_name(peer: str) -> str:
+    return REMOTE_SECRET_PREFIX + peer
+
+
+def render_remote_secret(peer: Cluster) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(
+            remote_secret_name(peer.name),
+            ISTIO_NAMESPACE,
+            labels={"istio/multiCluster": "true"},
+            annotations={"networking.istio.io/cluster": peer.name},
+        ),
+        # istioctl emits stringData with one key: the peer's clusterName (§3).
+        "stringData": {peer.name: ""},
+    }
+
+
+def needs_reader_token(mesh: Mesh, cluster: Cluster) -> bool:
+    """Kubernetes >= 1.24 no longer creates service-account token Secrets (§3)."""
+    if cluster.kubernetes_version is not None:
+        return int(cluster.kubernetes_version.split(".")[1]) >= 24
+    return release(mesh.spec.istio.version).minor >= FIRST_MINOR_REQUIRING_K8S_124
+
+
+def render_reader_token() -> Manifest:
+    # The cluster fills in the token; the object itself holds nothing secret, so it is
+    # applied like any other resource and `create-remote-secret --secret-name` uses it.
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(
+            READER_TOKEN_SECRET,
+            ISTIO_NAMESPACE,
+            labels=dict(MANAGED_BY),
+            annotations={"kubernetes.io/service-account.name": READER_SERVICE_ACCOUNT},
+        ),
+        "type": "kubernetes.io/service-account-token",
+    }

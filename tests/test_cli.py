@@ -1,0 +1,163 @@
+"""The CLI through a real subprocess: exit codes, streams and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, SEED_EXAMPLE
+
+BAD_SPEC = """\
+apiVersion: meshgen.dev/v1alpha1
+kind: Mesh
+metadata: {name: m}
+spec:
+  istio: {version: 1.10}
+  clusters:
+    - {name: a, podCIDR: 10.0.0.0/16, serviceCIDR: 10.1.0.0/16}
+    - {name: b, podCIDR: 10.0.0.0/17, serviceCIDR: 10.2.0.0/16}
+"""
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *args],
+        capture_output=True, text=True, cwd=cwd, check=False,
+    )
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+
+
+@pytest.fixture
+def bad_spec(tmp_path: Path) -> Path:
+    path = tmp_path / "mesh.yaml"
+    path.write_text(BAD_SPEC)
+    return path
+
+
+def test_build_writes_then_rebuild_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    assert first.returncode == 0, first.stderr
+    assert (out / "cluster1" / "kustomization.yaml").is_file()
+    second = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    assert second.returncode == 0
+    assert " 0 written" in second.stderr
+
+
+def test_spec_errors_exit_1_with_located_diagnostics(bad_spec: Path) -> None:
+    proc = run("validate", str(bad_spec))
+    assert proc.returncode == 1
+    assert "mesh.yaml:5:20: error[MG102]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_build_with_errors_writes_nothing(bad_spec: Path, tmp_path: Path) -> None:
+    proc = run("build", str(bad_spec), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_and_github_formats(bad_spec: Path) -> None:
+    proc = run("validate", str(bad_spec), "--format", "json")
+    assert proc.returncode == 1
+    diags = json.loads(proc.stdout)
+    assert {d["code"] for d in diags} >= {"MG102"}
+    assert all({"file", "line", "column", "hint"} <= d.keys() for d in diags)
+    proc = run("validate", str(bad_spec), "--format", "github")
+    assert proc.stdout.startswith("::error file=")
+
+
+def test_validate_many_files_for_pre_commit(bad_spec: Path) -> None:
+    proc = run("validate", str(SEED_EXAMPLE), str(bad_spec))
+    assert proc.returncode == 1
+    assert run("validate", str(SEED_EXAMPLE)).returncode == 0
+
+
+def test_check_and_diff_report_drift(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
+    assert run("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0
+    target = out / "cluster2" / "traffic" / "sample.yaml"
+    target.write_text(target.read_text().replace("subset: v2", "subset: v1"))
+    check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
+    assert check.returncode == 1
+    assert "cluster2/traffic/sample.yaml: changed" in check.stderr
+    diff = run("build", str(SEED_EXAMPLE), "-o", str(out), "--diff")
+    assert diff.returncode == 1
+    assert "-        subset: v1" in diff.stdout
+    assert "+        subset: v2" in diff.stdout
+    assert "subset: v1" in target.read_text(), "--check/--diff must not write"
+
+
+def test_user_file_in_the_way_is_never_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "cluster1").mkdir(parents=True)
+    mine = out / "cluster1" / "kustomization.yaml"
+    mine.write_text("mine\n")
+    proc = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    assert proc.returncode == 1
+    assert "error[MG901]" in proc.stderr
+    assert mine.read_text() == "mine\n"
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run("build").returncode == 2
+    assert run("build", "x.yaml", "--format", "xml").returncode == 2
+    assert run("frobnicate").returncode == 2
+
+
+def test_missing_spec_is_a_diagnostic_not_a_traceback(tmp_path: Path) -> None:
+    proc = run("validate", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 1
+    assert "error[MG009]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_internal_error_exits_3_without_traceback() -> None:
+    code = (
+        "import sys, meshgen.pipeline as p\n"
+        "def boom(path): raise RuntimeError('kaboom')\n"
+        "p.compile_spec = boom\n"
+        "sys.argv = ['meshgen', 'build', 'examples/openshift-submariner/mesh.yaml']\n"
+        "from meshgen.cli import main; main()\n"
+    )
+    proc = run_python(code)
+    assert proc.returncode == 3
+    assert "internal error: RuntimeError: kaboom" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    debug = run_python(code.replace("'build'", "'--debug', 'build'"))
+    assert "Traceback" in debug.stderr
+
+
+def test_interrupt_exits_130() -> None:
+    code = (
+        "import sys, meshgen.pipeline as p\n"
+        "def stop(path): raise KeyboardInterrupt\n"
+        "p.check_spec = stop\n"
+        "sys.argv = ['meshgen', 'validate', 'examples/openshift-submariner/mesh.yaml']\n"
+        "from meshgen.cli import main; main()\n"
+    )
+    assert run_python(code).returncode == 130
+
+
+def test_init_writes_a_valid_starter_and_never_overwrites(tmp_path: Path) -> None:
+    assert run("init", "mesh.yaml", cwd=tmp_path).returncode == 0
+    assert run("validate", "mesh.yaml", cwd=tmp_path).returncode == 0
+    again = run("init", "mesh.yaml", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "not overwriting" in again.stderr
+
+
+def test_schema_command_prints_json_schema() -> None:
+    proc = run("schema")
+    assert proc.returncode == 0
+    schema = json.loads(proc.stdout)
+    assert schema["title"].startswith("meshgen Mesh")
