@@ -54,7 +54,7 @@ class Loaded:
     positions: Positions
 
 
-class _Stop(Exception):
+class _StopLoading(Exception):  # noqa: N818 - control flow, not an error type
     def __init__(self, diagnostic: Diagnostic) -> None:
         self.diagnostic = diagnostic
 
@@ -110,7 +110,7 @@ def load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
     walker = _Walker(positions, yaml.constructor)
     try:
         data = walker.walk(node, ())
-    except _Stop as stop:
+    except _StopLoading as stop:
         return None, [stop.diagnostic]
     return Loaded(data, positions), []
 
@@ -151,16 +151,16 @@ class _Walker:
             self.expanded += 1
         self.seen.add(id(node))
         if self.expanded > MAX_EXPANDED_NODES:
-            raise _Stop(_diag("MG003", "the spec expands to too many nodes through aliases",
+            raise _StopLoading(_diag("MG003", "the spec expands to too many nodes through aliases",
                               self.loc(node), "do not nest aliases (a YAML 'billion laughs')"))
         if len(path) > MAX_DEPTH:
-            raise _Stop(_diag("MG003", f"the spec is nested deeper than {MAX_DEPTH} levels",
+            raise _StopLoading(_diag("MG003", f"the spec is nested deeper than {MAX_DEPTH} levels",
                               self.loc(node)))
         mark = node.start_mark
         self.positions.values[path] = (mark.line + 1, mark.column + 1)
         node_id = id(node)
         if node_id in self.active:
-            raise _Stop(_diag("MG003", "an alias refers to its own enclosing node",
+            raise _StopLoading(_diag("MG003", "an alias refers to its own enclosing node",
                               self.loc(node), "recursive YAML structures are not allowed"))
         kind = node.id
         if kind == "scalar":
@@ -177,7 +177,7 @@ class _Walker:
 
     def check_tag(self, node: Any, expected: str) -> None:
         if node.tag != expected:
-            raise _Stop(_diag("MG006", f"unsupported YAML tag {node.tag!r}", self.loc(node),
+            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {node.tag!r}", self.loc(node),
                               "remove the tag; mesh.yaml holds plain data only"))
 
     def mapping(self, node: Any, path: YamlPath) -> dict[str, Any]:
@@ -185,16 +185,16 @@ class _Walker:
         first_seen: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == f"{_TAG}merge":
-                raise _Stop(_diag("MG008", "merge keys (<<) are not supported",
+                raise _StopLoading(_diag("MG008", "merge keys (<<) are not supported",
                                   self.loc(key_node),
                                   "write the keys out, or put the anchor on the whole value"))
             if key_node.id != "scalar" or key_node.tag != f"{_TAG}str":
-                raise _Stop(_diag("MG008", "mapping keys must be plain strings",
+                raise _StopLoading(_diag("MG008", "mapping keys must be plain strings",
                                   self.loc(key_node), "quote the key"))
             key = key_node.value
             if key in first_seen:
                 first = first_seen[key]
-                raise _Stop(_diag(
+                raise _StopLoading(_diag(
                     "MG002", f"duplicate key {key!r}", self.loc(key_node),
                     "YAML parsers disagree on which value wins; keep one",
                     (Related(self.loc(first), "first defined here"),)))
@@ -208,7 +208,7 @@ class _Walker:
     def scalar(self, node: Any, path: YamlPath) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            raise _Stop(_diag("MG006", f"unsupported YAML tag {tag!r}", self.loc(node),
+            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {tag!r}", self.loc(node),
                               "remove the tag; mesh.yaml holds plain data only"))
         self.positions.raw[path] = node.value
         if tag in (f"{_TAG}str", f"{_TAG}timestamp"):

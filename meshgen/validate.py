@@ -52,10 +52,11 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> YamlPath:
     path: list[str | int] = []
     node = data
     for seg in loc:
-        if (isinstance(node, dict) and isinstance(seg, str) and seg in node) or (isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)):
-            node = node[seg]
-        else:
+        in_dict = isinstance(node, dict) and isinstance(seg, str) and seg in node
+        in_list = isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)
+        if not (in_dict or in_list):
             break
+        node = node[seg]
         path.append(seg)
     return tuple(path)
 
@@ -101,9 +102,10 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
         location = positions.key_at((*parent, key))
         allowed = _allowed_keys(parent)
         message = f"unknown field {key!r} in {_dotted(parent)}"
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        folded = {name.lower(): name for name in allowed}  # podCidr -> podCIDR
+        close = difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)
         if close:
-            hint = f"did you mean {close[0]!r}?"
+            hint = f"did you mean {folded[close[0]]!r}?"
         elif allowed:
             hint = "allowed fields: " + ", ".join(allowed)
         return Diagnostic("MG101", Severity.ERROR, message, location, hint)
@@ -118,7 +120,7 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
         message = f"{where}: expected {expected}, got {_describe(value, raw)}"
         if etype == "string_type" and isinstance(value, int | float | bool) and raw is not None:
             hint = f'quote it: "{raw}"'
-            if path and path[-1] == "version":
+            if path[-2:] == ("istio", "version"):
                 full = f"{raw}.0" if re.fullmatch(r"[0-9]+\.[0-9]+", raw) else raw
                 hint = f'a version is a quoted "MAJOR.MINOR.PATCH" string: write "{full}"'
                 if isinstance(value, float):
@@ -147,7 +149,7 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
             suggestion = _sanitize(value) if isinstance(value, str) else ""
             if suggestion and suggestion != value:
                 hint = f"did you mean {suggestion!r}?"
-        elif path and path[-1] == "version":
+        elif path[-2:] == ("istio", "version"):
             message = f"{where}: {value!r} is not a MAJOR.MINOR.PATCH version"
             hint = 'write the full release, e.g. "1.10.0"'
         else:

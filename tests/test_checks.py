@@ -22,9 +22,12 @@ from meshgen.load import load_text
 from meshgen.spec import IPNetwork
 from meshgen.validate import validate
 
-#  1 apiVersion: meshgen.dev/v1alpha1
-#  5 spec:   7 version   8 submariner   10 clusters   13 podCIDR (cluster1)   17 (cluster2)
-# 19 namespaces   21 services   22 - name: helloworld   28 routes
+# The seed setup (DESIGN.md §2). Line numbers, for the expected locations in every table:
+#  7 version "1.10.0" (value at col 14)    9 broker
+# 11-14 cluster1: name, platform, podCIDR (col 16), serviceCIDR (col 20)
+# 15-18 cluster2: the same                 20 namespace sample (col 13)
+# 22 service helloworld (col 13)  23 namespace  24 ports  26-27 subsets v1, v2
+# 29 its only route (col 11)      30 the route's destination, subset v2 at col 24
 SEED = """\
 apiVersion: meshgen.dev/v1alpha1
 kind: Mesh
@@ -151,6 +154,24 @@ def test_suggested_range_is_free_and_private(used: list[IPNetwork], net: IPNetwo
     assert found.prefixlen == net.prefixlen
     assert found.is_private
     assert not any(found.overlaps(u) for u in used)
+
+
+def _spec_with(cidrs: list[tuple[IPNetwork, IPNetwork]]) -> str:
+    clusters = "".join(f"    - {{name: c{i}, podCIDR: {pod}, serviceCIDR: {svc}}}\n"
+                       for i, (pod, svc) in enumerate(cidrs))
+    return ('apiVersion: meshgen.dev/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec:\n'
+            f'  istio: {{version: "1.10.0"}}\n  clusters:\n{clusters}')
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_v4, _v4), min_size=1, max_size=8))
+def test_overlap_diagnostics_match_the_oracle(cidrs: list[tuple[IPNetwork, IPNetwork]]) -> None:
+    """End to end: one MG201 per cross-cluster pair, one MG202 per same-cluster pair."""
+    nets = [net for pair in cidrs for net in pair]
+    pairs = _oracle(nets)
+    codes = [d.code for d in diagnose(_spec_with(cidrs))]
+    assert codes.count("MG201") == sum(i // 2 != j // 2 for i, j in pairs)
+    assert codes.count("MG202") == sum(i // 2 == j // 2 for i, j in pairs)
 
 
 def test_sweep_handles_identical_and_nested_networks() -> None:

@@ -11,7 +11,6 @@ from meshgen.spec import Mesh
 
 Check = Callable[[Mesh, Positions], Iterable[Diagnostic]]
 
-SPEC: YamlPath = ("spec",)
 ISTIO: YamlPath = ("spec", "istio")
 SUBMARINER: YamlPath = ("spec", "submariner")
 

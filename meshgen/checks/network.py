@@ -15,7 +15,7 @@ from meshgen.checks._common import SUBMARINER, cidr_path, cluster_path, error, w
 from meshgen.checks.intervals import FreeRanges, overlapping_pairs
 from meshgen.checks.reserved import OWNER_NAMES, RESERVED
 from meshgen.diagnostics import Diagnostic, Location, Related
-from meshgen.load import Positions, YamlPath
+from meshgen.load import Positions
 from meshgen.spec import IPNetwork, Mesh
 
 CODES = {
@@ -33,7 +33,6 @@ class _Cidr:
     name: str
     kind: str   # "pod" | "service"
     net: IPNetwork
-    path: YamlPath
     location: Location
 
     def describe(self) -> str:
@@ -47,8 +46,8 @@ def _cidrs(mesh: Mesh, positions: Positions) -> list[_Cidr]:
                   ("service", "serviceCIDR", cluster.service_cidr))
         for kind, field, nets in fields:
             for item, net in enumerate(nets):
-                path = cidr_path(positions, ci, field, item)
-                out.append(_Cidr(ci, cluster.name, kind, net, path, positions.at(path)))
+                location = positions.at(cidr_path(positions, ci, field, item))
+                out.append(_Cidr(ci, cluster.name, kind, net, location))
     return out
 
 

@@ -180,9 +180,9 @@ def check_placement(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         if ni is None:
             continue  # MG404
         ns = mesh.spec.namespaces[ni]
-        if not ns.clusters:
-            continue  # the namespace is everywhere
         placed = set(ns.clusters)
+        if not placed or not placed <= known:
+            continue  # everywhere, or a misspelt cluster (MG503) we should not second-guess
         note = Related(positions.at((*_ns(ni), "clusters")),
                        f'namespace "{ns.name}" is placed only in these clusters')
         where = f'its namespace "{ns.name}" is not'
