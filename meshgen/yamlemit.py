@@ -19,7 +19,7 @@ Output style (the style `kubectl get -o yaml` and `kustomize build` print):
   strings use `\\n`).  The output never contains tabs, anchors, tags or flow collections (except
   the empty `{}` / `[]`).
 
-Anything else (float, tuple, bytes, set, non-str or bool key, ...) raises TypeError naming the
+Floats are written so both YAML versions read them back (`float_text`). Anything else (tuple, bytes, set, non-str or bool key, ...) raises TypeError naming the
 path of the offending value, e.g. ``$.spec.ports[0].port``.
 """
 
@@ -31,7 +31,7 @@ from typing import NoReturn, TypeAlias
 
 __all__ = ["Data", "YamlData", "dump", "dump_all", "quote_if_needed"]
 
-YamlData: TypeAlias = dict[str, "YamlData"] | list["YamlData"] | str | int | bool | None
+YamlData: TypeAlias = dict[str, "YamlData"] | list["YamlData"] | str | int | float | bool | None
 Data: TypeAlias = YamlData
 
 # --- quoting ---------------------------------------------------------------------------------
@@ -151,7 +151,27 @@ def _other_scalar(v: object) -> str:
         return int.__repr__(v)  # IntEnum -> its number, not "Color.RED"
     if isinstance(v, str):
         return _str_text(str.__str__(v))
+    if isinstance(v, float):
+        return float_text(v)
     raise _InvalidError
+
+
+def float_text(v: float) -> str:
+    """A float that YAML 1.1 and 1.2 both read back as the same float.
+
+    YAML 1.1 (PyYAML) needs a '.' and a signed exponent (`1.0e-05`, not `1e-05`); Python's
+    repr always signs exponents, so only the dot may be missing. `istio.values` can hold
+    floats (e.g. pilot.traceSampling).
+    """
+    if v != v:
+        return ".nan"
+    if v in (float("inf"), float("-inf")):
+        return ".inf" if v > 0 else "-.inf"
+    text = repr(v)
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return mantissa + e + exponent
 
 
 def _emit_map(d: dict[str, YamlData], first: str, ind: str, out: list[str]) -> None:
@@ -280,7 +300,7 @@ def _find_invalid(v: object, path: str) -> tuple[str, str] | None:
             if found is not None:
                 return found
         return None
-    if v is None or isinstance(v, str | int):  # bool is an int
+    if v is None or isinstance(v, str | int | float):  # bool is an int
         return None
     return path, f"value {v!r} of type {type(v).__name__}"
 
@@ -290,7 +310,7 @@ def _raise_type_error(doc: object, where: str) -> NoReturn:
     path, problem = found if found is not None else ("$", "unsupported value")
     raise TypeError(
         f"yamlemit: cannot emit {problem} at {where}{path}: "
-        "only dict (str keys), list, str, int, bool and None are supported"
+        "only dict (str keys), list, str, int, float, bool and None are supported"
     )
 
 

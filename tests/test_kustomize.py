@@ -7,6 +7,7 @@ and never a secret placeholder or (with the istioctl installer) an IstioOperator
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -23,20 +24,28 @@ from tests.helpers import EXAMPLES, ROOT
 pytestmark = pytest.mark.tools
 
 
-def kustomize_command() -> list[str]:
+def kustomize_commands() -> list[list[str]]:
+    """The pinned standalone kustomize, plus `kubectl kustomize` where kubectl exists."""
+    commands = []
     pinned = ROOT / ".tools" / "bin" / "kustomize"
     if pinned.exists():
-        return [str(pinned), "build"]
-    if found := shutil.which("kustomize"):
-        return [found, "build"]
+        commands.append([str(pinned), "build"])
+    elif found := shutil.which("kustomize"):
+        commands.append([found, "build"])
     if found := shutil.which("kubectl"):
-        return [found, "kustomize"]
-    pytest.fail("kustomize is not installed: run scripts/test, which installs the pinned one")
+        commands.append([found, "kustomize"])
+    if not commands:
+        pytest.fail("kustomize is not installed: run scripts/test, which installs the pinned one")
+    return commands
 
 
-def kustomize_build(directory: Path) -> list[dict[str, Any]]:
+def kustomize_command() -> list[str]:
+    return kustomize_commands()[0]
+
+
+def kustomize_build(directory: Path, command: list[str]) -> list[dict[str, Any]]:
     proc = subprocess.run(
-        [*kustomize_command(), str(directory)],
+        [*command, str(directory)],
         capture_output=True, text=True, check=False, env={**os.environ, "HOME": str(directory)},
     )
     assert proc.returncode == 0, proc.stderr
@@ -56,8 +65,8 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def test_kustomize_builds_every_cluster_directory(built: Path) -> None:
     clusters = sorted(p.parent for p in built.glob("*/kustomization.yaml"))
     assert clusters
-    for cluster in clusters:
-        objects = kustomize_build(cluster)
+    for cluster, command in itertools.product(clusters, kustomize_commands()):
+        objects = kustomize_build(cluster, command)
         kinds = [o["kind"] for o in objects]
         assert "Namespace" in kinds
         # Placeholders are never applied; the IstioOperator is an istioctl input file.

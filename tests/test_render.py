@@ -198,3 +198,12 @@ def test_trust_domain_goes_to_mesh_config() -> None:
     mesh = seed_mesh(trustDomain="example.org")
     spec = render_istio_operator(mesh, mesh.spec.clusters[0])["spec"]
     assert spec["meshConfig"] == {"trustDomain": "example.org"}
+
+
+def test_float_values_survive_emit() -> None:
+    from meshgen.emit import emit
+
+    mesh = with_istio("1.10.0", values={"pilot": {"traceSampling": 1.0}})
+    files = emit(render(mesh), "mesh.yaml")
+    text = files["cluster1/istio/istio-operator.yaml"].decode()
+    assert yaml.safe_load(text)["spec"]["values"]["pilot"] == {"traceSampling": 1.0}
