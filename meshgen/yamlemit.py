@@ -19,8 +19,9 @@ Output style (the style `kubectl get -o yaml` and `kustomize build` print):
   strings use `\\n`).  The output never contains tabs, anchors, tags or flow collections (except
   the empty `{}` / `[]`).
 
-Floats are written so both YAML versions read them back (`float_text`). Anything else (tuple, bytes, set, non-str or bool key, ...) raises TypeError naming the
-path of the offending value, e.g. ``$.spec.ports[0].port``.
+Floats are written so both YAML versions read them back (`float_text`). Anything else
+(tuple, bytes, set, non-str or bool key, ...) raises TypeError naming the path of the
+offending value, e.g. ``$.spec.ports[0].port``.
 """
 
 from __future__ import annotations
