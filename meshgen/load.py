@@ -125,6 +125,9 @@ def _syntax_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
                      "remove the extra `---` documents")
     if at_tab or "tab" in problem.lower():
         hint = "indent with spaces; YAML does not allow tabs for indentation"
+    elif "unexpected ':'" in problem:
+        # libyaml follows YAML 1.1 here: no ':' in unquoted values inside [ ] or { }.
+        hint = 'quote the value: inside [ ] or { } write e.g. "fd00::/56"'
     else:
         hint = "check the indentation and quoting around this position"
     related: tuple[Related, ...] = ()

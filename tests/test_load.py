@@ -48,6 +48,7 @@ ERRORS: list[tuple[str, str, str, str, str | None]] = [
     ("value-after-scalar", "a: 1\n  b: 2\n", "MG001", "mesh.yaml:2:4", "indentation"),
     ("tab-indentation", "a:\n\tb: 1\n", "MG001", "mesh.yaml:2:1", "tabs"),
     ("tab-in-block", "a:\n  b: 1\n\tc: 2\n", "MG001", "mesh.yaml:3:1", "tabs"),
+    ("ipv6-in-flow-seq", "p: [10.0.0.0/8, fd00::/56]\n", "MG001", "mesh.yaml:1:21", "quote"),
     # MG002: duplicate key, reported at the second occurrence.
     ("dup-top", "a: 1\nb: 2\na: 3\n", "MG002", "mesh.yaml:3:1", "keep one"),
     ("dup-nested", "x:\n  a: 1\n  a: 2\n", "MG002", "mesh.yaml:3:3", "keep one"),
