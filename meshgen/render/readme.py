@@ -76,8 +76,7 @@ def render_readme(mesh: Mesh) -> str:
         for c in spec.clusters:
             add(f"subctl join broker-info.subm --context {c.name} --clusterid {c.name} "
                 f"--clustercidr {_cidrs(c.pod_cidr)} --servicecidr {_cidrs(c.service_cidr)} "
-                f"--cable-driver {spec.submariner.cable_driver}"
-                + (" --globalnet=false" if not spec.submariner.globalnet else ""))
+                f"--cable-driver {spec.submariner.cable_driver}")
         contexts = ",".join(c.name for c in spec.clusters)
         add(f"subctl verify --context {spec.clusters[0].name} "
             f"--tocontext {spec.clusters[-1].name} "
