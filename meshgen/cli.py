@@ -65,7 +65,7 @@ def _say(message: str) -> None:
 
 @app.command()
 def build(
-    spec: Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).")],
+    spec: Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).", metavar="SPEC")],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Output directory.")
     ] = Path("out"),
@@ -78,9 +78,10 @@ def build(
     fmt: FormatOption = Format.text,
 ) -> None:
     """Validate SPEC and compile it into one kustomize directory per cluster."""
+    _check_output_dir(output)
     from meshgen.pipeline import compile_spec
 
-    result = compile_spec(spec)
+    result = compile_spec(spec, output)
     _print_diagnostics(result.diagnostics, fmt)
     if result.files is None:
         _say(f"{spec}: {_summary(result.diagnostics)}; nothing written")
@@ -88,40 +89,71 @@ def build(
 
     from meshgen import write
 
-    if check or diff:
-        if diff:
-            sys.stdout.write(write.diff_output(output, result.files))
-        drift = write.check_output(output, result.files)
-        if drift.clean:
-            _say(f"{output} is up to date")
-            return
-        for label, paths in (("changed", drift.changed), ("missing", drift.missing),
-                             ("stale", drift.stale)):
-            for path in paths:
-                _say(f"{output / path}: {label}")
-        _say(f"{output} is out of date; run `meshgen build {spec} -o {output}`")
-        raise typer.Exit(EXIT_FAILED)
-
     try:
+        if check or diff:
+            _check_or_diff(spec, output, result.files, diff=diff, fmt=fmt)
+            return
         plan = write.write_output(output, result.files)
     except write.OutputConflict as conflict:
-        from meshgen.diagnostics import Diagnostic, Location, Severity
-
-        diags = [
-            Diagnostic("MG901", Severity.ERROR, reason, Location((output / path).as_posix()),
-                       "meshgen never overwrites or deletes files it did not write")
-            for path, reason in conflict.problems
-        ]
-        _print_diagnostics(diags, fmt)
-        _say(f"nothing written to {output}")
+        _report_conflicts(output, conflict, fmt)
         raise typer.Exit(EXIT_FAILED) from None
     _say(f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
          f"{len(plan.pruned)} pruned")
 
 
+def _check_output_dir(output: Path) -> None:
+    """Refuse output directories that would swap away the working directory."""
+    if not str(output).strip():
+        raise typer.BadParameter("the output directory must not be empty", param_hint="-o")
+    cwd = Path.cwd().resolve()
+    target = output.resolve()
+    if target == cwd or target in cwd.parents:
+        raise typer.BadParameter(
+            f"{output} contains the working directory; choose a subdirectory such as out",
+            param_hint="-o",
+        )
+
+
+def _check_or_diff(
+    spec: Path, output: Path, files: dict[str, bytes], *, diff: bool, fmt: Format
+) -> None:
+    from meshgen import write
+
+    write.plan_write(output, files)  # a file meshgen did not write is a conflict, not drift
+    if diff:
+        # Keep stdout parseable when it carries JSON or annotations.
+        stream = sys.stdout if fmt is Format.text else sys.stderr
+        stream.write(write.diff_output(output, files))
+    drift = write.check_output(output, files)
+    if drift.clean:
+        _say(f"{output} is up to date")
+        return
+    for label, paths in (("changed", drift.changed), ("missing", drift.missing),
+                         ("stale", drift.stale)):
+        for path in paths:
+            _say(f"{output / path}: {label}")
+    _say(f"{output} is out of date; run `meshgen build {spec} -o {output}`")
+    raise typer.Exit(EXIT_FAILED)
+
+
+def _report_conflicts(output: Path, conflict: Exception, fmt: Format) -> None:
+    from meshgen.diagnostics import Diagnostic, Location, Severity
+
+    problems: list[tuple[str, str]] = getattr(conflict, "problems", [])
+    diags = [
+        Diagnostic("MG901", Severity.ERROR, reason, Location((output / path).as_posix()),
+                   "meshgen never overwrites or deletes files it did not write")
+        for path, reason in problems
+    ]
+    _print_diagnostics(diags, fmt)
+    _say(f"nothing written to {output}")
+
+
 @app.command()
 def validate(
-    specs: Annotated[list[Path], typer.Argument(help="Mesh specs to check.")],
+    specs: Annotated[
+        list[Path], typer.Argument(help="Mesh specs to check.", metavar="SPEC...")
+    ],
     fmt: FormatOption = Format.text,
 ) -> None:
     """Check specs without writing anything (for pre-commit and CI)."""

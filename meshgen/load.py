@@ -16,7 +16,10 @@ from meshgen.diagnostics import Diagnostic, Location, Related, Severity
 
 YamlPath = tuple[str | int, ...]
 
-MAX_BYTES = 32 * 1024 * 1024
+MAX_BYTES = 16 * 1024 * 1024
+# Bounds memory and time before any node is built (a 100-cluster, 5,000-service spec has
+# well under a million events).
+MAX_EVENTS = 2_000_000
 MAX_DEPTH = 64
 # A real spec expands to about as many nodes as it has lines; this bounds "billion laughs":
 # nodes walked again through an alias count against it (~3 us and ~250 B each).
@@ -98,6 +101,9 @@ def load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
     text = text.removeprefix("\ufeff")
     yaml = YAML(typ="safe", pure=False)
     try:
+        limit = _check_limits(yaml, text, file)
+        if limit is not None:
+            return None, [limit]
         node = yaml.compose(text)
     except MarkedYAMLError as exc:
         return None, [_syntax_diagnostic(exc, file, text)]
@@ -107,12 +113,35 @@ def load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
         return None, [_diag("MG007", "the spec is empty", Location(file),
                             "run `meshgen init` for a commented starter spec")]
     positions = Positions(file)
-    walker = _Walker(positions, yaml.constructor)
+    walker = _Walker(positions, yaml.constructor, yaml.resolver)
     try:
         data = walker.walk(node, ())
     except _StopLoading as stop:
         return None, [stop.diagnostic]
     return Loaded(data, positions), []
+
+
+def _check_limits(yaml: Any, text: str, file: str) -> Diagnostic | None:
+    """Depth and size limits on the event stream, before libyaml's composer recurses
+    (in C: a few thousand nested levels would overflow the stack)."""
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+    depth = 0
+    for count, event in enumerate(yaml.parse(text)):
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH + 1:
+                mark = event.start_mark
+                return _diag("MG003", f"the spec is nested deeper than {MAX_DEPTH} levels",
+                             Location(file, mark.line + 1, mark.column + 1))
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+        if count > MAX_EVENTS:
+            mark = event.start_mark
+            return _diag("MG004", f"the spec has more than {MAX_EVENTS:,} YAML nodes",
+                         Location(file, mark.line + 1, mark.column + 1),
+                         "split the mesh or report your use case; a real spec is far smaller")
+    return None
 
 
 def _syntax_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
@@ -138,9 +167,10 @@ def _syntax_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
 
 
 class _Walker:
-    def __init__(self, positions: Positions, constructor: Any) -> None:
+    def __init__(self, positions: Positions, constructor: Any, resolver: Any) -> None:
         self.positions = positions
         self.constructor = constructor
+        self.resolver = resolver
         self.expanded = 0
         self.seen: set[int] = set()
         self.active: set[int] = set()
@@ -216,4 +246,16 @@ class _Walker:
         self.positions.raw[path] = node.value
         if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
             return node.value
-        return self.constructor.construct_object(node, deep=True)
+        # A quoted scalar, or a plain one that would not resolve to this tag by itself, got
+        # its tag explicitly (`!!bool "yes"`): YAML 1.1 and 1.2 readers would disagree on it.
+        if node.style or self.resolver.resolve(
+            type(node), node.value, (True, False)
+        ) != tag:
+            raise _StopLoading(_diag("MG006", f"explicit YAML tag {tag!r} on {node.value!r}",
+                                     self.loc(node),
+                                     "remove the tag and write the plain value"))
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (ValueError, KeyError, IndexError, TypeError):  # pragma: no cover - resolved
+            raise _StopLoading(_diag("MG006", f"cannot read {node.value!r} as {tag!r}",
+                                     self.loc(node), "remove the tag")) from None

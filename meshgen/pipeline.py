@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +21,26 @@ class Compiled:
         return not has_errors(self.diagnostics)
 
 
+def _printable(name: str) -> str:
+    """Escape what must not reach a terminal or a generated header: newlines, control
+    characters and undecodable file-system bytes (surrogates)."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in name)
+
+
 def display_name(path: Path) -> str:
-    """The spec's name in diagnostics and headers: relative to the working directory if
-    possible, so output bytes do not depend on where the repository is checked out."""
+    """The spec's name in diagnostics: relative to the working directory when inside it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        name = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
-        return path.as_posix()
+        name = path.as_posix()
+    return _printable(name)
+
+
+def header_name(spec: Path, output: Path) -> str:
+    """The spec's name in generated headers: relative to the output directory's parent, so
+    the bytes depend on the layout of the repository, not on the working directory."""
+    relative = os.path.relpath(spec.resolve(), output.resolve().parent)
+    return _printable(Path(relative).as_posix())
 
 
 def check_spec(path: Path) -> Compiled:
@@ -48,13 +62,13 @@ def check_spec(path: Path) -> Compiled:
     return result
 
 
-def compile_spec(path: Path) -> Compiled:
-    """check_spec, then render and emit when there are no errors."""
+def compile_spec(path: Path, output: Path = Path("out")) -> Compiled:
+    """check_spec, then render and emit (for the output directory) when there are no errors."""
     result = check_spec(path)
     if result.mesh is None or not result.ok:
         return result
     from meshgen.emit import emit
     from meshgen.render import render
 
-    result.files = emit(render(result.mesh), display_name(path))
+    result.files = emit(render(result.mesh), header_name(path, output))
     return result

@@ -43,7 +43,16 @@ LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY, max_length=317)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
 IstioVersion = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
 KubernetesVersion = Annotated[str, StringConstraints(pattern=r"^1\.[0-9]+$")]
-HttpsURL = Annotated[str, StringConstraints(pattern=r"^https://[^\s/]+(:[0-9]+)?/?$")]
+# A host name or IP literal and an optional port: it is pasted into shell commands in the
+# generated README, so nothing else may get through.
+HttpsURL = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^https://([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+        r"(:[0-9]{1,5})?/?$",
+        max_length=260,
+    ),
+]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -80,8 +89,25 @@ def _parse_cidrs(value: Any) -> tuple[IPNetwork, ...]:
                 "cidr", "'{cidr}' is not a valid CIDR: {reason}",
                 {"index": index, "cidr": item, "reason": str(exc)},
             ) from None
+        if net.is_loopback or net.is_multicast or net.is_link_local or (
+            net.network_address.is_unspecified
+        ):
+            raise PydanticCustomError(
+                "cidr", "'{cidr}' is {kind}, which cannot hold pod or service addresses",
+                {"index": index, "cidr": item, "kind": _special_kind(net)},
+            )
         nets.append(net)
     return tuple(nets)
+
+
+def _special_kind(net: IPNetwork) -> str:
+    if net.is_loopback:
+        return "a loopback range"
+    if net.is_multicast:
+        return "a multicast range"
+    if net.is_link_local:
+        return "a link-local range"
+    return "a range starting at the unspecified address"
 
 
 _CIDR_SCHEMA: dict[str, Any] = {
@@ -184,6 +210,10 @@ class Subset(Model):
 class Destination(Model):
     subset: DNSLabel | None = None
     weight: int | None = Field(None, ge=0, le=100)
+    port: int | None = Field(
+        None, ge=1, le=65535,
+        description="Service port number; required when the service declares several ports.",
+    )
 
 
 class Route(Model):

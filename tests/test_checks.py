@@ -137,6 +137,10 @@ _v6 = st.builds(lambda a, p: ipaddress.IPv6Network((a, p), strict=False),
                 st.integers(0, 2**10 - 1).map(lambda a: (0xFD << 120) | (a << 100)),
                 st.integers(8, 128))
 _nets = st.lists(st.one_of(_v4, _v6), max_size=40)
+# Inside 10/8, so that every network is one the schema accepts (no 0.0.0.0/4).
+_v4_in_10 = st.builds(lambda a, p: ipaddress.IPv4Network((a, p), strict=False),
+                      st.integers(0, 2**8 - 1).map(lambda a: (a << 16) | (10 << 24)),
+                      st.integers(8, 32))
 
 
 @settings(max_examples=300, deadline=None)
@@ -164,7 +168,7 @@ def _spec_with(cidrs: list[tuple[IPNetwork, IPNetwork]]) -> str:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(_v4, _v4), min_size=1, max_size=8))
+@given(st.lists(st.tuples(_v4_in_10, _v4_in_10), min_size=1, max_size=8))
 def test_overlap_diagnostics_match_the_oracle(cidrs: list[tuple[IPNetwork, IPNetwork]]) -> None:
     """End to end: one MG201 per cross-cluster pair, one MG202 per same-cluster pair."""
     nets = [net for pair in cidrs for net in pair]

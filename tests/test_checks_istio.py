@@ -19,6 +19,9 @@ def istio(*lines: str, at: str = "1.10.0") -> Edit:
 KUBERNETES = [("name: cluster1\n      platform: openshift", "name: cluster1"),
               ("name: cluster2\n      platform: openshift", "name: cluster2")]
 
+K8S_124 = ("serviceCIDR: 172.30.0.0/16",
+           'serviceCIDR: 172.30.0.0/16\n      kubernetesVersion: "1.24"')
+
 CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("too-old", [version("1.9.0")], ["MG301 error 7:14"]),
     ("too-new", [version("1.31.0")], ["MG301 error 7:14"]),
@@ -43,6 +46,9 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("free-values", [istio("values: {global: {proxy: {logLevel: debug}}, meshID: x}")], []),
     ("cni-off-openshift", [istio("cni: {enabled: false}")], ["MG305 warning 8:20"]),
     ("cni-off-kubernetes", [istio("cni: {enabled: false}"), *KUBERNETES], []),
+    # MG307: istioctl < 1.14 cannot make remote secrets on Kubernetes >= 1.24 (SEED line 14).
+    ("old-istioctl-new-k8s", [K8S_124], ["MG307 warning 15:26"]),
+    ("new-istioctl-new-k8s", [K8S_124, version("1.14.0")], []),
     ("revision-default", [istio("revision: default")], ["MG306 warning 8:15"]),
     ("revision-named", [istio("revision: canary")], []),
     ("external-secrets", [("broker: cluster1", "broker: cluster1\n  secrets:\n"

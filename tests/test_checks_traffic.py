@@ -23,6 +23,10 @@ def another_service(namespace: str) -> Edit:
     return DEST, f"{DEST}\n    - name: helloworld\n      namespace: {namespace}"
 
 
+def extra_namespace(name: str) -> Edit:
+    return "    - name: sample\n", f"    - name: sample\n    - name: {name}\n"
+
+
 def service_clusters(value: str) -> Edit:
     return "      namespace: sample\n", f"      namespace: sample\n      clusters: {value}\n"
 
@@ -38,7 +42,8 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("single-no-weight", [dests("subset: v2")], []),
     ("three-way", [dests("subset: v1, weight: 50", "subset: v2, weight: 25", "weight: 25")], []),
     ("second-route", [(DEST, DEST + "\n        - destinations:\n"
-                       "            - {subset: v1, weight: 0}")], ["MG402 error 31:11"]),
+                       "            - {subset: v1, weight: 0}")],
+     ["MG402 error 31:11", "MG412 warning 31:11"]),
     ("duplicate-subset", [("{name: v2, labels: {version: v2}}",
                            "{name: v1, labels: {version: v2}}")],
      ["MG403 error 27:18", "MG401 error 30:24"]),
@@ -50,15 +55,25 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("duplicate-namespace", [("    - name: sample\n", "    - name: sample\n    - name: sample\n")],
      ["MG406 error 21:13"]),
     ("duplicate-port-name", [("5000}]", "5000}, {name: http, number: 5001}]")],
-     ["MG407 error 24:50"]),
+     ["MG407 error 24:50", "MG411 error 30:15"]),
     ("duplicate-port-number", [("5000}]", "5000}, {name: grpc, number: 5000}]")],
-     ["MG407 error 24:64"]),
+     ["MG407 error 24:64", "MG411 error 30:15"]),
     ("namespace-not-everywhere", [NS_IN_CLUSTER1], ["MG408 error 23:13"]),
     ("service-in-other-cluster", [NS_IN_CLUSTER1, service_clusters("[cluster1, cluster2]")],
      ["MG408 error 25:28"]),
     ("service-follows-namespace", [NS_IN_CLUSTER1, service_clusters("[cluster1]")], []),
     ("unknown-is-not-mg408", [NS_IN_CLUSTER1, service_clusters("[cluster9]")],
      ["MG503 error 25:18"]),
+    # MG409: platform namespaces are not application namespaces.
+    ("istio-system-as-app", [extra_namespace("istio-system")], ["MG409 error 21:13"]),
+    ("openshift-namespace", [extra_namespace("openshift-dns")], ["MG409 error 21:13"]),
+    # MG410/MG411: destination ports (IST0112 in istioctl analyze).
+    ("known-port", [dests("subset: v2, weight: 100, port: 5000")], []),
+    ("unknown-port", [dests("subset: v2, weight: 100, port: 5001")], ["MG410 error 30:47"]),
+    ("two-ports-no-port", [("5000}]", "5000}, {name: grpc, number: 5001}]")],
+     ["MG411 error 30:15"]),
+    ("two-ports-with-port", [("5000}]", "5000}, {name: grpc, number: 5001}]"),
+                             dests("subset: v2, weight: 100, port: 5001")], []),
 ]
 
 

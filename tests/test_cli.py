@@ -124,7 +124,7 @@ def test_missing_spec_is_a_diagnostic_not_a_traceback(tmp_path: Path) -> None:
 def test_internal_error_exits_3_without_traceback() -> None:
     code = (
         "import sys, meshgen.pipeline as p\n"
-        "def boom(path): raise RuntimeError('kaboom')\n"
+        "def boom(*args): raise RuntimeError('kaboom')\n"
         "p.compile_spec = boom\n"
         "sys.argv = ['meshgen', 'build', 'examples/openshift-submariner/mesh.yaml']\n"
         "from meshgen.cli import main; main()\n"
@@ -140,7 +140,7 @@ def test_internal_error_exits_3_without_traceback() -> None:
 def test_interrupt_exits_130() -> None:
     code = (
         "import sys, meshgen.pipeline as p\n"
-        "def stop(path): raise KeyboardInterrupt\n"
+        "def stop(*args): raise KeyboardInterrupt\n"
         "p.check_spec = stop\n"
         "sys.argv = ['meshgen', 'validate', 'examples/openshift-submariner/mesh.yaml']\n"
         "from meshgen.cli import main; main()\n"
@@ -161,3 +161,32 @@ def test_schema_command_prints_json_schema() -> None:
     assert proc.returncode == 0
     schema = json.loads(proc.stdout)
     assert schema["title"].startswith("meshgen Mesh")
+
+
+def test_check_against_a_file_is_a_diagnostic(tmp_path: Path) -> None:
+    target = tmp_path / "afile"
+    target.write_text("x\n")
+    proc = run("build", str(SEED_EXAMPLE), "-o", str(target), "--check")
+    assert proc.returncode == 1
+    assert "error[MG901]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_output_must_not_contain_the_working_directory(tmp_path: Path) -> None:
+    assert run("build", str(SEED_EXAMPLE), "-o", ".", cwd=tmp_path).returncode == 2
+    assert run("build", str(SEED_EXAMPLE), "-o", "..", cwd=tmp_path).returncode == 2
+    assert not any(tmp_path.iterdir())
+
+
+def test_json_diagnostics_stay_parseable_with_diff(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run("build", str(SEED_EXAMPLE), "-o", str(out), "--diff", "--format", "json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == []
+    assert "+++ b/cluster1/kustomization.yaml" in proc.stderr
+
+
+def test_committed_out_is_current_from_any_working_directory(tmp_path: Path) -> None:
+    # Headers name the spec relative to the output's parent, not to the working directory.
+    proc = run("build", str(SEED_EXAMPLE), "-o", str(ROOT / "out"), "--check", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr

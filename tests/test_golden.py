@@ -20,8 +20,8 @@ from meshgen.schema import schema_text
 from tests.helpers import EXAMPLES, ROOT, SEED_EXAMPLE
 
 
-def compiled(spec: Path) -> dict[str, bytes]:
-    result = compile_spec(spec)
+def compiled(spec: Path, output: Path = ROOT / "out") -> dict[str, bytes]:
+    result = compile_spec(spec, output)
     assert result.ok, result.diagnostics
     assert result.files is not None
     return result.files
@@ -40,8 +40,8 @@ def test_committed_out_is_the_seed_example_output() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_golden_output(name: str) -> None:
-    files = compiled(EXAMPLES[name].relative_to(ROOT))
-    drift = write.check_output(ROOT / "tests" / "golden" / name, files)
+    golden = ROOT / "tests" / "golden" / name
+    drift = write.check_output(golden, compiled(EXAMPLES[name].relative_to(ROOT), golden))
     assert drift.clean, f"golden output of {name} is stale: {drift}"
 
 

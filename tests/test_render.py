@@ -207,3 +207,39 @@ def test_float_values_survive_emit() -> None:
     files = emit(render(mesh), "mesh.yaml")
     text = files["cluster1/istio/istio-operator.yaml"].decode()
     assert yaml.safe_load(text)["spec"]["values"]["pilot"] == {"traceSampling": 1.0}
+
+
+def test_single_cluster_needs_no_peer_secrets() -> None:
+    data = seed_data()
+    data["spec"]["clusters"] = data["spec"]["clusters"][:1]
+    data["spec"]["istio"]["version"] = "1.28.0"
+    rendered = render(mesh_from(data))
+    paths = {f.path for f in rendered.files}
+    assert not any("remote-secret" in p or "reader-token" in p for p in paths)
+    assert "Remote secrets" not in rendered.readme
+
+
+def test_dual_stack_join_passes_comma_separated_cidrs() -> None:
+    data = seed_data()
+    data["spec"]["clusters"][0]["podCIDR"] = ["10.128.0.0/14", "fd01::/48"]
+    data["spec"]["clusters"][0]["serviceCIDR"] = ["172.30.0.0/16", "fd02::/112"]
+    readme = render(mesh_from(data)).readme
+    assert "--clustercidr 10.128.0.0/14,fd01::/48 --servicecidr 172.30.0.0/16,fd02::/112" in readme
+
+
+@pytest.mark.parametrize("minor", [12, 19, 24])
+def test_cni_disabled_on_openshift_drops_the_openshift_profile(minor: int) -> None:
+    # The profile's Multus annotation / CNI provider would break pods without istio-cni.
+    mesh = with_istio(f"1.{minor}.0", cni={"enabled": False})
+    spec = render_istio_operator(mesh, mesh.spec.clusters[0])["spec"]
+    assert "profile" not in spec
+    assert "components" not in spec
+    assert "cni" not in spec["values"]
+
+
+def test_destination_port_is_rendered() -> None:
+    data = seed_data()
+    data["spec"]["services"][0]["routes"] = [{"destinations": [{"subset": "v2", "port": 5000}]}]
+    out = files_by_path(render(mesh_from(data)).files)
+    route = out["cluster1/traffic/sample.yaml"][1]["spec"]["http"][0]["route"][0]
+    assert route["destination"]["port"] == {"number": 5000}

@@ -17,6 +17,7 @@ CODES = {
     "MG304": "error: istio.values overrides a value meshgen owns (meshID, clusterName, network)",
     "MG305": "warning: istio-cni disabled on an OpenShift cluster",
     "MG306": "warning: revision named `default`",
+    "MG307": "warning: Istio older than 1.14 with a cluster on Kubernetes 1.24 or later",
 }
 
 
@@ -113,5 +114,23 @@ def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         f'e.g. "1-{minor}"')
 
 
+def check_old_istioctl(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG307: istioctl < 1.14 cannot create remote secrets on Kubernetes >= 1.24, which no
+    longer makes service-account token Secrets (reference/istio.md §3, §9.7)."""
+    minor = int(mesh.spec.istio.version.split(".")[1])
+    if minor >= 14:
+        return
+    for ci, cluster in enumerate(mesh.spec.clusters):
+        version = cluster.kubernetes_version
+        if version is not None and int(version.split(".")[1]) >= 24:
+            yield warning(
+                "MG307",
+                f'cluster "{cluster.name}" runs Kubernetes {version}, but istioctl before 1.14 '
+                "cannot create remote secrets there (no service-account token Secrets)",
+                positions.at(("spec", "clusters", ci, "kubernetesVersion")),
+                "use istioctl 1.14 or later for create-remote-secret (with --secret-name), or "
+                "a newer Istio")
+
+
 CHECKS = (check_version, check_installer, check_owned_values, check_openshift_cni,
-          check_revision)
+          check_revision, check_old_istioctl)

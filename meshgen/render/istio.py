@@ -34,20 +34,20 @@ def render_istio_operator(mesh: Mesh, cluster: Cluster) -> Manifest:
     istio = mesh.spec.istio
     rel = release(istio.version)
     openshift = cluster.platform == "openshift"
+    cni = istio.cni
+    # Without CNI the openshift profile's Multus settings would break every pod (§1.2), so
+    # it is used only together with CNI; MG305 warns about what pods then need instead.
+    use_profile = openshift and cni.enabled and rel.uses_openshift_profile
     spec: dict[str, Any] = {}
-    if openshift and rel.uses_openshift_profile:
+    if use_profile:
         spec["profile"] = "openshift"
     if istio.revision:
         spec["revision"] = istio.revision
     if mesh.spec.trust_domain != DEFAULT_TRUST_DOMAIN:
         spec["meshConfig"] = {"trustDomain": mesh.spec.trust_domain}
 
-    cni = istio.cni
     if cni.enabled:
         spec["components"] = {"cni": {"enabled": True, "namespace": cni.namespace}}
-    elif openshift and rel.uses_openshift_profile:
-        # The openshift profile turns CNI on; the spec asked for it off.
-        spec["components"] = {"cni": {"enabled": False}}
 
     values: dict[str, Any] = {
         "global": {

@@ -3,6 +3,8 @@ commands that fill each secret placeholder (the seed setup's steps, made per clu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from meshgen.render.secrets import (
     CACERTS_KEYS,
     READER_SERVICE_ACCOUNT,
@@ -14,8 +16,8 @@ from meshgen.spec import Mesh
 from meshgen.versions import release
 
 
-def _cidrs(nets: tuple[object, ...]) -> str:
-    return ", ".join(str(n) for n in nets)
+def _cidrs(nets: tuple[object, ...], sep: str = ", ") -> str:
+    return sep.join(str(n) for n in nets)
 
 
 def render_readme(mesh: Mesh) -> str:
@@ -75,7 +77,8 @@ def render_readme(mesh: Mesh) -> str:
         add(f"subctl deploy-broker --context {spec.submariner.broker}")
         for c in spec.clusters:
             add(f"subctl join broker-info.subm --context {c.name} --clusterid {c.name} "
-                f"--clustercidr {_cidrs(c.pod_cidr)} --servicecidr {_cidrs(c.service_cidr)} "
+                f"--clustercidr {_cidrs(c.pod_cidr, ',')} "
+                f"--servicecidr {_cidrs(c.service_cidr, ',')} "
                 f"--cable-driver {spec.submariner.cable_driver}")
         contexts = ",".join(c.name for c in spec.clusters)
         add(f"subctl verify --context {spec.clusters[0].name} "
@@ -125,7 +128,8 @@ def render_readme(mesh: Mesh) -> str:
             add(f"istioctl install --context {c.name} -f {c.name}/istio/istio-operator.yaml "
                 "--skip-confirmation")
         else:
-            add(f"istioctl operator init --context {c.name}")
+            revision = f" --revision {istio.revision}" if istio.revision else ""
+            add(f"istioctl operator init --context {c.name}{revision}")
         add(f"kubectl --context {c.name} apply -k {c.name}/")
     add("```\n")
     if istio.installer == "operator":
@@ -134,6 +138,20 @@ def render_readme(mesh: Mesh) -> str:
     add("With Argo CD or Flux, point one application at each cluster directory instead of "
         "`kubectl apply -k`.\n")
 
+    if len(spec.clusters) > 1:
+        step = _remote_secrets(mesh, step, add)
+
+    add(f"### {step}. Verify\n")
+    add("```sh")
+    for c in spec.clusters:
+        add(f"istioctl --context {c.name} proxy-status")
+    add("```\n")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
+    spec = mesh.spec
+    rel = release(spec.istio.version)
     add(f"### {step}. Remote secrets (`secrets/istio-remote-secret-*.yaml`)\n")
     step += 1
     add("Each istiod must watch every peer's API server. For every pair, create the secret "
@@ -170,12 +188,6 @@ def render_readme(mesh: Mesh) -> str:
         add(f"`istio/reader-token-secret.yaml` asks Kubernetes (>= 1.24 no longer does it by "
             f"itself) for a token of `{READER_SERVICE_ACCOUNT}`; apply it after Istio is "
             "installed, since the service account comes with Istio.\n")
-
-    add(f"### {step}. Verify\n")
-    add("```sh")
-    for c in spec.clusters:
-        add(f"istioctl --context {c.name} proxy-status")
-    add("```\n")
-    return "\n".join(out).rstrip("\n") + "\n"
+    return step
 
 

@@ -52,7 +52,10 @@ def render_remote_secret(peer: Cluster) -> Manifest:
 
 
 def needs_reader_token(mesh: Mesh, cluster: Cluster) -> bool:
-    """Kubernetes >= 1.24 no longer creates service-account token Secrets (§3)."""
+    """Kubernetes >= 1.24 no longer creates service-account token Secrets (§3); only peers
+    read the token, so a single-cluster mesh needs none."""
+    if len(mesh.spec.clusters) < 2:
+        return False
     if cluster.kubernetes_version is not None:
         return int(cluster.kubernetes_version.split(".")[1]) >= 24
     return release(mesh.spec.istio.version).minor >= FIRST_MINOR_REQUIRING_K8S_124

@@ -41,6 +41,8 @@ def render_service_rules(mesh: Mesh, service: Service) -> tuple[Manifest, ...]:
                 destination: dict[str, Any] = {"host": host}
                 if dest.subset is not None:
                     destination["subset"] = dest.subset
+                if dest.port is not None:
+                    destination["port"] = {"number": dest.port}
                 entry: dict[str, Any] = {"destination": destination}
                 if dest.weight is not None:
                     entry["weight"] = dest.weight
