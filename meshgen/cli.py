@@ -76,6 +76,11 @@ def build(
         bool, typer.Option("--diff", help="Write nothing; print a unified diff of OUTPUT.")
     ] = False,
     fmt: FormatOption = Format.text,
+    validate_output: Annotated[
+        bool, typer.Option("--validate", help="Then check the output with kubeconform "
+                           "(when it is on PATH).")
+    ] = False,
+    schema_dir: SchemaDirOption = None,
 ) -> None:
     """Validate SPEC and compile it into one kustomize directory per cluster."""
     _check_output_dir(output)
@@ -99,6 +104,50 @@ def build(
         raise typer.Exit(EXIT_FAILED) from None
     _say(f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
          f"{len(plan.pruned)} pruned")
+    if validate_output and result.mesh is not None:
+        from meshgen.conform import find_kubeconform
+
+        if find_kubeconform() is None:
+            _say("kubeconform is not on PATH; --validate skipped "
+                 "(go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0)")
+            return
+        from meshgen.versions import release
+
+        minor = release(result.mesh.spec.istio.version).minor
+        clusters = {
+            c.name: int(c.kubernetes_version.split(".")[1]) if c.kubernetes_version else None
+            for c in result.mesh.spec.clusters
+        }
+        if not _conform(output, clusters, minor, schema_dir, fmt):
+            raise typer.Exit(EXIT_FAILED)
+
+
+SchemaDirOption = Annotated[
+    Path | None,
+    typer.Option("--schema-dir", help="Offline schemas (made by scripts/make_schemas.py); "
+                 "default: kubeconform's and the public CRD catalog."),
+]
+
+
+def _conform(output: Path, clusters: dict[str, int | None], istio_minor: int | None,
+             schema_dir: Path | None, fmt: Format) -> bool:
+    """kubeconform over every cluster directory; print its findings; True if all valid."""
+    from meshgen.conform import Summary, find_kubeconform, manifest_files, run_kubeconform
+    from meshgen.versions import KUBERNETES_SUPPORT
+
+    binary = find_kubeconform()
+    assert binary is not None
+    total = Summary()
+    for name, k8s_minor in clusters.items():
+        if k8s_minor is None and istio_minor in KUBERNETES_SUPPORT:
+            k8s_minor = KUBERNETES_SUPPORT[istio_minor][0]
+        total.add(run_kubeconform(
+            manifest_files(output / name), binary=binary, schema_dir=schema_dir,
+            istio_minor=istio_minor, kubernetes_minor=k8s_minor, display_root=Path.cwd()))
+    _print_diagnostics(total.diagnostics, fmt)
+    _say(f"kubeconform: {total.valid} valid, {total.invalid} invalid, {total.errors} errors, "
+         f"{total.skipped} skipped")
+    return total.invalid == 0 and total.errors == 0
 
 
 def _check_output_dir(output: Path) -> None:
@@ -167,6 +216,47 @@ def validate(
         if fmt is Format.text:
             _say(_summary(diagnostics))
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("check-output")
+def check_output(
+    directory: Annotated[Path, typer.Argument(help="A meshgen output directory.",
+                                              metavar="DIR")],
+    schema_dir: SchemaDirOption = None,
+    istio_version: Annotated[
+        str | None, typer.Option("--istio-version", help="Istio MAJOR.MINOR of the output, "
+                                 "for its CRD schemas (default: the newest available).")
+    ] = None,
+    kubernetes_version: Annotated[
+        str | None, typer.Option("--kubernetes-version", help="Kubernetes MAJOR.MINOR to "
+                                 "validate against (default: per Istio version).")
+    ] = None,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Validate every object of an output directory with kubeconform -strict."""
+    from meshgen.conform import find_kubeconform
+
+    if find_kubeconform() is None:
+        _say("kubeconform is not on PATH: "
+             "go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0")
+        raise typer.Exit(EXIT_FAILED)
+    clusters = sorted(p.parent.name for p in directory.glob("*/kustomization.yaml"))
+    if not clusters:
+        _say(f"{directory}: no cluster directories (*/kustomization.yaml) found")
+        raise typer.Exit(EXIT_FAILED)
+    istio_minor = _minor(istio_version, "--istio-version")
+    k8s_minor = _minor(kubernetes_version, "--kubernetes-version")
+    if not _conform(directory, dict.fromkeys(clusters, k8s_minor), istio_minor, schema_dir, fmt):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _minor(version: str | None, option: str) -> int | None:
+    if version is None:
+        return None
+    parts = version.split(".")
+    if len(parts) < 2 or parts[0] != "1" or not parts[1].isdigit():
+        raise typer.BadParameter(f"expected 1.MINOR, got {version!r}", param_hint=option)
+    return int(parts[1])
 
 
 @app.command()

@@ -81,6 +81,16 @@ class IstioRelease:
         return "istio-cni" if self.minor <= 18 else "default/istio-cni"
 
 
+# Kubernetes minors each Istio minor supports (istio.io data/compatibility/supportStatus.yaml,
+# "Supported releases"), as (oldest, newest) 1.x minors.
+KUBERNETES_SUPPORT: dict[int, tuple[int, int]] = {
+    10: (18, 21), 11: (18, 22), 12: (19, 22), 13: (20, 23), 14: (21, 24), 15: (22, 25),
+    16: (22, 25), 17: (23, 26), 18: (24, 27), 19: (25, 28), 20: (25, 29), 21: (26, 29),
+    22: (27, 30), 23: (27, 30), 24: (28, 31), 25: (29, 32), 26: (29, 33), 27: (29, 33),
+    28: (30, 34), 29: (31, 35), 30: (32, 36),
+}
+
+
 def release(version: str) -> IstioRelease:
     _, minor, _ = parse(version)
     return IstioRelease(minor)
