@@ -75,7 +75,8 @@ ISTIO_OPERATOR_SCHEMA: dict[str, Any] = {
                 "components": {
                     "type": "object",
                     "properties": {
-                        **dict.fromkeys(("base", "pilot", "cni", "ztunnel", "istiodRemote"), _COMPONENT),
+                        **dict.fromkeys(
+                            ("base", "pilot", "cni", "ztunnel", "istiodRemote"), _COMPONENT),
                         **{name: {"type": "array", "items": {"type": "object"}}
                            for name in ("ingressGateways", "egressGateways")},
                     },
