@@ -1,0 +1,59 @@
+"""`meshgen build --validate` and `meshgen check-output` through a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, SEED_EXAMPLE
+from tests.tooling import TOOLS, schemas, tool
+
+pytestmark = pytest.mark.tools
+
+
+def run(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PATH"] = path if path is not None else f"{TOOLS / 'bin'}{os.pathsep}{env['PATH']}"
+    return subprocess.run([sys.executable, "-m", "meshgen", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, check=False)
+
+
+def test_check_output_of_the_committed_example() -> None:
+    tool("kubeconform")
+    proc = run("check-output", "out", "--schema-dir", str(schemas()), "--istio-version", "1.10")
+    assert proc.returncode == 0, proc.stderr
+    assert "kubeconform: 16 valid, 0 invalid, 0 errors, 0 skipped" in proc.stderr
+
+
+def test_check_output_names_the_file_line_and_object(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
+    target = out / "cluster2" / "traffic" / "sample.yaml"
+    target.write_text(target.read_text().replace("  hosts:", "  hostz:"))
+    proc = run("check-output", str(out), "--schema-dir", str(schemas()))
+    assert proc.returncode == 1
+    assert "cluster2/traffic/sample.yaml:19:1: error[MG902]: kubeconform rejects " \
+           "VirtualService 'helloworld'" in proc.stderr
+    assert "'hostz' not allowed" in proc.stderr
+
+
+def test_build_validate(tmp_path: Path) -> None:
+    proc = run("build", str(SEED_EXAMPLE), "-o", str(tmp_path / "out"), "--validate",
+               "--schema-dir", str(schemas()))
+    assert proc.returncode == 0, proc.stderr
+    assert "kubeconform: 16 valid" in proc.stderr
+
+
+def test_without_kubeconform(tmp_path: Path) -> None:
+    bare = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                           if not (Path(p) / "kubeconform").exists())
+    proc = run("check-output", "out", path=bare)
+    assert proc.returncode == 1
+    assert "kubeconform is not on PATH" in proc.stderr
+    build = run("build", str(SEED_EXAMPLE), "-o", str(tmp_path / "o"), "--validate", path=bare)
+    assert build.returncode == 0
+    assert "--validate skipped" in build.stderr
