@@ -49,8 +49,10 @@ def find_kubeconform() -> str | None:
 
 
 def manifest_files(directory: Path) -> list[Path]:
-    """Every emitted Kubernetes object file; kustomization.yaml is kustomize's to check."""
-    return sorted(p for p in directory.rglob("*.yaml") if p.name != "kustomization.yaml")
+    """Every emitted Kubernetes object file: not kustomization.yaml (kustomize checks it), not
+    Helm values files (helm template checks them)."""
+    return sorted(p for p in directory.rglob("*.yaml")
+                  if p.name != "kustomization.yaml" and not p.name.endswith(".values.yaml"))
 
 
 def istio_crd_dir(schema_dir: Path, istio_minor: int | None) -> Path | None:

@@ -167,10 +167,60 @@ class Submariner(Model):
     cable_driver: Literal["libreswan", "wireguard", "vxlan"] = Field(
         "libreswan", alias="cableDriver"
     )
+    deploy: Literal["subctl", "operator"] = Field(
+        "subctl",
+        description="subctl: out/README.md lists the subctl commands (the seed setup); "
+        "operator: emit Submariner and Broker resources for the submariner-operator.",
+    )
+    nat_traversal: bool = Field(True, alias="natTraversal")
+    service_discovery: bool = Field(
+        True, alias="serviceDiscovery", description="Lighthouse; needed for service exports."
+    )
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] | None = (
+        Field(None, description='Submariner image tag to pin, e.g. "0.21.0".')
+    )
+
+
+class SecretStore(Model):
+    kind: Literal["ClusterSecretStore", "SecretStore"] = "ClusterSecretStore"
+    name: Subdomain
 
 
 class Secrets(Model):
     provider: Literal["placeholder", "external-secrets"] = "placeholder"
+    store: SecretStore | None = Field(
+        None, description="The External Secrets store (required with external-secrets)."
+    )
+    key_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]+$")] = Field(
+        "meshgen", alias="keyPrefix",
+        description="Remote keys are <keyPrefix>/<mesh>/<cluster>/cacerts and "
+        "<keyPrefix>/<mesh>/<cluster>/remote-kubeconfig.",
+    )
+
+
+class ArgoCD(Model):
+    namespace: DNSLabel = "argocd"
+    project: Subdomain = "default"
+
+
+class Flux(Model):
+    namespace: DNSLabel = "flux-system"
+    interval: Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$")] = "10m"
+
+
+class GitOps(Model):
+    engine: Literal["argocd", "flux"]
+    repo_url: Annotated[
+        str, StringConstraints(pattern=r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@+-]+$")
+    ] = Field(alias="repoURL", description="The Git repository that holds meshgen's output.")
+    revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]+$")] = Field(
+        "main", description="Branch (or, for Argo CD, any revision) to follow."
+    )
+    path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")] = (
+        Field("out", description="Where meshgen's output directory is in that repository.")
+    )
+    argocd: ArgoCD = ArgoCD()
+    flux: Flux = Flux()
 
 
 class Cluster(Model):
@@ -227,6 +277,9 @@ class Service(Model):
     subsets: list[Subset] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     clusters: list[DNSLabel] = Field(default_factory=list, description="Default: every cluster.")
+    export: bool = Field(
+        False, description="Export with a ServiceExport (Submariner service discovery)."
+    )
 
 
 class MeshSpec(Model):
@@ -236,6 +289,7 @@ class MeshSpec(Model):
     istio: Istio
     submariner: Submariner | None = None
     secrets: Secrets = Secrets()
+    gitops: GitOps | None = None
     clusters: list[Cluster] = Field(min_length=1)
     namespaces: list[Namespace] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)

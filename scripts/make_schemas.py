@@ -11,13 +11,32 @@ packages of the registries this project may use,
       Istio's CRDs from the Go module istio.io/api at minor M (1.19 is the oldest the module
       proxy serves; older minors use it, the networking schemas did not change);
   OUT/crds/common/<group>/<kind>_<version>.json
-      NetworkAttachmentDefinition (github.com/k8snetworkplumbingwg/
-      network-attachment-definition-client) and IstioOperator (no CRD with a schema exists,
-      see below),
+      the CRDs of these Go modules, at these versions:
+        github.com/k8snetworkplumbingwg/network-attachment-definition-client v1.7.6
+            (artifacts/networks-crd.yaml: NetworkAttachmentDefinition),
+        github.com/submariner-io/submariner-operator v0.21.0
+            (config/crd/bases: Broker, ServiceDiscovery, Submariner),
+        sigs.k8s.io/mcs-api v0.5.2
+            (config/crd: ServiceExport, ServiceImport),
+        github.com/external-secrets/external-secrets v0.16.2
+            (config/crds/bases: ExternalSecret, SecretStore, ClusterSecretStore),
+        github.com/argoproj/argo-cd/v3 v3.5.7
+            (manifests/crds: Application, ApplicationSet, AppProject),
+        github.com/fluxcd/helm-controller v1.6.4 (config/crd/bases: HelmRelease),
+        github.com/fluxcd/source-controller v1.9.6 (config/crd/bases: GitRepository,
+            HelmRepository, HelmChart, OCIRepository, Bucket, ExternalArtifact),
+        github.com/fluxcd/kustomize-controller v1.9.6 (config/crd/bases: Kustomization);
+      and IstioOperator (no CRD with a schema exists, see below). The Sail Operator's CRDs
+      are not here: the module proxy serves no github.com/istio-ecosystem/sail-operator
+      version (403 for every one, checked 2026-11),
 
 in the layout kubeconform's `-schema-location` templates expect. CRD schemas are made
 strict the way kubeconform's openapi2jsonschema.py does it: `additionalProperties: false` on
 every object that lists properties, unless it preserves unknown fields.
+
+Sail Operator schemas are the exception: the module proxy refuses every version of
+github.com/istio-ecosystem/sail-operator, so `SAIL_SCHEMAS` below is written from the
+reference (envelope, spec fields, enums) and says so.
 
 Usage: make_schemas.py OUT   (idempotent; a stamp file makes a second run free)
 """
@@ -42,8 +61,37 @@ ISTIO_API = {
 }
 OLDEST_SERVED_MINOR = min(ISTIO_API)
 NAD_MODULE = "github.com/k8snetworkplumbingwg/network-attachment-definition-client@v1.7.6"
+# Go module -> CRD files in it (globs); all land in OUT/crds/common (checked 2026-11).
+CRD_MODULES: dict[str, tuple[str, ...]] = {
+    NAD_MODULE: ("artifacts/networks-crd.yaml",),
+    "github.com/submariner-io/submariner-operator@v0.21.0": (
+        "config/crd/bases/submariner.io_brokers.yaml",
+        "config/crd/bases/submariner.io_servicediscoveries.yaml",
+        "config/crd/bases/submariner.io_submariners.yaml",
+    ),
+    "sigs.k8s.io/mcs-api@v0.5.2": (
+        "config/crd/multicluster.x-k8s.io_serviceexports.yaml",
+        "config/crd/multicluster.x-k8s.io_serviceimports.yaml",
+    ),
+    "github.com/external-secrets/external-secrets@v0.16.2": (
+        "config/crds/bases/external-secrets.io_externalsecrets.yaml",
+        "config/crds/bases/external-secrets.io_secretstores.yaml",
+        "config/crds/bases/external-secrets.io_clustersecretstores.yaml",
+    ),
+    "github.com/argoproj/argo-cd/v3@v3.5.7": (
+        "manifests/crds/application-crd.yaml",
+        "manifests/crds/applicationset-crd.yaml",
+        "manifests/crds/appproject-crd.yaml",
+    ),
+    "github.com/fluxcd/helm-controller@v1.6.4": ("config/crd/bases/*.yaml",),
+    "github.com/fluxcd/source-controller@v1.9.6": ("config/crd/bases/*.yaml",),
+    "github.com/fluxcd/kustomize-controller@v1.9.6": ("config/crd/bases/*.yaml",),
+}
+# The checksum database answers 404 for submariner-io modules: skip it for those alone.
+MODULE_ENV = {"github.com/submariner-io/": {"GONOSUMDB": "github.com/submariner-io"}}
 KUBERNETES_VALIDATE = "1.37.0"
-STAMP = f"istio-api={','.join(ISTIO_API.values())};nad={NAD_MODULE};kv={KUBERNETES_VALIDATE};v2"
+STAMP = (f"istio-api={','.join(ISTIO_API.values())};crds={','.join(CRD_MODULES)};"
+         f"kv={KUBERNETES_VALIDATE};v5")
 
 # IstioOperator (install.istio.io/v1alpha1) has no CRD with a structural schema (the
 # operator chart's CRD preserves unknown fields; reference/istio.md §1.5, istio/istio#33535).
@@ -58,8 +106,8 @@ ISTIO_OPERATOR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["apiVersion", "kind"],
     "properties": {
-        "apiVersion": {"const": "install.istio.io/v1alpha1"},
-        "kind": {"const": "IstioOperator"},
+        "apiVersion": {"enum": ["install.istio.io/v1alpha1"]},
+        "kind": {"enum": ["IstioOperator"]},
         "metadata": {"type": "object"},
         "spec": {
             "type": "object",
@@ -94,8 +142,12 @@ ISTIO_OPERATOR_SCHEMA: dict[str, Any] = {
 
 
 def go_module_dir(module: str) -> Path:
+    env = {**os.environ, "GOFLAGS": "-mod=mod"}
+    for prefix, extra in MODULE_ENV.items():
+        if module.startswith(prefix):
+            env.update(extra)
     out = subprocess.run(["go", "mod", "download", "-json", module], capture_output=True,
-                         text=True, check=False, env={**os.environ, "GOFLAGS": "-mod=mod"})
+                         text=True, check=False, env=env)
     info = json.loads(out.stdout or "{}")
     if "Dir" not in info:
         sys.exit(f"make_schemas: cannot download {module}: {info.get('Error', out.stderr)}")
@@ -166,6 +218,59 @@ def core_schemas(out: Path) -> int:
     return count
 
 
+# Sail Operator (sailoperator.io/v1): the Go module proxy refuses every version of
+# github.com/istio-ecosystem/sail-operator ("403 Forbidden ... This module version is not
+# available"), so its real CRDs cannot be had here. These schemas are written from
+# reference/istio.md §2.2 and §2.4 (sail@HEAD:api/v1/istio_types.go, istiocni_types.go),
+# in draft-04 terms (kubeconform compiles schemas as draft 4: no `const`):
+# the envelope, the spec fields and their enums; the chart values below them are open.
+_SAIL_PROFILES = ["ambient", "default", "demo", "empty", "external", "openshift",
+                  "openshift-ambient", "preview", "remote", "stable"]
+
+
+def _sail_schema(kind: str, spec: dict[str, Any], name: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"enum": ["sailoperator.io/v1"]},
+            "kind": {"enum": [kind]},
+            # Cluster-scoped: no namespace (§2.1).
+            "metadata": {"type": "object", "properties": {
+                "name": name, "labels": {"type": "object"}, "annotations": {"type": "object"},
+            }, "additionalProperties": False},
+            "spec": {"type": "object", "required": ["version"], "properties": spec,
+                     "additionalProperties": False},
+            "status": {"type": "object"},
+        },
+        "additionalProperties": False,
+    }
+
+
+SAIL_SCHEMAS = {
+    "istio_v1.json": _sail_schema("Istio", {
+        "version": {"type": "string", "pattern": r"^(v[0-9]+\.[0-9]+\.[0-9]+.*|master)$"},
+        "namespace": {"type": "string"},
+        "profile": {"enum": _SAIL_PROFILES},
+        "updateStrategy": {"type": "object", "properties": {
+            "type": {"enum": ["InPlace", "RevisionBased"]},
+            "inactiveRevisionDeletionGracePeriodSeconds": {"type": "integer", "minimum": 0},
+            "updateWorkloads": {"type": "boolean"},
+        }, "additionalProperties": False},
+        "values": {"type": "object"},
+    }, {"type": "string"}),
+    # §2.4: the IstioCNI must be named `default` (CEL rule).
+    "istiocni_v1.json": _sail_schema("IstioCNI", {
+        "version": {"type": "string", "pattern": r"^(v[0-9]+\.[0-9]+\.[0-9]+.*|master)$"},
+        "namespace": {"type": "string"},
+        "profile": {"enum": _SAIL_PROFILES},
+        "values": {"type": "object", "properties": {
+            "cni": {"type": "object"}, "global": {"type": "object"},
+        }, "additionalProperties": False},
+    }, {"enum": ["default"]}),
+}
+
+
 def main(out: Path) -> None:
     stamp = out / ".stamp"
     if stamp.exists() and stamp.read_text() == STAMP:
@@ -179,10 +284,21 @@ def main(out: Path) -> None:
         crd_file = api / "kubernetes" / "customresourcedefinitions.gen.yaml"
         crds += convert_crds(crd_file, out / "crds" / f"istio-1.{minor}")
     common = out / "crds" / "common"
-    crds += convert_crds(go_module_dir(NAD_MODULE) / "artifacts" / "networks-crd.yaml", common)
+    for module, patterns in CRD_MODULES.items():
+        root = go_module_dir(module)
+        for pattern in patterns:
+            files = sorted(root.glob(pattern))
+            if not files:
+                sys.exit(f"make_schemas: no {pattern} in {module}")
+            for crd_file in files:
+                crds += convert_crds(crd_file, common)
     iop = common / "install.istio.io" / "istiooperator_v1alpha1.json"
     iop.parent.mkdir(parents=True, exist_ok=True)
     iop.write_text(json.dumps(ISTIO_OPERATOR_SCHEMA, indent=1), encoding="utf-8")
+    sail = common / "sailoperator.io"
+    sail.mkdir(parents=True, exist_ok=True)
+    for name, schema in SAIL_SCHEMAS.items():
+        (sail / name).write_text(json.dumps(schema, indent=1), encoding="utf-8")
     stamp.write_text(STAMP)
     print(f"make_schemas: {versions} Kubernetes versions, {crds} CRD schemas in {out}",
           file=sys.stderr)

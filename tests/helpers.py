@@ -15,7 +15,7 @@ from meshgen.validate import validate
 ROOT = Path(__file__).resolve().parent.parent
 SEED_EXAMPLE = ROOT / "examples" / "openshift-submariner" / "mesh.yaml"
 K8S_EXAMPLE = ROOT / "examples" / "kubernetes-three-clusters" / "mesh.yaml"
-EXAMPLES = {"openshift-submariner": SEED_EXAMPLE, "kubernetes-three-clusters": K8S_EXAMPLE}
+EXAMPLES = {p.parent.name: p for p in sorted((ROOT / "examples").glob("*/mesh.yaml"))}
 
 
 def seed_data() -> dict[str, Any]:

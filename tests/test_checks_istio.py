@@ -31,8 +31,9 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("operator-1.23", [istio("installer: operator", at="1.23.3")], []),
     ("operator-unsupported-version", [istio("installer: operator", at="1.9.0")],
      ["MG301 error 7:14"]),
-    ("helm", [istio("installer: helm")], ["MG303 error 8:16"]),
-    ("sail", [istio("installer: sail", at="1.26.0")], ["MG303 error 8:16"]),
+    ("helm", [istio("installer: helm")], []),
+    ("sail", [istio("installer: sail", at="1.26.0")], []),
+    ("sail-too-old", [istio("installer: sail", at="1.23.0")], ["MG303 warning 8:16"]),
     ("istioctl", [istio("installer: istioctl", at="1.26.0")], []),
     ("owned-values", [istio("values:",
                             "  global:",
@@ -51,8 +52,10 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("new-istioctl-new-k8s", [K8S_124, version("1.14.0")], []),
     ("revision-default", [istio("revision: default")], ["MG306 warning 8:15"]),
     ("revision-named", [istio("revision: canary")], []),
+    ("external-secrets-no-store", [("broker: cluster1", "broker: cluster1\n  secrets:\n"
+                                    "    provider: external-secrets")], ["MG105 error 11:15"]),
     ("external-secrets", [("broker: cluster1", "broker: cluster1\n  secrets:\n"
-                           "    provider: external-secrets")], ["MG105 error 11:15"]),
+                           "    provider: external-secrets\n    store: {name: vault}")], []),
     ("placeholder-secrets", [("broker: cluster1", "broker: cluster1\n  secrets:\n"
                               "    provider: placeholder")], []),
 ]

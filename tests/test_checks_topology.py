@@ -17,6 +17,10 @@ def service_clusters(value: str) -> Edit:
     return "      namespace: sample\n", f"      namespace: sample\n      clusters: {value}\n"
 
 
+def service_export() -> Edit:
+    return "      namespace: sample\n", "      namespace: sample\n      export: true\n"
+
+
 CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("duplicate-cluster", [("    - name: cluster2", "    - name: cluster1")],
      ["MG501 error 15:13"]),
@@ -31,6 +35,18 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
      ["MG503 error 21:18", "MG503 error 25:18"]),
     ("known-clusters", [namespace_clusters("[cluster1, cluster2]"),
                         service_clusters("[cluster2]")], []),
+    # MG504: the operator-deployed Submariner resources name the broker's API server.
+    ("operator-broker-no-api", [("broker: cluster1", "broker: cluster1\n    deploy: operator")],
+     ["MG504 error 12:13"]),
+    ("operator-broker-api", [("broker: cluster1", "broker: cluster1\n    deploy: operator"),
+                             ("serviceCIDR: 172.30.0.0/16",
+                              "serviceCIDR: 172.30.0.0/16\n      apiServer: https://api.c1:6443")],
+     []),
+    # MG505: exports need Lighthouse.
+    ("export-without-discovery", [("broker: cluster1", "broker: cluster1\n    "
+                                   "serviceDiscovery: false"), service_export()],
+     ["MG505 error 25:15"]),
+    ("export-with-discovery", [service_export()], []),
 ]
 
 

@@ -88,3 +88,12 @@ def test_kustomize_rejects_a_broken_directory(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("resources:\n- missing.yaml\n")
     proc = subprocess.run([*kustomize_command(), str(tmp_path)], capture_output=True, check=False)
     assert proc.returncode != 0
+
+
+def test_kustomize_builds_the_gitops_directories(built: Path) -> None:
+    # gitops/argocd and gitops/flux/istio/<cluster> are kustomize directories too.
+    directories = sorted(p.parent for p in (built / "gitops").rglob("kustomization.yaml"))
+    for directory, command in itertools.product(directories, kustomize_commands()):
+        objects = kustomize_build(directory, command)
+        assert objects, directory
+        assert {o["kind"] for o in objects} <= {"Application", "HelmRelease"}

@@ -13,7 +13,7 @@ from meshgen.spec import Mesh
 CODES = {
     "MG301": "error: Istio version outside the supported range",
     "MG302": "error: installer operator with Istio 1.24 or later (operator removed)",
-    "MG303": "error: installer helm or sail (not yet supported)",
+    "MG303": "warning: installer sail with Istio older than 1.24",
     "MG304": "error: istio.values overrides a value meshgen owns (meshID, clusterName, network)",
     "MG305": "warning: istio-cni disabled on an OpenShift cluster",
     "MG306": "warning: revision named `default`",
@@ -34,12 +34,17 @@ def check_version(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
 
 
 def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG302: `operator` on Istio >= 1.24; MG303: `helm` and `sail` are not implemented yet."""
+    """MG302: `operator` on Istio >= 1.24; MG303: `sail` on Istio < 1.24."""
     istio = mesh.spec.istio
     where = positions.at((*ISTIO, "installer"))
-    if istio.installer in ("helm", "sail"):
-        yield error("MG303", f'installer "{istio.installer}" is not yet supported by this '
-                    "meshgen version", where, "use installer: istioctl or operator for now")
+    if (istio.installer == "sail" and versions.is_supported(istio.version)
+            and versions.release(istio.version).minor < 24):
+        # istio.md §2.1: the sailoperator.io/v1 API came with Sail 1.0 / OSSM 3.0 (Istio 1.24).
+        yield warning(
+            "MG303",
+            f"the Sail Operator's sailoperator.io/v1 API (Sail 1.0, OpenShift Service Mesh 3) "
+            f"starts with Istio 1.24; this mesh uses {istio.version}",
+            where, "use Istio 1.24 or later with sail, or installer: istioctl")
     elif (istio.installer == "operator" and versions.is_supported(istio.version)
           and not versions.release(istio.version).has_in_cluster_operator):
         # istio.md §1.5: deprecated in 1.23, removed in 1.24 (no operator, no CRD).

@@ -10,17 +10,18 @@ from meshgen.load import Positions
 from meshgen.spec import Mesh
 
 CODES = {
-    "MG105": "error: secrets.provider external-secrets (not yet supported)",
+    "MG105": "error: secrets.provider external-secrets without secrets.store",
 }
 
 
 def check_secrets_provider(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG105: `secrets.provider: external-secrets` is part of the spec but not built yet."""
-    if mesh.spec.secrets.provider != "external-secrets":
+    """MG105: External Secrets needs to know which store holds the secrets."""
+    secrets = mesh.spec.secrets
+    if secrets.provider != "external-secrets" or secrets.store is not None:
         return
-    yield error("MG105", 'secrets provider "external-secrets" is not yet supported by this '
-                "meshgen version", positions.at(("spec", "secrets", "provider")),
-                "use provider: placeholder for now and fill the generated Secret placeholders")
+    yield error("MG105", 'secrets provider "external-secrets" needs secrets.store',
+                positions.at(("spec", "secrets", "provider")),
+                "add e.g. store: {kind: ClusterSecretStore, name: vault}")
 
 
 CHECKS = (check_secrets_provider,)

@@ -13,6 +13,9 @@ CODES = {
     "MG501": "error: duplicate cluster name",
     "MG502": "error: submariner.broker is not one of the clusters",
     "MG503": "error: unknown cluster in a namespace's or service's clusters list",
+    "MG504": "error: Submariner deployed by the operator, but the broker cluster has no "
+    "apiServer",
+    "MG505": "error: a service is exported without Submariner service discovery",
 }
 
 
@@ -65,4 +68,32 @@ def check_cluster_refs(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
                         _unknown_hint(name, known))
 
 
-CHECKS = (check_cluster_names, check_broker, check_cluster_refs)
+def check_operator_broker(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG504: every joined cluster's Submariner resource must name the broker's API server
+    (submariner.md §2.1 brokerK8sApiServer)."""
+    sub = mesh.spec.submariner
+    if sub is None or sub.deploy != "operator":
+        return
+    for ci, cluster in enumerate(mesh.spec.clusters):
+        if cluster.name == sub.broker and cluster.api_server is None:
+            yield error("MG504", f'broker cluster "{cluster.name}" has no apiServer, which '
+                        "every Submariner resource must name", positions.at(
+                            ("spec", "clusters", ci, "name")),
+                        "add apiServer: https://<host>:6443 to the broker cluster")
+
+
+def check_exports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG505: ServiceExports are read by Submariner's Lighthouse (submariner.md §1.1)."""
+    sub = mesh.spec.submariner
+    if sub is not None and sub.service_discovery:
+        return
+    for si, svc in enumerate(mesh.spec.services):
+        if svc.export:
+            yield error("MG505", f'service "{svc.namespace}/{svc.name}" is exported, but '
+                        "Submariner service discovery is not enabled",
+                        positions.at(("spec", "services", si, "export")),
+                        "add a submariner section (serviceDiscovery: true) or drop export")
+
+
+CHECKS = (check_cluster_names, check_broker, check_cluster_refs, check_operator_broker,
+          check_exports)

@@ -8,17 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshgen.render.cni import render_nads
+from meshgen.render.external_secrets import (
+    render_external_secrets,
+    render_submariner_external_secrets,
+)
+from meshgen.render.gitops import render_gitops
+from meshgen.render.helm import helm_values
 from meshgen.render.istio import render_istio_operator
 from meshgen.render.kustomization import render_kustomization
 from meshgen.render.namespaces import render_namespaces
 from meshgen.render.objects import Manifest
 from meshgen.render.readme import render_readme
+from meshgen.render.sail import render_sail
 from meshgen.render.secrets import (
     needs_reader_token,
     remote_secret_name,
     render_cacerts,
     render_reader_token,
     render_remote_secret,
+)
+from meshgen.render.submariner import (
+    render_service_exports,
+    render_submariner,
+    render_submariner_placeholders,
 )
 from meshgen.render.traffic import render_service_rules
 from meshgen.spec import Cluster, Mesh, Namespace, Service
@@ -50,6 +62,7 @@ def render(mesh: Mesh) -> Rendered:
     files: list[OutputFile] = []
     for cluster in mesh.spec.clusters:
         files.extend(_cluster_files(mesh, cluster, rules))
+    files.extend(OutputFile(path, docs) for path, docs in render_gitops(mesh))
     return Rendered(tuple(files), render_readme(mesh))
 
 
@@ -57,28 +70,46 @@ def _cluster_files(
     mesh: Mesh, cluster: Cluster, rules: dict[tuple[str, str], tuple[Manifest, ...]]
 ) -> list[OutputFile]:
     root = cluster.name
+    istio = mesh.spec.istio
     app_namespaces = namespaces_in(mesh, cluster)
+    services = services_in(mesh, cluster)
+    external_secrets = mesh.spec.secrets.provider == "external-secrets"
     applied: list[OutputFile] = [
         OutputFile("namespaces.yaml", tuple(render_namespaces(mesh, app_namespaces)))
     ]
+    unlisted: list[OutputFile] = []
     nads = render_nads(mesh, cluster, app_namespaces)
     if nads:
         applied.append(OutputFile("cni/network-attachment-definitions.yaml", tuple(nads)))
 
-    operator = OutputFile("istio/istio-operator.yaml", (render_istio_operator(mesh, cluster),))
-    # istioctl reads the IstioOperator as an install file (`istioctl install -f`); only the
-    # in-cluster operator (<= 1.23) reconciles it as a resource (reference/istio.md §1.5).
-    unlisted: list[OutputFile] = []
-    if mesh.spec.istio.installer == "operator":
-        applied.append(operator)
+    # How Istio gets installed (reference/istio.md §1.5, §2): istioctl reads the
+    # IstioOperator as an install file; only the in-cluster operator (<= 1.23) reconciles it
+    # as a resource; Sail's resources are applied; Helm values go to the GitOps releases
+    # (and to values files for `helm install -f`).
+    if istio.installer in ("istioctl", "operator"):
+        operator = OutputFile("istio/istio-operator.yaml",
+                              (render_istio_operator(mesh, cluster),))
+        (applied if istio.installer == "operator" else unlisted).append(operator)
+    elif istio.installer == "sail":
+        applied.append(OutputFile("istio/sail.yaml", tuple(render_sail(mesh, cluster))))
     else:
-        unlisted.append(operator)
+        unlisted.extend(
+            OutputFile(f"istio/helm/{chart}.values.yaml", (values,))
+            for chart, values in helm_values(mesh, cluster).items()
+        )
 
     if needs_reader_token(mesh, cluster):
         applied.append(OutputFile("istio/reader-token-secret.yaml", (render_reader_token(),)))
 
+    submariner = render_submariner(mesh, cluster)
+    if submariner:
+        applied.append(OutputFile("submariner/submariner.yaml", tuple(submariner)))
+    exports = render_service_exports(mesh, cluster, services)
+    if exports:
+        applied.append(OutputFile("submariner/service-exports.yaml", tuple(exports)))
+
     by_namespace: dict[str, list[Manifest]] = {}
-    for service in services_in(mesh, cluster):
+    for service in services:
         docs = rules[(service.namespace, service.name)]
         if docs:
             by_namespace.setdefault(service.namespace, []).extend(docs)
@@ -87,12 +118,21 @@ def _cluster_files(
         for namespace, docs in by_namespace.items()
     )
 
-    unlisted.append(OutputFile("secrets/cacerts.yaml", (render_cacerts(),)))
-    unlisted.extend(
-        OutputFile(f"secrets/{remote_secret_name(peer.name)}.yaml", (render_remote_secret(peer),))
-        for peer in mesh.spec.clusters
-        if peer.name != cluster.name
-    )
+    if external_secrets:
+        # They render the Secrets from the store, so they are applied like anything else.
+        secrets = (*render_external_secrets(mesh, cluster),
+                   *render_submariner_external_secrets(mesh, cluster))
+        applied.append(OutputFile("external-secrets/external-secrets.yaml", secrets))
+    else:
+        unlisted.append(OutputFile("secrets/cacerts.yaml", (render_cacerts(),)))
+        unlisted.extend(
+            OutputFile(f"secrets/{remote_secret_name(peer.name)}.yaml",
+                       (render_remote_secret(peer),))
+            for peer in mesh.spec.clusters
+            if peer.name != cluster.name
+        )
+        unlisted.extend(OutputFile(path, (doc,))
+                        for path, doc in render_submariner_placeholders(mesh, cluster))
     kustomization = OutputFile(
         "kustomization.yaml", (render_kustomization([f.path for f in applied]),)
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from meshgen.render.external_secrets import external_secret_steps
+from meshgen.render.readme_install import gitops_steps, install_steps
 from meshgen.render.secrets import (
     CACERTS_KEYS,
     READER_SERVICE_ACCOUNT,
@@ -12,6 +14,7 @@ from meshgen.render.secrets import (
     needs_reader_token,
     remote_secret_name,
 )
+from meshgen.render.submariner import submariner_manual_steps
 from meshgen.spec import Mesh
 from meshgen.versions import release
 
@@ -24,6 +27,7 @@ def render_readme(mesh: Mesh) -> str:
     spec = mesh.spec
     istio = spec.istio
     rel = release(istio.version)
+    external = spec.secrets.provider == "external-secrets"
     out: list[str] = []
     add = out.append
 
@@ -56,15 +60,20 @@ def render_readme(mesh: Mesh) -> str:
 
     add("## What is in each cluster directory\n")
     add("- `kustomization.yaml` lists what GitOps applies, in apply order: namespaces, "
-        "CNI attachments, "
-        + ("the IstioOperator, " if istio.installer == "operator" else "")
-        + "the istio-reader token Secret where needed, and the traffic rules.")
-    if istio.installer == "istioctl":
-        add("- `istio/istio-operator.yaml` is the input of `istioctl install -f`; it is not "
-            "listed in `kustomization.yaml`, because no in-cluster controller reads it.")
-    add("- `secrets/` holds placeholders with the exact names, labels, annotations and keys "
-        "Istio reads, and empty values. They are **not** applied: create the real Secrets "
-        "with the commands below and never commit them.\n")
+        "CNI attachments, the Istio install resources where they are applied, the "
+        "istio-reader token Secret where needed, Submariner resources, the traffic rules"
+        + (", and the ExternalSecrets." if external else "."))
+    add(_INSTALLER_FILES[istio.installer])
+    if external:
+        add("- `external-secrets/` holds ExternalSecrets that render `cacerts` and the remote "
+            "secrets from your secret store; fill the store as described below.\n")
+    else:
+        add("- `secrets/` holds placeholders with the exact names, labels, annotations and "
+            "keys the consumers read, and empty values. They are **not** applied: create the "
+            "real Secrets with the commands below and never commit them.\n")
+    if spec.gitops is not None:
+        add(f"`gitops/{spec.gitops.engine}/` wires it all to {_ENGINES[spec.gitops.engine]}; "
+            "see the last step.\n")
 
     add("## Steps, in order\n")
     add("Commands use one kube context per cluster, named after the cluster (for example "
@@ -73,19 +82,11 @@ def render_readme(mesh: Mesh) -> str:
     if spec.submariner:
         add(f"### {step}. Connect the clusters with Submariner\n")
         step += 1
-        add("```sh")
-        add(f"subctl deploy-broker --context {spec.submariner.broker}")
-        for c in spec.clusters:
-            add(f"subctl join broker-info.subm --context {c.name} --clusterid {c.name} "
-                f"--clustercidr {_cidrs(c.pod_cidr, ',')} "
-                f"--servicecidr {_cidrs(c.service_cidr, ',')} "
-                f"--cable-driver {spec.submariner.cable_driver}")
-        contexts = ",".join(c.name for c in spec.clusters)
-        add(f"subctl verify --context {spec.clusters[0].name} "
-            f"--tocontext {spec.clusters[-1].name} "
-            "--only service-discovery,connectivity --verbose")
-        add("```\n")
-        add(f"Check the tunnels with `subctl show connections` on each of {contexts}.\n")
+        if spec.submariner.deploy == "operator":
+            out.extend(submariner_manual_steps(mesh))
+            add("")
+        else:
+            _subctl_steps(mesh, add)
 
     openshift = [c for c in spec.clusters if c.platform == "openshift"]
     if openshift and rel.minor < 20:
@@ -101,7 +102,7 @@ def render_readme(mesh: Mesh) -> str:
                     f"system:serviceaccounts:{ns}")
         add("```\n")
 
-    add(f"### {step}. Shared root of trust (`secrets/cacerts.yaml`)\n")
+    add(f"### {step}. Shared root of trust (`cacerts`)\n")
     step += 1
     add("One root CA, one intermediate per cluster, with Istio's `tools/certs` Makefiles; "
         f"run this from the top directory of the Istio {istio.version} release:\n")
@@ -110,35 +111,23 @@ def render_readme(mesh: Mesh) -> str:
     add("make -f ../tools/certs/Makefile.selfsigned.mk root-ca")
     for c in spec.clusters:
         add(f"make -f ../tools/certs/Makefile.selfsigned.mk {c.name}-cacerts")
-    for c in spec.clusters:
-        files = " ".join(f"--from-file={c.name}/{key}" for key in CACERTS_KEYS)
-        add(f"kubectl --context {c.name} create namespace istio-system "
-            "--dry-run=client -o yaml | kubectl --context " + c.name + " apply -f -")
-        add(f"kubectl --context {c.name} create secret generic cacerts -n istio-system {files}")
-    add("```\n")
+    if external:
+        add("```\n")
+        out.extend(external_secret_steps(mesh))
+    else:
+        for c in spec.clusters:
+            files = " ".join(f"--from-file={c.name}/{key}" for key in CACERTS_KEYS)
+            add(f"kubectl --context {c.name} create namespace istio-system "
+                "--dry-run=client -o yaml | kubectl --context " + c.name + " apply -f -")
+            add(f"kubectl --context {c.name} create secret generic cacerts -n istio-system "
+                f"{files}")
+        add("```\n")
     add("Every cluster must end up with the same `root-cert.pem`.\n")
 
-    add(f"### {step}. Install Istio, then apply each cluster directory\n")
-    step += 1
-    add("Istio's CRDs (DestinationRule, VirtualService) exist once Istio is installed, so "
-        "the install comes first:\n")
-    add("```sh")
-    for c in spec.clusters:
-        if istio.installer == "istioctl":
-            add(f"istioctl install --context {c.name} -f {c.name}/istio/istio-operator.yaml "
-                "--skip-confirmation")
-        else:
-            revision = f" --revision {istio.revision}" if istio.revision else ""
-            add(f"istioctl operator init --context {c.name}{revision}")
-        add(f"kubectl --context {c.name} apply -k {c.name}/")
-    add("```\n")
-    if istio.installer == "operator":
-        add("With `installer: operator`, the operator reconciles the IstioOperator that the "
-            "kustomization applies; re-apply (or let GitOps retry) once its CRDs exist.\n")
-    add("With Argo CD or Flux, point one application at each cluster directory instead of "
-        "`kubectl apply -k`.\n")
+    step = install_steps(mesh, step, add)
+    step = gitops_steps(mesh, step, add)
 
-    if len(spec.clusters) > 1:
+    if len(spec.clusters) > 1 and not external:
         step = _remote_secrets(mesh, step, add)
 
     add(f"### {step}. Verify\n")
@@ -147,6 +136,37 @@ def render_readme(mesh: Mesh) -> str:
         add(f"istioctl --context {c.name} proxy-status")
     add("```\n")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _subctl_steps(mesh: Mesh, add: Callable[[str], None]) -> None:
+    spec = mesh.spec
+    assert spec.submariner is not None
+    add("```sh")
+    add(f"subctl deploy-broker --context {spec.submariner.broker}")
+    for c in spec.clusters:
+        add(f"subctl join broker-info.subm --context {c.name} --clusterid {c.name} "
+            f"--clustercidr {_cidrs(c.pod_cidr, ',')} "
+            f"--servicecidr {_cidrs(c.service_cidr, ',')} "
+            f"--cable-driver {spec.submariner.cable_driver}")
+    contexts = ",".join(c.name for c in spec.clusters)
+    add(f"subctl verify --context {spec.clusters[0].name} "
+        f"--tocontext {spec.clusters[-1].name} "
+        "--only service-discovery,connectivity --verbose")
+    add("```\n")
+    add(f"Check the tunnels with `subctl show connections` on each of {contexts}.\n")
+
+
+_INSTALLER_FILES = {
+    "istioctl": "- `istio/istio-operator.yaml` is the input of `istioctl install -f`; it is not "
+    "listed in `kustomization.yaml`, because no in-cluster controller reads it.",
+    "operator": "- `istio/istio-operator.yaml` is reconciled by the in-cluster Istio operator "
+    "(Istio <= 1.23), so it is listed in `kustomization.yaml`.",
+    "sail": "- `istio/sail.yaml` holds the Sail Operator's `IstioCNI` and `Istio` resources "
+    "(cluster-scoped), listed in `kustomization.yaml`.",
+    "helm": "- `istio/helm/*.values.yaml` are the values of Istio's `base`, `cni` and `istiod` "
+    "charts for this cluster (`helm install -f`); not Kubernetes objects, not listed.",
+}
+_ENGINES = {"argocd": "Argo CD", "flux": "Flux"}
 
 
 def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:

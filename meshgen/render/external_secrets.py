@@ -1,0 +1,185 @@
+"""`secrets.provider: external-secrets`: ExternalSecrets that render the Secrets Istio reads.
+
+Each ExternalSecret's target and template reproduce exactly the name, namespace, labels,
+annotations, type and keys of the placeholder that meshgen/render/secrets.py emits for the
+`placeholder` provider (tests/test_render_external_secrets.py compares them), so either
+provider yields the same Secrets in the cluster. ExternalSecrets hold no secret material:
+they are listed in kustomization.yaml like any other resource.
+
+API: `external-secrets.io/v1`, the version the CRDs of external-secrets v0.16.2 serve and
+store (v1beta1 is still served); fields from config/crds/bases/
+external-secrets.io_externalsecrets.yaml of that release. With a template that has only
+metadata (no `data`, no `templateFrom`), the controller copies every fetched key into the
+Secret and applies the template's type, labels and annotations (v0.16.2
+pkg/controllers/externalsecret/externalsecret_controller_template.go, applyTemplate).
+Secret facts: reference/istio.md §3 (remote secret), §4 (cacerts). With Submariner deployed
+by its operator, `render_submariner_external_secrets` does the same for the broker and IPsec
+PSK Secrets of meshgen/render/submariner.py (reference/submariner.md §2.1, §2.5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.render.secrets import (
+    CACERTS_KEYS,
+    READER_TOKEN_SECRET,
+    needs_reader_token,
+    render_cacerts,
+    render_remote_secret,
+)
+from meshgen.render.submariner import (
+    BROKER_SECRET_KEYS,
+    PSK_SECRET_KEYS,
+    render_broker_secret,
+    render_psk_secret,
+)
+from meshgen.spec import Cluster, Mesh
+from meshgen.versions import release
+
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"
+REFRESH_INTERVAL = "1h"  # the CRD's default, written out so a release changing it is no surprise
+
+
+def remote_key(mesh: Mesh, cluster: str, item: str) -> str:
+    """`<keyPrefix>/<mesh>/<cluster>/<item>`: where the store holds one cluster's secret."""
+    return f"{mesh.spec.secrets.key_prefix}/{mesh.metadata.name}/{cluster}/{item}"
+
+
+def cacerts_key(mesh: Mesh, cluster: Cluster) -> str:
+    return remote_key(mesh, cluster.name, "cacerts")
+
+
+def remote_kubeconfig_key(mesh: Mesh, peer: Cluster) -> str:
+    return remote_key(mesh, peer.name, "remote-kubeconfig")
+
+
+def _store_ref(mesh: Mesh) -> dict[str, str]:
+    store = mesh.spec.secrets.store
+    if store is None:  # MG105 rejects this spec before render
+        raise ValueError("secrets.provider external-secrets needs secrets.store")
+    return {"kind": store.kind, "name": store.name}
+
+
+def _external_secret(
+    mesh: Mesh, secret: Manifest, data: list[dict[str, Any]]
+) -> Manifest:
+    """An ExternalSecret named like `secret` (a placeholder Secret) that renders it."""
+    meta = secret["metadata"]
+    template_meta = {k: dict(meta[k]) for k in ("labels", "annotations") if k in meta}
+    template: dict[str, Any] = {"type": secret.get("type", "Opaque")}
+    if template_meta:
+        template["metadata"] = template_meta
+    return {
+        "apiVersion": EXTERNAL_SECRETS_API,
+        "kind": "ExternalSecret",
+        "metadata": metadata(meta["name"], meta["namespace"], labels=dict(MANAGED_BY)),
+        "spec": {
+            "refreshInterval": REFRESH_INTERVAL,
+            "secretStoreRef": _store_ref(mesh),
+            "target": {
+                "name": meta["name"],
+                # Owner: the controller creates the Secret (or adopts one of that name that
+                # no other ExternalSecret owns) and it is deleted with the ExternalSecret
+                # (v0.16.2 pkg/controllers/externalsecret/externalsecret_controller.go).
+                "creationPolicy": "Owner",
+                "template": template,
+            },
+            "data": data,
+        },
+    }
+
+
+def render_cacerts_external_secret(mesh: Mesh, cluster: Cluster) -> Manifest:
+    key = cacerts_key(mesh, cluster)
+    return _external_secret(mesh, render_cacerts(), [
+        {"secretKey": name, "remoteRef": {"key": key, "property": name}}
+        for name in CACERTS_KEYS
+    ])
+
+
+def render_remote_external_secret(mesh: Mesh, peer: Cluster) -> Manifest:
+    # One data key named after the peer, holding its whole kubeconfig (§3).
+    return _external_secret(mesh, render_remote_secret(peer), [
+        {"secretKey": peer.name, "remoteRef": {"key": remote_kubeconfig_key(mesh, peer)}}
+    ])
+
+
+def render_external_secrets(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
+    """`cacerts` and one `istio-remote-secret-<peer>` per peer, in istio-system; empty
+    unless `secrets.provider` is `external-secrets`."""
+    if mesh.spec.secrets.provider != "external-secrets":
+        return []
+    docs = [render_cacerts_external_secret(mesh, cluster)]
+    docs.extend(
+        render_remote_external_secret(mesh, peer)
+        for peer in mesh.spec.clusters
+        if peer.name != cluster.name
+    )
+    return docs
+
+
+def submariner_psk_key(mesh: Mesh) -> str:
+    """One IPsec PSK for the whole mesh (every gateway must share it): no cluster segment."""
+    return f"{mesh.spec.secrets.key_prefix}/{mesh.metadata.name}/submariner-ipsec-psk"
+
+
+def render_submariner_external_secrets(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
+    """With `submariner.deploy: operator`, ExternalSecrets for the two Secrets the Submariner
+    resource references (the placeholders of meshgen/render/submariner.py), in
+    submariner-operator: `<keyPrefix>/<mesh>/<cluster>/submariner-broker` (properties
+    ca.crt, namespace, token) and `<keyPrefix>/<mesh>/submariner-ipsec-psk` (property psk)."""
+    sub = mesh.spec.submariner
+    if (mesh.spec.secrets.provider != "external-secrets" or sub is None
+            or sub.deploy != "operator"):
+        return []
+    broker_key = remote_key(mesh, cluster.name, "submariner-broker")
+    psk_key = submariner_psk_key(mesh)
+    return [
+        _external_secret(mesh, render_broker_secret(), [
+            {"secretKey": k, "remoteRef": {"key": broker_key, "property": k}}
+            for k in BROKER_SECRET_KEYS
+        ]),
+        _external_secret(mesh, render_psk_secret(), [
+            {"secretKey": k, "remoteRef": {"key": psk_key, "property": k}}
+            for k in PSK_SECRET_KEYS
+        ]),
+    ]
+
+
+def external_secret_steps(mesh: Mesh) -> list[str]:
+    """out/README.md lines: which keys to put into the store, and where their values come
+    from (the certs made in the previous step, and `istioctl create-remote-secret`)."""
+    store = mesh.spec.secrets.store
+    where = f"`{store.kind}` `{store.name}`" if store else "the secret store"
+    lines = [
+        f"External Secrets renders `cacerts` and the remote secrets from {where}; put these "
+        "keys there (nothing secret is committed):\n",
+        "| remote key | properties | value |",
+        "|---|---|---|",
+    ]
+    for cluster in mesh.spec.clusters:
+        lines.append(f"| `{cacerts_key(mesh, cluster)}` | {', '.join(CACERTS_KEYS)} | the files "
+                     f"in `certs/{cluster.name}/` |")
+    for cluster in mesh.spec.clusters:
+        if len(mesh.spec.clusters) > 1:
+            server = f" --server={cluster.api_server}" if cluster.api_server else ""
+            token = (f" --secret-name={READER_TOKEN_SECRET}"
+                     if needs_reader_token(mesh, cluster) else "")
+            lines.append(
+                f"| `{remote_kubeconfig_key(mesh, cluster)}` | (the whole value) | "
+                f"`{release(mesh.spec.istio.version).create_remote_secret} "
+                f"--context={cluster.name} --name={cluster.name}{server}{token} \\| "
+                f"kubectl create --dry-run=client -f - "
+                f"-o jsonpath='{{.stringData.{cluster.name}}}'` |")
+    sub = mesh.spec.submariner
+    if sub is not None and sub.deploy == "operator":
+        for cluster in mesh.spec.clusters:
+            lines.append(f"| `{remote_key(mesh, cluster.name, 'submariner-broker')}` | "
+                         f"{', '.join(BROKER_SECRET_KEYS)} | the broker token (see the "
+                         "Submariner step) |")
+        lines.append(f"| `{submariner_psk_key(mesh)}` | {', '.join(PSK_SECRET_KEYS)} | one "
+                     "IPsec pre-shared key for all gateways |")
+    lines.append("")
+    return lines

@@ -1,0 +1,315 @@
+"""GitOps wiring under `gitops/`: what Argo CD or Flux needs to apply the cluster directories.
+
+`spec.gitops.path` is where meshgen's output directory sits in the Git repository
+(`repoURL`), so every path written into these objects starts with it.
+
+Argo CD (one Argo CD manages every cluster, each added with
+`argocd cluster add <context> --name <cluster>`), `gitops/argocd/`:
+  kustomization.yaml   lists the files below; sync it with one parent Application
+                       (path `<gitops.path>/gitops/argocd`) or `kubectl apply -k`
+  <cluster>.yaml       the cluster's Applications, in sync waves: 0 `<cluster>-istio-base`,
+                       1 `<cluster>-istio-cni`, 2 `<cluster>-istiod` (installer helm only),
+                       3 `<cluster>-mesh` (the cluster directory)
+  Waves order Applications only when a parent Application syncs them; Argo CD waits for a
+  child's health only with the Application health check of the Argo CD docs ("App of Apps")
+  configured, so every Application also retries its sync until what it needs exists.
+
+Flux (runs in every cluster, bootstrapped with
+`flux bootstrap … --path=<gitops.path>/gitops/flux/clusters/<cluster>`), `gitops/flux/`:
+  clusters/<cluster>/sources.yaml          GitRepository `meshgen` (+ HelmRepository `istio`)
+  clusters/<cluster>/kustomizations.yaml   Kustomizations `istio` (helm) and `mesh`
+  istio/<cluster>/kustomization.yaml       (helm) the HelmReleases istio-base, istio-cni,
+  istio/<cluster>/helmreleases.yaml        istiod, chained with dependsOn
+  The bootstrap directory deliberately has no kustomization.yaml: Flux then generates one
+  that also takes in the `flux-system/` directory bootstrap commits next to these files (a
+  kustomization.yaml of ours would leave Flux unable to update itself from Git). Flux's
+  generated kustomization also takes in every subdirectory that has a kustomization.yaml,
+  which is why the HelmReleases live outside it, in `istio/<cluster>/`, applied only by the
+  `istio` Kustomization.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from meshgen.render.helm import HELM_REPOSITORY, Chart, charts, helm_values
+from meshgen.render.kustomization import render_kustomization
+from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.spec import Cluster, GitOps, Mesh
+
+GITOPS_DIR = "gitops"
+ARGOCD_DIR = f"{GITOPS_DIR}/argocd"
+FLUX_DIR = f"{GITOPS_DIR}/flux"
+
+ARGOCD_API = "argoproj.io/v1alpha1"
+FLUX_SOURCE_API = "source.toolkit.fluxcd.io/v1"
+FLUX_KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
+FLUX_HELM_API = "helm.toolkit.fluxcd.io/v2"
+
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# Install order: CRDs (base), the CNI DaemonSet, the control plane, then the mesh config.
+WAVES = {"base": "0", "cni": "1", "istiod": "2", "mesh": "3"}
+
+FLUX_GIT_SOURCE = "meshgen"
+FLUX_HELM_SOURCE = "istio"
+FLUX_ISTIO = "istio"
+FLUX_MESH = "mesh"
+# The Secret `flux bootstrap` creates with its credentials for the repository (deploy key or
+# token); the bootstrap path is in the same repository, so they are the ones to read it with.
+FLUX_BOOTSTRAP_SECRET = "flux-system"
+
+Files = list[tuple[str, tuple[Manifest, ...]]]
+
+
+def render_gitops(mesh: Mesh) -> Files:
+    """(path relative to the output directory, documents) of every file under `gitops/`."""
+    gitops = mesh.spec.gitops
+    if gitops is None:
+        return []
+    if gitops.engine == "argocd":
+        return _argocd_files(mesh, gitops)
+    return _flux_files(mesh, gitops)
+
+
+def flux_bootstrap_path(mesh: Mesh, cluster: Cluster) -> str:
+    """The repository path to bootstrap `cluster`'s Flux with (`--path`), for the README."""
+    gitops = mesh.spec.gitops
+    prefix = gitops.path if gitops is not None else "out"
+    return f"{prefix}/{FLUX_DIR}/clusters/{cluster.name}"
+
+
+def _helm(mesh: Mesh) -> bool:
+    return mesh.spec.istio.installer == "helm"
+
+
+# --- Argo CD ---------------------------------------------------------------------------
+
+
+def _argocd_files(mesh: Mesh, gitops: GitOps) -> Files:
+    files: Files = []
+    for cluster in mesh.spec.clusters:
+        files.append((f"{ARGOCD_DIR}/{cluster.name}.yaml",
+                      tuple(_argocd_applications(mesh, gitops, cluster))))
+    listing = render_kustomization([path.rsplit("/", 1)[1] for path, _ in files])
+    return [(f"{ARGOCD_DIR}/kustomization.yaml", (listing,)), *files]
+
+
+def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Manifest]:
+    apps: list[Manifest] = []
+    # With installer istioctl (`istioctl install -f istio/istio-operator.yaml`), operator
+    # (the IstioOperator is in the cluster directory) or sail (the Sail resources are), the
+    # cluster directory is all there is to sync: only the `-mesh` Application.
+    if _helm(mesh):
+        values = helm_values(mesh, cluster)
+        for chart in charts(mesh):
+            apps.append(_argocd_chart_application(gitops, cluster, chart, values[chart.key],
+                                                  mesh.spec.istio.version))
+    apps.append(_argocd_application(
+        gitops, f"{cluster.name}-mesh", WAVES["mesh"],
+        source={
+            "repoURL": gitops.repo_url,
+            "targetRevision": gitops.revision,
+            "path": f"{gitops.path}/{cluster.name}",
+        },
+        # Objects in the cluster directory name their namespaces; namespaces.yaml makes them.
+        destination={"name": cluster.name},
+        sync_options=[],
+    ))
+    return apps
+
+
+def _argocd_chart_application(
+    gitops: GitOps, cluster: Cluster, chart: Chart, values: dict[str, Any], version: str
+) -> Manifest:
+    sync_options = ["CreateNamespace=true"]
+    if chart.key == "base":
+        # The CRDs are too large for the last-applied annotation of client-side apply.
+        sync_options.append("ServerSideApply=true")
+    ignore: list[dict[str, Any]] = []
+    if chart.key in ("base", "istiod"):
+        # reference/istio.md §1.5, istio/istio#52785: istiod patches its validating webhooks
+        # at runtime (failurePolicy Ignore -> Fail, and the caBundle that charts before 1.24
+        # render as ""). Every VWC of the release is patched (base: istiod-default-validator,
+        # `istiod-istio-system` in old charts; istiod: istio-validator[-<rev>]-istio-system),
+        # so no name is given. RespectIgnoreDifferences keeps a sync from resetting them.
+        ignore.append({
+            "group": "admissionregistration.k8s.io",
+            "kind": "ValidatingWebhookConfiguration",
+            "jqPathExpressions": [".webhooks[]?.failurePolicy",
+                                  ".webhooks[]?.clientConfig.caBundle"],
+        })
+        sync_options.append("RespectIgnoreDifferences=true")
+    if chart.key == "istiod":
+        # The injector's caBundle is patched in the same way.
+        ignore.append({
+            "group": "admissionregistration.k8s.io",
+            "kind": "MutatingWebhookConfiguration",
+            "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"],
+        })
+    return _argocd_application(
+        gitops, f"{cluster.name}-{chart.release}", WAVES[chart.key],
+        source={
+            "repoURL": HELM_REPOSITORY,
+            "chart": chart.chart,
+            "targetRevision": version,
+            "helm": {"releaseName": chart.release, "valuesObject": values},
+        },
+        destination={"name": cluster.name, "namespace": chart.namespace},
+        sync_options=sync_options,
+        ignore_differences=ignore,
+    )
+
+
+def _argocd_application(
+    gitops: GitOps,
+    name: str,
+    wave: str,
+    *,
+    source: dict[str, Any],
+    destination: dict[str, str],
+    sync_options: list[str],
+    ignore_differences: list[dict[str, Any]] | None = None,
+) -> Manifest:
+    # No resources-finalizer: deleting the base Application must not cascade into deleting
+    # Istio's CRDs, and with them every Istio object of the cluster.
+    sync_policy: dict[str, Any] = {
+        "automated": {"prune": True, "selfHeal": True},
+        # Waves do not wait for a sibling Application's health by default (see the module
+        # docstring); retrying lets e.g. the mesh config wait for the CRDs of istio-base.
+        "retry": {"limit": 10,
+                  "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+    }
+    if sync_options:
+        sync_policy["syncOptions"] = sync_options
+    spec: dict[str, Any] = {
+        "project": gitops.argocd.project,
+        "source": source,
+        "destination": destination,
+        "syncPolicy": sync_policy,
+    }
+    if ignore_differences:
+        spec["ignoreDifferences"] = ignore_differences
+    return {
+        "apiVersion": ARGOCD_API,
+        "kind": "Application",
+        "metadata": metadata(name, gitops.argocd.namespace, labels=dict(MANAGED_BY),
+                             annotations={SYNC_WAVE: wave}),
+        "spec": spec,
+    }
+
+
+# --- Flux --------------------------------------------------------------------------------
+
+
+def _flux_files(mesh: Mesh, gitops: GitOps) -> Files:
+    files: Files = []
+    for cluster in mesh.spec.clusters:
+        root = f"{FLUX_DIR}/clusters/{cluster.name}"
+        files.append((f"{root}/sources.yaml", tuple(_flux_sources(mesh, gitops))))
+        files.append((f"{root}/kustomizations.yaml",
+                      tuple(_flux_kustomizations(mesh, gitops, cluster))))
+        if _helm(mesh):
+            istio = f"{FLUX_DIR}/istio/{cluster.name}"
+            files.append((f"{istio}/kustomization.yaml",
+                          (render_kustomization(["helmreleases.yaml"]),)))
+            files.append((f"{istio}/helmreleases.yaml",
+                          tuple(_flux_helm_releases(mesh, gitops, cluster))))
+    return files
+
+
+def flux_git_url(url: str) -> str:
+    """Flux reads only http(s):// and ssh:// URLs; scp-like `git@host:path` becomes
+    `ssh://git@host/path` (the form of Flux's docs)."""
+    scp = re.match(r"^([A-Za-z0-9._-]+@[^:/]+):(.*)$", url)
+    if scp is None:
+        return url
+    return f"ssh://{scp.group(1)}/{scp.group(2).lstrip('/')}"
+
+
+def _flux_meta(name: str, gitops: GitOps) -> dict[str, Any]:
+    return metadata(name, gitops.flux.namespace, labels=dict(MANAGED_BY))
+
+
+def _flux_sources(mesh: Mesh, gitops: GitOps) -> list[Manifest]:
+    sources: list[Manifest] = [{
+        "apiVersion": FLUX_SOURCE_API,
+        "kind": "GitRepository",
+        "metadata": _flux_meta(FLUX_GIT_SOURCE, gitops),
+        "spec": {
+            "url": flux_git_url(gitops.repo_url),
+            "ref": {"branch": gitops.revision},
+            "interval": gitops.flux.interval,
+            "secretRef": {"name": FLUX_BOOTSTRAP_SECRET},
+        },
+    }]
+    if _helm(mesh):
+        sources.append({
+            "apiVersion": FLUX_SOURCE_API,
+            "kind": "HelmRepository",
+            "metadata": _flux_meta(FLUX_HELM_SOURCE, gitops),
+            "spec": {"url": HELM_REPOSITORY, "interval": gitops.flux.interval},
+        })
+    return sources
+
+
+def _flux_kustomization(gitops: GitOps, name: str, path: str, **spec: Any) -> Manifest:
+    return {
+        "apiVersion": FLUX_KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "metadata": _flux_meta(name, gitops),
+        "spec": {
+            "interval": gitops.flux.interval,
+            "sourceRef": {"kind": "GitRepository", "name": FLUX_GIT_SOURCE},
+            "path": f"./{gitops.path}/{path}",
+            "prune": True,
+            **spec,
+        },
+    }
+
+
+def _flux_kustomizations(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Manifest]:
+    if not _helm(mesh):
+        # istioctl, operator and sail: the cluster directory is all Flux applies.
+        return [_flux_kustomization(gitops, FLUX_MESH, cluster.name)]
+    return [
+        # wait: Ready only once every HelmRelease is, so `mesh` finds the CRDs and istiod.
+        _flux_kustomization(gitops, FLUX_ISTIO, f"{FLUX_DIR}/istio/{cluster.name}", wait=True),
+        _flux_kustomization(gitops, FLUX_MESH, cluster.name, dependsOn=[{"name": FLUX_ISTIO}]),
+    ]
+
+
+def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Manifest]:
+    values = helm_values(mesh, cluster)
+    releases: list[Manifest] = []
+    installed: list[str] = []
+    for chart in charts(mesh):
+        install: dict[str, Any] = {"createNamespace": True}
+        spec: dict[str, Any] = {
+            "interval": gitops.flux.interval,
+            # Without it the release would be named <targetNamespace>-<name>.
+            "releaseName": chart.release,
+            "targetNamespace": chart.namespace,
+            "chart": {"spec": {
+                "chart": chart.chart,
+                "version": mesh.spec.istio.version,
+                "sourceRef": {"kind": "HelmRepository", "name": FLUX_HELM_SOURCE,
+                              "namespace": gitops.flux.namespace},
+            }},
+            "install": install,
+        }
+        if chart.key == "base":
+            # Charts before 1.24 ship the CRDs in crds/, which Helm never upgrades by itself.
+            install["crds"] = "CreateReplace"
+            spec["upgrade"] = {"crds": "CreateReplace"}
+        if installed:
+            spec["dependsOn"] = [{"name": name} for name in installed]
+        spec["values"] = values[chart.key]
+        releases.append({
+            "apiVersion": FLUX_HELM_API,
+            "kind": "HelmRelease",
+            "metadata": _flux_meta(chart.release, gitops),
+            "spec": spec,
+        })
+        installed.append(chart.release)
+    return releases

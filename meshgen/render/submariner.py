@@ -1,0 +1,279 @@
+"""Submariner as resources of the submariner-operator (`submariner.deploy: operator`).
+
+Per cluster a `Submariner` (the operator joins the cluster from it), on the broker cluster the
+`Broker`, `ServiceExport`s for exported services, and Secret placeholders for the broker
+credentials and the IPsec PSK, which never reach git (the rule of meshgen/render/secrets.py).
+What the operator cannot do from git (gateway node labels, broker RBAC and token, installing
+the operator) is listed in out/README.md by `submariner_manual_steps`.
+
+Facts: ../shared/reference/submariner.md §1.4-§1.5 (labels, cable drivers), §2.1 (Submariner),
+§2.3 (Broker), §2.4 (broker-info.subm), §2.5-§2.6 (what `subctl join` creates, the GitOps
+recipe), §2.7 (ServiceExport); field names and types checked against the CRDs of
+github.com/submariner-io/submariner-operator v0.21.0 (scripts/make_schemas.py).
+"""
+
+from __future__ import annotations
+
+from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.spec import Cluster, Mesh, Service, Submariner
+
+SUBMARINER_API = "submariner.io/v1alpha1"
+# §2.7: Lighthouse reads ServiceExports at v1alpha1 (the only version of the CRD that the
+# operator v0.21.0 installs, deploy/mcsapi/crds).
+SERVICE_EXPORT_API = "multicluster.x-k8s.io/v1alpha1"
+# §2.1, §2.3 and the appendix: subctl's names (operator pkg/names, subctl internal/constants).
+OPERATOR_NAMESPACE = "submariner-operator"
+BROKER_NAMESPACE = "submariner-k8s-broker"
+SUBMARINER_NAME = "submariner"
+BROKER_NAME = "submariner-broker"
+# §2.1, §2.5: the Secrets `subctl join` creates and the Submariner resource references.
+BROKER_SECRET = "submariner-broker-secret"
+BROKER_SECRET_KEYS = ("ca.crt", "namespace", "token")
+PSK_SECRET = "submariner-ipsec-psk"
+PSK_SECRET_KEYS = ("psk",)
+# §1.1, §1.5: the gateway DaemonSet runs only on nodes with this label.
+GATEWAY_LABEL = "submariner.io/gateway=true"
+# §1.3: subctl deploy-broker's defaults (only read when globalnet is on, which MG204 forbids).
+GLOBALNET_CIDR_RANGE = "242.0.0.0/8"
+GLOBALNET_CLUSTER_SIZE = 65536
+# The operator release whose CRDs validate these objects (scripts/make_schemas.py).
+OPERATOR_VERSION = "0.21.0"
+# subctl pkg/operator/ensure.go labels the operator namespace so that Pod Security admission
+# admits the privileged, host-network gateway and route agent pods.
+PRIVILEGED_NAMESPACE_LABELS = {
+    f"pod-security.kubernetes.io/{mode}": "privileged" for mode in ("enforce", "audit", "warn")
+}
+
+
+def _operator_submariner(mesh: Mesh) -> Submariner | None:
+    sub = mesh.spec.submariner
+    return sub if sub is not None and sub.deploy == "operator" else None
+
+
+def broker_api_server(mesh: Mesh) -> str:
+    """The broker cluster's API server as `host:port`, with no scheme: subctl strips it
+    (§2.1, subctl pkg/deploy/submariner.go removeSchemaPrefix) and the operator adds it."""
+    sub = mesh.spec.submariner
+    assert sub is not None
+    broker = next(c for c in mesh.spec.clusters if c.name == sub.broker)
+    if broker.api_server is None:  # MG504 rejects this spec before render
+        raise ValueError(f'broker cluster "{broker.name}" has no apiServer')
+    return broker.api_server.removeprefix("https://").rstrip("/")
+
+
+def _cidrs(nets: tuple[object, ...]) -> str:
+    # The CRD fields are strings; the operator splits a dual-stack value on "," (v0.21.0
+    # internal/controllers/submariner/submariner_networkdiscovery.go, getCIDR). The values
+    # are the very fields the MG2xx overlap checks checked.
+    return ",".join(str(n) for n in nets)
+
+
+def _namespace(name: str, labels: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": metadata(name, labels={**MANAGED_BY, **labels})}
+
+
+def render_submariner(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
+    """The operator namespace and the `Submariner` of `cluster`; on the broker cluster also
+    the broker namespace and the `Broker`. Namespaces come first (apply order)."""
+    sub = _operator_submariner(mesh)
+    if sub is None:
+        return []
+    is_broker = cluster.name == sub.broker
+    docs: list[Manifest] = [_namespace(OPERATOR_NAMESPACE, PRIVILEGED_NAMESPACE_LABELS)]
+    if is_broker:
+        docs.append(_namespace(BROKER_NAMESPACE, {}))
+        docs.append(render_broker(sub))
+    docs.append(_submariner(mesh, sub, cluster))
+    return docs
+
+
+def render_broker(sub: Submariner) -> Manifest:
+    # §2.3: the operator's Broker controller installs the broker CRDs and the globalnet and
+    # clusterset-IP ConfigMaps; it creates no RBAC (see submariner_manual_steps).
+    components = ["service-discovery", "connectivity"] if sub.service_discovery else [
+        "connectivity"]
+    return {
+        "apiVersion": SUBMARINER_API,
+        "kind": "Broker",
+        "metadata": metadata(BROKER_NAME, BROKER_NAMESPACE, labels=dict(MANAGED_BY)),
+        "spec": {
+            "components": components,
+            "globalnetEnabled": False,
+            "globalnetCIDRRange": GLOBALNET_CIDR_RANGE,
+            "defaultGlobalnetClusterSize": GLOBALNET_CLUSTER_SIZE,
+        },
+    }
+
+
+def _submariner(mesh: Mesh, sub: Submariner, cluster: Cluster) -> Manifest:
+    # §2.1: every field the CRD requires, the broker connection by Secret reference only
+    # (no inline token, CA or PSK: those stay out of git).
+    spec: dict[str, object] = {
+        "broker": "k8s",
+        "brokerK8sApiServer": broker_api_server(mesh),
+        "brokerK8sRemoteNamespace": BROKER_NAMESPACE,
+        "brokerK8sSecret": BROKER_SECRET,
+        "ceIPSecPSKSecret": PSK_SECRET,
+        "ceIPSecDebug": False,
+        "cableDriver": sub.cable_driver,
+        "clusterID": cluster.name,
+        "clusterCIDR": _cidrs(cluster.pod_cidr),
+        "serviceCIDR": _cidrs(cluster.service_cidr),
+        # §1.3: a non-empty globalCIDR turns Globalnet on; a flat network has none (MG204).
+        "globalCIDR": "",
+        "namespace": OPERATOR_NAMESPACE,
+        "natEnabled": sub.nat_traversal,
+        "serviceDiscoveryEnabled": sub.service_discovery,
+        "debug": False,
+    }
+    if sub.version is not None:
+        spec["version"] = sub.version
+    return {
+        "apiVersion": SUBMARINER_API,
+        "kind": "Submariner",
+        "metadata": metadata(SUBMARINER_NAME, OPERATOR_NAMESPACE, labels=dict(MANAGED_BY)),
+        "spec": spec,
+    }
+
+
+def render_service_exports(
+    mesh: Mesh, cluster: Cluster, services: list[Service]
+) -> list[Manifest]:
+    """A ServiceExport (named and placed like its Service, §2.7) for each exported service of
+    `services` (the caller passes those placed in `cluster`). Lighthouse reads them however
+    Submariner was deployed, so this needs service discovery, not `deploy: operator`."""
+    del cluster  # the placement is the caller's; kept for a uniform signature
+    sub = mesh.spec.submariner
+    if sub is None or not sub.service_discovery:  # MG505 rejects exports then
+        return []
+    return [
+        {
+            "apiVersion": SERVICE_EXPORT_API,
+            "kind": "ServiceExport",
+            "metadata": metadata(s.name, s.namespace, labels=dict(MANAGED_BY)),
+        }
+        for s in services
+        if s.export
+    ]
+
+
+def _placeholder(name: str, keys: tuple[str, ...]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(name, OPERATOR_NAMESPACE),
+        "type": "Opaque",
+        "stringData": dict.fromkeys(keys, ""),
+    }
+
+
+def render_broker_secret() -> Manifest:
+    return _placeholder(BROKER_SECRET, BROKER_SECRET_KEYS)
+
+
+def render_psk_secret() -> Manifest:
+    return _placeholder(PSK_SECRET, PSK_SECRET_KEYS)
+
+
+def render_submariner_placeholders(mesh: Mesh, cluster: Cluster) -> list[tuple[str, Manifest]]:
+    """(path relative to the cluster directory, Secret) for the two Secrets the Submariner
+    resource references. Empty, never listed in kustomization.yaml, never applied."""
+    del cluster  # the same two Secrets in every cluster
+    if _operator_submariner(mesh) is None:
+        return []
+    return [
+        (f"secrets/{BROKER_SECRET}.yaml", render_broker_secret()),
+        (f"secrets/{PSK_SECRET}.yaml", render_psk_secret()),
+    ]
+
+
+def submariner_manual_steps(mesh: Mesh) -> list[str]:
+    """Markdown for out/README.md: what the operator cannot do from git, as exact commands.
+    Empty unless `deploy: operator`."""
+    sub = _operator_submariner(mesh)
+    if sub is None:
+        return []
+    broker = sub.broker
+    clusters = mesh.spec.clusters
+    subctl_version = sub.version or OPERATOR_VERSION
+    out: list[str] = []
+    add = out.append
+
+    add("Each cluster directory carries a `Submariner` resource (and the broker cluster the "
+        f"`Broker`) for the submariner-operator; `{BROKER_SECRET}` and `{PSK_SECRET}` in "
+        "`secrets/` are placeholders that are never applied. Do these steps once, in this "
+        "order, before GitOps applies the cluster directories.\n")
+
+    # §1.1, §1.5: no gateway node, no tunnel; ports of §1.5.
+    ports = "UDP 500, 4500 and 4490" if sub.cable_driver == "libreswan" else "UDP 4500 and 4490"
+    add(f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`) and open {ports} "
+        "between the gateways:\n")
+    add("```sh")
+    for c in clusters:
+        add(f"kubectl --context {c.name} label node <node> {GATEWAY_LABEL}")
+    add("```\n")
+
+    # §2.3: the Broker resource installs CRDs only; RBAC, service accounts and the token
+    # come from subctl deploy-broker (which also installs the operator there) or the chart.
+    add(f"2. Deploy the broker on `{broker}` with subctl {subctl_version}: it creates the "
+        f"`{BROKER_NAMESPACE}` namespace, the broker RBAC and service accounts, installs the "
+        "operator there and writes `broker-info.subm` (the `Broker` resource in git then "
+        "owns the broker's settings). The `submariner-k8s-broker` Helm chart creates the "
+        "RBAC and a client token instead, but no operator:\n")
+    add("```sh")
+    add(f"subctl deploy-broker --context {broker}")
+    add("# or: helm repo add submariner-latest "
+        "https://submariner-io.github.io/submariner-charts/charts")
+    add(f"#     helm install submariner-k8s-broker submariner-latest/submariner-k8s-broker "
+        f"--kube-context {broker} --namespace {BROKER_NAMESPACE} --create-namespace")
+    add("```\n")
+
+    # §2.5-§2.6: the operator must run before its resources can be applied.
+    others = [c for c in clusters if c.name != broker]
+    channel = "stable-" + ".".join(subctl_version.split(".")[:2])
+    add("3. Install the submariner-operator on every cluster that does not run it yet: "
+        f"`subctl join` installs it and creates the two Secrets of step 4 (its `Submariner` "
+        "resource is then taken over by the one in git); or subscribe with OLM to package "
+        f"`submariner`, channel `{channel}`, in namespace `{OPERATOR_NAMESPACE}`. The "
+        "`submariner-operator` Helm chart does not fit: it renders its own `Submariner` "
+        "resource with inline credentials.\n")
+    if others:
+        add("```sh")
+        for c in others:
+            add(f"subctl join broker-info.subm --context {c.name} --clusterid {c.name} "
+                f"--clustercidr {_cidrs(c.pod_cidr)} --servicecidr {_cidrs(c.service_cidr)} "
+                f"--cable-driver {sub.cable_driver}"
+                + ("" if sub.nat_traversal else " --natt=false"))
+        add("```\n")
+
+    # §2.4: URL-safe base64 of JSON; ClientToken and IPSecPSK are copies of Secrets whose
+    # data values are base64 again. subctl's struct tags do not parse as json tags, so the
+    # keys are the Go field names (§2.4 [inference], read from subctl pkg/broker/info.go).
+    add(f"4. Fill `{BROKER_SECRET}` (keys {', '.join(f'`{k}`' for k in BROKER_SECRET_KEYS)}) "
+        f"and `{PSK_SECRET}` (key `psk`, the same on every cluster) in `{OPERATOR_NAMESPACE}` "
+        f"from `broker-info.subm`, on `{broker}` and on every cluster not joined with "
+        "`subctl join`:\n")
+    add("```sh")
+    add("tr -- '-_' '+/' < broker-info.subm | base64 -d > broker-info.json")
+    add("jq -r '.ClientToken.data[\"ca.crt\"]' broker-info.json | base64 -d > broker-ca.crt")
+    add("jq -r '.ClientToken.data.token' broker-info.json | base64 -d > broker-token")
+    add("jq -r '.IPSecPSK.data.psk' broker-info.json | base64 -d > ipsec-psk")
+    for c in clusters:
+        apply = f" --dry-run=client -o yaml | kubectl --context {c.name} apply -f -"
+        add(f"kubectl --context {c.name} create namespace {OPERATOR_NAMESPACE}{apply}")
+        add(f"kubectl --context {c.name} -n {OPERATOR_NAMESPACE} create secret generic "
+            f"{BROKER_SECRET} --from-file=ca.crt=broker-ca.crt --from-file=token=broker-token "
+            f"--from-literal=namespace={BROKER_NAMESPACE}{apply}")
+        add(f"kubectl --context {c.name} -n {OPERATOR_NAMESPACE} create secret generic "
+            f"{PSK_SECRET} --from-file=psk=ipsec-psk{apply}")
+    add("rm broker-info.json broker-ca.crt broker-token ipsec-psk")
+    add("```\n")
+    add("With the Helm chart instead of subctl, take `ca.crt` and `token` from the chart's "
+        f"`submariner-k8s-broker-client-token` Secret in `{BROKER_NAMESPACE}` on `{broker}`, "
+        "and make the PSK yourself (`head -c 48 /dev/urandom > ipsec-psk`).\n")
+
+    add(f"5. Verify: `subctl show connections --context {clusters[0].name}`, then `subctl "
+        f"verify --context {clusters[0].name} --tocontext {clusters[-1].name} --only "
+        "service-discovery,connectivity --verbose`.\n")
+    return out

@@ -1,0 +1,268 @@
+"""GitOps wiring: Argo CD Applications and Flux sources, Kustomizations and HelmReleases."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from meshgen.render.gitops import flux_bootstrap_path, flux_git_url, render_gitops
+from meshgen.render.helm import HELM_REPOSITORY, helm_values
+from meshgen.render.objects import MANAGED_BY, Manifest
+from meshgen.spec import Mesh
+from tests.helpers import mesh_from, seed_data
+
+REPO = "https://git.example.com/platform/mesh.git"
+WEBHOOK_DRIFT = {
+    "group": "admissionregistration.k8s.io",
+    "kind": "ValidatingWebhookConfiguration",
+    "jqPathExpressions": [".webhooks[]?.failurePolicy", ".webhooks[]?.clientConfig.caBundle"],
+}
+
+
+def gitops_mesh(engine: str, installer: str = "helm", version: str = "1.30.0",
+                platform: str = "openshift", **gitops: Any) -> Mesh:
+    data = copy.deepcopy(seed_data())
+    data["spec"]["istio"].update(version=version, installer=installer)
+    for cluster in data["spec"]["clusters"]:
+        cluster["platform"] = platform
+    data["spec"]["gitops"] = {"engine": engine, "repoURL": REPO, **gitops}
+    return mesh_from(data)
+
+
+def files(mesh: Mesh) -> dict[str, tuple[Manifest, ...]]:
+    rendered = render_gitops(mesh)
+    paths = [path for path, _ in rendered]
+    assert len(paths) == len(set(paths))
+    return dict(rendered)
+
+
+def by_name(docs: tuple[Manifest, ...]) -> dict[str, Manifest]:
+    return {d["metadata"]["name"]: d for d in docs}
+
+
+def test_nothing_without_gitops() -> None:
+    data = seed_data()
+    data["spec"]["istio"]["installer"] = "helm"
+    assert render_gitops(mesh_from(data)) == []
+
+
+def test_every_path_is_under_gitops_and_every_object_is_labelled() -> None:
+    for engine in ("argocd", "flux"):
+        for path, docs in files(gitops_mesh(engine)).items():
+            assert path.startswith(f"gitops/{engine}/"), path
+            for doc in docs:
+                if doc["kind"] != "Kustomization" or "kustomize.config" not in doc["apiVersion"]:
+                    assert doc["metadata"]["labels"] == MANAGED_BY, path
+
+
+# --- Argo CD ---------------------------------------------------------------------------
+
+
+def test_argocd_files() -> None:
+    out = files(gitops_mesh("argocd"))
+    assert list(out) == ["gitops/argocd/kustomization.yaml", "gitops/argocd/cluster1.yaml",
+                         "gitops/argocd/cluster2.yaml"]
+    (listing,) = out["gitops/argocd/kustomization.yaml"]
+    assert listing == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                       "resources": ["cluster1.yaml", "cluster2.yaml"]}
+
+
+@pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
+@pytest.mark.parametrize("version", ["1.10.0", "1.22.3", "1.30.0"])
+def test_argocd_helm_applications(version: str, platform: str) -> None:
+    mesh = gitops_mesh("argocd", version=version, platform=platform, path="clusters/mesh",
+                       revision="release", argocd={"namespace": "gitops", "project": "mesh"})
+    out = files(mesh)
+    for cluster in mesh.spec.clusters:
+        docs = out[f"gitops/argocd/{cluster.name}.yaml"]
+        apps = by_name(docs)
+        name = cluster.name
+        assert list(apps) == [f"{name}-istio-base", f"{name}-istio-cni", f"{name}-istiod",
+                              f"{name}-mesh"]
+        for app in docs:
+            assert (app["apiVersion"], app["kind"]) == ("argoproj.io/v1alpha1", "Application")
+            assert app["metadata"]["namespace"] == "gitops"
+            assert app["spec"]["project"] == "mesh"
+            assert app["spec"]["destination"]["name"] == name
+            assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+            assert "finalizers" not in app["metadata"]  # deleting an app keeps Istio's CRDs
+        waves = [a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for a in docs]
+        assert waves == ["0", "1", "2", "3"]
+        values = helm_values(mesh, cluster)
+        for key, release, namespace in (("base", "istio-base", "istio-system"),
+                                        ("cni", "istio-cni", "kube-system"),
+                                        ("istiod", "istiod", "istio-system")):
+            spec = apps[f"{name}-{release}"]["spec"]
+            assert spec["source"] == {
+                "repoURL": HELM_REPOSITORY, "chart": key, "targetRevision": version,
+                "helm": {"releaseName": release, "valuesObject": values[key]}}
+            assert spec["destination"] == {"name": name, "namespace": namespace}
+            assert "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]
+        mesh_app = apps[f"{name}-mesh"]["spec"]
+        assert mesh_app["source"] == {"repoURL": REPO, "targetRevision": "release",
+                                      "path": f"clusters/mesh/{name}"}
+        assert mesh_app["destination"] == {"name": name}
+
+
+def test_argocd_webhook_drift_is_ignored() -> None:
+    """reference/istio.md §1.5: istiod flips failurePolicy (and fills caBundle) at runtime."""
+    apps = by_name(files(gitops_mesh("argocd"))["gitops/argocd/cluster1.yaml"])
+    base = apps["cluster1-istio-base"]["spec"]
+    istiod = apps["cluster1-istiod"]["spec"]
+    assert base["ignoreDifferences"] == [WEBHOOK_DRIFT]
+    assert istiod["ignoreDifferences"][0] == WEBHOOK_DRIFT
+    assert istiod["ignoreDifferences"][1]["kind"] == "MutatingWebhookConfiguration"
+    for spec in (base, istiod):
+        assert "RespectIgnoreDifferences=true" in spec["syncPolicy"]["syncOptions"]
+    assert "ignoreDifferences" not in apps["cluster1-istio-cni"]["spec"]
+    assert "ignoreDifferences" not in apps["cluster1-mesh"]["spec"]
+    # The CRDs are too large for client-side apply's annotation.
+    assert base["syncPolicy"]["syncOptions"] == [
+        "CreateNamespace=true", "ServerSideApply=true", "RespectIgnoreDifferences=true"]
+
+
+def test_argocd_without_cni() -> None:
+    data = copy.deepcopy(seed_data())
+    data["spec"]["istio"].update(version="1.30.0", installer="helm", cni={"enabled": False})
+    data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO}
+    apps = by_name(files(mesh_from(data))["gitops/argocd/cluster2.yaml"])
+    assert list(apps) == ["cluster2-istio-base", "cluster2-istiod", "cluster2-mesh"]
+    assert [a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+            for a in apps.values()] == ["0", "2", "3"]
+
+
+@pytest.mark.parametrize(("installer", "version"),
+                         [("istioctl", "1.10.0"), ("operator", "1.23.0"), ("sail", "1.30.0")])
+def test_argocd_other_installers_only_sync_the_cluster_directory(installer: str,
+                                                                 version: str) -> None:
+    out = files(gitops_mesh("argocd", installer=installer, version=version))
+    for cluster in ("cluster1", "cluster2"):
+        (app,) = out[f"gitops/argocd/{cluster}.yaml"]
+        assert app["metadata"]["name"] == f"{cluster}-mesh"
+        assert app["spec"]["source"]["path"] == f"out/{cluster}"
+        assert app["spec"]["source"]["targetRevision"] == "main"
+
+
+# --- Flux --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
+@pytest.mark.parametrize("version", ["1.10.0", "1.22.3", "1.30.0"])
+def test_flux_helm(version: str, platform: str) -> None:
+    mesh = gitops_mesh("flux", version=version, platform=platform, path="clusters/mesh",
+                       revision="prod", flux={"namespace": "flux", "interval": "5m"})
+    out = files(mesh)
+    assert list(out) == [
+        f"gitops/flux/{kind}/{cluster}/{name}"
+        for cluster in ("cluster1", "cluster2")
+        for kind, name in (("clusters", "sources.yaml"), ("clusters", "kustomizations.yaml"),
+                           ("istio", "kustomization.yaml"), ("istio", "helmreleases.yaml"))
+    ]
+    for cluster in mesh.spec.clusters:
+        name = cluster.name
+        sources = by_name(out[f"gitops/flux/clusters/{name}/sources.yaml"])
+        git = sources["meshgen"]
+        assert (git["apiVersion"], git["kind"]) == ("source.toolkit.fluxcd.io/v1",
+                                                    "GitRepository")
+        assert git["metadata"]["namespace"] == "flux"
+        assert git["spec"]["url"] == REPO
+        assert git["spec"]["ref"] == {"branch": "prod"}
+        assert git["spec"]["interval"] == "5m"
+        helm_repo = sources["istio"]
+        assert (helm_repo["apiVersion"], helm_repo["kind"]) == ("source.toolkit.fluxcd.io/v1",
+                                                                "HelmRepository")
+        assert helm_repo["spec"]["url"] == HELM_REPOSITORY
+
+        ks = by_name(out[f"gitops/flux/clusters/{name}/kustomizations.yaml"])
+        assert list(ks) == ["istio", "mesh"]
+        for k in ks.values():
+            assert (k["apiVersion"], k["kind"]) == ("kustomize.toolkit.fluxcd.io/v1",
+                                                    "Kustomization")
+            assert k["metadata"]["namespace"] == "flux"
+            assert k["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "meshgen"}
+            assert k["spec"]["prune"] is True
+            assert k["spec"]["interval"] == "5m"
+        assert ks["istio"]["spec"]["path"] == f"./clusters/mesh/gitops/flux/istio/{name}"
+        assert ks["istio"]["spec"]["wait"] is True
+        assert ks["mesh"]["spec"]["path"] == f"./clusters/mesh/{name}"
+        assert ks["mesh"]["spec"]["dependsOn"] == [{"name": "istio"}]
+
+        (listing,) = out[f"gitops/flux/istio/{name}/kustomization.yaml"]
+        assert listing["resources"] == ["helmreleases.yaml"]
+        releases = by_name(out[f"gitops/flux/istio/{name}/helmreleases.yaml"])
+        assert list(releases) == ["istio-base", "istio-cni", "istiod"]
+        assert [r["spec"].get("dependsOn") for r in releases.values()] == [
+            None, [{"name": "istio-base"}], [{"name": "istio-base"}, {"name": "istio-cni"}]]
+        values = helm_values(mesh, cluster)
+        for key, release in (("base", "istio-base"), ("cni", "istio-cni"),
+                             ("istiod", "istiod")):
+            hr = releases[release]
+            assert (hr["apiVersion"], hr["kind"]) == ("helm.toolkit.fluxcd.io/v2",
+                                                      "HelmRelease")
+            assert hr["metadata"]["namespace"] == "flux"
+            spec = hr["spec"]
+            assert spec["chart"] == {"spec": {
+                "chart": key, "version": version,
+                "sourceRef": {"kind": "HelmRepository", "name": "istio", "namespace": "flux"}}}
+            assert spec["releaseName"] == release
+            assert spec["targetNamespace"] == ("kube-system" if key == "cni"
+                                               else "istio-system")
+            assert spec["install"]["createNamespace"] is True
+            assert spec["values"] == values[key]
+        assert releases["istio-base"]["spec"]["upgrade"] == {"crds": "CreateReplace"}
+
+
+def test_flux_bootstrap_directory_has_no_kustomization_yaml() -> None:
+    """Flux then generates one that also takes in the flux-system/ bootstrap commits there;
+    the HelmReleases are outside it, so only the `istio` Kustomization applies them."""
+    mesh = gitops_mesh("flux", path="clusters/mesh")
+    out = files(mesh)
+    for cluster in mesh.spec.clusters:
+        bootstrap = flux_bootstrap_path(mesh, cluster)
+        assert bootstrap == f"clusters/mesh/gitops/flux/clusters/{cluster.name}"
+        inside = [p for p in out if f"clusters/mesh/{p}".startswith(f"{bootstrap}/")]
+        assert sorted(inside) == [f"gitops/flux/clusters/{cluster.name}/kustomizations.yaml",
+                                  f"gitops/flux/clusters/{cluster.name}/sources.yaml"]
+
+
+def test_flux_without_cni() -> None:
+    data = copy.deepcopy(seed_data())
+    data["spec"]["istio"].update(version="1.30.0", installer="helm", cni={"enabled": False})
+    data["spec"]["gitops"] = {"engine": "flux", "repoURL": REPO}
+    releases = by_name(files(mesh_from(data))["gitops/flux/istio/cluster1/helmreleases.yaml"])
+    assert list(releases) == ["istio-base", "istiod"]
+    assert releases["istiod"]["spec"]["dependsOn"] == [{"name": "istio-base"}]
+
+
+@pytest.mark.parametrize(("installer", "version"),
+                         [("istioctl", "1.10.0"), ("operator", "1.23.0"), ("sail", "1.30.0")])
+def test_flux_other_installers_only_apply_the_cluster_directory(installer: str,
+                                                                version: str) -> None:
+    out = files(gitops_mesh("flux", installer=installer, version=version))
+    assert list(out) == [f"gitops/flux/clusters/{c}/{f}" for c in ("cluster1", "cluster2")
+                         for f in ("sources.yaml", "kustomizations.yaml")]
+    (git,) = out["gitops/flux/clusters/cluster1/sources.yaml"]
+    assert git["kind"] == "GitRepository"
+    (mesh_ks,) = out["gitops/flux/clusters/cluster1/kustomizations.yaml"]
+    assert mesh_ks["metadata"]["name"] == "mesh"
+    assert mesh_ks["spec"]["path"] == "./out/cluster1"
+    assert "dependsOn" not in mesh_ks["spec"]
+
+
+@pytest.mark.parametrize(("url", "flux"), [
+    ("https://github.com/org/repo.git", "https://github.com/org/repo.git"),
+    ("ssh://git@github.com/org/repo.git", "ssh://git@github.com/org/repo.git"),
+    ("git@github.com:org/repo.git", "ssh://git@github.com/org/repo.git"),
+    ("git@gitlab.example.com:group/sub/repo", "ssh://git@gitlab.example.com/group/sub/repo"),
+])
+def test_flux_git_urls(url: str, flux: str) -> None:
+    assert flux_git_url(url) == flux
+    mesh = gitops_mesh("flux", repoURL=url)
+    (git, _) = files(mesh)["gitops/flux/clusters/cluster1/sources.yaml"]
+    assert git["spec"]["url"] == flux
+    # Argo CD reads the scp-like form itself.
+    argo = gitops_mesh("argocd", repoURL=url)
+    apps = by_name(files(argo)["gitops/argocd/cluster1.yaml"])
+    assert apps["cluster1-mesh"]["spec"]["source"]["repoURL"] == url
