@@ -115,3 +115,14 @@ def test_no_free_range_gives_a_generic_hint() -> None:
     # Pods of both clusters take all of 10/8; nothing of that size is left anywhere private.
     [diag] = diagnose(edit(to(C1_POD, "10.0.0.0/8"), to(C2_POD, "10.0.0.0/8")))
     assert diag.hint == "Submariner routes pod IPs directly; give each cluster a disjoint range"
+
+
+@pytest.mark.parametrize(("submariner", "expected"), [
+    ("cableDriver: vxlan", ["MG206 warning"]),
+    ("cableDriver: vxlan\n    natTraversal: false", []),
+    ("cableDriver: wireguard", []),
+])
+def test_vxlan_needs_no_nat(submariner: str, expected: list[str]) -> None:
+    codes = [f"{d.code} {d.severity}" for d in diagnose(edit(
+        ("broker: cluster1", f"broker: cluster1\n    {submariner}")))]
+    assert codes == expected

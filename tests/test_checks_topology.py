@@ -75,3 +75,28 @@ def test_unknown_cluster_did_you_mean() -> None:
     [diag] = diagnose(edit(service_clusters("[clutser2]")))
     assert diag.message == 'service "helloworld" names unknown cluster "clutser2"'
     assert (diag.hint or "").startswith('did you mean "cluster2"?')
+
+
+OUTPUT_NAME_CASES = [
+    ("gitops-cluster", [("name: cluster2", "name: gitops")], ["MG506 error 15:13"]),
+    ("long-name-without-argocd", [("name: cluster2", "name: " + "c" * 60)], []),
+]
+
+
+@pytest.mark.parametrize(("edits", "expected"), [c[1:] for c in OUTPUT_NAME_CASES],
+                         ids=[c[0] for c in OUTPUT_NAME_CASES])
+def test_output_names(edits: list[Edit], expected: list[str]) -> None:
+    assert summary(diagnose(edit(*edits))) == expected
+
+
+ARGOCD = ("broker: cluster1",
+          "broker: cluster1\n  gitops: {engine: argocd, repoURL: \"https://g/r\"}")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("kustomization", ["MG506 error 16:13"]),
+    ("c" * 53, ["MG506 error 16:13"]),
+    ("c" * 52, []),
+])
+def test_argocd_names(name: str, expected: list[str]) -> None:
+    assert summary(diagnose(edit(ARGOCD, ("name: cluster2", f"name: {name}")))) == expected

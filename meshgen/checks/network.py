@@ -24,6 +24,7 @@ CODES = {
     "MG203": "error/warning: a CIDR overlaps a range reserved by Submariner or OVN-Kubernetes",
     "MG204": "error: Submariner Globalnet on a flat-network mesh",
     "MG205": "error/warning: mixed address families (IPv4/IPv6) in a cluster or the mesh",
+    "MG206": "warning: the vxlan cable driver with NAT traversal on",
 }
 
 
@@ -201,5 +202,17 @@ def _ipv6_over_submariner(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
             [note])
 
 
-CHECKS = (check_overlaps, check_reserved, check_globalnet, check_families)
+def check_vxlan_nat(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG206: Submariner's VXLAN cable driver is "supported only with no NAT"
+    (submariner.md §1.5, pkg/cable/vxlan/vxlan.go)."""
+    sub = mesh.spec.submariner
+    if sub is None or sub.cable_driver != "vxlan" or not sub.nat_traversal:
+        return
+    yield warning("MG206", "the vxlan cable driver does not work through NAT, but "
+                  "natTraversal is on", positions.at(("spec", "submariner", "cableDriver")),
+                  "set natTraversal: false if the gateways reach each other directly, or use "
+                  "libreswan or wireguard")
+
+
+CHECKS = (check_overlaps, check_reserved, check_globalnet, check_families, check_vxlan_nat)
 

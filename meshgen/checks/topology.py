@@ -16,6 +16,7 @@ CODES = {
     "MG504": "error: Submariner deployed by the operator, but the broker cluster has no "
     "apiServer",
     "MG505": "error: a service is exported without Submariner service discovery",
+    "MG506": "error: a cluster name collides with a file or object name meshgen writes",
 }
 
 
@@ -95,5 +96,29 @@ def check_exports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                         "add a submariner section (serviceDiscovery: true) or drop export")
 
 
+# Argo CD v2 label tracking limits Application names to 63 characters, and the longest one
+# meshgen writes is `<cluster>-istio-base` (11 more).
+_ARGOCD_SUFFIX = len("-istio-base")
+
+
+def check_output_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG506: `out/gitops/` sits next to the cluster directories, `gitops/argocd/` holds
+    `<cluster>.yaml` next to `kustomization.yaml`, and Application names grow by a suffix."""
+    gitops = mesh.spec.gitops
+    for ci, cluster in enumerate(mesh.spec.clusters):
+        where = positions.at(("spec", "clusters", ci, "name"))
+        if cluster.name == "gitops":
+            yield error("MG506", 'cluster name "gitops" collides with the out/gitops directory',
+                        where, "rename the cluster")
+        if gitops is not None and gitops.engine == "argocd":
+            if cluster.name == "kustomization":
+                yield error("MG506", 'cluster name "kustomization" collides with '
+                            "gitops/argocd/kustomization.yaml", where, "rename the cluster")
+            if len(cluster.name) + _ARGOCD_SUFFIX > 63:
+                yield error("MG506", f'cluster name "{cluster.name}" makes the Argo CD '
+                            f'Application "{cluster.name}-istio-base" longer than 63 characters',
+                            where, f"shorten it to {63 - _ARGOCD_SUFFIX} characters or fewer")
+
+
 CHECKS = (check_cluster_names, check_broker, check_cluster_refs, check_operator_broker,
-          check_exports)
+          check_exports, check_output_names)
