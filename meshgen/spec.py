@@ -21,26 +21,26 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from meshgen.spec_names import (
+    DNSLabel,
+    LabelKey,
+    LabelValue,
+    ServiceName,
+    Subdomain,
+)
+from meshgen.spec_traffic import (
+    Duration,
+    Fault,
+    Locality,
+    Match,
+    Mirror,
+    Retries,
+    Security,
+    TrafficPolicy,
+)
+
 API_VERSION = "meshgen.dev/v1alpha1"
 
-# k8s.io/apimachinery/pkg/util/validation: IsDNS1123Label, IsDNS1035Label, IsDNS1123Subdomain.
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-# Label keys: optional DNS-subdomain prefix, then a 63-char name (IsQualifiedName).
-LABEL_KEY = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
-
-DNSLabel = Annotated[str, StringConstraints(pattern=DNS1123_LABEL, min_length=1, max_length=63)]
-ServiceName = Annotated[str, StringConstraints(pattern=DNS1035_LABEL, min_length=1, max_length=63)]
-Subdomain = Annotated[
-    str, StringConstraints(pattern=DNS1123_SUBDOMAIN, min_length=1, max_length=253)
-]
-LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY, max_length=317)]
-LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
 IstioVersion = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
 KubernetesVersion = Annotated[str, StringConstraints(pattern=r"^1\.[0-9]+$")]
 # A host name or IP literal and an optional port: it is pasted into shell commands in the
@@ -233,6 +233,12 @@ class Cluster(Model):
     api_server: HttpsURL | None = Field(
         None, alias="apiServer", description="API server URL, used in remote-secret docs."
     )
+    region: Locality | None = Field(
+        None, description="Locality region (topology.kubernetes.io/region), for failover."
+    )
+    zone: Locality | None = Field(
+        None, description="Locality zone (topology.kubernetes.io/zone), for failover."
+    )
     kubernetes_version: KubernetesVersion | None = Field(
         None,
         alias="kubernetesVersion",
@@ -255,6 +261,7 @@ class Port(Model):
 class Subset(Model):
     name: DNSLabel
     labels: dict[LabelKey, LabelValue]
+    traffic_policy: TrafficPolicy | None = Field(None, alias="trafficPolicy")
 
 
 class Destination(Model):
@@ -264,10 +271,20 @@ class Destination(Model):
         None, ge=1, le=65535,
         description="Service port number; required when the service declares several ports.",
     )
+    cluster: DNSLabel | None = Field(
+        None, description="Pin to this cluster's endpoints (topology.istio.io/cluster)."
+    )
 
 
 class Route(Model):
+    match: list[Match] = Field(
+        default_factory=list, description="Any one matches; none: every request."
+    )
     destinations: list[Destination] = Field(min_length=1)
+    timeout: Duration | None = None
+    retries: Retries | None = None
+    fault: Fault | None = None
+    mirror: Mirror | None = None
 
 
 class Service(Model):
@@ -280,6 +297,7 @@ class Service(Model):
     export: bool = Field(
         False, description="Export with a ServiceExport (Submariner service discovery)."
     )
+    traffic_policy: TrafficPolicy | None = Field(None, alias="trafficPolicy")
 
 
 class MeshSpec(Model):
@@ -290,6 +308,7 @@ class MeshSpec(Model):
     submariner: Submariner | None = None
     secrets: Secrets = Secrets()
     gitops: GitOps | None = None
+    security: Security | None = None
     clusters: list[Cluster] = Field(min_length=1)
     namespaces: list[Namespace] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from meshgen.diagnostics import Diagnostic, Location, Severity
 from meshgen.load import Loaded, Positions, YamlPath
-from meshgen.spec import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, Mesh
+from meshgen.spec import Mesh
+from meshgen.spec_names import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN
 
 _RULES = {
     DNS1123_LABEL: "a DNS-1123 label: lower-case letters, digits and '-', starting and "

@@ -160,4 +160,4 @@ def test_every_kind_in_the_output_is_known_to_a_validator(example: tuple[Mesh, P
         "Kustomization", "Namespace", "Secret", "NetworkAttachmentDefinition", "IstioOperator",
         "DestinationRule", "VirtualService", "Istio", "IstioCNI", "Submariner", "Broker",
         "ServiceExport", "ExternalSecret", "Application", "GitRepository", "HelmRepository",
-        "HelmRelease"}
+        "HelmRelease", "PeerAuthentication", "AuthorizationPolicy"}

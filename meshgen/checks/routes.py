@@ -1,25 +1,61 @@
-"""MG409-MG412: namespaces meshgen must not manage, and routes that Istio would reject or
-never use (the parts of `istioctl analyze` that can be decided from the spec alone)."""
+"""MG409-MG414, MG417: namespaces meshgen must not manage, and routes that Istio would reject
+or never use (the parts of `istioctl analyze` that can be decided from the spec alone, and
+some it cannot decide at all).
+
+Which of these `istioctl analyze` (reference/istio.md §5.4) would also have reported on the
+rendered VirtualServices and DestinationRules:
+
+| code  | istioctl analyze  | notes                                                     |
+|-------|-------------------|-----------------------------------------------------------|
+| MG409 | none              | a namespace meshgen must not label or manage              |
+| MG410 | IST0101, partly   | destination and mirror ports (`host:port`, recent         |
+|       |                   | releases); `match[].port` is not checked                  |
+| MG411 | IST0112           | several service ports and no destination port             |
+| MG412 | IST0130, partly   | Istio flags a second match-less route (newer releases     |
+|       |                   | also a matched route after one); `match: [{}]` is a       |
+|       |                   | catch-all only to meshgen                                 |
+| MG414 | IST0131 / IST0130 | the same exact-equality test (a duplicate match / all     |
+|       |                   | matches used by prior rules)                              |
+| MG417 | none              | clusters are no Kubernetes objects: a subset pinned to an |
+|       |                   | unknown cluster silently has no endpoints                 |
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from meshgen.checks._common import error, quoted_list, warning
-from meshgen.diagnostics import Diagnostic, Related
-from meshgen.load import Positions
-from meshgen.spec import Mesh
+from meshgen.checks._common import did_you_mean, error, quoted_list, warning
+from meshgen.diagnostics import Diagnostic, Location, Related
+from meshgen.load import Positions, YamlPath
+from meshgen.spec import Mesh, Route, Service
+from meshgen.spec_traffic import Match
 
 CODES = {
     "MG409": "error: a system namespace (istio-system, kube-*, default, openshift-*) is "
     "declared as an app namespace",
-    "MG410": "error: a route destination names a port its service does not declare",
+    "MG410": "error: a route destination, mirror or match names a port its service does not "
+    "declare",
     "MG411": "error: a destination of a service with several ports names no port",
     "MG412": "warning: a route after a catch-all route is unreachable",
+    "MG414": "warning: a route match repeats a match of an earlier route (shadowed)",
+    "MG417": "error: a destination is pinned to an unknown cluster or to one where the "
+    "service is not placed",
 }
 
 SYSTEM_NAMESPACES = frozenset({"istio-system", "kube-system", "kube-public", "kube-node-lease",
                                "default"})
+
+
+def _svc(index: int) -> YamlPath:
+    return ("spec", "services", index)
+
+
+def _route(si: int, ri: int) -> YamlPath:
+    return (*_svc(si), "routes", ri)
+
+
+def _name(svc: Service) -> str:
+    return f'service "{svc.namespace}/{svc.name}"'
 
 
 def check_system_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -34,45 +70,158 @@ def check_system_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diagno
 
 
 def check_destination_ports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG410: unknown port; MG411: no port where istioctl analyze reports IST0112
-    (reference/istio.md §5.4)."""
+    """MG410: unknown port (destination, mirror, match); MG411: no port where istioctl analyze
+    reports IST0112 (reference/istio.md §5.4)."""
     for si, svc in enumerate(mesh.spec.services):
         numbers = [p.number for p in svc.ports]
         for ri, route in enumerate(svc.routes):
+            for path, port, what in _port_refs(si, ri, route):
+                if port not in numbers:
+                    yield _unknown_port(svc, si, numbers, port, what, positions.at(path),
+                                        positions)
             for di, dest in enumerate(route.destinations):
-                path = ("spec", "services", si, "routes", ri, "destinations", di)
-                if dest.port is not None and dest.port not in numbers:
-                    declared = quoted_list(str(n) for n in numbers)
-                    yield error(
-                        "MG410",
-                        f'port {dest.port} is not a port of service "{svc.namespace}/{svc.name}"',
-                        positions.at((*path, "port")),
-                        f"declared ports: {declared}" if numbers else
-                        "declare it under the service's ports",
-                        [Related(positions.at(("spec", "services", si, "ports")),
-                                 "the service's ports")] if numbers else [])
-                elif dest.port is None and len(numbers) > 1:
+                if dest.port is None and len(numbers) > 1:
                     yield error(
                         "MG411",
                         f'service "{svc.namespace}/{svc.name}" has {len(numbers)} ports, so '
                         "each destination must name one (Istio: IST0112)",
-                        positions.at(path),
+                        positions.at((*_route(si, ri), "destinations", di)),
                         f"add e.g. port: {numbers[0]}")
 
 
+def _port_refs(si: int, ri: int, route: Route) -> Iterator[tuple[YamlPath, int, str]]:
+    """(path, port, what) for every port a route names."""
+    for mi, match in enumerate(route.match):
+        if match.port is not None:
+            yield (*_route(si, ri), "match", mi, "port"), match.port, f"match[{mi}]"
+    for di, dest in enumerate(route.destinations):
+        if dest.port is not None:
+            yield (*_route(si, ri), "destinations", di, "port"), dest.port, "destination"
+    if route.mirror is not None and route.mirror.port is not None:
+        yield (*_route(si, ri), "mirror", "port"), route.mirror.port, "mirror"
+
+
+def _unknown_port(svc: Service, si: int, numbers: list[int], port: int, what: str,
+                  location: Location, positions: Positions) -> Diagnostic:
+    message = f'{what} port {port} is not a port of {_name(svc)}'
+    if not numbers:
+        return error("MG410", message, location, "declare it under the service's ports")
+    return error("MG410", message, location,
+                 f"declared ports: {quoted_list(str(n) for n in numbers)}",
+                 [Related(positions.at((*_svc(si), "ports")), "the service's ports")])
+
+
+def _catch_all(route: Route) -> int | None:
+    """None if the route has a condition in every match; else -1 (no match list) or the index
+    of its first match without conditions. Matches are ORed, so one empty match takes all."""
+    if not route.match:
+        return -1
+    for mi, match in enumerate(route.match):
+        if match == Match():
+            return mi
+    return None
+
+
 def check_unreachable_routes(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG412: routes have no match conditions yet, so the first one takes all traffic
-    (istioctl analyze: IST0130)."""
+    """MG412: routes after a catch-all route (istioctl analyze: IST0130); MG414: a route whose
+    matches each equal a match of an earlier route, or one such match (IST0130/IST0131).
+
+    MG414 compares matches by exact equality only (the same test as Istio's, which compares
+    JSON serializations): `prefix: /a` after `prefix: /` is not reported, though it is
+    shadowed too. Header maps compare without regard to order."""
     for si, svc in enumerate(mesh.spec.services):
-        for ri in range(1, len(svc.routes)):
-            yield warning(
-                "MG412",
-                f'route {ri} of service "{svc.namespace}/{svc.name}" is unreachable: route 0 '
-                "already matches every request",
-                positions.at(("spec", "services", si, "routes", ri)),
-                "merge the destinations into the first route with weights",
-                [Related(positions.at(("spec", "services", si, "routes", 0)),
-                         "the catch-all route")])
+        catch_all: int | None = None
+        seen: list[tuple[Match, int, int]] = []
+        for ri, route in enumerate(svc.routes):
+            if catch_all is not None:
+                yield _after_catch_all(svc, si, ri, route, catch_all, positions)
+                continue
+            empty = _catch_all(route)
+            if empty is not None:
+                catch_all = ri
+                continue
+            yield from _shadowed(svc, si, ri, route, seen, positions)
+            seen.extend((match, ri, mi) for mi, match in enumerate(route.match))
 
 
-CHECKS = (check_system_namespaces, check_destination_ports, check_unreachable_routes)
+def _after_catch_all(svc: Service, si: int, ri: int, route: Route, catch_all: int,
+                     positions: Positions) -> Diagnostic:
+    earlier = svc.routes[catch_all]
+    empty = _catch_all(earlier)
+    why = "has no match" if empty == -1 else f"its match[{empty}] has no conditions"
+    if _catch_all(route) is None:
+        hint = (f"move this route before route {catch_all}: a route without conditions must "
+                "come last")
+    else:
+        hint = (f"only the last route may match every request; merge the destinations into "
+                f"route {catch_all} with weights, or give one of them a match")
+    return warning(
+        "MG412",
+        f"route {ri} of {_name(svc)} is unreachable: route {catch_all} already matches every "
+        f"request ({why})",
+        positions.at(_route(si, ri)), hint,
+        [Related(positions.at(_route(si, catch_all)), "the catch-all route")])
+
+
+def _shadowed(svc: Service, si: int, ri: int, route: Route, seen: list[tuple[Match, int, int]],
+              positions: Positions) -> Iterator[Diagnostic]:
+    dups: list[tuple[int, int, int]] = []  # (match index, earlier route, earlier match)
+    for mi, match in enumerate(route.match):
+        for other, rj, mj in seen:
+            if other == match:
+                dups.append((mi, rj, mj))
+                break
+    if not dups:
+        return
+    if len(dups) == len(route.match):
+        earlier = sorted({rj for _, rj, _ in dups})
+        which = ", ".join(f"match[{mi}] = route {rj} match[{mj}]" for mi, rj, mj in dups)
+        yield warning(
+            "MG414",
+            f"route {ri} of {_name(svc)} is shadowed: each of its matches repeats a match of an "
+            f"earlier route ({which}), so it never applies",
+            positions.at(_route(si, ri)),
+            "remove this route, or make its matches differ from the earlier ones",
+            [Related(positions.at(_route(si, rj)), "the earlier route") for rj in earlier])
+        return
+    for mi, rj, mj in dups:
+        yield warning(
+            "MG414",
+            f"match[{mi}] of route {ri} of {_name(svc)} repeats match[{mj}] of route {rj}, so "
+            "it never applies",
+            positions.at((*_route(si, ri), "match", mi)),
+            "remove this match; requests it describes already go to the earlier route",
+            [Related(positions.at((*_route(si, rj), "match", mj)), "the same match, earlier")])
+
+
+def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG417: `cluster:` of a destination must name a cluster where the service is placed
+    (its `clusters`, or every cluster when it lists none)."""
+    known = list(dict.fromkeys(c.name for c in mesh.spec.clusters))
+    for si, svc in enumerate(mesh.spec.services):
+        placed = [c for c in (svc.clusters or known) if c in known]
+        for ri, route in enumerate(svc.routes):
+            for di, dest in enumerate(route.destinations):
+                if dest.cluster is None or dest.cluster in placed:
+                    continue
+                path = (*_route(si, ri), "destinations", di, "cluster")
+                if dest.cluster not in known:
+                    listed = f"the clusters are {quoted_list(known)}"
+                    close = did_you_mean(dest.cluster, known)
+                    yield error(
+                        "MG417", f'destination is pinned to unknown cluster "{dest.cluster}"',
+                        positions.at(path), f"{close} ({listed})" if close else listed)
+                    continue
+                yield error(
+                    "MG417",
+                    f'destination is pinned to cluster "{dest.cluster}", where {_name(svc)} is '
+                    "not placed, so it has no endpoints there",
+                    positions.at(path),
+                    f'pin to one of {quoted_list(placed)}, or add "{dest.cluster}" to the '
+                    "service's clusters",
+                    [Related(positions.at((*_svc(si), "clusters")),
+                             "the service is placed only in these clusters")])
+
+
+CHECKS = (check_system_namespaces, check_destination_ports, check_unreachable_routes,
+          check_pinned_clusters)

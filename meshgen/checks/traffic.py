@@ -2,6 +2,15 @@
 
 Istio validates these objects only when they are applied (reference/istio.md §5.2); meshgen
 catches the same mistakes, plus the ones that merely route nowhere, before anything is built.
+
+Of the codes touched by the traffic-management work, against `istioctl analyze` (§5.4):
+
+| code  | istioctl analyze | notes                                                     |
+|-------|------------------|-----------------------------------------------------------|
+| MG401 | IST0101          | `host+subset` / `mirror+subset in destinationrule`        |
+| MG402 | none             | no analyzer for weight sums; schema validation only (§5.2) |
+| MG416 | none             | IST0173 (1.27+, live cluster) reports subsets selecting   |
+|       |                  | *no* pods; empty labels select *every* pod and pass       |
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh, Route, Service
 
 CODES = {
-    "MG401": "error: a route destination names a subset its service does not define",
+    "MG401": "error: a route destination or mirror names a subset its service does not define",
     "MG402": "error: a route's destination weights do not sum to 100",
     "MG403": "error: duplicate subset name in a service",
     "MG404": "error: a service's namespace is not declared under spec.namespaces",
@@ -22,6 +31,7 @@ CODES = {
     "MG406": "error: duplicate namespace",
     "MG407": "error: duplicate port name or number in a service",
     "MG408": "error: a service is placed in a cluster where its namespace is not",
+    "MG416": "error: a subset with empty labels selects every pod of the service",
 }
 
 
@@ -38,7 +48,8 @@ def _name(svc: Service) -> str:
 
 
 def check_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG403: a subset name twice in one service; MG401: a route names an undefined subset."""
+    """MG403: a subset name twice in one service; MG401: a route or mirror names an undefined
+    subset."""
     for si, svc in enumerate(mesh.spec.services):
         first: dict[str, int] = {}
         for k, subset in enumerate(svc.subsets):
@@ -57,21 +68,42 @@ def check_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                     continue
                 path = (*_svc(si), "routes", ri, "destinations", di, "subset")
                 yield _unknown_subset(svc, si, dest.subset, list(first), path, positions)
+            mirror = route.mirror
+            if mirror is not None and mirror.subset is not None and mirror.subset not in first:
+                path = (*_svc(si), "routes", ri, "mirror", "subset")
+                yield _unknown_subset(svc, si, mirror.subset, list(first), path, positions,
+                                      "route mirror")
 
 
 def _unknown_subset(svc: Service, si: int, subset: str, defined: list[str], path: YamlPath,
-                    positions: Positions) -> Diagnostic:
-    message = f'route destination names subset "{subset}", which {_name(svc)} does not define'
+                    positions: Positions, what: str = "route destination") -> Diagnostic:
+    message = f'{what} names subset "{subset}", which {_name(svc)} does not define'
     if not defined:
         return error("MG401", message, positions.at(path),
                      f"{_name(svc)} defines no subsets; add one under its subsets (a name and "
-                     "the pod labels it selects) or remove subset from this destination",
+                     f"the pod labels it selects) or remove subset from this {what.split()[-1]}",
                      [Related(positions.at((*_svc(si), "name")), "the service is defined here")])
     hint = f"defined subsets: {quoted_list(defined)}"
     close = did_you_mean(subset, defined)
     return error("MG401", message, positions.at(path), f"{close} ({hint})" if close else hint,
                  [Related(positions.at((*_svc(si), "subsets")),
                           f"{svc.name}'s subsets are defined here")])
+
+
+def check_subset_labels(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG416: `labels: {}` selects every pod of the service, so the subset is no version at
+    all and a split between it and another subset sends the "other" traffic everywhere."""
+    for si, svc in enumerate(mesh.spec.services):
+        for k, subset in enumerate(svc.subsets):
+            if subset.labels:
+                continue
+            yield error(
+                "MG416",
+                f'subset "{subset.name}" of {_name(svc)} has no labels, so it selects every pod '
+                "of the service",
+                positions.at((*_svc(si), "subsets", k, "labels")),
+                "give it the pod labels of one version, e.g. labels: {version: "
+                f"{subset.name}}}; to route to every pod, leave subset out of the destination")
 
 
 def check_weights(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -207,4 +239,5 @@ def check_placement(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 f'clusters of namespace "{ns.name}"', [note])
 
 
-CHECKS = (check_namespaces, check_services, check_subsets, check_weights, check_placement)
+CHECKS = (check_namespaces, check_services, check_subsets, check_subset_labels, check_weights,
+          check_placement)

@@ -27,6 +27,7 @@ from meshgen.render.secrets import (
     render_reader_token,
     render_remote_secret,
 )
+from meshgen.render.security import render_security
 from meshgen.render.submariner import (
     render_service_exports,
     render_submariner,
@@ -117,6 +118,9 @@ def _cluster_files(
         OutputFile(f"traffic/{namespace}.yaml", tuple(docs))
         for namespace, docs in by_namespace.items()
     )
+    policies = render_security(mesh, cluster, app_namespaces)
+    if policies:
+        applied.append(OutputFile("security/policies.yaml", tuple(policies)))
 
     if external_secrets:
         # They render the Secrets from the store, so they are applied like anything else.
