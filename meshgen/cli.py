@@ -7,8 +7,10 @@ error (a bug); 130 interrupted. Heavy modules are imported inside the commands, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -86,7 +88,8 @@ def build(
     _check_output_dir(output)
     from meshgen.pipeline import compile_spec
 
-    result = compile_spec(spec, output)
+    with _progress(spec) as progress:
+        result = compile_spec(spec, output, progress)
     _print_diagnostics(result.diagnostics, fmt)
     if result.files is None:
         _say(f"{spec}: {_summary(result.diagnostics)}; nothing written")
@@ -98,7 +101,9 @@ def build(
         if check or diff:
             _check_or_diff(spec, output, result.files, diff=diff, fmt=fmt)
             return
-        plan = write.write_output(output, result.files)
+        with _progress(spec) as progress:
+            progress("writing")
+            plan = write.write_output(output, result.files)
     except write.OutputConflict as conflict:
         _report_conflicts(output, conflict, fmt)
         raise typer.Exit(EXIT_FAILED) from None
@@ -148,6 +153,27 @@ def _conform(output: Path, clusters: dict[str, int | None], istio_minor: int | N
     _say(f"kubeconform: {total.valid} valid, {total.invalid} invalid, {total.errors} errors, "
          f"{total.skipped} skipped")
     return total.invalid == 0 and total.errors == 0
+
+
+# Specs smaller than this build in well under a second: no progress display for them.
+PROGRESS_MIN_BYTES = 256 * 1024
+
+
+@contextlib.contextmanager
+def _progress(spec: Path) -> Iterator[Callable[[str], None]]:
+    """A one-line stage display on a terminal for long builds; silent in pre-commit and CI
+    (not a TTY, or CI set) and for small specs."""
+    try:
+        big = spec.stat().st_size >= PROGRESS_MIN_BYTES
+    except OSError:
+        big = False
+    if not (big and sys.stderr.isatty() and not os.environ.get("CI")):
+        yield lambda stage: None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("meshgen") as status:
+        yield lambda stage: status.update(f"meshgen: {stage} {spec}")
 
 
 def _check_output_dir(output: Path) -> None:

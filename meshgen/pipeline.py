@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,32 +44,45 @@ def header_name(spec: Path, output: Path) -> str:
     return _printable(Path(relative).as_posix())
 
 
-def check_spec(path: Path) -> Compiled:
+Progress = Callable[[str], None]
+
+
+def _quiet(stage: str) -> None:
+    del stage
+
+
+def check_spec(path: Path, progress: Progress = _quiet) -> Compiled:
     """Load, validate and check: every diagnostic, no output."""
     from meshgen.checks import run_checks
     from meshgen.load import load_file
     from meshgen.validate import validate
 
     result = Compiled()
+    progress("loading")
     loaded, diags = load_file(path, display_name(path))
     result.diagnostics.extend(diags)
     if loaded is not None:
+        progress("validating")
         mesh, diags = validate(loaded)
         result.diagnostics.extend(diags)
         if mesh is not None:
             result.mesh = mesh
+            progress("checking")
             result.diagnostics.extend(run_checks(mesh, loaded.positions))
     result.diagnostics.sort(key=sort_key)
     return result
 
 
-def compile_spec(path: Path, output: Path = Path("out")) -> Compiled:
+def compile_spec(path: Path, output: Path = Path("out"), progress: Progress = _quiet) -> Compiled:
     """check_spec, then render and emit (for the output directory) when there are no errors."""
-    result = check_spec(path)
+    result = check_spec(path, progress)
     if result.mesh is None or not result.ok:
         return result
     from meshgen.emit import emit
     from meshgen.render import render
 
-    result.files = emit(render(result.mesh), header_name(path, output))
+    progress("rendering")
+    rendered = render(result.mesh)
+    progress("emitting")
+    result.files = emit(rendered, header_name(path, output))
     return result

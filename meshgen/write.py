@@ -150,7 +150,13 @@ def _load(out_dir: Path) -> tuple[dict[str, str], dict[str, str], bytes | None]:
 
 
 def _manifest(files: Mapping[str, bytes]) -> bytes:
-    listing = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+    digests: dict[int, str] = {}  # emit shares one bytes object between identical files
+    listing = {}
+    for rel, data in files.items():
+        digest = digests.get(id(data))
+        if digest is None:
+            digest = digests[id(data)] = hashlib.sha256(data).hexdigest()
+        listing[rel] = digest
     doc = {"generator": "meshgen", "version": 1, "files": listing}
     return (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode()
 
@@ -247,18 +253,24 @@ def _build(staging: Path, out_dir: Path, files: Mapping[str, bytes], plan: _Plan
             os.symlink(os.readlink(src), dst)  # same target text, never resolved
         else:
             _link_or_copy(src, dst, kind)
+    made: set[Path] = set()
+
+    def parent_of(rel: str) -> Path:
+        target = staging / rel
+        if target.parent not in made:  # one mkdir per directory, not per file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        return target
+
     for rel in plan.unchanged:  # hard links keep inode and mtime of unchanged files
-        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(out_dir / rel, staging / rel, _FILE)
+        _link_or_copy(out_dir / rel, parent_of(rel), _FILE)
     for rel in plan.written:
-        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-        _write_file(staging / rel, files[rel])
+        _write_file(parent_of(rel), files[rel])
     _write_file(staging / MANIFEST_NAME, plan.manifest)
     for rel in ("", *plan.dirs):  # keep directory permissions the user may have set
         if plan.exists and (staging / rel).is_dir():
             shutil.copymode(out_dir / rel, staging / rel, follow_symlinks=False)
-    for directory, _, _ in os.walk(staging):
-        _fsync(Path(directory))
+    _sync_filesystem(staging)
 
 
 def _link_or_copy(src: Path, dst: Path, kind: str) -> None:
@@ -274,8 +286,18 @@ def _write_file(path: Path, data: bytes) -> None:
     # "x": a fresh inode, never writing through a hard link into a file we carried over
     with open(path, "xb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+
+
+def _sync_filesystem(path: Path) -> None:
+    """Make the whole staged tree durable before the swap: one syncfs(2) for its file system
+    instead of an fsync per file and directory (20,000 of them at 100 clusters)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def _fsync(directory: Path) -> None:

@@ -57,23 +57,53 @@ def services_in(mesh: Mesh, cluster: Cluster) -> list[Service]:
     return [s for s in mesh.spec.services if not s.clusters or cluster.name in s.clusters]
 
 
+class _Shared:
+    """What is the same in many clusters, rendered once: the objects (and the emitted bytes,
+    which emit caches per object) are shared, so cost grows with services + clusters."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+        self.rules = {(s.namespace, s.name): render_service_rules(mesh, s)
+                      for s in mesh.spec.services}
+        self.restricted = [i for i, s in enumerate(mesh.spec.services) if s.clusters]
+        self.traffic: dict[tuple[int, ...], list[tuple[str, tuple[Manifest, ...]]]] = {}
+        self.remote_secrets = {c.name: render_remote_secret(c) for c in mesh.spec.clusters}
+        self.exported = [s for s in mesh.spec.services if s.export]
+        self.cacerts = render_cacerts()
+
+    def traffic_files(self, cluster: Cluster) -> list[tuple[str, tuple[Manifest, ...]]]:
+        """(namespace, documents) for the services placed in `cluster`, in spec order; one
+        list per distinct placement, reused by every cluster with that placement."""
+        services = self.mesh.spec.services
+        signature = tuple(i for i in self.restricted if cluster.name in services[i].clusters)
+        cached = self.traffic.get(signature)
+        if cached is None:
+            by_namespace: dict[str, list[Manifest]] = {}
+            for service in services:
+                if service.clusters and cluster.name not in service.clusters:
+                    continue
+                docs = self.rules[(service.namespace, service.name)]
+                if docs:
+                    by_namespace.setdefault(service.namespace, []).extend(docs)
+            cached = self.traffic[signature] = [
+                (namespace, tuple(docs)) for namespace, docs in by_namespace.items()]
+        return cached
+
+
 def render(mesh: Mesh) -> Rendered:
-    # Identical rules for every cluster: render each service once, share the objects.
-    rules = {(s.namespace, s.name): render_service_rules(mesh, s) for s in mesh.spec.services}
+    shared = _Shared(mesh)
     files: list[OutputFile] = []
     for cluster in mesh.spec.clusters:
-        files.extend(_cluster_files(mesh, cluster, rules))
+        files.extend(_cluster_files(mesh, cluster, shared))
     files.extend(OutputFile(path, docs) for path, docs in render_gitops(mesh))
     return Rendered(tuple(files), render_readme(mesh))
 
 
-def _cluster_files(
-    mesh: Mesh, cluster: Cluster, rules: dict[tuple[str, str], tuple[Manifest, ...]]
-) -> list[OutputFile]:
+def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[OutputFile]:
     root = cluster.name
     istio = mesh.spec.istio
     app_namespaces = namespaces_in(mesh, cluster)
-    services = services_in(mesh, cluster)
+    exported = [s for s in shared.exported if not s.clusters or cluster.name in s.clusters]
     external_secrets = mesh.spec.secrets.provider == "external-secrets"
     applied: list[OutputFile] = [
         OutputFile("namespaces.yaml", tuple(render_namespaces(mesh, app_namespaces)))
@@ -105,18 +135,13 @@ def _cluster_files(
     submariner = render_submariner(mesh, cluster)
     if submariner:
         applied.append(OutputFile("submariner/submariner.yaml", tuple(submariner)))
-    exports = render_service_exports(mesh, cluster, services)
+    exports = render_service_exports(mesh, cluster, exported)
     if exports:
         applied.append(OutputFile("submariner/service-exports.yaml", tuple(exports)))
 
-    by_namespace: dict[str, list[Manifest]] = {}
-    for service in services:
-        docs = rules[(service.namespace, service.name)]
-        if docs:
-            by_namespace.setdefault(service.namespace, []).extend(docs)
     applied.extend(
-        OutputFile(f"traffic/{namespace}.yaml", tuple(docs))
-        for namespace, docs in by_namespace.items()
+        OutputFile(f"traffic/{namespace}.yaml", docs)
+        for namespace, docs in shared.traffic_files(cluster)
     )
     policies = render_security(mesh, cluster, app_namespaces)
     if policies:
@@ -128,10 +153,10 @@ def _cluster_files(
                    *render_submariner_external_secrets(mesh, cluster))
         applied.append(OutputFile("external-secrets/external-secrets.yaml", secrets))
     else:
-        unlisted.append(OutputFile("secrets/cacerts.yaml", (render_cacerts(),)))
+        unlisted.append(OutputFile("secrets/cacerts.yaml", (shared.cacerts,)))
         unlisted.extend(
             OutputFile(f"secrets/{remote_secret_name(peer.name)}.yaml",
-                       (render_remote_secret(peer),))
+                       (shared.remote_secrets[peer.name],))
             for peer in mesh.spec.clusters
             if peer.name != cluster.name
         )
