@@ -1,3 +1,3 @@
-from meshgen.cli import main
+from meshgen.entry import main
 
 main()

@@ -11,23 +11,25 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
-    from meshgen.diagnostics import Diagnostic
+    pass
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
-    github = "github"
-
+from meshgen.report import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Format,
+)
+from meshgen.report import print_diagnostics as _print_diagnostics
+from meshgen.report import say as _say
+from meshgen.report import summary as _summary
 
 app = typer.Typer(
     name="meshgen",
@@ -42,27 +44,6 @@ app = typer.Typer(
 FormatOption = Annotated[
     Format, typer.Option("--format", "-f", help="How to print diagnostics.")
 ]
-
-
-def _print_diagnostics(diagnostics: list[Diagnostic], fmt: Format) -> None:
-    from meshgen.diagnostics import FORMATTERS
-
-    text = FORMATTERS[fmt.value](diagnostics)
-    if fmt is Format.text:
-        if text:
-            sys.stderr.write(text)
-    else:
-        sys.stdout.write(text)
-
-
-def _summary(diagnostics: list[Diagnostic]) -> str:
-    errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
-    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(f"meshgen: {message}\n")
 
 
 @app.command()
@@ -232,16 +213,11 @@ def validate(
     fmt: FormatOption = Format.text,
 ) -> None:
     """Check specs without writing anything (for pre-commit and CI)."""
-    from meshgen.pipeline import check_spec
+    from meshgen.report import validate_files
 
-    diagnostics: list[Diagnostic] = []
-    for spec in specs:
-        diagnostics.extend(check_spec(spec).diagnostics)
-    _print_diagnostics(diagnostics, fmt)
-    if any(d.is_error for d in diagnostics):
-        if fmt is Format.text:
-            _say(_summary(diagnostics))
-        raise typer.Exit(EXIT_FAILED)
+    code = validate_files(specs, fmt)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("check-output")
