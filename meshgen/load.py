@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgen.diagnostics import Diagnostic, Location, Related, Severity
+from meshgen.gcpause import gc_paused
 
 YamlPath = tuple[str | int, ...]
 
@@ -95,6 +96,11 @@ def load_bytes(blob: bytes, file: str) -> tuple[Loaded | None, list[Diagnostic]]
 
 
 def load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
+    with gc_paused():
+        return _load_text(text, file)
+
+
+def _load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 

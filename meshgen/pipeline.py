@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshgen.diagnostics import Diagnostic, has_errors, sort_key
+from meshgen.gcpause import gc_paused
 from meshgen.spec import Mesh
 
 
@@ -53,6 +54,11 @@ def _quiet(stage: str) -> None:
 
 def check_spec(path: Path, progress: Progress = _quiet) -> Compiled:
     """Load, validate and check: every diagnostic, no output."""
+    with gc_paused():
+        return _check_spec(path, progress)
+
+
+def _check_spec(path: Path, progress: Progress) -> Compiled:
     from meshgen.checks import run_checks
     from meshgen.load import load_file
     from meshgen.validate import validate
@@ -75,7 +81,12 @@ def check_spec(path: Path, progress: Progress = _quiet) -> Compiled:
 
 def compile_spec(path: Path, output: Path = Path("out"), progress: Progress = _quiet) -> Compiled:
     """check_spec, then render and emit (for the output directory) when there are no errors."""
-    result = check_spec(path, progress)
+    with gc_paused():
+        return _compile_spec(path, output, progress)
+
+
+def _compile_spec(path: Path, output: Path, progress: Progress) -> Compiled:
+    result = _check_spec(path, progress)
     if result.mesh is None or not result.ok:
         return result
     from meshgen.emit import emit
