@@ -24,7 +24,12 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from meshgen.render.istio import DEFAULT_TRUST_DOMAIN, OPENSHIFT_CNI_VALUES
+from meshgen.render.istio import (
+    DEFAULT_TRUST_DOMAIN,
+    OPENSHIFT_CNI_VALUES,
+    cni_log_values,
+    identity_values,
+)
 from meshgen.render.objects import ISTIO_NAMESPACE, deep_merge
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import IstioRelease, release
@@ -103,13 +108,9 @@ def _cni_values(mesh: Mesh, rel: IstioRelease, *, openshift: bool) -> dict[str, 
             # default/istio-cni (§7).
             values["provider"] = "multus"
     values["excludeNamespaces"] = list(cni.exclude_namespaces)
-    # §1.3: logLevel is a no-op from 1.23; logging.level replaces it. From 1.24 the chart's
-    # values are flat, and templates/zzy_descope_legacy.yaml still reads this `cni:` prefix.
-    level_path = rel.cni_log_level_path
-    if len(level_path) == 1:
-        values[level_path[0]] = cni.log_level
-    else:
-        values[level_path[0]] = {level_path[1]: cni.log_level}
+    # From 1.24 the chart's values are flat, and templates/zzy_descope_legacy.yaml still
+    # reads this `cni:` prefix (§1.3).
+    values.update(cni_log_values(rel, cni.log_level))
     return {"cni": values}
 
 
@@ -117,14 +118,8 @@ def _istiod_values(
     mesh: Mesh, cluster: Cluster, rel: IstioRelease, *, openshift: bool
 ) -> dict[str, Any]:
     istio = mesh.spec.istio
-    values: dict[str, Any] = {
-        # reference/istio.md §1.1: the Helm form of the multi-primary values.
-        "global": {
-            "meshID": mesh.mesh_id,
-            "multiCluster": {"clusterName": cluster.name},
-            "network": mesh.spec.network,
-        }
-    }
+    # reference/istio.md §1.1: the Helm form of the multi-primary values.
+    values: dict[str, Any] = {"global": identity_values(mesh, cluster)}
     if mesh.spec.trust_domain != DEFAULT_TRUST_DOMAIN:
         values["meshConfig"] = {"trustDomain": mesh.spec.trust_domain}
     if istio.revision:

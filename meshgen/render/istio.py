@@ -12,7 +12,7 @@ from typing import Any
 
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, deep_merge, metadata
 from meshgen.spec import Cluster, Mesh
-from meshgen.versions import release
+from meshgen.versions import IstioRelease, release
 
 # reference/istio.md §1.2, the OpenShift profile of 1.8-1.11, as in the seed setup.
 OPENSHIFT_CNI_VALUES: dict[str, Any] = {
@@ -23,6 +23,22 @@ OPENSHIFT_CNI_VALUES: dict[str, Any] = {
 }
 
 DEFAULT_TRUST_DOMAIN = "cluster.local"
+
+
+def identity_values(mesh: Mesh, cluster: Cluster) -> dict[str, Any]:
+    """`values.global` of multi-primary on one network (reference/istio.md §1.1): the same
+    meshID and network everywhere, the cluster's own clusterName; every installer sets it."""
+    return {
+        "meshID": mesh.mesh_id,
+        "multiCluster": {"clusterName": cluster.name},
+        "network": mesh.spec.network,
+    }
+
+
+def cni_log_values(rel: IstioRelease, level: str) -> dict[str, Any]:
+    """`logLevel: <level>`, or `logging: {level: <level>}` from 1.23 (reference §1.3)."""
+    path = rel.cni_log_level_path
+    return {path[0]: level} if len(path) == 1 else {path[0]: {path[1]: level}}
 
 
 def operator_name(mesh: Mesh) -> str:
@@ -49,23 +65,13 @@ def render_istio_operator(mesh: Mesh, cluster: Cluster) -> Manifest:
     if cni.enabled:
         spec["components"] = {"cni": {"enabled": True, "namespace": cni.namespace}}
 
-    values: dict[str, Any] = {
-        "global": {
-            "meshID": mesh.mesh_id,
-            "multiCluster": {"clusterName": cluster.name},
-            "network": mesh.spec.network,
-        }
-    }
+    values: dict[str, Any] = {"global": identity_values(mesh, cluster)}
     if cni.enabled:
         cni_values: dict[str, Any] = {}
         if openshift and not rel.uses_openshift_profile:
             cni_values.update(OPENSHIFT_CNI_VALUES)
         cni_values["excludeNamespaces"] = list(cni.exclude_namespaces)
-        level_path = rel.cni_log_level_path
-        if len(level_path) == 1:
-            cni_values[level_path[0]] = cni.log_level
-        else:
-            cni_values[level_path[0]] = {level_path[1]: cni.log_level}
+        cni_values.update(cni_log_values(rel, cni.log_level))
         values["cni"] = cni_values
         if openshift and not rel.uses_openshift_profile:
             values["sidecarInjectorWebhook"] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshgen.render.istio import DEFAULT_TRUST_DOMAIN
+from meshgen.render.istio import DEFAULT_TRUST_DOMAIN, identity_values
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, deep_merge, metadata
 from meshgen.spec import Cluster, Mesh
 
@@ -25,13 +25,7 @@ def istio_name(mesh: Mesh) -> str:
 def render_sail(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
     istio = mesh.spec.istio
     version = f"v{istio.version}"
-    values: dict[str, Any] = {
-        "global": {
-            "meshID": mesh.mesh_id,
-            "multiCluster": {"clusterName": cluster.name},
-            "network": mesh.spec.network,
-        }
-    }
+    values: dict[str, Any] = {"global": identity_values(mesh, cluster)}
     if mesh.spec.trust_domain != DEFAULT_TRUST_DOMAIN:
         values["meshConfig"] = {"trustDomain": mesh.spec.trust_domain}
     if istio.cni.enabled and cluster.platform != "openshift":
