@@ -1,0 +1,1 @@
+"""Benchmarks: synthetic specs (`generate`) and the per-size runner (`run`)."""
