@@ -198,8 +198,9 @@ def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
     """MG417: `cluster:` of a destination must name a cluster where the service is placed
     (its `clusters`, or every cluster when it lists none)."""
     known = list(dict.fromkeys(c.name for c in mesh.spec.clusters))
+    known_set = set(known)
     for si, svc in enumerate(mesh.spec.services):
-        placed = [c for c in (svc.clusters or known) if c in known]
+        placed = set(svc.clusters) & known_set if svc.clusters else known_set
         for ri, route in enumerate(svc.routes):
             for di, dest in enumerate(route.destinations):
                 if dest.cluster is None or dest.cluster in placed:
@@ -217,7 +218,7 @@ def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
                     f'destination is pinned to cluster "{dest.cluster}", where {_name(svc)} is '
                     "not placed, so it has no endpoints there",
                     positions.at(path),
-                    f'pin to one of {quoted_list(placed)}, or add "{dest.cluster}" to the '
+                    f'pin to one of {quoted_list(c for c in known if c in placed)}, or add "{dest.cluster}" to the '
                     "service's clusters",
                     [Related(positions.at((*_svc(si), "clusters")),
                              "the service is placed only in these clusters")])
