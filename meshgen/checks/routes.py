@@ -218,8 +218,8 @@ def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
                     f'destination is pinned to cluster "{dest.cluster}", where {_name(svc)} is '
                     "not placed, so it has no endpoints there",
                     positions.at(path),
-                    f'pin to one of {quoted_list(c for c in known if c in placed)}, or add "{dest.cluster}" to the '
-                    "service's clusters",
+                    f"pin to one of {quoted_list(c for c in known if c in placed)}, or add "
+                    f'"{dest.cluster}" to the service\'s clusters',
                     [Related(positions.at((*_svc(si), "clusters")),
                              "the service is placed only in these clusters")])
 
