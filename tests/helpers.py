@@ -44,3 +44,14 @@ def with_istio(version: str, platform: str = "openshift", **istio: Any) -> Mesh:
     for cluster in data["spec"]["clusters"]:
         cluster["platform"] = platform
     return mesh_from(data)
+
+
+def seed_variant_file(directory: Path, minor: int, platform: str) -> Path:
+    """The seed spec on Istio 1.<minor>.0 with every cluster on `platform`, as a file."""
+    data = copy.deepcopy(seed_data())
+    data["spec"]["istio"]["version"] = f"1.{minor}.0"
+    for cluster in data["spec"]["clusters"]:
+        cluster["platform"] = platform
+    spec = directory / "mesh.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    return spec

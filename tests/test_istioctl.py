@@ -8,7 +8,6 @@ every networking API version meshgen emits (v1beta1 and v1) and every IstioOpera
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from meshgen.conform import manifest_files
 from meshgen.spec import Mesh
 from meshgen.versions import NEWEST_MINOR, OLDEST_MINOR
-from tests.helpers import EXAMPLES, seed_data
+from tests.helpers import EXAMPLES, seed_variant_file
 from tests.tooling import build, documents, run, services_for, tool
 
 pytestmark = pytest.mark.tools
@@ -101,13 +100,7 @@ def test_manifest_generate_carries_the_cluster_identity(example: tuple[Mesh, Pat
 @pytest.mark.parametrize("minor", range(OLDEST_MINOR, NEWEST_MINOR + 1))
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
 def test_version_matrix(minor: int, platform: str, tmp_path: Path) -> None:
-    data = copy.deepcopy(seed_data())
-    data["spec"]["istio"]["version"] = f"1.{minor}.0"
-    for cluster in data["spec"]["clusters"]:
-        cluster["platform"] = platform
-    spec = tmp_path / "mesh.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    mesh = build(spec, tmp_path / "out")
+    mesh = build(seed_variant_file(tmp_path, minor, platform), tmp_path / "out")
     cluster = tmp_path / "out" / "cluster1"
     assert run(tool("istioctl"), "validate", "-f", cluster).returncode == 0
     assert errors(analyze(cluster, write_services(mesh, tmp_path))) == []

@@ -7,15 +7,13 @@ against its CRD. Nothing may be skipped: every kind has a schema.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
 from meshgen.conform import manifest_files, run_kubeconform
 from meshgen.versions import KUBERNETES_SUPPORT, NEWEST_MINOR, OLDEST_MINOR, release
-from tests.helpers import EXAMPLES, seed_data
+from tests.helpers import EXAMPLES, seed_variant_file
 from tests.tooling import build, documents, schemas, tool
 
 pytestmark = pytest.mark.tools
@@ -43,13 +41,7 @@ def test_every_emitted_object_is_valid(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("minor", range(OLDEST_MINOR, NEWEST_MINOR + 1))
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
 def test_version_matrix(minor: int, platform: str, tmp_path: Path) -> None:
-    data = copy.deepcopy(seed_data())
-    data["spec"]["istio"]["version"] = f"1.{minor}.0"
-    for cluster in data["spec"]["clusters"]:
-        cluster["platform"] = platform
-    spec = tmp_path / "mesh.yaml"
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    build(spec, tmp_path / "out")
+    build(seed_variant_file(tmp_path, minor, platform), tmp_path / "out")
     validated, emitted = conform_tree(tmp_path / "out", minor)
     assert validated == emitted
 
