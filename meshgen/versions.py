@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 OLDEST_MINOR = 10
 NEWEST_MINOR = 30
@@ -95,5 +94,3 @@ def release(version: str) -> IstioRelease:
     _, minor, _ = parse(version)
     return IstioRelease(minor)
 
-
-Installer = Literal["istioctl", "operator", "helm", "sail"]

@@ -7,12 +7,9 @@ from typing import Any
 
 import pytest
 
+from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.render.objects import Manifest
-from meshgen.render.traffic import (
-    DEFAULT_OUTLIER_DETECTION,
-    needs_default_outlier_detection,
-    render_service_rules,
-)
+from meshgen.render.traffic import render_service_rules
 from meshgen.spec import Mesh
 from meshgen.spec_traffic import TrafficPolicy
 from tests.helpers import mesh_from

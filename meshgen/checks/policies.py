@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 from meshgen.checks._common import did_you_mean, error, quoted_list, warning
 from meshgen.diagnostics import Diagnostic, Related
+from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.load import Positions, YamlPath
-from meshgen.render.traffic import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.spec import Mesh
 from meshgen.spec_traffic import TrafficPolicy
 

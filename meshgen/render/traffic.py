@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
 from meshgen.spec import Destination, Mesh, Route, Service, Subset
 from meshgen.spec_traffic import (
@@ -32,19 +33,6 @@ from meshgen.versions import release
 CLUSTER_LABEL = "topology.istio.io/cluster"
 ALL_ENDPOINTS = "all"
 
-# Locality failover only moves traffic away from endpoints that outlier detection has ejected:
-# without `outlierDetection` Envoy never marks a locality unhealthy, so `failover` and
-# `failoverPriority` silently do nothing (Istio docs, "Locality failover": "outlier detection
-# must be configured"). meshgen chooses to add this default rather than reject the spec: five
-# consecutive 5xx within a 10s scan eject an endpoint for 30s, Istio's documented example
-# values. The MG4xx checks warn when it is added, so the user sees it and can set their own.
-DEFAULT_OUTLIER_DETECTION: dict[str, Any] = {
-    "consecutive5xxErrors": 5,
-    "interval": "10s",
-    "baseEjectionTime": "30s",
-}
-
-
 def service_host(service: Service) -> str:
     return f"{service.name}.{service.namespace}.svc.cluster.local"
 
@@ -52,27 +40,6 @@ def service_host(service: Service) -> str:
 def pinned_subset_name(subset: str | None, cluster: str) -> str:
     """The generated subset a destination pinned to `cluster` routes to."""
     return f"{subset or ALL_ENDPOINTS}-{cluster}"
-
-
-def needs_default_outlier_detection(
-    policy: TrafficPolicy | None, inherited: TrafficPolicy | None = None
-) -> bool:
-    """Whether `policy` sets locality failover (failover or failoverPriority, enabled) and no
-    outlier detection applies to it. For a subset's policy pass the service's as `inherited`:
-    Istio merges subset policies over the service's field by field, so the service's
-    outlierDetection (its own, or the default added to it) already covers the subset."""
-    if policy is None or policy.load_balancer is None:
-        return False
-    locality = policy.load_balancer.locality
-    if locality is None or not locality.enabled:
-        return False
-    if not (locality.failover or locality.failover_priority):
-        return False
-    if policy.outlier_detection is not None:
-        return False
-    if inherited is None:
-        return True
-    return inherited.outlier_detection is None and not needs_default_outlier_detection(inherited)
 
 
 def render_service_rules(mesh: Mesh, service: Service) -> tuple[Manifest, ...]:
