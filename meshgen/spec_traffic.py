@@ -116,7 +116,9 @@ class LocalityLB(Model):
 
 
 class LoadBalancer(Model):
-    simple: Literal["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"] | None = None
+    # LEAST_CONN is the name before Istio 1.14 and a deprecated alias after (MG420, MG421).
+    simple: Literal[
+        "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN", "RANDOM", "PASSTHROUGH"] | None = None
     locality: LocalityLB | None = Field(None, alias="localityLbSetting")
 
 

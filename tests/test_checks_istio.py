@@ -33,7 +33,12 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
      ["MG301 error 7:14"]),
     ("helm", [istio("installer: helm")], []),
     ("sail", [istio("installer: sail", at="1.26.0")], []),
-    ("sail-too-old", [istio("installer: sail", at="1.23.0")], ["MG303 warning 8:16"]),
+    # Sail's versions.yaml files decide (meshgen.versions.SAIL_RELEASES): 1.23.0 is listed by
+    # Sail 1.0.0, 1.23.6 by no release, nothing before 1.21.6.
+    ("sail-1.23.0", [istio("installer: sail", at="1.23.0")], []),
+    ("sail-1.21.6", [istio("installer: sail", at="1.21.6")], []),
+    ("sail-unlisted-patch", [istio("installer: sail", at="1.23.6")], ["MG303 error 7:14"]),
+    ("sail-too-old", [istio("installer: sail", at="1.20.8")], ["MG303 error 7:14"]),
     ("istioctl", [istio("installer: istioctl", at="1.26.0")], []),
     ("owned-values", [istio("values:",
                             "  global:",
@@ -92,3 +97,17 @@ def test_openshift_cni_warning_points_at_a_cluster() -> None:
     [diag] = diagnose(edit(istio("cni: {enabled: false}")))
     assert 'cluster "cluster1" (and 1 more) runs OpenShift' in diag.message
     assert [str(r.location) for r in diag.related] == ["mesh.yaml:13:17"]
+
+
+@pytest.mark.parametrize(("at", "nearest", "releases"), [
+    ("1.23.6", "1.23.5", "Sail 1.0.0, 1.25.2"),
+    ("1.10.0", "1.21.6", "Sail 1.25.2"),
+    ("1.22.0", "1.22.8", "Sail 1.25.2"),
+])
+def test_sail_hint_names_the_nearest_accepted_version(at: str, nearest: str,
+                                                      releases: str) -> None:
+    [diag] = diagnose(edit(istio("installer: sail", at=at)))
+    assert diag.code == "MG303"
+    assert f'no Sail Operator release accepts Istio {at}' in diag.message
+    assert diag.hint == (f'use version "{nearest}" (accepted by {releases}), or installer: '
+                         "istioctl or helm")

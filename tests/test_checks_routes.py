@@ -14,6 +14,8 @@ DEST = "            - {subset: v2, weight: 100}"
 REGIONS: list[Edit] = [("    - name: cluster1\n", "    - name: cluster1\n      region: us-east\n"),
                        ("    - name: cluster2\n", "    - name: cluster2\n      region: us-west\n")]
 OUTLIER = "outlierDetection: {consecutive5xxErrors: 3}"
+# failoverPriority exists from Istio 1.12 (MG420 before: tests/test_checks_availability.py).
+ISTIO_1_12: Edit = ('version: "1.10.0"', 'version: "1.12.0"')
 
 
 def routes(*flows: str) -> Edit:
@@ -118,22 +120,22 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
      ["MG415 error 33:121", "MG415 error 33:134"]),
     ("failover-zone-of-a-region", [*REGIONS, service_policy(failover(
         "{from: us-east/us-east-1a, to: us-west}", OUTLIER + ", "))], []),
-    ("priority-without-regions", [service_policy(
+    ("priority-without-regions", [ISTIO_1_12, service_policy(
         "{" + OUTLIER + ", loadBalancer: {localityLbSetting: {failoverPriority: "
         "[topology.istio.io/cluster]}}}")], []),
     # MG418: failover without outlierDetection gets meshgen's default.
     ("failover-no-outlier", [*REGIONS, service_policy(failover("{from: us-east, to: us-west}"))],
      ["MG418 warning 33:57"]),
-    ("priority-no-outlier", [service_policy(
+    ("priority-no-outlier", [ISTIO_1_12, service_policy(
         "{loadBalancer: {localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}}}")],
      ["MG418 warning 31:57"]),
-    ("failover-disabled", [service_policy(
+    ("failover-disabled", [ISTIO_1_12, service_policy(
         "{loadBalancer: {localityLbSetting: {enabled: false, failoverPriority: [a]}}}")], []),
-    ("subset-no-outlier", [("{name: v1, labels: {version: v1}}",
+    ("subset-no-outlier", [ISTIO_1_12, ("{name: v1, labels: {version: v1}}",
                             "{name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: "
                             "{localityLbSetting: {failoverPriority: [a]}}}}")],
      ["MG418 warning 26:95"]),
-    ("subset-inherits-outlier", [("{name: v1, labels: {version: v1}}",
+    ("subset-inherits-outlier", [ISTIO_1_12, ("{name: v1, labels: {version: v1}}",
                                   "{name: v1, labels: {version: v1}, trafficPolicy: "
                                   "{loadBalancer: {localityLbSetting: {failoverPriority: [a]}}}}"),
                                  service_policy("{" + OUTLIER + "}")], []),

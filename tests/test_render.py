@@ -76,10 +76,11 @@ def test_every_minor_renders_identity_and_version_specific_fields(
         assert cni["logLevel"] == "info"
         assert "logging" not in cni
     openshift = platform == "openshift"
-    # §1.2: from 1.12 the openshift profile carries the version-specific CNI details.
-    assert (iop["spec"].get("profile") == "openshift") == (openshift and minor >= 12)
-    assert ("cniBinDir" in cni) == (openshift and minor < 12)
-    assert ("sidecarInjectorWebhook" in values) == (openshift and minor < 12)
+    # From 1.11 the openshift profile carries the version-specific CNI details (1.11 added
+    # privileged CNI, istio/istio#34232); 1.10 spells out the seed's values.
+    assert (iop["spec"].get("profile") == "openshift") == (openshift and minor >= 11)
+    assert ("cniBinDir" in cni) == (openshift and minor < 11)
+    assert ("sidecarInjectorWebhook" in values) == (openshift and minor < 11)
 
     out = files_by_path(render(mesh).files)
     traffic = out["cluster2/traffic/sample.yaml"]

@@ -1,7 +1,8 @@
 """Helm values for Istio's base, cni and istiod charts: every minor 1.10-1.30, both platforms.
 
-The expected values are written out per row of the OpenShift profile table
-(reference/istio.md §1.2) and the rename table (§1.3), independently of meshgen/render/helm.py.
+The expected values are written out per release row, independently of meshgen/render/helm.py,
+as read from each minor's released charts and profiles (tests/test_helm_releases.py renders
+those charts with these values and is the judge; this table keeps the unit test fast).
 """
 
 from __future__ import annotations
@@ -40,30 +41,31 @@ KUBERNETES: dict[tuple[int, int], dict[str, dict[str, Any]]] = {
                "istiod": {**IDENTITY, "pilot.cni.enabled": True}},
 }
 OPENSHIFT: dict[tuple[int, int], dict[str, dict[str, Any]]] = {
-    # §1.2 rows 1.8-1.11 and 1.12: the seed's values.
-    (10, 13): {"base": {}, "cni": {**MULTUS_PATHS, **EXCLUDE, **LOG_LEVEL},
+    # 1.10.0-1.12.0: the seed's values (the cni chart reads no `privileged` before 1.11.6 and
+    # 1.12.2; test_privileged_follows_the_patch below).
+    (10, 12): {"base": {}, "cni": {**MULTUS_PATHS, **EXCLUDE, **LOG_LEVEL},
                "istiod": {**IDENTITY, "istio_cni.enabled": True, "istio_cni.chained": False,
                           **ANNOTATION}},
-    # Row 1.14-1.18: + privileged.
-    (14, 18): {"base": {}, "cni": {**MULTUS_PATHS, "cni.privileged": True, **EXCLUDE,
+    # 1.13-1.18: + privileged, as each release's OpenShift profile.
+    (13, 18): {"base": {}, "cni": {**MULTUS_PATHS, "cni.privileged": True, **EXCLUDE,
                                    **LOG_LEVEL},
                "istiod": {**IDENTITY, "istio_cni.enabled": True, "istio_cni.chained": False,
                           **ANNOTATION}},
-    # Row 1.19-1.20: provider multus, global.platform; no injected annotation any more.
-    (19, 20): {"base": PLATFORM,
+    # 1.19-1.20: provider multus; istiod alone reads global.platform; no injected annotation.
+    (19, 20): {"base": {},
                "cni": {**MULTUS_PATHS, "cni.privileged": True, "cni.provider": "multus",
-                       **EXCLUDE, **LOG_LEVEL, **PLATFORM},
+                       **EXCLUDE, **LOG_LEVEL},
                "istiod": {**IDENTITY, **PLATFORM, "istio_cni.enabled": True,
                           "istio_cni.chained": False}},
-    # Row 1.21-1.23: the Helm-side profile.
-    (21, 21): {"base": PROFILE, "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
+    # 1.21-1.23: the Helm-side profile of the cni and istiod charts (base reads none).
+    (21, 21): {"base": {}, "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
                "istiod": {**PROFILE, **IDENTITY, "istio_cni.enabled": True}},
-    (22, 22): {"base": PROFILE, "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
+    (22, 22): {"base": {}, "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
                "istiod": {**PROFILE, **IDENTITY, "pilot.cni.enabled": True}},
-    (23, 23): {"base": PROFILE, "cni": {**PROFILE, **EXCLUDE, **LOGGING_LEVEL},
+    (23, 23): {"base": {}, "cni": {**PROFILE, **EXCLUDE, **LOGGING_LEVEL},
                "istiod": {**PROFILE, **IDENTITY, "pilot.cni.enabled": True}},
-    # Row 1.24-HEAD: the platform profile, on every chart.
-    (24, 30): {"base": PLATFORM, "cni": {**PLATFORM, **EXCLUDE, **LOGGING_LEVEL},
+    # 1.24 on: the platform profile of the cni and istiod charts.
+    (24, 30): {"base": {}, "cni": {**PLATFORM, **EXCLUDE, **LOGGING_LEVEL},
                "istiod": {**PLATFORM, **IDENTITY, "pilot.cni.enabled": True}},
 }
 TABLES = {"kubernetes": KUBERNETES, "openshift": OPENSHIFT}
@@ -177,11 +179,9 @@ def test_without_cni(minor: int, platform: str) -> None:
     if platform == "openshift" and minor >= 19:
         # Istiod reads the platform even without CNI; the OpenShift profile is not used,
         # since it turns CNI on, and the >= 1.24 platform profile's CNI is turned off.
-        assert values["base"] == {"global": {"platform": "openshift"}}
         assert flat.get("global.platform") == "openshift"
         assert "profile" not in flat
-    else:
-        assert values["base"] == {}
+    assert values["base"] == {}
     if platform == "openshift" and minor >= 24:
         assert flat["pilot.cni.enabled"] is False
         assert set(flat) == {*IDENTITY, "global.platform", "pilot.cni.enabled"}
@@ -200,6 +200,18 @@ def test_cni_settings_from_the_spec() -> None:
                                                        "istio-system"]
 
 
+@pytest.mark.parametrize(("version", "privileged"), [
+    ("1.11.5", False), ("1.11.6", True), ("1.12.1", False), ("1.12.2", True),
+    ("1.13.0", True)])
+def test_privileged_follows_the_patch(version: str, privileged: bool) -> None:
+    """The cni chart's `privileged` value came with 1.13 and was backported to 1.11.6 and
+    1.12.2 (istio/istio#36583, #36598): before that no value can make the DaemonSet
+    privileged, and a value written there would be read by nothing."""
+    mesh = with_istio(version, "openshift")
+    cni = helm_values(mesh, mesh.spec.clusters[0])["cni"]["cni"]
+    assert cni.get("privileged", False) is privileged
+
+
 def test_charts_in_install_order() -> None:
     mesh = with_istio("1.30.0", "kubernetes")
     assert [(c.key, c.chart, c.release, c.namespace) for c in charts(mesh)] == [
@@ -216,10 +228,10 @@ def test_results_share_nothing() -> None:
     mesh = with_istio("1.30.0", "openshift", values={"global": {"proxy": {"x": "y"}}})
     cluster = mesh.spec.clusters[0]
     first = helm_values(mesh, cluster)
-    first["base"]["global"]["platform"] = "changed"
+    first["cni"]["global"]["platform"] = "changed"
     first["istiod"]["global"]["proxy"]["x"] = "changed"
-    assert first["cni"]["global"]["platform"] == "openshift"
+    assert first["istiod"]["global"]["platform"] == "openshift"
     second = helm_values(mesh, cluster)
-    assert second["base"]["global"]["platform"] == "openshift"
+    assert second["cni"]["global"]["platform"] == "openshift"
     assert second["istiod"]["global"]["proxy"] == {"x": "y"}
     assert mesh.spec.istio.values == {"global": {"proxy": {"x": "y"}}}

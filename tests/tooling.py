@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,9 @@ from tests.helpers import ROOT
 
 TOOLS = ROOT / ".tools"
 SCHEMAS = TOOLS / "schemas"
+# The real Istio and Sail releases (charts, profiles, CRDs, sources; see the README's
+# "Release fidelity" section for the official downloads that replace this folder elsewhere).
+SHARED = Path(os.environ.get("MESHGEN_SHARED", ROOT.parent / "shared"))
 # The istioctl scripts/install-tools builds: Istio master of 2026-08-27 (1.31-dev).
 ISTIOCTL_MINOR = 31
 
@@ -29,6 +33,18 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run scripts/install-tools (scripts/test does)")
     return found
+
+
+def shared(*parts: str) -> Path:
+    """A path inside the real-release folder; CI must have it, elsewhere its tests skip."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = (f"{path} is missing: set MESHGEN_SHARED to the folder with the real Istio "
+                   "releases (README, Release fidelity)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def schemas() -> Path:
@@ -71,3 +87,34 @@ def services_for(mesh: Mesh) -> list[dict[str, Any]]:
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(c) for c in command], capture_output=True, text=True,
                           check=False)
+
+
+# The released istioctl builds of scripts/install-istioctl-releases: .tools/bin/istioctl-<tag>.
+RELEASES_SCRIPT = ROOT / "scripts" / "install-istioctl-releases"
+
+
+def istioctl_release_tags() -> list[str]:
+    """The Istio tags scripts/install-istioctl-releases builds (its TAGS line)."""
+    import re
+
+    match = re.search(r"^TAGS=\(([^)]*)\)", RELEASES_SCRIPT.read_text(), re.MULTILINE)
+    assert match is not None, f"no TAGS=(...) line in {RELEASES_SCRIPT}"
+    return match.group(1).split()
+
+
+def release_istioctl(tag: str) -> str:
+    """The released istioctl of an Istio tag; CI must have built it."""
+    path = TOOLS / "bin" / f"istioctl-{tag}"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run scripts/install-istioctl-releases "
+                    "(scripts/install-tools does)")
+    return str(path)
+
+
+def istio_release(minor: int) -> Path:
+    """The real-release folder of Istio 1.<minor>'s last patch (charts/, profiles/)."""
+    releases = shared("istio-releases")
+    found = sorted(releases.glob(f"1.{minor}.*"), key=lambda p: int(p.name.split(".")[2]))
+    if not found:
+        pytest.fail(f"no Istio 1.{minor} release in {releases}")
+    return found[-1]

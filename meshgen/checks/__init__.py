@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from meshgen.checks import istio, network, policies, routes, schema, topology, traffic
+from meshgen.checks import (
+    availability,
+    istio,
+    network,
+    policies,
+    routes,
+    schema,
+    topology,
+    traffic,
+)
 from meshgen.checks._common import Check
 from meshgen.diagnostics import Diagnostic, sort_key
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-_FAMILIES = (schema, network, istio, traffic, routes, policies, topology)
+_FAMILIES = (schema, network, istio, traffic, routes, policies, availability, topology)
 
 CHECKS: tuple[Check, ...] = tuple(check for family in _FAMILIES for check in family.CHECKS)
 

@@ -13,7 +13,7 @@ from meshgen.spec import Mesh
 CODES = {
     "MG301": "error: Istio version outside the supported range",
     "MG302": "error: installer operator with Istio 1.24 or later (operator removed)",
-    "MG303": "warning: installer sail with Istio older than 1.24",
+    "MG303": "error: installer sail with an Istio version no Sail Operator release accepts",
     "MG304": "error: istio.values overrides a value meshgen owns (meshID, clusterName, network)",
     "MG305": "warning: istio-cni disabled on an OpenShift cluster",
     "MG306": "warning: revision named `default`",
@@ -34,17 +34,23 @@ def check_version(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
 
 
 def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG302: `operator` on Istio >= 1.24; MG303: `sail` on Istio < 1.24."""
+    """MG302: `operator` on Istio >= 1.24; MG303: `sail` on a version no Sail release
+    accepts (the operator would refuse the Istio resource)."""
     istio = mesh.spec.istio
     where = positions.at((*ISTIO, "installer"))
     if (istio.installer == "sail" and versions.is_supported(istio.version)
-            and versions.release(istio.version).minor < 24):
-        # istio.md §2.1: the sailoperator.io/v1 API came with Sail 1.0 / OSSM 3.0 (Istio 1.24).
-        yield warning(
+            and not versions.sail_releases_for(istio.version)):
+        nearest = versions.nearest_sail_version(istio.version)
+        accepted_by = ", ".join(versions.sail_releases_for(nearest))
+        yield error(
             "MG303",
-            f"the Sail Operator's sailoperator.io/v1 API (Sail 1.0, OpenShift Service Mesh 3) "
-            f"starts with Istio 1.24; this mesh uses {istio.version}",
-            where, "use Istio 1.24 or later with sail, or installer: istioctl")
+            f"no Sail Operator release accepts Istio {istio.version} "
+            f"(Sail {', '.join(versions.SAIL_RELEASES)} list "
+            f"{versions.sail_version_range()} in their versions.yaml)",
+            positions.at((*ISTIO, "version")),
+            f'use version "{nearest}" (accepted by Sail {accepted_by}), or installer: '
+            "istioctl or helm",
+            [Related(where, "installer sail is chosen here")])
     elif (istio.installer == "operator" and versions.is_supported(istio.version)
           and not versions.release(istio.version).has_in_cluster_operator):
         # istio.md §1.5: deprecated in 1.23, removed in 1.24 (no operator, no CRD).
@@ -122,8 +128,8 @@ def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
 def check_old_istioctl(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG307: istioctl < 1.14 cannot create remote secrets on Kubernetes >= 1.24, which no
     longer makes service-account token Secrets (reference/istio.md §3, §9.7)."""
-    minor = int(mesh.spec.istio.version.split(".")[1])
-    if minor >= 14:
+    if versions.release(mesh.spec.istio.version).has(
+            versions.REMOTE_SECRET_WITHOUT_TOKEN_SECRETS):
         return
     for ci, cluster in enumerate(mesh.spec.clusters):
         version = cluster.kubernetes_version

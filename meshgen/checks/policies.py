@@ -37,7 +37,9 @@ SECURITY: YamlPath = ("spec", "security")
 MESHGEN_NAMESPACES = frozenset({"istio-system"})
 
 
-def _policies(mesh: Mesh) -> Iterator[tuple[str, YamlPath, TrafficPolicy, TrafficPolicy | None]]:
+def traffic_policies(
+    mesh: Mesh,
+) -> Iterator[tuple[str, YamlPath, TrafficPolicy, TrafficPolicy | None]]:
     """(owner, path, policy, inherited service-level policy) for every trafficPolicy."""
     for si, svc in enumerate(mesh.spec.services):
         name = f'service "{svc.namespace}/{svc.name}"'
@@ -58,7 +60,7 @@ def check_failover(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG415: failover `from`/`to` regions must be regions of clusters; MG418: failover
     without outlierDetection gets meshgen's default (Envoy ejects nothing otherwise)."""
     regions = list(dict.fromkeys(_region(c.region) for c in mesh.spec.clusters if c.region))
-    for owner, path, policy, inherited in _policies(mesh):
+    for owner, path, policy, inherited in traffic_policies(mesh):
         lb = policy.load_balancer
         locality = lb.locality if lb is not None else None
         if locality is None:

@@ -1,21 +1,22 @@
 """Helm values for Istio's `base`, `cni` and `istiod` charts (installer `helm`).
 
 The GitOps engines install these charts (render/gitops.py); this module decides what goes
-into each chart's values for the pinned Istio minor. The OpenShift knob moved three times
-(reference/istio.md §1.2, §1.3, §9 item 2), and each chart reads only its own values, so the
-rows of the OpenShift profile table in §1.2 are spelled out per chart below (OpenShift with
-istio-cni; on Kubernetes only the cni logging and istio_cni/pilot.cni renames of §1.3 apply):
+into each chart's values for the pinned Istio release. The OpenShift knob moved three times,
+and each chart reads only its own values, so each chart gets only what it reads (every
+boundary is a fact in meshgen/versions.py; tests/test_helm_releases.py renders every minor's
+released charts and proves each value written changes the output):
 
-| Istio     | every chart               | cni chart (`cni:`)            | istiod chart          |
-|-----------|---------------------------|-------------------------------|-----------------------|
-| 1.10-1.13 | -                         | Multus paths, chained: false  | istio_cni, annotation |
-| 1.14-1.18 | -                         | + privileged: true            | istio_cni, annotation |
-| 1.19-1.20 | global.platform=openshift | + provider: multus            | istio_cni             |
-| 1.21-1.23 | profile: openshift        | (the chart's profile)         | istio_cni / pilot.cni |
-| >= 1.24   | global.platform=openshift | (the chart's platform profile)| pilot.cni             |
+| Istio       | base | cni chart (`cni:`)               | istiod chart                         |
+|-------------|------|----------------------------------|--------------------------------------|
+| 1.10-1.11.5 | -    | Multus paths, chained: false     | istio_cni, injected annotation       |
+| 1.11.6-1.18 | -    | + privileged (not 1.12.0-1.12.1) | istio_cni, injected annotation       |
+| 1.19-1.20   | -    | + provider: multus               | istio_cni, global.platform           |
+| 1.21-1.23   | -    | profile: openshift               | profile: openshift, pilot.cni (1.22) |
+| >= 1.24     | -    | global.platform: openshift       | global.platform, pilot.cni           |
 
-`mesh.spec.istio.values` is deep-merged last into the istiod values, as render/istio.py does
-for the IstioOperator.
+(OpenShift with istio-cni; on Kubernetes only the cni logging and istio_cni/pilot.cni renames
+apply.) `mesh.spec.istio.values` is deep-merged last into the istiod values, as
+render/istio.py does for the IstioOperator.
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ from meshgen.render.istio import (
 )
 from meshgen.render.objects import ISTIO_NAMESPACE, deep_merge
 from meshgen.spec import Cluster, Mesh
-from meshgen.versions import IstioRelease, release
+from meshgen.versions import (
+    HELM_CNI_PRIVILEGED_VALUE,
+    HELM_CNI_PROVIDER_VALUE,
+    HELM_ISTIOD_PLATFORM_VALUE,
+    HELM_OPENSHIFT_PROFILE,
+    HELM_PILOT_CNI_VALUE,
+    HELM_PLATFORM_PROFILE,
+    OPENSHIFT_PROFILE_INJECTED_NETWORK,
+    IstioRelease,
+    release,
+)
 
 # reference/istio.md §1.5: the upstream Helm repository of the Istio charts.
 HELM_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
@@ -63,53 +74,57 @@ def helm_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
     rel = release(mesh.spec.istio.version)
     openshift = cluster.platform == "openshift"
     cni_enabled = mesh.spec.istio.cni.enabled
-    platform = _platform_values(rel, openshift=openshift, cni_enabled=cni_enabled)
-    values: dict[str, dict[str, Any]] = {"base": dict(platform)}
+    # The base chart renders CRDs and cluster roles only: no platform value changes it, so it
+    # gets none (tests/test_helm_releases.py proves every value written is read).
+    values: dict[str, dict[str, Any]] = {"base": {}}
     if cni_enabled:
-        values["cni"] = deep_merge(_cni_values(mesh, rel, openshift=openshift), platform)
+        values["cni"] = deep_merge(
+            _cni_values(mesh, rel, openshift=openshift),
+            _platform_values(rel, "cni", openshift=openshift, cni_enabled=True))
     values["istiod"] = deep_merge(
-        deep_merge(_istiod_values(mesh, cluster, rel, openshift=openshift), platform),
+        deep_merge(_istiod_values(mesh, cluster, rel, openshift=openshift),
+                   _platform_values(rel, "istiod", openshift=openshift,
+                                    cni_enabled=cni_enabled)),
         dict(mesh.spec.istio.values),
     )
     # Fresh containers: no two charts (nor the spec) share a mapping a caller could change.
     return {key: copy.deepcopy(chart_values) for key, chart_values in values.items()}
 
 
-def _platform_values(rel: IstioRelease, *, openshift: bool, cni_enabled: bool) -> dict[str, Any]:
-    """The OpenShift switch every chart gets (reference/istio.md §1.2, §1.3, §1.5)."""
-    if not openshift or rel.minor < 19:
-        # Rows 1.8-1.11, 1.12, 1.14-1.18: no platform value yet; the cni and istiod values
-        # below carry everything.
+def _platform_values(rel: IstioRelease, chart: str, *, openshift: bool,
+                     cni_enabled: bool) -> dict[str, Any]:
+    """The OpenShift switch of the cni or istiod chart, in the form that release reads."""
+    if not openshift:
         return {}
-    if 21 <= rel.minor <= 23 and cni_enabled:
-        # Row 1.21-1.23: the Helm-side profile files/profile-openshift.yaml of each chart
-        # (CNI paths, provider multus, global.platform, istio_cni / pilot.cni). The profile
-        # turns CNI on, so without CNI only its global.platform is set (next line).
+    if rel.has(HELM_OPENSHIFT_PROFILE) and cni_enabled:
+        # Each chart's files/profile-openshift.yaml (CNI paths, provider multus, privileged,
+        # global.platform, istio_cni / pilot.cni). The profile turns CNI on, so without CNI
+        # only istiod's global.platform is set (below).
         return {"profile": "openshift"}
-    # Row 1.19-1.20 (global.platform next to the explicit CNI values) and row 1.24-HEAD
-    # (the platform profile files/profile-platform-openshift.yaml). `profile: openshift`
-    # fails on >= 1.24 charts ("unknown profile"). Istiod also reads the platform itself: on
-    # OpenShift it takes the proxy's UID from the namespace (§1.3, anyuid).
-    return {"global": {"platform": "openshift"}}
+    if rel.has(HELM_PLATFORM_PROFILE) or (
+            chart == "istiod" and rel.has(HELM_ISTIOD_PLATFORM_VALUE)):
+        # >= 1.24: files/profile-platform-openshift.yaml of each chart (`profile: openshift`
+        # is unknown there). 1.19-1.23: istiod alone reads global.platform (the proxy's UID
+        # then comes from the namespace, no anyuid SCC).
+        return {"global": {"platform": "openshift"}}
+    return {}
 
 
 def _cni_values(mesh: Mesh, rel: IstioRelease, *, openshift: bool) -> dict[str, Any]:
     cni = mesh.spec.istio.cni
     values: dict[str, Any] = {}
-    if openshift and rel.minor < 21:
-        # Rows 1.8-1.11 and 1.12: the Multus paths, not chained (as render/istio.py).
-        # 1.12-1.13's profile also made the DaemonSet privileged with a k8s overlay, which
-        # chart values cannot express.
+    if openshift and not (rel.has(HELM_OPENSHIFT_PROFILE) or rel.has(HELM_PLATFORM_PROFILE)):
+        # Before the charts had an OpenShift profile: the Multus paths, not chained (as
+        # render/istio.py), and what each release's istioctl `openshift` profile adds.
         values.update(OPENSHIFT_CNI_VALUES)
-        if rel.minor >= 14:
-            values["privileged"] = True  # rows 1.14-1.18 and 1.19-1.20
-        if rel.minor >= 19:
-            # Row 1.19-1.20: the chart creates the NetworkAttachmentDefinition
-            # default/istio-cni (§7).
+        if rel.has(HELM_CNI_PRIVILEGED_VALUE):
+            values["privileged"] = True
+        if rel.has(HELM_CNI_PROVIDER_VALUE):
+            # The chart then creates the NetworkAttachmentDefinition default/istio-cni.
             values["provider"] = "multus"
     values["excludeNamespaces"] = list(cni.exclude_namespaces)
     # From 1.24 the chart's values are flat, and templates/zzy_descope_legacy.yaml still
-    # reads this `cni:` prefix (§1.3).
+    # reads this `cni:` prefix.
     values.update(cni_log_values(rel, cni.log_level))
     return {"cni": values}
 
@@ -118,33 +133,32 @@ def _istiod_values(
     mesh: Mesh, cluster: Cluster, rel: IstioRelease, *, openshift: bool
 ) -> dict[str, Any]:
     istio = mesh.spec.istio
-    # reference/istio.md §1.1: the Helm form of the multi-primary values.
+    # The Helm form of the multi-primary values (istio.io, Install Multi-Primary, Helm tab).
     values: dict[str, Any] = {"global": identity_values(mesh, cluster)}
     if mesh.spec.trust_domain != DEFAULT_TRUST_DOMAIN:
         values["meshConfig"] = {"trustDomain": mesh.spec.trust_domain}
     if istio.revision:
         values["revision"] = istio.revision
+    profile_era = rel.has(HELM_OPENSHIFT_PROFILE) or rel.has(HELM_PLATFORM_PROFILE)
     if istio.cni.enabled:
-        if rel.minor >= 22:
-            # §1.3: pilot.cni replaces istio_cni in 1.22. On OpenShift the profile (1.22-1.23)
-            # or the platform profile (>= 1.24) adds provider: multus, which makes the
-            # injection template add the default/istio-cni network annotation (§1.4).
+        if rel.has(HELM_PILOT_CNI_VALUE):
+            # On OpenShift the profile (1.22-1.23) or the platform profile (>= 1.24) adds
+            # provider: multus, which makes the injection template add the default/istio-cni
+            # network annotation.
             values["pilot"] = {"cni": {"enabled": True}}
         else:
             values["istio_cni"] = {"enabled": True}
-            if openshift and rel.minor < 21:
-                # Rows 1.8-1.20 (1.21's profile sets it itself): not chained; the injection
-                # template then adds the Multus network annotation (§1.4).
+            if openshift and not profile_era:
+                # Not chained; the injection template then adds the Multus network annotation.
                 values["istio_cni"]["chained"] = False
-        if openshift and rel.minor <= 18:
-            # Rows 1.8-1.11 to 1.14-1.18: the profile's injected annotation (the seed's
-            # values); removed from the profile in 1.19 (§1.2, §1.4).
+        if openshift and rel.has(OPENSHIFT_PROFILE_INJECTED_NETWORK):
+            # The istioctl profile's injected annotation (the seed's values) until 1.18.
             values["sidecarInjectorWebhook"] = {
                 "injectedAnnotations": {
                     "k8s.v1.cni.cncf.io/networks": rel.multus_network_annotation
                 }
             }
-    elif openshift and rel.minor >= 24:
+    elif openshift and rel.has(HELM_PLATFORM_PROFILE):
         # The platform profile turns CNI on; without istio-cni pods would lose their
         # traffic redirection (istio-init is skipped), so turn it off again (MG305 warns).
         values["pilot"] = {"cni": {"enabled": False}}

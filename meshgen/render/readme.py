@@ -16,7 +16,7 @@ from meshgen.render.secrets import (
 )
 from meshgen.render.submariner import submariner_manual_steps
 from meshgen.spec import Mesh
-from meshgen.versions import release
+from meshgen.versions import OPENSHIFT_SIDECAR_NEEDS_ANYUID, release
 
 
 def _cidrs(nets: tuple[object, ...], sep: str = ", ") -> str:
@@ -89,7 +89,7 @@ def render_readme(mesh: Mesh) -> str:
             _subctl_steps(mesh, add)
 
     openshift = [c for c in spec.clusters if c.platform == "openshift"]
-    if openshift and rel.minor < 20:
+    if openshift and rel.has(OPENSHIFT_SIDECAR_NEEDS_ANYUID):
         add(f"### {step}. OpenShift security constraints\n")
         step += 1
         add("Before Istio 1.20 the sidecar runs as UID 1337, so injected namespaces need the "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, metadata
 from meshgen.spec import Cluster, Mesh
-from meshgen.versions import release
+from meshgen.versions import OLDEST_KUBERNETES_124, release
 
 # reference/istio.md §4: keys of the plug-in CA Secret.
 CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
@@ -17,9 +17,6 @@ CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
 REMOTE_SECRET_PREFIX = "istio-remote-secret-"
 READER_SERVICE_ACCOUNT = "istio-reader-service-account"
 READER_TOKEN_SECRET = f"{READER_SERVICE_ACCOUNT}-istio-remote-secret-token"
-# Istio 1.18 is the first minor whose oldest supported Kubernetes is 1.24 (istio.io
-# "Supported releases"), so an unspecified cluster version is assumed >= 1.24 from there.
-FIRST_MINOR_REQUIRING_K8S_124 = 18
 
 
 def render_cacerts() -> Manifest:
@@ -58,7 +55,8 @@ def needs_reader_token(mesh: Mesh, cluster: Cluster) -> bool:
         return False
     if cluster.kubernetes_version is not None:
         return int(cluster.kubernetes_version.split(".")[1]) >= 24
-    return release(mesh.spec.istio.version).minor >= FIRST_MINOR_REQUIRING_K8S_124
+    # An unspecified cluster version is assumed >= 1.24 where that Istio needs it.
+    return release(mesh.spec.istio.version).has(OLDEST_KUBERNETES_124)
 
 
 def render_reader_token() -> Manifest:

@@ -13,23 +13,19 @@ from typing import Any
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, metadata
 from meshgen.spec import Cluster, Mesh, Namespace
 from meshgen.spec_traffic import AuthorizationPolicy
-from meshgen.versions import parse
+from meshgen.versions import release
 
 # The name Istio gives the mesh-wide / namespace-wide policy in its docs; one per scope.
 DEFAULT_NAME = "default"
 
 
 def security_api_version(istio_version: str) -> str:
-    """`security.istio.io/v1` from Istio 1.22, `v1beta1` before.
+    """`security.istio.io/v1` from Istio 1.22, `v1beta1` before (versions.NETWORKING_V1).
 
-    reference/istio.md §5.1: the v1 APIs (the blog lists PeerAuthentication with the
-    networking kinds) arrived in 1.22, and istioctl <= 1.21 silently skips objects of a version
-    it does not know. AuthorizationPolicy's CRD served v1 earlier, but one boundary keeps the
-    two kinds consistent; v1beta1 is still served through 1.30. (Kept here rather than as an
-    IstioRelease property because versions.py is owned elsewhere.)
+    AuthorizationPolicy's CRD served v1 earlier, but one boundary keeps the two kinds
+    consistent; v1beta1 is still served through 1.30.
     """
-    _, minor, _ = parse(istio_version)
-    return "security.istio.io/v1" if minor >= 22 else "security.istio.io/v1beta1"
+    return release(istio_version).security_api_version
 
 
 def principal(trust_domain: str, service_account: str) -> str:
