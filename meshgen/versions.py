@@ -51,8 +51,21 @@ class Fact:
                    for first, end in self.spans)
 
     @property
-    def first(self) -> Version:
-        return self.spans[0][0]
+    def first(self) -> str:
+        """The first version the fact holds for, as text."""
+        return render_version(self.spans[0][0])
+
+    @property
+    def end(self) -> str:
+        """The first version after which it no longer holds, as text (`HEAD` if none)."""
+        last = self.spans[-1][1]
+        return render_version(last) if last is not None else "HEAD"
+
+    @property
+    def last_minor(self) -> str:
+        """`1.M`: the last minor the fact holds for (with `end` at 1.(M+1).0)."""
+        major, minor, _ = parse(self.end)
+        return f"{major}.{minor - 1}"
 
 
 def _fact(summary: str, source: str, *, since: str = "1.0.0", until: str | None = None,

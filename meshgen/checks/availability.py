@@ -24,10 +24,6 @@ CODES = {
 }
 
 
-def _first(fact: versions.Fact) -> str:
-    return versions.render_version(fact.first)
-
-
 def check_field_availability(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG420/MG421 for every trafficPolicy's loadBalancer."""
     version = mesh.spec.istio.version
@@ -46,13 +42,13 @@ def check_field_availability(mesh: Mesh, positions: Positions) -> Iterator[Diagn
                 f"{version}: its DestinationRule would be rejected",
                 positions.at((*lb_path, "simple")),
                 f"use LEAST_CONN (the same algorithm under its name before Istio "
-                f"{_first(versions.LB_LEAST_REQUEST)}), or Istio "
-                f"{_first(versions.LB_LEAST_REQUEST)} or later")
+                f"{versions.LB_LEAST_REQUEST.first}), or Istio "
+                f"{versions.LB_LEAST_REQUEST.first} or later")
         elif lb.simple == "LEAST_CONN" and rel.has(versions.LB_LEAST_REQUEST):
             yield warning(
                 "MG421",
                 f"loadBalancer.simple LEAST_CONN of {owner} is deprecated from Istio "
-                f"{_first(versions.LB_LEAST_REQUEST)} (this mesh uses {version})",
+                f"{versions.LB_LEAST_REQUEST.first} (this mesh uses {version})",
                 positions.at((*lb_path, "simple")),
                 "use LEAST_REQUEST, its current name")
         locality = lb.locality
@@ -64,7 +60,7 @@ def check_field_availability(mesh: Mesh, positions: Positions) -> Iterator[Diagn
                 f"{version}: its DestinationRule would be rejected",
                 positions.key_at((*lb_path, "localityLbSetting", "failoverPriority")),
                 f"use localityLbSetting.failover (region to region), or Istio "
-                f"{_first(versions.FAILOVER_PRIORITY)} or later")
+                f"{versions.FAILOVER_PRIORITY.first} or later")
 
 
 CHECKS = (check_field_availability,)

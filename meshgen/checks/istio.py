@@ -53,13 +53,14 @@ def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             [Related(where, "installer sail is chosen here")])
     elif (istio.installer == "operator" and versions.is_supported(istio.version)
           and not versions.release(istio.version).has_in_cluster_operator):
-        # istio.md §1.5: deprecated in 1.23, removed in 1.24 (no operator, no CRD).
+        gone = versions.IN_CLUSTER_OPERATOR
         yield error(
             "MG302",
             f'installer "operator" needs the in-cluster Istio operator, which Istio removed '
-            f"in 1.24 (this mesh uses {istio.version})",
+            f"in {gone.end} (this mesh uses {istio.version})",
             where,
-            "use installer: istioctl (or Istio 1.23 or older to keep the operator)")
+            f"use installer: istioctl or helm (or Istio {gone.last_minor} or older to keep "
+            "the operator)")
 
 
 # values paths meshgen sets itself; overriding them splits the mesh (istio.md §1.1).
@@ -128,19 +129,20 @@ def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
 def check_old_istioctl(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG307: istioctl < 1.14 cannot create remote secrets on Kubernetes >= 1.24, which no
     longer makes service-account token Secrets (reference/istio.md §3, §9.7)."""
-    if versions.release(mesh.spec.istio.version).has(
-            versions.REMOTE_SECRET_WITHOUT_TOKEN_SECRETS):
+    fixed = versions.REMOTE_SECRET_WITHOUT_TOKEN_SECRETS
+    if versions.release(mesh.spec.istio.version).has(fixed):
         return
     for ci, cluster in enumerate(mesh.spec.clusters):
         version = cluster.kubernetes_version
         if version is not None and int(version.split(".")[1]) >= 24:
             yield warning(
                 "MG307",
-                f'cluster "{cluster.name}" runs Kubernetes {version}, but istioctl before 1.14 '
-                "cannot create remote secrets there (no service-account token Secrets)",
+                f'cluster "{cluster.name}" runs Kubernetes {version}, but istioctl before '
+                f"{fixed.first} cannot create remote secrets there (no service-account token "
+                "Secrets)",
                 positions.at(("spec", "clusters", ci, "kubernetesVersion")),
-                "use istioctl 1.14 or later for create-remote-secret (with --secret-name), or "
-                "a newer Istio")
+                f"use istioctl {fixed.first} or later for create-remote-secret (with "
+                "--secret-name), or a newer Istio")
 
 
 CHECKS = (check_version, check_installer, check_owned_values, check_openshift_cni,
