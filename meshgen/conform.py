@@ -4,6 +4,12 @@ Offline, against a schema directory laid out by `scripts/make_schemas.py`; other
 kubeconform's default Kubernetes schemas and the public CRD catalog layout
 (datreeio/CRDs-catalog, reference/anchors.md §3.1-§3.2). Failures become diagnostics that
 name the file, the line where the object starts, and the object.
+
+Offline, Istio's objects are checked against the CRDs of exactly the output's Istio minor
+(`crds/istio-1.M`), Sail Operator objects against those of the newest Sail release that
+accepts the output's Istio version (`crds/sail-<release>`, `versions.SAIL_RELEASES`). When
+the directory lacks them, each such object gets an MG904 that says which schemas are missing:
+another minor's CRDs would accept fields and values this one does not have.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgen.diagnostics import Diagnostic, Location, Severity
+from meshgen.versions import SAIL_RELEASES, sail_releases_for
 
 PUBLIC_CRD_CATALOG = (
     "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/"
@@ -26,6 +33,11 @@ _K8S_LAYOUT = (
     "{{.NormalizedKubernetesVersion}}-local{{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json"
 )
 _CRD_LAYOUT = "{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"
+# The API groups whose CRDs come with each Istio minor (crds/istio-1.M) and Sail release.
+ISTIO_GROUPS = frozenset({"networking.istio.io", "security.istio.io", "telemetry.istio.io",
+                          "extensions.istio.io"})
+SAIL_GROUP = "sailoperator.io"
+_ISTIO_VERSION = re.compile(r"1\.([0-9]+)(?:\.([0-9]+))?")
 
 
 @dataclass
@@ -55,17 +67,102 @@ def manifest_files(directory: Path) -> list[Path]:
                   if p.name != "kustomization.yaml" and not p.name.endswith(".values.yaml"))
 
 
+def _minor_of(version: str) -> int:
+    match = _ISTIO_VERSION.fullmatch(version)
+    if match is None:
+        raise ValueError(f"not an Istio 1.MINOR or 1.MINOR.PATCH version: {version!r}")
+    return int(match.group(1))
+
+
+def _patch_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _present(schema_dir: Path, prefix: str) -> list[str]:
+    """The suffixes of the `crds/<prefix><suffix>` folders, oldest first."""
+    found = [p.name.removeprefix(prefix) for p in (schema_dir / "crds").glob(f"{prefix}*")
+             if re.fullmatch(r"[0-9]+(\.[0-9]+)*", p.name.removeprefix(prefix))]
+    return sorted(found, key=_patch_key)
+
+
 def istio_crd_dir(schema_dir: Path, istio_minor: int | None) -> Path | None:
-    """The CRD schemas of that Istio minor, or of the nearest minor the directory has."""
-    available = sorted(
-        int(m.group(1)) for p in (schema_dir / "crds").glob("istio-1.*")
-        if (m := re.fullmatch(r"istio-1\.([0-9]+)", p.name))
-    )
+    """The CRD schemas of exactly that Istio minor (None: the newest the directory has), or
+    None when the directory lacks them."""
+    available = _present(schema_dir, "istio-1.")
     if not available:
         return None
-    minor = istio_minor if istio_minor is not None else available[-1]
-    nearest = min(available, key=lambda m: (abs(m - minor), -m))
-    return schema_dir / "crds" / f"istio-1.{nearest}"
+    minor = str(istio_minor) if istio_minor is not None else available[-1]
+    return schema_dir / "crds" / f"istio-1.{minor}" if minor in available else None
+
+
+def sail_version(istio_version: str) -> str | None:
+    """The full Istio version Sail objects are checked for: the version itself, or for a bare
+    `1.M` the newest patch of that minor some Sail release accepts (None: none does)."""
+    if _ISTIO_VERSION.fullmatch(istio_version) is None:
+        raise ValueError(f"not an Istio 1.MINOR or 1.MINOR.PATCH version: {istio_version!r}")
+    if istio_version.count(".") == 2:
+        return istio_version
+    listed = {v for accepted in SAIL_RELEASES.values() for v in accepted
+              if v.startswith(f"{istio_version}.")}
+    return max(listed, key=_patch_key) if listed else None
+
+
+def _runs(minors: list[str]) -> str:
+    """`1.10-1.24, 1.26-1.30` for the minors 10..24 and 26..30."""
+    runs: list[list[int]] = []
+    for minor in map(int, minors):
+        if runs and minor == runs[-1][-1] + 1:
+            runs[-1].append(minor)
+        else:
+            runs.append([minor])
+    return ", ".join(f"1.{r[0]}" if len(r) == 1 else f"1.{r[0]}-1.{r[-1]}" for r in runs)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Why the objects of an API group have no schema, and what to do about it."""
+
+    reason: str
+    hint: str
+
+
+def sail_crd_dir(schema_dir: Path, istio_version: str | None) -> Path | Missing:
+    """The CRD schemas of the newest Sail Operator release the directory has that accepts
+    this Istio version (None: the newest release it has), or why there are none."""
+    available = _present(schema_dir, "sail-")
+    where = schema_dir / "crds"
+    rebuild = "run scripts/make_schemas.py with the Sail Operator's released CRDs (MESHGEN_SHARED)"
+    if istio_version is None:
+        if available:
+            return where / f"sail-{available[-1]}"
+        return Missing(f"no Sail Operator schemas (sail-<release>) in {where}", rebuild)
+    full = sail_version(istio_version)
+    releases = sail_releases_for(full) if full is not None else ()
+    if not releases:
+        known = sorted({v for accepted in SAIL_RELEASES.values() for v in accepted},
+                       key=_patch_key)
+        return Missing(
+            f"no Sail Operator release accepts Istio {istio_version} (Sail "
+            f"{', '.join(SAIL_RELEASES)} install {known[0]} to {known[-1]})",
+            "use an Istio version a Sail Operator release installs, or another installer")
+    usable = [r for r in releases if r in available]
+    if not usable:
+        return Missing(f"no schema for the Sail Operator release that accepts Istio {full} "
+                       f"(Sail {', '.join(releases)}) in {where}", rebuild)
+    return where / f"sail-{max(usable, key=_patch_key)}"
+
+
+@dataclass(frozen=True)
+class SchemaChoice:
+    """kubeconform's `-schema-location`s, and, per API group, why an object of it may find no
+    schema (`{api}` stands for the object's apiVersion and kind)."""
+
+    locations: tuple[str, ...]
+    missing: dict[str, Missing] = field(default_factory=dict)
+
+
+_UNSERVED = ("that release's API server would refuse it too: emit an API version it serves, "
+             "or check the Istio version given")
 
 
 def kubernetes_version(schema_dir: Path | None, wanted_minor: int | None) -> str:
@@ -82,15 +179,37 @@ def kubernetes_version(schema_dir: Path | None, wanted_minor: int | None) -> str
     return f"1.{min(available, key=lambda m: (abs(m - minor), -m))}.0"
 
 
-def schema_locations(schema_dir: Path | None, istio_minor: int | None) -> list[str]:
+def choose_schemas(schema_dir: Path | None, istio_version: str | None) -> SchemaChoice:
+    """Where kubeconform looks, for output of this Istio version (`1.M` or `1.M.P`; None: the
+    newest the directory has)."""
     if schema_dir is None:
-        return ["default", PUBLIC_CRD_CATALOG]
+        return SchemaChoice(("default", PUBLIC_CRD_CATALOG))
     locations = [f"{schema_dir}/k8s/{_K8S_LAYOUT}"]
-    crds = istio_crd_dir(schema_dir, istio_minor)
+    missing: dict[str, Missing] = {}
+    minor = _minor_of(istio_version) if istio_version is not None else None
+    crds = istio_crd_dir(schema_dir, minor)
     if crds is not None:
         locations.append(f"{crds}/{_CRD_LAYOUT}")
+        missing.update(dict.fromkeys(ISTIO_GROUPS, Missing(
+            f"Istio {crds.name.removeprefix('istio-')} has no CRD for {{api}}", _UNSERVED)))
+    else:
+        have = _present(schema_dir, "istio-1.")
+        reason = (f"no schema for Istio 1.{minor}" if minor is not None
+                  else "no Istio schemas") + f" in {schema_dir / 'crds'}"
+        if have:
+            reason += f" (it has Istio {_runs(have)})"
+        missing.update(dict.fromkeys(ISTIO_GROUPS, Missing(
+            reason, "run scripts/make_schemas.py with that release's CRDs (MESHGEN_SHARED); "
+            "another minor's CRDs accept fields and values this one does not have")))
+    sail = sail_crd_dir(schema_dir, istio_version)
+    if isinstance(sail, Missing):
+        missing[SAIL_GROUP] = sail
+    else:
+        locations.append(f"{sail}/{_CRD_LAYOUT}")
+        missing[SAIL_GROUP] = Missing(
+            f"Sail Operator {sail.name.removeprefix('sail-')} has no CRD for {{api}}", _UNSERVED)
     locations.append(f"{schema_dir}/crds/common/{_CRD_LAYOUT}")
-    return locations
+    return SchemaChoice(tuple(locations), missing)
 
 
 def run_kubeconform(
@@ -98,15 +217,21 @@ def run_kubeconform(
     *,
     binary: str,
     schema_dir: Path | None = None,
+    istio_version: str | None = None,
     istio_minor: int | None = None,
     kubernetes_minor: int | None = None,
     display_root: Path | None = None,
 ) -> Summary:
+    """kubeconform -strict over `files`. The Istio version (`1.M.P` or `1.M`; `istio_minor`
+    is short for `1.M`) picks the Istio and Sail CRD schemas of a `schema_dir`."""
     if not files:
         return Summary()
+    if istio_version is None and istio_minor is not None:
+        istio_version = f"1.{istio_minor}"
+    choice = choose_schemas(schema_dir, istio_version)
     command = [binary, "-strict", "-summary", "-output", "json",
                "-kubernetes-version", kubernetes_version(schema_dir, kubernetes_minor)]
-    for location in schema_locations(schema_dir, istio_minor):
+    for location in choice.locations:
         command += ["-schema-location", location]
     proc = subprocess.run([*command, *map(str, files)], capture_output=True, text=True,
                           check=False)
@@ -114,10 +239,11 @@ def run_kubeconform(
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
         raise RuntimeError(f"kubeconform failed: {proc.stderr.strip() or proc.stdout}") from None
-    return _summarize(report, display_root)
+    return _summarize(report, display_root, choice.missing)
 
 
-def _summarize(report: dict[str, Any], display_root: Path | None) -> Summary:
+def _summarize(report: dict[str, Any], display_root: Path | None,
+               missing: dict[str, Missing] | None = None) -> Summary:
     counts = report.get("summary") or {}
     summary = Summary(counts.get("valid", 0), counts.get("invalid", 0), counts.get("errors", 0),
                       counts.get("skipped", 0))
@@ -140,6 +266,15 @@ def _summarize(report: dict[str, Any], display_root: Path | None) -> Summary:
             summary.diagnostics.append(Diagnostic(
                 "MG903", Severity.WARNING, f"{what}: no schema found, not validated", location,
                 "pass --schema-dir with the schemas of your CRDs"))
+            continue
+        group = str(resource.get("version", "")).rpartition("/")[0]
+        msg = str(resource.get("msg", ""))
+        if (status == "statusError" and missing and group in missing
+                and msg.startswith("could not find schema")):
+            reason = missing[group].reason.replace("{api}", f"{resource.get('version')} {kind}")
+            summary.diagnostics.append(Diagnostic(
+                "MG904", Severity.ERROR, f"kubeconform could not check {what}: {reason}",
+                location, missing[group].hint))
             continue
         if status == "statusError":
             summary.diagnostics.append(Diagnostic(

@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Build the offline JSON schemas that kubeconform validates meshgen's output against.
 
-Nothing is fetched at test time and nothing is committed: this script assembles, from
-packages of the registries this project may use,
+Nothing is fetched at test time and nothing is committed: this script assembles
 
   OUT/k8s/v1.X.0-local-strict/<kind>-<group>-<version>.json
       core Kubernetes schemas shipped by the PyPI package `kubernetes-validate` (made
       self-contained: their `$ref`s point at a web URL otherwise);
   OUT/crds/istio-1.M/<group>/<kind>_<version>.json
-      Istio's CRDs from the Go module istio.io/api at minor M (1.19 is the oldest the module
-      proxy serves; older minors use it, the networking schemas did not change);
+      the CRDs of Istio 1.M exactly as released, from the last patch of every minor in
+      SHARED/istio-releases/<1.M.P>/charts/base/crds/crd-all.gen.yaml (from 1.24:
+      charts/base/files/crd-all.gen.yaml). A minor without a release there falls back to the
+      CRDs of the Go module istio.io/api at ISTIO_API below (served from 1.19 only); a minor
+      with neither gets no folder, and `meshgen check-output` says so for its objects;
+  OUT/crds/sail-<release>/sailoperator.io/<kind>_<version>.json
+      the Sail Operator's CRDs (Istio, IstioCNI, IstioRevision, IstioRevisionTag, ZTunnel) of
+      every release in SHARED/sail-operator/<release>/crds/ (the module proxy serves no
+      github.com/istio-ecosystem/sail-operator version: 403, checked 2026-11);
   OUT/crds/common/<group>/<kind>_<version>.json
       the CRDs of these Go modules, at these versions:
         github.com/k8snetworkplumbingwg/network-attachment-definition-client v1.7.6
@@ -26,25 +32,40 @@ packages of the registries this project may use,
         github.com/fluxcd/source-controller v1.9.6 (config/crd/bases: GitRepository,
             HelmRepository, HelmChart, OCIRepository, Bucket, ExternalArtifact),
         github.com/fluxcd/kustomize-controller v1.9.6 (config/crd/bases: Kustomization);
-      and IstioOperator (no CRD with a schema exists, see below). The Sail Operator's CRDs
-      are not here: the module proxy serves no github.com/istio-ecosystem/sail-operator
-      version (403 for every one, checked 2026-11),
+      and IstioOperator (ISTIO_OPERATOR_SCHEMA below: the real CRD validates nothing),
 
-in the layout kubeconform's `-schema-location` templates expect. CRD schemas are made
-strict the way kubeconform's openapi2jsonschema.py does it: `additionalProperties: false` on
-every object that lists properties, unless it preserves unknown fields.
+in the layout kubeconform's `-schema-location` templates expect.
 
-Sail Operator schemas are the exception: the module proxy refuses every version of
-github.com/istio-ecosystem/sail-operator, so `SAIL_SCHEMAS` below is written from the
-reference (envelope, spec fields, enums) and says so.
+SHARED is $MESHGEN_SHARED, by default the folder `shared` next to this repository. Elsewhere,
+make it from the official downloads (Apache-2.0):
+  istio-releases/<1.M.P>/charts/   `manifests/charts` of the Istio release 1.M.P: the release
+      tarball (github.com/istio/istio/releases/download/1.M.P/istio-1.M.P-linux-amd64.tar.gz,
+      folder istio-1.M.P/manifests/charts) or the git tag (github.com/istio/istio/tree/1.M.P/
+      manifests/charts); only charts/base/crds/crd-all.gen.yaml (1.10-1.23) or
+      charts/base/files/crd-all.gen.yaml (1.24+) is read here. The Helm chart
+      istio-release.storage.googleapis.com/charts/base-1.M.P.tgz holds the same file;
+  sail-operator/<release>/crds/    `chart/crds/*.yaml` of the Sail Operator git tag
+      (github.com/istio-ecosystem/sail-operator/tree/<release>/chart/crds).
+
+Conversion (`strict`): CRD schemas are made strict the way kubeconform's openapi2jsonschema.py
+does it, `additionalProperties: false` on every object that lists properties unless it
+preserves unknown fields, with what the API server does that a plain JSON schema does not:
+int-or-string (`format: int-or-string`, `x-kubernetes-int-or-string`) accepts both; `nullable`
+accepts null; a required field with a `default` may be left out (defaulting runs before
+validation); the branches of `oneOf`/`anyOf`/`allOf`/`not` stay as written (in a structural
+schema they only constrain, they declare no fields). CEL rules (`x-kubernetes-validations`)
+cannot be checked by kubeconform; the one form `self.metadata.name == '<name>'` (Sail's
+IstioCNI and ZTunnel) becomes an enum on metadata.name, the others are counted and skipped.
 
 Usage: make_schemas.py OUT   (idempotent; a stamp file makes a second run free)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,13 +74,17 @@ from typing import Any
 
 import yaml
 
-# istio.io/api tags the Go module proxy serves, one per Istio minor (checked 2026-11).
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("MESHGEN_SHARED", ROOT.parent / "shared"))
+# Where each release keeps its CRDs, relative to SHARED/istio-releases/<version>.
+ISTIO_CRD_FILES = ("charts/base/crds/crd-all.gen.yaml", "charts/base/files/crd-all.gen.yaml")
+# The fallback for a minor that SHARED lacks: istio.io/api tags the Go module proxy serves,
+# one per Istio minor (checked 2026-11; 1.19 is the oldest served).
 ISTIO_API = {
     19: "v1.19.0", 20: "v1.20.0", 21: "v1.21.0", 22: "v1.22.0", 23: "v1.23.0",
     24: "v1.24.0", 25: "v1.25.0", 26: "v1.26.0", 27: "v1.27.0", 28: "v1.28.0",
     29: "v1.29.0", 30: "v1.30.1",
 }
-OLDEST_SERVED_MINOR = min(ISTIO_API)
 NAD_MODULE = "github.com/k8snetworkplumbingwg/network-attachment-definition-client@v1.7.6"
 # Go module -> CRD files in it (globs); all land in OUT/crds/common (checked 2026-11).
 CRD_MODULES: dict[str, tuple[str, ...]] = {
@@ -90,12 +115,13 @@ CRD_MODULES: dict[str, tuple[str, ...]] = {
 # The checksum database answers 404 for submariner-io modules: skip it for those alone.
 MODULE_ENV = {"github.com/submariner-io/": {"GONOSUMDB": "github.com/submariner-io"}}
 KUBERNETES_VALIDATE = "1.37.0"
-STAMP = (f"istio-api={','.join(ISTIO_API.values())};crds={','.join(CRD_MODULES)};"
-         f"kv={KUBERNETES_VALIDATE};v5")
+# Bump when the conversion changes; the stamp also carries a digest of the SHARED inputs.
+CONVERSION = "v6"
 
-# IstioOperator (install.istio.io/v1alpha1) has no CRD with a structural schema (the
-# operator chart's CRD preserves unknown fields; reference/istio.md §1.5, istio/istio#33535).
-# This schema checks the envelope and the top-level spec fields of
+# IstioOperator (install.istio.io/v1alpha1) has no CRD with a structural schema: the
+# crd-operator.yaml of every release 1.10-1.23 (charts/base/crds and charts/istio-operator/
+# crds) is `type: object, x-kubernetes-preserve-unknown-fields: true` (reference/istio.md §1.5,
+# istio/istio#33535). This schema checks the envelope and the top-level spec fields of
 # istio@HEAD:operator/pkg/apis/types.go (reference/istio.md §1.1); `istioctl manifest
 # generate`, run by the tests, validates everything below them.
 _COMPONENT = {"type": "object", "properties": {
@@ -154,41 +180,77 @@ def go_module_dir(module: str) -> Path:
     return Path(info["Dir"])
 
 
-def strict(node: Any, root: bool = False) -> Any:
-    if isinstance(node, dict):
-        if root:  # CRD root schemas often list only spec/status
-            props = node.setdefault("properties", {})
-            for name, kind in (("apiVersion", "string"), ("kind", "string"),
-                               ("metadata", "object")):
-                props.setdefault(name, {"type": kind})
-        if ("properties" in node and "additionalProperties" not in node
+# libyaml when PyYAML has it: 5 s instead of 40 s for the 21 Istio releases.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_NAME_RULE = re.compile(r"^\s*self\.metadata\.name\s*==\s*'([^']*)'\s*$")
+
+
+class Converter:
+    """CRD openAPIV3Schema -> the strict draft-4 JSON schema kubeconform applies."""
+
+    def __init__(self) -> None:
+        self.cel_skipped = 0
+
+    def convert(self, schema: dict[str, Any]) -> dict[str, Any]:
+        # CRD root schemas often list only spec/status.
+        props = schema.setdefault("properties", {})
+        for name, kind in (("apiVersion", "string"), ("kind", "string"),
+                           ("metadata", "object")):
+            props.setdefault(name, {"type": kind})
+        self._node(schema)
+        for rule in schema.get("x-kubernetes-validations", []):
+            match = _NAME_RULE.match(rule.get("rule", ""))
+            if match is not None:
+                # metadata stays open (the API server checks ObjectMeta); its name is pinned.
+                props["metadata"].setdefault("properties", {})["name"] = {
+                    "type": "string", "enum": [match.group(1)]}
+                self.cel_skipped -= 1
+        return schema
+
+    def _node(self, node: dict[str, Any]) -> None:
+        self.cel_skipped += len(node.get("x-kubernetes-validations", []))
+        if node.get("x-kubernetes-int-or-string") or node.get("format") == "int-or-string":
+            node.pop("type", None)
+            node.pop("format", None)
+            if "anyOf" not in node and "oneOf" not in node:
+                node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+        if node.get("nullable") and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+            if "enum" in node and None not in node["enum"]:
+                node["enum"] = [*node["enum"], None]
+        properties: dict[str, Any] = node.get("properties") or {}
+        if (properties and "additionalProperties" not in node
                 and not node.get("x-kubernetes-preserve-unknown-fields")):
             node["additionalProperties"] = False
-        for key, value in list(node.items()):
-            if isinstance(value, dict) and value.get("format") == "int-or-string":
-                node[key] = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
-            else:
-                strict(value)
-    elif isinstance(node, list):
-        for value in node:
-            strict(value)
-    return node
+        if "required" in node:
+            node["required"] = [name for name in node["required"]
+                                if "default" not in properties.get(name, {})]
+            if not node["required"]:
+                del node["required"]
+        children = list(properties.values())
+        if isinstance(node.get("additionalProperties"), dict):
+            children.append(node["additionalProperties"])
+        items = node.get("items")
+        children += items if isinstance(items, list) else [items] if items else []
+        for child in children:
+            if isinstance(child, dict):
+                self._node(child)
 
 
-def convert_crds(crd_file: Path, out: Path) -> int:
+def convert_crds(crd_file: Path, out: Path, converter: Converter) -> int:
     count = 0
-    for doc in yaml.safe_load_all(crd_file.read_text(encoding="utf-8")):
+    for doc in yaml.load_all(crd_file.read_text(encoding="utf-8"), Loader=_LOADER):
         if not doc or doc.get("kind") != "CustomResourceDefinition":
             continue
         spec = doc["spec"]
         group, kind = spec["group"].lower(), spec["names"]["kind"].lower()
         for version in spec.get("versions", []):
             schema = (version.get("schema") or {}).get("openAPIV3Schema")
-            if schema is None:
+            if schema is None or not version.get("served", True):
                 continue
             target = out / group / f"{kind}_{version['name'].lower()}.json"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(strict(schema, root=True)), encoding="utf-8")
+            target.write_text(json.dumps(converter.convert(schema)), encoding="utf-8")
             count += 1
     return count
 
@@ -218,71 +280,76 @@ def core_schemas(out: Path) -> int:
     return count
 
 
-# Sail Operator (sailoperator.io/v1): the Go module proxy refuses every version of
-# github.com/istio-ecosystem/sail-operator ("403 Forbidden ... This module version is not
-# available"), so its real CRDs cannot be had here. These schemas are written from
-# reference/istio.md §2.2 and §2.4 (sail@HEAD:api/v1/istio_types.go, istiocni_types.go),
-# in draft-04 terms (kubeconform compiles schemas as draft 4: no `const`):
-# the envelope, the spec fields and their enums; the chart values below them are open.
-_SAIL_PROFILES = ["ambient", "default", "demo", "empty", "external", "openshift",
-                  "openshift-ambient", "preview", "remote", "stable"]
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in name.split("."))
 
 
-def _sail_schema(kind: str, spec: dict[str, Any], name: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "apiVersion": {"enum": ["sailoperator.io/v1"]},
-            "kind": {"enum": [kind]},
-            # Cluster-scoped: no namespace (§2.1).
-            "metadata": {"type": "object", "properties": {
-                "name": name, "labels": {"type": "object"}, "annotations": {"type": "object"},
-            }, "additionalProperties": False},
-            "spec": {"type": "object", "required": ["version"], "properties": spec,
-                     "additionalProperties": False},
-            "status": {"type": "object"},
-        },
-        "additionalProperties": False,
-    }
+def istio_sources() -> dict[int, tuple[str, Path | None]]:
+    """Istio minor -> (what, CRD file): the newest release of each minor in SHARED, else the
+    istio.io/api tag (file None: downloaded later, only when the stamp is stale)."""
+    sources: dict[int, tuple[str, Path | None]] = {
+        minor: (f"istio.io/api@{tag}", None) for minor, tag in ISTIO_API.items()}
+    releases = SHARED / "istio-releases"
+    found = sorted((p for p in releases.glob("1.*.*") if re.fullmatch(r"1\.[0-9]+\.[0-9]+",
+                                                                      p.name)),
+                   key=lambda p: _version_key(p.name))
+    for release in found:
+        crd_file = next((release / f for f in ISTIO_CRD_FILES if (release / f).exists()), None)
+        if crd_file is None:
+            sys.exit(f"make_schemas: no {' or '.join(ISTIO_CRD_FILES)} in {release}")
+        sources[_version_key(release.name)[1]] = (release.name, crd_file)
+    return dict(sorted(sources.items()))
 
 
-SAIL_SCHEMAS = {
-    "istio_v1.json": _sail_schema("Istio", {
-        "version": {"type": "string", "pattern": r"^(v[0-9]+\.[0-9]+\.[0-9]+.*|master)$"},
-        "namespace": {"type": "string"},
-        "profile": {"enum": _SAIL_PROFILES},
-        "updateStrategy": {"type": "object", "properties": {
-            "type": {"enum": ["InPlace", "RevisionBased"]},
-            "inactiveRevisionDeletionGracePeriodSeconds": {"type": "integer", "minimum": 0},
-            "updateWorkloads": {"type": "boolean"},
-        }, "additionalProperties": False},
-        "values": {"type": "object"},
-    }, {"type": "string"}),
-    # §2.4: the IstioCNI must be named `default` (CEL rule).
-    "istiocni_v1.json": _sail_schema("IstioCNI", {
-        "version": {"type": "string", "pattern": r"^(v[0-9]+\.[0-9]+\.[0-9]+.*|master)$"},
-        "namespace": {"type": "string"},
-        "profile": {"enum": _SAIL_PROFILES},
-        "values": {"type": "object", "properties": {
-            "cni": {"type": "object"}, "global": {"type": "object"},
-        }, "additionalProperties": False},
-    }, {"enum": ["default"]}),
-}
+def sail_sources() -> dict[str, list[Path]]:
+    releases = SHARED / "sail-operator"
+    found = sorted((p for p in releases.glob("*") if re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+",
+                                                                  p.name)),
+                   key=lambda p: _version_key(p.name))
+    sources = {}
+    for release in found:
+        files = sorted((release / "crds").glob("*.yaml"))
+        if not files:
+            sys.exit(f"make_schemas: no crds/*.yaml in {release}")
+        sources[release.name] = files
+    return sources
+
+
+def stamp_text(istio: dict[int, tuple[str, Path | None]], sail: dict[str, list[Path]]) -> str:
+    digest = hashlib.sha256()
+    for path in [f for _, f in istio.values() if f] + [f for fs in sail.values() for f in fs]:
+        digest.update(path.relative_to(SHARED).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return (f"istio={','.join(f'1.{m}:{what}' for m, (what, _) in istio.items())};"
+            f"sail={','.join(sail)};shared={digest.hexdigest()[:16]};"
+            f"crds={','.join(CRD_MODULES)};kv={KUBERNETES_VALIDATE};{CONVERSION}")
 
 
 def main(out: Path) -> None:
-    stamp = out / ".stamp"
-    if stamp.exists() and stamp.read_text() == STAMP:
+    istio, sail = istio_sources(), sail_sources()
+    stamp_file = out / ".stamp"
+    stamp = stamp_text(istio, sail)
+    if stamp_file.exists() and stamp_file.read_text() == stamp:
         return
+    if not any(f for _, f in istio.values()):
+        print(f"make_schemas: warning: no Istio releases in {SHARED}/istio-releases: only "
+              f"1.{min(ISTIO_API)}-1.{max(ISTIO_API)} from istio.io/api (set MESHGEN_SHARED)",
+              file=sys.stderr)
+    if not sail:
+        print(f"make_schemas: warning: no Sail Operator releases in {SHARED}/sail-operator: "
+              "Sail objects will have no schema (set MESHGEN_SHARED)", file=sys.stderr)
     if out.exists():
         shutil.rmtree(out)
     versions = core_schemas(out)
+    converter = Converter()
     crds = 0
-    for minor, tag in ISTIO_API.items():
-        api = go_module_dir(f"istio.io/api@{tag}")
-        crd_file = api / "kubernetes" / "customresourcedefinitions.gen.yaml"
-        crds += convert_crds(crd_file, out / "crds" / f"istio-1.{minor}")
+    for minor, (what, crd_file) in istio.items():
+        if crd_file is None:
+            crd_file = go_module_dir(what) / "kubernetes" / "customresourcedefinitions.gen.yaml"
+        crds += convert_crds(crd_file, out / "crds" / f"istio-1.{minor}", converter)
+    for release, files in sail.items():
+        for crd_file in files:
+            crds += convert_crds(crd_file, out / "crds" / f"sail-{release}", converter)
     common = out / "crds" / "common"
     for module, patterns in CRD_MODULES.items():
         root = go_module_dir(module)
@@ -291,17 +358,15 @@ def main(out: Path) -> None:
             if not files:
                 sys.exit(f"make_schemas: no {pattern} in {module}")
             for crd_file in files:
-                crds += convert_crds(crd_file, common)
+                crds += convert_crds(crd_file, common, converter)
     iop = common / "install.istio.io" / "istiooperator_v1alpha1.json"
     iop.parent.mkdir(parents=True, exist_ok=True)
     iop.write_text(json.dumps(ISTIO_OPERATOR_SCHEMA, indent=1), encoding="utf-8")
-    sail = common / "sailoperator.io"
-    sail.mkdir(parents=True, exist_ok=True)
-    for name, schema in SAIL_SCHEMAS.items():
-        (sail / name).write_text(json.dumps(schema, indent=1), encoding="utf-8")
-    stamp.write_text(STAMP)
-    print(f"make_schemas: {versions} Kubernetes versions, {crds} CRD schemas in {out}",
-          file=sys.stderr)
+    stamp_file.write_text(stamp)
+    print(f"make_schemas: {versions} Kubernetes versions, {crds} CRD schemas (Istio "
+          f"{', '.join(f'1.{m} from {what}' for m, (what, _) in istio.items())}; Sail "
+          f"{', '.join(sail) or 'none'}) in {out}; {converter.cel_skipped} CEL rules "
+          "not checkable offline", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -184,3 +184,95 @@ def test_kubeconform_rejects_broken_objects(kind: str, mutate: str, tmp_path: Pa
         mutate, summary)
     assert summary.diagnostics[0].code == "MG902"
     assert kind in summary.diagnostics[0].message
+
+
+# ---------------------------------------------------------------------------------------
+# scripts/make_schemas.py's conversion of real CRD schemas (Istio 1.10-1.30, Sail), on the
+# constructs they use.
+
+def test_conversion_follows_the_api_server() -> None:
+    from tests.test_kubeconform import load_make_schemas
+
+    converter = load_make_schemas().Converter()
+    schema = converter.convert({
+        "type": "object",
+        "x-kubernetes-validations": [
+            {"rule": "self.metadata.name == 'default'", "message": "name must be default"},
+            {"rule": "has(self.spec)", "message": "spec"},
+        ],
+        "properties": {"spec": {
+            "type": "object",
+            "required": ["version", "namespace"],
+            "properties": {
+                "version": {"type": "string", "enum": ["v1.30.3"]},
+                "namespace": {"type": "string", "default": "istio-system"},
+                "port": {"format": "int-or-string", "type": "string"},
+                "target": {"anyOf": [{"type": "integer"}, {"type": "string"}],
+                           "x-kubernetes-int-or-string": True},
+                "maybe": {"type": "string", "enum": ["A"], "nullable": True},
+                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
+                           "properties": {"x": {"type": "string"}}},
+                "labels": {"type": "object", "additionalProperties": {
+                    "type": "object", "properties": {"v": {"type": "string"}}}},
+                "items": {"type": "array", "items": {
+                    "type": "object", "properties": {"n": {"type": "integer"}}}},
+                "lb": {
+                    "type": "object",
+                    "properties": {"simple": {"type": "string"},
+                                   "hash": {"type": "object", "properties": {}}},
+                    "oneOf": [{"not": {"anyOf": [{"required": ["simple"]}]}},
+                              {"required": ["simple"], "properties": {"simple": {}}}],
+                },
+            },
+        }},
+    })
+    spec = schema["properties"]["spec"]
+    props = spec["properties"]
+    # The root gets the envelope; the name rule becomes an enum on an open metadata.
+    assert schema["properties"]["metadata"] == {
+        "type": "object", "properties": {"name": {"type": "string", "enum": ["default"]}}}
+    assert schema["properties"]["apiVersion"] == {"type": "string"}
+    assert schema["additionalProperties"] is False
+    assert converter.cel_skipped == 1
+    # Defaulted fields may be left out: the API server fills them in before validating.
+    assert spec["required"] == ["version"]
+    assert spec["additionalProperties"] is False
+    assert props["port"] == {"anyOf": [{"type": "integer"}, {"type": "string"}]}
+    assert "type" not in props["target"]
+    assert props["maybe"]["type"] == ["string", "null"]
+    assert props["maybe"]["enum"] == ["A", None]
+    assert "additionalProperties" not in props["status"]
+    assert props["labels"]["additionalProperties"]["additionalProperties"] is False
+    assert props["items"]["items"]["additionalProperties"] is False
+    # Structure is strict; the oneOf branches only constrain and stay as written.
+    assert props["lb"]["additionalProperties"] is False
+    assert "additionalProperties" not in props["lb"]["oneOf"][1]
+    assert "additionalProperties" not in props["lb"]["properties"]["hash"]
+
+
+DESTINATION_RULE: Manifest = {
+    "apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
+    "metadata": {"name": "web", "namespace": "shop"},
+    "spec": {"host": "web.shop.svc.cluster.local", "trafficPolicy": {"loadBalancer": {
+        "localityLbSetting": {"enabled": True}}}},
+}
+
+
+@pytest.mark.parametrize("minor", [10, 19, 30])
+@pytest.mark.parametrize(("load_balancer", "valid"), [
+    ({"simple": "ROUND_ROBIN"}, True),
+    ({"consistentHash": {"httpHeaderName": "x-user"}}, True),
+    # Istio's oneof: simple or consistentHash, not both.
+    ({"simple": "ROUND_ROBIN", "consistentHash": {"useSourceIp": True}}, False),
+    ({"simple": "ROUND_ROBIN", "hash": {}}, False),
+], ids=["simple", "hash", "simple-and-hash", "unknown-field"])
+def test_istio_oneofs_hold_in_every_minor(minor: int, load_balancer: dict[str, Any],
+                                          valid: bool, tmp_path: Path) -> None:
+    doc = copy.deepcopy(DESTINATION_RULE)
+    doc["spec"]["trafficPolicy"]["loadBalancer"].update(load_balancer)
+    path = tmp_path / "dr.yaml"
+    path.write_text(dump_all([doc]), encoding="utf-8")
+    summary = run_kubeconform([path], binary=tool("kubeconform"), schema_dir=schemas(),
+                              istio_minor=minor, kubernetes_minor=KUBERNETES_MINOR)
+    assert (summary.valid, summary.invalid, summary.errors) == (
+        (1, 0, 0) if valid else (0, 1, 0)), summary
