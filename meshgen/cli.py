@@ -64,6 +64,10 @@ def build(
                            "(when it is on PATH).")
     ] = False,
     schema_dir: SchemaDirOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite (or prune) generated files that were "
+                           "changed by hand; see them first with --diff.")
+    ] = False,
 ) -> None:
     """Validate SPEC and compile it into one kustomize directory per cluster."""
     _check_output_dir(output)
@@ -84,7 +88,7 @@ def build(
             return
         with _progress(spec) as progress:
             progress("writing")
-            plan = write.write_output(output, result.files)
+            plan = write.write_output(output, result.files, force=force)
     except write.OutputConflict as conflict:
         _report_conflicts(output, conflict, fmt)
         raise typer.Exit(EXIT_FAILED) from None
@@ -97,14 +101,11 @@ def build(
             _say("kubeconform is not on PATH; --validate skipped "
                  "(go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0)")
             return
-        from meshgen.versions import release
-
-        minor = release(result.mesh.spec.istio.version).minor
         clusters = {
             c.name: int(c.kubernetes_version.split(".")[1]) if c.kubernetes_version else None
             for c in result.mesh.spec.clusters
         }
-        if not _conform(output, clusters, minor, schema_dir, fmt):
+        if not _conform(output, clusters, result.mesh.spec.istio.version, schema_dir, fmt):
             raise typer.Exit(EXIT_FAILED)
 
 
@@ -115,21 +116,25 @@ SchemaDirOption = Annotated[
 ]
 
 
-def _conform(output: Path, clusters: dict[str, int | None], istio_minor: int | None,
+def _conform(output: Path, clusters: dict[str, int | None], istio_version: str | None,
              schema_dir: Path | None, fmt: Format) -> bool:
-    """kubeconform over every cluster directory; print its findings; True if all valid."""
+    """kubeconform over every cluster directory; print its findings; True if all valid.
+
+    `istio_version` (1.M or 1.M.P) picks that minor's Istio CRDs and the Sail Operator release
+    that accepts it."""
     from meshgen.conform import Summary, find_kubeconform, manifest_files, run_kubeconform
     from meshgen.versions import KUBERNETES_SUPPORT
 
     binary = find_kubeconform()
     assert binary is not None
+    istio_minor = int(istio_version.split(".")[1]) if istio_version else None
     total = Summary()
     for name, k8s_minor in clusters.items():
         if k8s_minor is None and istio_minor in KUBERNETES_SUPPORT:
             k8s_minor = KUBERNETES_SUPPORT[istio_minor][0]
         total.add(run_kubeconform(
             manifest_files(output / name), binary=binary, schema_dir=schema_dir,
-            istio_minor=istio_minor, kubernetes_minor=k8s_minor, display_root=Path.cwd()))
+            istio_version=istio_version, kubernetes_minor=k8s_minor, display_root=Path.cwd()))
     _print_diagnostics(total.diagnostics, fmt)
     _say(f"kubeconform: {total.valid} valid, {total.invalid} invalid, {total.errors} errors, "
          f"{total.skipped} skipped")
@@ -175,12 +180,15 @@ def _check_or_diff(
 ) -> None:
     from meshgen import write
 
-    write.plan_write(output, files)  # a file meshgen did not write is a conflict, not drift
+    # A file meshgen did not write is a conflict; a hand edit of its own files is drift.
+    write.plan_write(output, files, force=True)
     if diff:
         # Keep stdout parseable when it carries JSON or annotations.
         stream = sys.stdout if fmt is Format.text else sys.stderr
         stream.write(write.diff_output(output, files))
     drift = write.check_output(output, files)
+    if drift.interrupted:
+        _say(f"{output}: an interrupted build left it incomplete")
     if drift.clean:
         _say(f"{output} is up to date")
         return
@@ -196,13 +204,15 @@ def _report_conflicts(output: Path, conflict: Exception, fmt: Format) -> None:
     from meshgen.diagnostics import Diagnostic, Location, Severity
 
     problems: list[tuple[str, str]] = getattr(conflict, "problems", [])
-    diags = [
-        Diagnostic("MG901", Severity.ERROR, reason, Location((output / path).as_posix()),
-                   "meshgen never overwrites or deletes files it did not write")
-        for path, reason in problems
-    ]
+    code: str = getattr(conflict, "code", "MG901")
+    hint: str = getattr(conflict, "hint", "")
+    diags = [Diagnostic(code, Severity.ERROR, reason, Location((output / path).as_posix()), hint)
+             for path, reason in problems]
     _print_diagnostics(diags, fmt)
-    _say(f"nothing written to {output}")
+    if getattr(conflict, "wrote_the_rest", False):
+        _say(f"{output}: every other file written")
+    else:
+        _say(f"nothing written to {output}")
 
 
 @app.command()
@@ -226,8 +236,10 @@ def check_output(
                                               metavar="DIR")],
     schema_dir: SchemaDirOption = None,
     istio_version: Annotated[
-        str | None, typer.Option("--istio-version", help="Istio MAJOR.MINOR of the output, "
-                                 "for its CRD schemas (default: the newest available).")
+        str | None, typer.Option("--istio-version", help="Istio MAJOR.MINOR[.PATCH] of the "
+                                 "output: its minor's CRD schemas, and those of the Sail "
+                                 "Operator release that accepts it (a bare minor: its newest "
+                                 "patch Sail accepts; default: the newest available).")
     ] = None,
     kubernetes_version: Annotated[
         str | None, typer.Option("--kubernetes-version", help="Kubernetes MAJOR.MINOR to "
@@ -246,18 +258,22 @@ def check_output(
     if not clusters:
         _say(f"{directory}: no cluster directories (*/kustomization.yaml) found")
         raise typer.Exit(EXIT_FAILED)
-    istio_minor = _minor(istio_version, "--istio-version")
+    _minor(istio_version, "--istio-version", patch=True)
     k8s_minor = _minor(kubernetes_version, "--kubernetes-version")
-    if not _conform(directory, dict.fromkeys(clusters, k8s_minor), istio_minor, schema_dir, fmt):
+    if not _conform(directory, dict.fromkeys(clusters, k8s_minor), istio_version, schema_dir,
+                    fmt):
         raise typer.Exit(EXIT_FAILED)
 
 
-def _minor(version: str | None, option: str) -> int | None:
+def _minor(version: str | None, option: str, *, patch: bool = False) -> int | None:
+    """The MINOR of `1.MINOR[...]` (with `patch`: exactly `1.MINOR` or `1.MINOR.PATCH`)."""
     if version is None:
         return None
     parts = version.split(".")
-    if len(parts) < 2 or parts[0] != "1" or not parts[1].isdigit():
-        raise typer.BadParameter(f"expected 1.MINOR, got {version!r}", param_hint=option)
+    if (len(parts) < 2 or parts[0] != "1" or not parts[1].isdigit()
+            or (patch and (len(parts) > 3 or not all(p.isdigit() for p in parts[1:])))):
+        expected = "1.MINOR or 1.MINOR.PATCH" if patch else "1.MINOR"
+        raise typer.BadParameter(f"expected {expected}, got {version!r}", param_hint=option)
     return int(parts[1])
 
 

@@ -1,9 +1,18 @@
-"""Write generated files into the output directory, atomically and touching only what we own.
+"""Write generated files into the output directory, touching only what meshgen owns.
 
-The new output is built as a complete sibling staging tree and swapped in with one rename, so a
-failed or killed run leaves the previous output intact. Files meshgen wrote are listed in
-MANIFEST_NAME; everything else in the tree belongs to the user and is carried over untouched
-(hard links, symlinks re-created verbatim). Symlinks are never followed.
+One writer at a time: an advisory lock (flock) on the output directory itself is held from
+planning to the last rename; a second build waits briefly, then fails naming the holder.
+Files are replaced one by one in place (a temporary file in the same directory, then a
+rename): no directory and no file meshgen does not own is ever re-created, moved or copied,
+so the user's files, directories, modes, owners, mount points and files created during a build
+stay exactly as they are. Symlinks are never followed and mount points never crossed.
+
+MANIFEST_NAME records what meshgen wrote (path and sha256). An owned file whose content no
+longer matches its recorded hash was changed by hand: meshgen refuses to overwrite or prune
+it without `force`. Before the first file changes, the manifest is rewritten as a journal
+(state `in-progress`, with the hashes about to be written); a build killed at any moment
+leaves files that match either hash, so the next run recognises them as its own and
+converges, and `--check` never calls such a tree fresh.
 """
 
 from __future__ import annotations
@@ -11,26 +20,50 @@ from __future__ import annotations
 import ctypes
 import difflib
 import errno
+import fcntl
 import hashlib
 import json
 import os
-import shutil
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import re
+import secrets
+import socket
+import stat
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = ".meshgen-manifest.json"
+TEMP_PREFIX = ".meshgen-tmp-"
+# A manifest is a few MB at 100 clusters x 5,000 services; anything far larger is not ours.
+MANIFEST_MAX_BYTES = 256 * 1024 * 1024
+LOCK_WAIT_SECONDS = float(os.environ.get("MESHGEN_LOCK_WAIT", "10"))
 
 NOT_OWNED = "exists and was not written by meshgen; move it away or delete it"
+HAND_EDITED = "was changed since meshgen wrote it (a hand edit?)"
+MOUNT_POINT = "is a mount point (meshgen does not write across mounts)"
 _BAD_MANIFEST = "is not a valid meshgen manifest; delete it (existing files then count as yours)"
 
-_FILE, _DIR, _LINK, _OTHER = "file", "directory", "symlink", "other"
-_REASONS = {
-    _FILE: NOT_OWNED,
-    _DIR: "is a directory",
-    _LINK: "is a symlink",
-    _OTHER: "is not a regular file",
-}
+# The paths meshgen generates: names without a leading dot, files ending in .yaml or .md. A
+# manifest entry outside this shape (say `.git/config`) is never treated as owned.
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_GENERATED_SUFFIXES = (".yaml", ".md")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class OutputConflict(Exception):  # noqa: N818 - the name is the public API
+    """meshgen refuses to write (or could not finish): `problems` lists (relative path,
+    reason); `code` is the diagnostic code and `hint` what the user can do."""
+
+    def __init__(self, problems: list[tuple[str, str]], code: str = "MG901",
+                 hint: str = "meshgen never overwrites or deletes files it did not write",
+                 *, wrote_the_rest: bool = False) -> None:
+        self.problems = problems
+        self.code = code
+        self.hint = hint
+        self.wrote_the_rest = wrote_the_rest  # every other file of the output was written
+        super().__init__("; ".join(f"{path}: {reason}" for path, reason in problems))
 
 
 @dataclass(frozen=True)
@@ -45,30 +78,36 @@ class Drift:
     changed: tuple[str, ...]
     missing: tuple[str, ...]
     stale: tuple[str, ...]
+    interrupted: bool = False  # a build was killed mid-way: the tree may mix two outputs
 
     @property
     def clean(self) -> bool:
-        return not (self.changed or self.missing or self.stale)
-
-
-class OutputConflict(Exception):  # noqa: N818 - the name is the public API
-    """meshgen refuses to write; `problems` lists (relative path, reason) for diagnostics."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{path}: {reason}" for path, reason in problems))
+        return not (self.changed or self.missing or self.stale or self.interrupted)
 
 
 @dataclass(frozen=True)
+class _Manifest:
+    owned: dict[str, frozenset[str]]  # path -> the hashes its content may have
+    complete: bool
+    raw: bytes | None
+
+
+@dataclass
 class _Plan:
-    exists: bool
-    written: tuple[str, ...]
-    unchanged: tuple[str, ...]
-    pruned: tuple[str, ...]
-    keep: dict[str, str]  # user entries to carry over: path -> kind
-    dirs: tuple[str, ...]  # existing directories, to carry their modes over
-    manifest: bytes
-    manifest_changed: bool
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    # The state each target had when planned; a different one at rename time means someone
+    # else changed it during the build.
+    snapshots: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    edited: dict[str, str] = field(default_factory=dict)
+    # The hash each owned file to be rewritten or pruned has now (for the journal).
+    current: dict[str, str] = field(default_factory=dict)
+    blocking: list[str] = field(default_factory=list)  # pruned files where a directory goes
+
+
+# --- paths ------------------------------------------------------------------------------------
 
 
 def _is_safe(rel: str) -> bool:
@@ -77,12 +116,20 @@ def _is_safe(rel: str) -> bool:
     return segments_ok and "\\" not in rel and "\0" not in rel
 
 
+def could_generate(rel: str) -> bool:
+    """Whether meshgen could have written `rel` (the shape of every path it emits)."""
+    parts = rel.split("/")
+    return (all(_SEGMENT.fullmatch(part) for part in parts)
+            and parts[-1].endswith(_GENERATED_SUFFIXES))
+
+
 def _validate(files: Mapping[str, bytes]) -> None:
     for rel in files:
         if not _is_safe(rel):
             raise ValueError(f"unsafe output path {rel!r}")
-        if rel == MANIFEST_NAME:
-            raise ValueError(f"{MANIFEST_NAME!r} is reserved for meshgen's manifest")
+        if not could_generate(rel):
+            # Every generated path must be one a later run would recognise as its own.
+            raise ValueError(f"output path {rel!r} is not a name meshgen generates")
     clash = _parents(files) & files.keys()
     if clash:
         raise ValueError(f"output path {min(clash)!r} is both a file and a directory")
@@ -96,201 +143,513 @@ def _parents(paths: Iterable[str]) -> set[str]:
     return out
 
 
-def _scan(root: Path) -> dict[str, str]:
-    """Every entry under root by kind, without following any symlink."""
-    found: dict[str, str] = {}
+def _abs(out_dir: Path) -> Path:
+    # Lexical only: resolving would follow an out_dir that is itself a symlink.
+    return Path(os.path.abspath(out_dir))
 
-    def walk(directory: str, prefix: str) -> None:
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_symlink():
-                    found[rel] = _LINK
-                elif entry.is_dir(follow_symlinks=False):
-                    found[rel] = _DIR
-                    walk(entry.path, rel + "/")
-                else:
-                    found[rel] = _FILE if entry.is_file(follow_symlinks=False) else _OTHER
 
-    walk(str(root), "")
-    return found
+def _lstat(root: Path, rel: str) -> os.stat_result | None:
+    try:
+        return os.lstat(root / rel)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        return None
+
+
+def _snapshot(st: os.stat_result | None) -> tuple[int, int, int] | None:
+    return None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _open_nofollow(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def _hash_file(path: Path) -> str:
+    """sha256 of a regular file, streamed (a 1 GiB file is never read into memory)."""
+    fd = _open_nofollow(path)
+    with os.fdopen(fd, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _same_content(path: Path, st: os.stat_result, data: bytes) -> bool:
+    if st.st_size != len(data):
+        return False
+    fd = _open_nofollow(path)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(len(data) + 1) == data
 
 
 def _read(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = _open_nofollow(path)
     with os.fdopen(fd, "rb") as f:
         return f.read()
 
 
-def _load(out_dir: Path) -> tuple[dict[str, str], dict[str, str], bytes | None]:
-    """(tree, owned path -> sha256, manifest bytes) of an existing output dir; {} if absent."""
-    if out_dir.is_symlink():
-        raise OutputConflict([(".", "output directory is a symlink")])
-    if not out_dir.exists():
-        return {}, {}, None
-    if not out_dir.is_dir():
-        raise OutputConflict([(".", "output directory is not a directory")])
-    tree = _scan(out_dir)
-    kind = tree.pop(MANIFEST_NAME, None)
-    if kind is None:
-        return tree, {}, None
-    if kind != _FILE:
-        raise OutputConflict([(MANIFEST_NAME, _REASONS[kind])])
-    raw = _read(out_dir / MANIFEST_NAME)
-    try:
-        owned = json.loads(raw)["files"]
-        valid = isinstance(owned, dict) and all(
-            _is_safe(k) and k != MANIFEST_NAME and isinstance(v, str) for k, v in owned.items()
-        )
-    except (ValueError, KeyError, TypeError):
-        valid = False
-    if not valid:
+def _load_manifest(root: Path) -> _Manifest:
+    path = root / MANIFEST_NAME
+    st = _lstat(root, MANIFEST_NAME)
+    if st is None:
+        return _Manifest({}, True, None)
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputConflict([(MANIFEST_NAME, "is not a regular file")])
+    if st.st_size > MANIFEST_MAX_BYTES:
         raise OutputConflict([(MANIFEST_NAME, _BAD_MANIFEST)])
-    return tree, owned, raw
+    raw = _read(path)
+    try:
+        doc = json.loads(raw)
+        owned = _parse_manifest(doc)
+    except (ValueError, TypeError, KeyError, RecursionError):
+        raise OutputConflict([(MANIFEST_NAME, _BAD_MANIFEST)]) from None
+    return _Manifest(owned, doc.get("state", "complete") == "complete", raw)
 
 
-def _manifest(files: Mapping[str, bytes]) -> bytes:
-    digests: dict[int, str] = {}  # emit shares one bytes object between identical files
-    listing = {}
-    for rel, data in files.items():
-        digest = digests.get(id(data))
-        if digest is None:
-            digest = digests[id(data)] = hashlib.sha256(data).hexdigest()
-        listing[rel] = digest
-    doc = {"generator": "meshgen", "version": 1, "files": listing}
+def _parse_manifest(doc: object) -> dict[str, frozenset[str]]:
+    if not isinstance(doc, dict) or doc.get("generator", "meshgen") != "meshgen":
+        raise ValueError("not a meshgen manifest")
+    files, pending = doc["files"], doc.get("pending", {})
+    if not isinstance(files, dict) or not isinstance(pending, dict):
+        raise ValueError("files")
+    owned: dict[str, frozenset[str]] = {}
+    for rel, digest in [*files.items(), *pending.items()]:
+        if not (isinstance(rel, str) and isinstance(digest, str) and _SHA256.fullmatch(digest)):
+            raise ValueError("entry")
+        if _is_safe(rel) and could_generate(rel):  # anything else stays the user's
+            owned[rel] = owned.get(rel, frozenset()) | {digest}
+    return owned
+
+
+def _manifest_bytes(files: Mapping[str, str], *, pending: Mapping[str, str] | None = None,
+                     holder: str | None = None) -> bytes:
+    doc: dict[str, object] = {"generator": "meshgen", "version": 2, "files": dict(files)}
+    if pending is not None:
+        doc.update(state="in-progress", pending=dict(pending), holder=holder)
     return (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode()
 
 
-def _make_plan(out_dir: Path, files: Mapping[str, bytes]) -> _Plan:
-    _validate(files)
-    tree, owned, old_manifest = _load(out_dir)
-    is_owned = {rel for rel in owned if tree.get(rel) == _FILE}
-    # Anything not an owned file is the user's; an empty directory is too (meshgen removes its
-    # own once they empty out), while other directories only need to exist for their contents.
-    nonempty = _parents(tree)
-    keep = {
-        rel: kind
-        for rel, kind in tree.items()
-        if rel not in is_owned and (kind != _DIR or rel not in nonempty)
-    }
-    problems: dict[str, str] = {}
-    written: list[str] = []
-    unchanged: list[str] = []
-    for rel in sorted(files):
-        parts = rel.split("/")
-        blocked = False
-        for i in range(1, len(parts)):  # every ancestor must be a real directory (or go away)
-            prefix = "/".join(parts[:i])
-            kind = tree.get(prefix)
-            if kind not in (None, _DIR) and prefix not in is_owned:
-                problems[prefix] = _REASONS[kind]
-                blocked = True
-                break
-        if blocked:
-            continue
-        kind = tree.get(rel)
-        if kind is None:
-            written.append(rel)
-        elif rel in is_owned:
-            (unchanged if _read(out_dir / rel) == files[rel] else written).append(rel)
-        elif kind == _DIR and not any(k == rel or k.startswith(rel + "/") for k in keep):
-            written.append(rel)  # a directory of owned files only, turning into a file
-        else:
-            problems[rel] = _REASONS[kind]
-    if problems:
-        raise OutputConflict(sorted(problems.items()))
-    manifest = _manifest(files)
-    return _Plan(
-        exists=out_dir.exists(),
-        written=tuple(written),
-        unchanged=tuple(unchanged),
-        pruned=tuple(sorted(is_owned - files.keys())),
-        keep=keep,
-        dirs=tuple(sorted(rel for rel, kind in tree.items() if kind == _DIR)),
-        manifest=manifest,
-        manifest_changed=manifest != old_manifest,
-    )
+def _digests(files: Mapping[str, bytes]) -> dict[str, str]:
+    cache: dict[int, str] = {}  # emit shares one bytes object between identical files
+    out = {}
+    for rel, data in files.items():
+        digest = cache.get(id(data))
+        if digest is None:
+            digest = cache[id(data)] = hashlib.sha256(data).hexdigest()
+        out[rel] = digest
+    return out
 
 
-def plan_write(out_dir: Path, files: Mapping[str, bytes]) -> WritePlan:
-    """What write_output would do; reads only. Raises OutputConflict."""
-    plan = _make_plan(_abs(out_dir), files)
-    return WritePlan(plan.written, plan.unchanged, plan.pruned)
+# --- the lock -----------------------------------------------------------------------------------
 
 
-def write_output(out_dir: Path, files: Mapping[str, bytes]) -> WritePlan:
-    """Make out_dir hold exactly `files` plus the user's own entries. Raises OutputConflict."""
-    out_dir = _abs(out_dir)
-    _recover(out_dir)
-    plan = _make_plan(out_dir, files)
-    result = WritePlan(plan.written, plan.unchanged, plan.pruned)
-    if not (plan.written or plan.pruned or plan.manifest_changed):
-        return result  # nothing to do: touch nothing, so every mtime stays put
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = _sibling(out_dir, "staging", os.getpid())
-    _remove(staging)
+@contextmanager
+def _locked(root: Path, mode: int) -> Iterator[int]:
+    """flock on the output directory itself (no lock file to commit or clean up); released by
+    the kernel when the process dies, kill -9 included."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        _build(staging, out_dir, files, plan)
-        if plan.exists:
-            _swap(staging, out_dir)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputConflict(
+                        [(".", f"another meshgen build{_holder(root)} is writing this output "
+                          f"directory (waited {LOCK_WAIT_SECONDS:g} s)")],
+                        "MG905", "wait for it to finish, then run this build again") from None
+                time.sleep(0.05)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _holder(root: Path) -> str:
+    """` (pid N on HOST)` from an in-progress journal, if the holder wrote one yet."""
+    try:
+        doc = json.loads(_read(root / MANIFEST_NAME))
+        holder = doc.get("holder") if isinstance(doc, dict) else None
+    except (OSError, ValueError, RecursionError):
+        return ""
+    return f" ({holder})" if isinstance(holder, str) and len(holder) < 200 else ""
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+def _check_ancestors(root: Path, rel: str, root_dev: int, owned: Mapping[str, object],
+                     files: Mapping[str, bytes], seen: dict[str, str | None]) -> str | None:
+    """Why `rel` cannot be written because of a parent directory, or None."""
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        if prefix not in seen:
+            st = _lstat(root, prefix)
+            reason: str | None = None
+            if st is None:
+                reason = None
+            elif stat.S_ISLNK(st.st_mode):
+                reason = "is a symlink"
+            elif stat.S_ISDIR(st.st_mode):
+                if st.st_dev != root_dev:
+                    reason = MOUNT_POINT
+            elif prefix in owned and prefix not in files and stat.S_ISREG(st.st_mode):
+                reason = None  # an owned file that is pruned and becomes a directory
+            else:
+                reason = NOT_OWNED if stat.S_ISREG(st.st_mode) else "is not a directory"
+            seen[prefix] = reason
+        if seen[prefix] is not None:
+            return prefix
+    return None
+
+
+def _make_plan(root: Path, files: Mapping[str, bytes], digests: Mapping[str, str],
+               manifest: _Manifest, *, force: bool) -> _Plan:
+    plan = _Plan()
+    root_st = os.lstat(root)
+    seen: dict[str, str | None] = {}
+    for rel in sorted(files):
+        blocked = _check_ancestors(root, rel, root_st.st_dev, manifest.owned, files, seen)
+        if blocked is not None:
+            plan.problems[blocked] = seen[blocked] or NOT_OWNED
+            continue
+        st = _lstat(root, rel)
+        plan.snapshots[rel] = _snapshot(st)
+        if st is None:
+            plan.written.append(rel)
+        elif stat.S_ISDIR(st.st_mode):
+            if _owned_only(root, rel, manifest.owned, files):
+                plan.written.append(rel)  # a directory of owned files only, becoming a file
+            else:
+                plan.problems[rel] = "is a directory"
+        elif rel not in manifest.owned or not stat.S_ISREG(st.st_mode):
+            plan.problems[rel] = NOT_OWNED if stat.S_ISREG(st.st_mode) else _kind_reason(st)
+        elif _same_content(root / rel, st, files[rel]):
+            plan.unchanged.append(rel)
         else:
-            os.rename(staging, out_dir)
-    except BaseException:
-        _remove(staging)
+            current = _hash_file(root / rel)
+            if force or current in manifest.owned[rel]:
+                plan.written.append(rel)
+                plan.current[rel] = current
+            else:
+                plan.edited[rel] = HAND_EDITED
+    parents = _parents(files)
+    for rel in sorted(manifest.owned.keys() - files.keys()):
+        if _parents([rel]) & files.keys():
+            continue  # inside an owned directory that becomes a file: removed with it
+        st = _lstat(root, rel)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_dev != root_st.st_dev:
+            continue  # gone, or no longer a file of ours: leave it alone
+        if _check_ancestors(root, rel, root_st.st_dev, {}, {}, seen) is not None:
+            continue
+        current = _hash_file(root / rel)
+        if force or current in manifest.owned[rel]:
+            plan.pruned.append(rel)
+            plan.snapshots[rel] = _snapshot(st)
+            plan.current[rel] = current
+            if rel in parents:  # an owned file that becomes a directory: goes first
+                plan.blocking.append(rel)
+        else:
+            plan.edited[rel] = HAND_EDITED + "; meshgen no longer generates it"
+    return plan
+
+
+def _kind_reason(st: os.stat_result) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symlink"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory"
+    return "is not a regular file"
+
+
+def _owned_only(root: Path, rel: str, owned: Mapping[str, object],
+                files: Mapping[str, bytes]) -> bool:
+    """Whether directory `rel` holds nothing but owned files that the new output drops."""
+    for directory, dirnames, filenames in os.walk(root / rel):
+        for name in filenames:
+            sub = os.path.relpath(os.path.join(directory, name), root).replace(os.sep, "/")
+            if sub not in owned or sub in files:
+                return False
+        for name in dirnames:
+            if os.path.islink(os.path.join(directory, name)):
+                return False
+    return True
+
+
+def plan_write(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False) -> WritePlan:
+    """What write_output would do; reads only. Raises OutputConflict."""
+    root = _abs(out_dir)
+    _validate(files)
+    if not _root_usable(root, create=False):
+        return WritePlan(tuple(sorted(files)), (), ())
+    manifest = _load_manifest(root)
+    plan = _make_plan(root, files, _digests(files), manifest, force=force)
+    _raise_problems(plan)
+    return WritePlan(tuple(plan.written), tuple(plan.unchanged), tuple(plan.pruned))
+
+
+def _raise_problems(plan: _Plan) -> None:
+    if plan.problems:
+        raise OutputConflict(sorted(plan.problems.items()))
+    if plan.edited:
+        raise OutputConflict(
+            sorted(plan.edited.items()), "MG906",
+            "`meshgen build --diff` shows the edits; move them into mesh.yaml (or keep them "
+            "elsewhere), then rebuild, or rebuild with --force to overwrite them")
+
+
+def _root_usable(root: Path, *, create: bool) -> bool:
+    """False if the output directory does not exist (and was not to be created)."""
+    if root.is_symlink():
+        raise OutputConflict([(".", "output directory is a symlink")])
+    if not root.exists():
+        if not create:
+            return False
+        try:
+            root.mkdir(parents=True)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise _io_conflict(".", exc) from None
+    if not root.is_dir() or root.is_symlink():
+        raise OutputConflict([(".", "output directory is not a directory")])
+    return True
+
+
+def _io_conflict(rel: str, exc: OSError) -> OutputConflict:
+    return OutputConflict([(rel, f"cannot write: {exc.strerror or exc}")], "MG907",
+                          "make the output directory writable (and its file system writable "
+                          "and not full), then run the build again")
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+class _Dirs:
+    """Open directory fds below the output root, walked one name at a time with O_NOFOLLOW:
+    a directory swapped for a symlink during the build makes the walk fail, never follow."""
+
+    def __init__(self, root: Path) -> None:
+        self.fds = {"": os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)}
+
+    def fd(self, directory: str, *, create: bool) -> int:
+        found = self.fds.get(directory)
+        if found is not None:
+            return found
+        parent, _, name = directory.rpartition("/")
+        parent_fd = self.fd(parent, create=create)
+        if create:
+            with suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=parent_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+        self.fds[directory] = fd
+        return fd
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+def _split(rel: str) -> tuple[str, str]:
+    directory, _, name = rel.rpartition("/")
+    return directory, name
+
+
+def write_output(out_dir: Path, files: Mapping[str, bytes], *,
+                 force: bool = False) -> WritePlan:
+    """Make out_dir hold exactly `files` plus the user's own entries. Raises OutputConflict."""
+    root = _abs(out_dir)
+    _validate(files)
+    created_root = not os.path.lexists(root)
+    _root_usable(root, create=True)
+    try:
+        with _locked(root, fcntl.LOCK_EX):
+            return _write_locked(root, files, force=force)
+    except OutputConflict:
+        if created_root:
+            with suppress(OSError):
+                root.rmdir()  # leave nothing behind: only if still empty
         raise
-    _fsync(out_dir.parent)
+
+
+def _write_locked(root: Path, files: Mapping[str, bytes], *, force: bool) -> WritePlan:
+    manifest = _load_manifest(root)
+    digests = _digests(files)
+    plan = _make_plan(root, files, digests, manifest, force=force)
+    _raise_problems(plan)
+    result = WritePlan(tuple(plan.written), tuple(plan.unchanged), tuple(plan.pruned))
+    final = _manifest_bytes(digests)
+    if not (plan.written or plan.pruned) and final == manifest.raw:
+        return result  # nothing to do: touch nothing, so every mtime stays put
+    dirs = _Dirs(root)
+    try:
+        return _apply(root, dirs, files, digests, manifest, plan, result)
+    finally:
+        dirs.close()
+
+
+def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping[str, str],
+           manifest: _Manifest, plan: _Plan, result: WritePlan) -> WritePlan:
+    _remove_stale_temps(dirs, files)
+    # The journal: each file of the old and the new output with the hash it has now, and the
+    # hash it is about to get.
+    journal = {rel: digests[rel] for rel in plan.unchanged}
+    journal.update(plan.current)
+    pending = {rel: digests[rel] for rel in plan.written}
+    holder = f"pid {os.getpid()} on {socket.gethostname()}"
+    try:
+        _replace(dirs, MANIFEST_NAME, _manifest_bytes(journal, pending=pending, holder=holder))
+    except OSError as exc:
+        raise _io_conflict(MANIFEST_NAME, exc) from None
+
+    temps: dict[str, str] = {}
+    try:
+        for rel in plan.blocking:
+            os.unlink(root / rel)
+        for rel in plan.written:
+            temps[rel] = _write_temp(dirs, rel, files[rel])
+        _sync_filesystem(root)
+    except OSError as exc:
+        for rel, temp in temps.items():
+            with suppress(OSError):
+                os.unlink(temp, dir_fd=dirs.fd(_split(rel)[0], create=False))
+        # Nothing of the output changed yet: put the previous manifest back.
+        with suppress(OSError):
+            if manifest.raw is None:
+                os.unlink(MANIFEST_NAME, dir_fd=dirs.fd("", create=False))
+            else:
+                _replace(dirs, MANIFEST_NAME, manifest.raw)
+        raise _io_conflict(_relative(root, exc), exc) from None
+
+    raced: dict[str, str] = {}
+    try:
+        for rel, temp in temps.items():
+            directory, name = _split(rel)
+            fd = dirs.fd(directory, create=False)
+            if _snapshot(_lstat(root, rel)) != plan.snapshots[rel]:
+                os.unlink(temp, dir_fd=fd)  # changed by someone else during the build
+                raced[rel] = "changed while meshgen was writing; left as it is"
+                continue
+            if os.path.isdir(root / rel):  # an owned directory turning into a file
+                _remove_owned_tree(root / rel)
+            os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        for rel in plan.pruned:
+            if rel in plan.blocking:
+                continue
+            if _snapshot(_lstat(root, rel)) != plan.snapshots[rel]:
+                raced[rel] = "changed while meshgen was writing; not pruned"
+                continue
+            directory, name = _split(rel)
+            os.unlink(name, dir_fd=dirs.fd(directory, create=False))
+            _remove_empty_parents(root, rel)
+        owned = {rel: d for rel, d in digests.items() if rel not in raced}
+        for rel in raced:  # keep owning what still holds the content we recorded
+            if rel in plan.current and rel not in files:
+                owned[rel] = plan.current[rel]
+        _replace(dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items()))))
+        _sync_filesystem(root)
+    except OSError as exc:
+        # The journal stays `in-progress`: the next run recognises both versions and converges.
+        raise _io_conflict(_relative(root, exc), exc) from None
+    if raced:
+        raise OutputConflict(sorted(raced.items()), "MG906",
+                             "another program changed these files during the build; look at "
+                             "them, then run the build again", wrote_the_rest=True)
     return result
 
 
-def _build(staging: Path, out_dir: Path, files: Mapping[str, bytes], plan: _Plan) -> None:
-    staging.mkdir()
-    for rel, kind in sorted(plan.keep.items()):
-        src, dst = out_dir / rel, staging / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if kind == _DIR:
-            dst.mkdir()
-        elif kind == _LINK:
-            os.symlink(os.readlink(src), dst)  # same target text, never resolved
-        else:
-            _link_or_copy(src, dst, kind)
-    made: set[Path] = set()
-
-    def parent_of(rel: str) -> Path:
-        target = staging / rel
-        if target.parent not in made:  # one mkdir per directory, not per file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        return target
-
-    for rel in plan.unchanged:  # hard links keep inode and mtime of unchanged files
-        _link_or_copy(out_dir / rel, parent_of(rel), _FILE)
-    for rel in plan.written:
-        _write_file(parent_of(rel), files[rel])
-    _write_file(staging / MANIFEST_NAME, plan.manifest)
-    for rel in ("", *plan.dirs):  # keep directory permissions the user may have set
-        if plan.exists and (staging / rel).is_dir():
-            shutil.copymode(out_dir / rel, staging / rel, follow_symlinks=False)
-    _sync_filesystem(staging)
-
-
-def _link_or_copy(src: Path, dst: Path, kind: str) -> None:
+def _relative(root: Path, exc: OSError) -> str:
+    name = exc.filename if isinstance(exc.filename, str) else ""
     try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError:
-        if kind != _FILE:  # copying a fifo or device would block or misbehave
-            raise
-        shutil.copy2(src, dst, follow_symlinks=False)
+        return Path(name).relative_to(root).as_posix() if name else "."
+    except ValueError:
+        return "."
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    # "x": a fresh inode, never writing through a hard link into a file we carried over
-    with open(path, "xb") as f:
-        f.write(data)
+def _write_temp(dirs: _Dirs, rel: str, data: bytes) -> str:
+    """The new content in a fresh, uniquely named file beside `rel` (random, so builds in
+    other PID namespaces or hosts never collide); the parents are made as needed."""
+    directory, name = _split(rel)
+    fd_dir = dirs.fd(directory, create=True)
+    mode = 0o644
+    with suppress(OSError):
+        mode = stat.S_IMODE(os.lstat(name, dir_fd=fd_dir).st_mode)  # keep a mode the user set
+    temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode,
+                 dir_fd=fd_dir)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        with suppress(OSError):
+            os.unlink(temp, dir_fd=fd_dir)
+        raise
+    os.close(fd)
+    return temp
+
+
+def _replace(dirs: _Dirs, rel: str, data: bytes) -> None:
+    """Atomic and durable replace of one small file (the manifest)."""
+    directory, name = _split(rel)
+    temp = _write_temp(dirs, rel, data)
+    fd_dir = dirs.fd(directory, create=False)
+    try:
+        fd = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd_dir)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temp, name, src_dir_fd=fd_dir, dst_dir_fd=fd_dir)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp, dir_fd=fd_dir)
+        raise
+    with suppress(OSError):
+        os.fsync(fd_dir)
+
+
+def _remove_stale_temps(dirs: _Dirs, files: Mapping[str, bytes]) -> None:
+    """Temporary files of killed builds: with the lock held, every one of them is stale."""
+    for directory in sorted({"", *_parents(files)}):
+        try:
+            fd = dirs.fd(directory, create=False)
+        except OSError:
+            continue
+        for name in os.listdir(fd):
+            if name.startswith(TEMP_PREFIX):
+                with suppress(OSError):
+                    if stat.S_ISREG(os.lstat(name, dir_fd=fd).st_mode):
+                        os.unlink(name, dir_fd=fd)
+
+
+def _remove_owned_tree(path: Path) -> None:
+    for directory, _, filenames in os.walk(path, topdown=False):
+        for name in filenames:
+            os.unlink(os.path.join(directory, name))
+        os.rmdir(directory)
+
+
+def _remove_empty_parents(root: Path, rel: str) -> None:
+    """Directories that held only the pruned file go with it (meshgen made them)."""
+    parts = rel.split("/")[:-1]
+    while parts:
+        try:
+            os.rmdir(root.joinpath(*parts))
+        except OSError:
+            return
+        parts.pop()
 
 
 def _sync_filesystem(path: Path) -> None:
-    """Make the whole staged tree durable before the swap: one syncfs(2) for its file system
-    instead of an fsync per file and directory (20,000 of them at 100 clusters)."""
+    """Make everything written durable with one syncfs(2) for the file system instead of an
+    fsync per file and directory (20,000 of them at 100 clusters)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
@@ -304,97 +663,11 @@ def _fsync(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EROFS):
+            raise
     finally:
         os.close(fd)
-
-
-# --- swapping and crash recovery -------------------------------------------------------------
-
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2); False if libc or the filesystem can't."""
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
-    renameat2.restype = ctypes.c_int
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _swap(staging: Path, out_dir: Path) -> None:
-    if _exchange(staging, out_dir):
-        old = staging  # now holds the previous output
-    else:
-        # Two renames; if killed in between, _recover() puts the backup back on the next run.
-        old = _sibling(out_dir, "backup", os.getpid())
-        os.rename(out_dir, old)
-        try:
-            os.rename(staging, out_dir)
-        except BaseException:
-            os.rename(old, out_dir)
-            raise
-    # The new output is in place; a failed cleanup must not turn success into an error.
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _recover(out_dir: Path) -> None:
-    """Clean up after a killed run: restore a backup left without output, drop other leftovers."""
-    if not out_dir.parent.is_dir():
-        return
-    stem = f".{out_dir.name}.meshgen-"
-    for path in sorted(out_dir.parent.iterdir()):
-        kind, _, pid = path.name.removeprefix(stem).partition("-")
-        if not path.name.startswith(stem) or kind not in ("staging", "backup"):
-            continue
-        if not pid.isdigit() or _alive(int(pid)):
-            continue  # another meshgen run is busy with it
-        if kind == "backup" and not os.path.lexists(out_dir):
-            os.rename(path, out_dir)
-        else:
-            _remove(path)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _sibling(out_dir: Path, kind: str, pid: int) -> Path:
-    return out_dir.parent / f".{out_dir.name}.meshgen-{kind}-{pid}"
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def _abs(out_dir: Path) -> Path:
-    # Lexical only: resolving would follow an out_dir that is itself a symlink.
-    return Path(os.path.abspath(out_dir))
 
 
 # --- read-only comparisons (--check, --diff) -------------------------------------------------
@@ -402,29 +675,40 @@ def _abs(out_dir: Path) -> Path:
 
 def check_output(out_dir: Path, files: Mapping[str, bytes]) -> Drift:
     """How the disk differs from `files`; stale = owned files a write would prune. Never writes."""
-    out_dir = _abs(out_dir)
+    root = _abs(out_dir)
     _validate(files)
-    tree, owned, _ = _load(out_dir)
-    changed: list[str] = []
-    missing: list[str] = []
-    for rel in sorted(files):
-        kind = tree.get(rel)
-        if kind is None:
-            missing.append(rel)
-        elif kind != _FILE or _read(out_dir / rel) != files[rel]:
-            changed.append(rel)
-    stale = sorted(rel for rel in owned if rel not in files and tree.get(rel) == _FILE)
-    return Drift(tuple(changed), tuple(missing), tuple(stale))
+    if not _root_usable(root, create=False):
+        return Drift((), tuple(sorted(files)), ())
+    with _locked(root, fcntl.LOCK_SH):
+        manifest = _load_manifest(root)
+        changed: list[str] = []
+        missing: list[str] = []
+        for rel in sorted(files):
+            st = _lstat(root, rel)
+            if st is None:
+                missing.append(rel)
+            elif not stat.S_ISREG(st.st_mode) or not _same_content(root / rel, st, files[rel]):
+                changed.append(rel)
+        stale = sorted(rel for rel in manifest.owned
+                       if rel not in files and _is_regular(root, rel))
+    return Drift(tuple(changed), tuple(missing), tuple(stale), not manifest.complete)
+
+
+def _is_regular(root: Path, rel: str) -> bool:
+    st = _lstat(root, rel)
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def diff_output(out_dir: Path, files: Mapping[str, bytes]) -> str:
     """Unified diff from the disk to `files` (a/ = on disk, b/ = generated). Never writes."""
-    out_dir = _abs(out_dir)
-    drift = check_output(out_dir, files)
-    tree, _, _ = _load(out_dir)
+    root = _abs(out_dir)
+    drift = check_output(root, files)
     chunks: list[str] = []
     for rel in sorted({*drift.changed, *drift.missing, *drift.stale}):
-        old = _read(out_dir / rel) if tree.get(rel) == _FILE else b""
+        st = _lstat(root, rel)
+        old = b""
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size <= MANIFEST_MAX_BYTES:
+            old = _read(root / rel)
         new = files.get(rel, b"")
         lines = difflib.unified_diff(
             old.decode("utf-8", errors="replace").splitlines(keepends=True),

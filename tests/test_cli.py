@@ -190,3 +190,23 @@ def test_committed_out_is_current_from_any_working_directory(tmp_path: Path) -> 
     # Headers name the spec relative to the output's parent, not to the working directory.
     proc = run("build", str(SEED_EXAMPLE), "-o", str(ROOT / "out"), "--check", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_hand_edit_is_refused_then_forced(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
+    target = out / "cluster2" / "traffic" / "sample.yaml"
+    target.write_text(target.read_text() + "# hot fix\n")
+    proc = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    assert proc.returncode == 1
+    assert "cluster2/traffic/sample.yaml: error[MG906]: was changed since meshgen wrote it" in (
+        proc.stderr)
+    assert "--diff" in proc.stderr
+    assert target.read_text().endswith("# hot fix\n")
+    check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
+    assert check.returncode == 1
+    assert "cluster2/traffic/sample.yaml: changed" in check.stderr
+    forced = run("build", str(SEED_EXAMPLE), "-o", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert not target.read_text().endswith("# hot fix\n")
+    assert run("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0

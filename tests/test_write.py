@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from meshgen import write
 from meshgen.write import (
     MANIFEST_NAME,
     NOT_OWNED,
@@ -232,82 +231,21 @@ def test_user_symlinks_elsewhere_are_preserved(tmp_path: Path, out: Path) -> Non
 
 
 def test_owned_file_and_directory_can_swap_kinds(out: Path) -> None:
-    write_output(out, {"a": b"file\n", "b/c": b"nested\n"})
-    plan = write_output(out, {"a/x": b"now nested\n", "b": b"now a file\n"})
-    assert plan.pruned == ("a", "b/c")
-    assert (out / "a" / "x").read_bytes() == b"now nested\n"
-    assert (out / "b").read_bytes() == b"now a file\n"
+    write_output(out, {"a.yaml": b"file\n", "b.yaml/c.yaml": b"nested\n"})
+    plan = write_output(out, {"a.yaml/x.yaml": b"now nested\n", "b.yaml": b"now a file\n"})
+    assert plan.pruned == ("a.yaml",)
+    assert (out / "a.yaml" / "x.yaml").read_bytes() == b"now nested\n"
+    assert (out / "b.yaml").read_bytes() == b"now a file\n"
+    assert check_output(out, {"a.yaml/x.yaml": b"now nested\n",
+                              "b.yaml": b"now a file\n"}).clean
 
 
 def test_directory_with_user_content_at_write_path_conflicts(out: Path) -> None:
-    write_output(out, {"b/c": b"nested\n"})
-    (out / "b" / "mine").write_bytes(b"user\n")
+    write_output(out, {"b.yaml/c.yaml": b"nested\n"})
+    (out / "b.yaml" / "mine").write_bytes(b"user\n")
     with pytest.raises(OutputConflict) as exc:
-        write_output(out, {"b": b"file\n"})
-    assert exc.value.problems == [("b", "is a directory")]
-
-
-def test_crash_during_staging_leaves_output_untouched(
-    out: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write_output(out, FILES)
-    (out / "NOTES.md").write_bytes(b"mine\n")
-    before = snapshot(out)
-    real = write._write_file
-    calls = 0
-
-    def flaky(path: Path, data: bytes) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise RuntimeError("disk on fire")
-        real(path, data)
-
-    monkeypatch.setattr(write, "_write_file", flaky)
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        write_output(out, {k: v + b"# v2\n" for k, v in FILES.items()})
-    assert snapshot(out) == before
-    assert leftovers(out) == []
-
-
-def test_leftover_staging_from_killed_run_is_cleaned(out: Path) -> None:
-    write_output(out, FILES)
-    stale = out.parent / f".out.meshgen-staging-{dead_pid()}"
-    (stale / "cluster1").mkdir(parents=True)
-    (stale / "cluster1" / "half.yaml").write_bytes(b"half")
-    write_output(out, FILES)  # even a no-op run cleans up
-    assert leftovers(out) == []
-    assert (out / "README.md").read_bytes() == FILES["README.md"]
-
-
-def test_backup_from_killed_fallback_swap_is_restored(out: Path) -> None:
-    write_output(out, FILES)
-    (out / "NOTES.md").write_bytes(b"mine\n")
-    out.rename(out.parent / f".out.meshgen-backup-{dead_pid()}")  # killed between the renames
-    plan = write_output(out, FILES)
-    assert plan.written == ()
-    assert (out / "NOTES.md").read_bytes() == b"mine\n"
-    assert leftovers(out) == []
-
-
-def test_fallback_swap_without_renameat2(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(write, "_exchange", lambda a, b: False)
-    write_output(out, FILES)
-    (out / "NOTES.md").write_bytes(b"mine\n")
-    write_output(out, {"README.md": b"only\n"})
-    assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME, "NOTES.md", "README.md"]
-    assert leftovers(out) == []
-
-
-def test_renameat2_exchange(tmp_path: Path) -> None:
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir()
-    b.mkdir()
-    (a / "in-a").touch()
-    if not write._exchange(a, b):
-        pytest.skip("renameat2(RENAME_EXCHANGE) unsupported here")
-    assert (b / "in-a").exists()
-    assert not (a / "in-a").exists()
+        write_output(out, {"b.yaml": b"file\n"})
+    assert exc.value.problems == [("b.yaml", "is a directory")]
 
 
 def test_check_output_reports_drift_and_writes_nothing(out: Path) -> None:
@@ -333,7 +271,7 @@ def test_diff_output(out: Path) -> None:
     write_output(out, FILES)
     files = {k: v for k, v in FILES.items() if not k.startswith("cluster2/")}
     files["README.md"] = b"# changed\n"
-    files["bin.dat"] = b"\xff\xfe no newline"
+    files["bin.yaml"] = b"\xff\xfe no newline"
     before = snapshot(out)
     text = diff_output(out, files)
     assert "--- a/README.md\n+++ b/README.md\n" in text
@@ -373,4 +311,4 @@ def test_unsafe_paths_rejected(out: Path, rel: str) -> None:
 
 def test_file_and_directory_clash_rejected(out: Path) -> None:
     with pytest.raises(ValueError, match="both a file and a directory"):
-        plan_write(out, {"a": b"", "a/b": b""})
+        plan_write(out, {"a.yaml": b"", "a.yaml/b.yaml": b""})
