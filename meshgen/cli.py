@@ -290,7 +290,7 @@ def schema(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        _write_single(output, text, overwrite=True)
 
 
 @app.command()
@@ -303,11 +303,19 @@ def init(
     """Write a commented starter mesh.yaml."""
     from meshgen.starter import STARTER
 
-    if path.exists() and not force:
-        _say(f"{path} exists; not overwriting it (use --force)")
-        raise typer.Exit(EXIT_FAILED)
-    path.write_text(STARTER, encoding="utf-8")
+    _write_single(path, STARTER, overwrite=force)
     _say(f"wrote {path}; next: meshgen validate {path}")
+
+
+def _write_single(path: Path, text: str, *, overwrite: bool) -> None:
+    """One file, atomically, never through a symlink; a refusal is a diagnostic and exit 1."""
+    from meshgen import write
+
+    try:
+        write.write_single_file(path, text.encode(), overwrite=overwrite)
+    except write.OutputConflict as conflict:
+        _report_conflicts(path.parent, conflict, Format.text)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def main() -> None:

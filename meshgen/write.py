@@ -718,3 +718,37 @@ def diff_output(out_dir: Path, files: Mapping[str, bytes]) -> str:
         )
         chunks.extend(line if line.endswith("\n") else line + "\n" for line in lines)
     return "".join(chunks)
+
+
+# --- single files (meshgen schema -o, meshgen init) ------------------------------------------
+
+
+def write_single_file(path: Path, data: bytes, *, overwrite: bool) -> None:
+    """Write one file atomically (temporary file beside it, rename). A symlink at `path`, even
+    a dangling one, is refused, never written through; so is an existing file without
+    `overwrite`. Raises OutputConflict."""
+    path = _abs(path)
+    rel = path.name
+    if os.path.islink(path):
+        raise OutputConflict([(rel, "is a symlink; meshgen does not write through symlinks")])
+    if os.path.lexists(path):
+        if not os.path.isfile(path):
+            raise OutputConflict([(rel, "exists and is not a regular file")])
+        if not overwrite:
+            raise OutputConflict([(rel, "exists; not overwriting it")], "MG901",
+                                 "use --force to overwrite it")
+    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temp, path)
+    except OSError as exc:
+        with suppress(OSError):
+            temp.unlink()
+        raise _io_conflict(rel, exc) from None

@@ -210,3 +210,20 @@ def test_hand_edit_is_refused_then_forced(tmp_path: Path) -> None:
     assert forced.returncode == 0, forced.stderr
     assert not target.read_text().endswith("# hot fix\n")
     assert run("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0
+
+
+def test_init_and_schema_never_write_through_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.yaml"
+    (tmp_path / "dangling.yaml").symlink_to(target)
+    proc = run("init", "dangling.yaml", "--force", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "is a symlink" in proc.stderr
+    assert not target.exists()
+    target.write_text("precious\n")
+    (tmp_path / "schema.json").symlink_to(target)
+    proc = run("schema", "-o", "schema.json", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert target.read_text() == "precious\n"
+    assert run("schema", "-o", "real.json", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "real.json").read_text().startswith("{")
+    assert not list(tmp_path.glob(".meshgen-tmp-*"))
