@@ -47,9 +47,10 @@ _BAD_MANIFEST = "is not a valid meshgen manifest; delete it (existing files then
 
 # The paths meshgen generates: names without a leading dot, files ending in .yaml or .md. A
 # manifest entry outside this shape (say `.git/config`) is never treated as owned.
-_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_GENERATED_SUFFIXES = (".yaml", ".md")
+_GENERATED = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]*/)*[A-Za-z0-9][A-Za-z0-9._-]*\.(?:yaml|md)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# In a journal, a file the interrupted build created: any content is that build's.
+ANY_CONTENT = "*"
 
 
 class OutputConflict(Exception):  # noqa: N818 - the name is the public API
@@ -118,9 +119,7 @@ def _is_safe(rel: str) -> bool:
 
 def could_generate(rel: str) -> bool:
     """Whether meshgen could have written `rel` (the shape of every path it emits)."""
-    parts = rel.split("/")
-    return (all(_SEGMENT.fullmatch(part) for part in parts)
-            and parts[-1].endswith(_GENERATED_SUFFIXES))
+    return _GENERATED.fullmatch(rel) is not None
 
 
 def _validate(files: Mapping[str, bytes]) -> None:
@@ -150,7 +149,7 @@ def _abs(out_dir: Path) -> Path:
 
 def _lstat(root: Path, rel: str) -> os.stat_result | None:
     try:
-        return os.lstat(root / rel)
+        return os.lstat(f"{root}/{rel}")
     except FileNotFoundError:
         return None
     except NotADirectoryError:
@@ -175,12 +174,22 @@ def _hash_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _same_content(path: Path, st: os.stat_result, data: bytes) -> bool:
+def _same_content(path: str, st: os.stat_result, data: bytes) -> bool:
+    """Whether the file holds exactly `data` (reads at most len(data) + 1 bytes)."""
     if st.st_size != len(data):
         return False
-    fd = _open_nofollow(path)
-    with os.fdopen(fd, "rb") as f:
-        return f.read(len(data) + 1) == data
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        chunks, left = [], len(data) + 1
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks) == data
+    finally:
+        os.close(fd)
 
 
 def _read(path: Path) -> bytes:
@@ -211,7 +220,8 @@ def _parse_manifest(doc: object) -> dict[str, frozenset[str]]:
     if not isinstance(doc, dict) or doc.get("generator", "meshgen") != "meshgen":
         raise ValueError("not a meshgen manifest")
     files, pending = doc["files"], doc.get("pending", {})
-    if not isinstance(files, dict) or not isinstance(pending, dict):
+    created = doc.get("created", [])
+    if not (isinstance(files, dict) and isinstance(pending, dict) and isinstance(created, list)):
         raise ValueError("files")
     owned: dict[str, frozenset[str]] = {}
     for rel, digest in [*files.items(), *pending.items()]:
@@ -219,14 +229,18 @@ def _parse_manifest(doc: object) -> dict[str, frozenset[str]]:
             raise ValueError("entry")
         if _is_safe(rel) and could_generate(rel):  # anything else stays the user's
             owned[rel] = owned.get(rel, frozenset()) | {digest}
+    for rel in created:
+        if isinstance(rel, str) and _is_safe(rel) and could_generate(rel):
+            owned[rel] = owned.get(rel, frozenset()) | {ANY_CONTENT}
     return owned
 
 
 def _manifest_bytes(files: Mapping[str, str], *, pending: Mapping[str, str] | None = None,
-                     holder: str | None = None) -> bytes:
+                     holder: str | None = None, created: list[str] | None = None) -> bytes:
     doc: dict[str, object] = {"generator": "meshgen", "version": 2, "files": dict(files)}
     if pending is not None:
-        doc.update(state="in-progress", pending=dict(pending), holder=holder)
+        doc.update(state="in-progress", pending=dict(pending), holder=holder,
+                   created=created or [])
     return (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode()
 
 
@@ -327,11 +341,11 @@ def _make_plan(root: Path, files: Mapping[str, bytes], digests: Mapping[str, str
                 plan.problems[rel] = "is a directory"
         elif rel not in manifest.owned or not stat.S_ISREG(st.st_mode):
             plan.problems[rel] = NOT_OWNED if stat.S_ISREG(st.st_mode) else _kind_reason(st)
-        elif _same_content(root / rel, st, files[rel]):
+        elif _same_content(f"{root}/{rel}", st, files[rel]):
             plan.unchanged.append(rel)
         else:
             current = _hash_file(root / rel)
-            if force or current in manifest.owned[rel]:
+            if force or current in manifest.owned[rel] or ANY_CONTENT in manifest.owned[rel]:
                 plan.written.append(rel)
                 plan.current[rel] = current
             else:
@@ -346,7 +360,7 @@ def _make_plan(root: Path, files: Mapping[str, bytes], digests: Mapping[str, str
         if _check_ancestors(root, rel, root_st.st_dev, {}, {}, seen) is not None:
             continue
         current = _hash_file(root / rel)
-        if force or current in manifest.owned[rel]:
+        if force or current in manifest.owned[rel] or ANY_CONTENT in manifest.owned[rel]:
             plan.pruned.append(rel)
             plan.snapshots[rel] = _snapshot(st)
             plan.current[rel] = current
@@ -500,18 +514,29 @@ def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping
     journal = {rel: digests[rel] for rel in plan.unchanged}
     journal.update(plan.current)
     pending = {rel: digests[rel] for rel in plan.written}
+    # Files that do not exist yet are created in place (O_EXCL): a kill mid-write leaves a
+    # partial file that only this build can have made, so the journal owns it whatever it holds.
+    created = sorted(rel for rel in plan.written if plan.snapshots[rel] is None)
     holder = f"pid {os.getpid()} on {socket.gethostname()}"
     try:
-        _replace(dirs, MANIFEST_NAME, _manifest_bytes(journal, pending=pending, holder=holder))
+        _replace(dirs, MANIFEST_NAME, _manifest_bytes(journal, pending=pending, holder=holder,
+                                                      created=created))
     except OSError as exc:
         raise _io_conflict(MANIFEST_NAME, exc) from None
 
     temps: dict[str, str] = {}
+    made: list[str] = []
+    raced: dict[str, str] = {}
     try:
         for rel in plan.blocking:
             os.unlink(root / rel)
         for rel in plan.written:
-            temps[rel] = _write_temp(dirs, rel, files[rel])
+            if plan.snapshots[rel] is not None:
+                temps[rel] = _write_temp(dirs, rel, files[rel])
+            elif _create(dirs, rel, files[rel]):
+                made.append(rel)
+            else:
+                raced[rel] = "created by another program while meshgen was writing; left as it is"
         _sync_filesystem(root)
     except OSError as exc:
         for rel, temp in temps.items():
@@ -525,7 +550,6 @@ def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping
                 _replace(dirs, MANIFEST_NAME, manifest.raw)
         raise _io_conflict(_relative(root, exc), exc) from None
 
-    raced: dict[str, str] = {}
     try:
         for rel, temp in temps.items():
             directory, name = _split(rel)
@@ -550,8 +574,9 @@ def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping
         for rel in raced:  # keep owning what still holds the content we recorded
             if rel in plan.current and rel not in files:
                 owned[rel] = plan.current[rel]
-        _replace(dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items()))))
+        # The renames must be durable before the manifest says the new output is complete.
         _sync_filesystem(root)
+        _replace(dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items()))))
     except OSError as exc:
         # The journal stays `in-progress`: the next run recognises both versions and converges.
         raise _io_conflict(_relative(root, exc), exc) from None
@@ -593,6 +618,25 @@ def _write_temp(dirs: _Dirs, rel: str, data: bytes) -> str:
         raise
     os.close(fd)
     return temp
+
+
+def _create(dirs: _Dirs, rel: str, data: bytes) -> bool:
+    """Write a file that did not exist when planned, in place; False if someone else made it
+    meanwhile (O_EXCL: theirs, never overwritten)."""
+    directory, name = _split(rel)
+    fd_dir = dirs.fd(directory, create=True)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666,
+                     dir_fd=fd_dir)
+    except FileExistsError:
+        return False
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return True
 
 
 def _replace(dirs: _Dirs, rel: str, data: bytes) -> None:
@@ -687,7 +731,8 @@ def check_output(out_dir: Path, files: Mapping[str, bytes]) -> Drift:
             st = _lstat(root, rel)
             if st is None:
                 missing.append(rel)
-            elif not stat.S_ISREG(st.st_mode) or not _same_content(root / rel, st, files[rel]):
+            elif not stat.S_ISREG(st.st_mode) or not _same_content(f"{root}/{rel}", st,
+                                                                   files[rel]):
                 changed.append(rel)
         stale = sorted(rel for rel in manifest.owned
                        if rel not in files and _is_regular(root, rel))

@@ -412,3 +412,24 @@ def test_flock_is_on_the_directory_itself(out: Path) -> None:
         os.close(fd)
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [MANIFEST_NAME, "README.md", "cluster1", "cluster2"])
+
+
+def test_a_file_half_created_by_a_killed_build_is_its_own(out: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    write_output(out, FILES)
+    more = {**V2, "cluster3/kustomization.yaml": b"resources: []\n" * 1000}
+    real = write._create
+
+    def killed_mid_write(dirs: object, rel: str, data: bytes) -> bool:
+        if rel.startswith("cluster3/"):
+            real(dirs, rel, data[:100])  # type: ignore[arg-type]
+            raise KeyboardInterrupt  # as good as kill -9 for the files on disk
+        return real(dirs, rel, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(write, "_create", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        write_output(out, more)
+    monkeypatch.undo()
+    assert not check_output(out, more).clean
+    write_output(out, more)  # no MG906: the half-written file was the killed build's own
+    assert check_output(out, more).clean
