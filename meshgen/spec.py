@@ -3,24 +3,28 @@
 Field names (the YAML aliases) are the contract of DESIGN.md §2. Models are strict: unknown
 fields are errors and scalars are never coerced (a version written `1.10` is a float, and
 rejected). Every name is checked against the Kubernetes rule it will have to satisfy.
+
+The published JSON Schema (schema.py) accepts exactly what these models accept
+(tests/test_schema_agreement.py), so three rules follow JSON Schema's data model
+(spec_scalars.py, spec_cidr.py): an integer is a number without a fractional part (`8080.0`
+is 8080), no string or key holds a control character, and a CIDR is written in canonical form.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    JsonValue,
     StringConstraints,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
 
+from meshgen.spec_cidr import IPNetwork as IPNetwork  # re-exported for the checks
+from meshgen.spec_cidr import parse_cidrs
 from meshgen.spec_names import (
     DNSLabel,
     LabelKey,
@@ -28,6 +32,7 @@ from meshgen.spec_names import (
     ServiceName,
     Subdomain,
 )
+from meshgen.spec_scalars import IntPercent, IstioValues, PortNumber, definition
 from meshgen.spec_traffic import (
     Duration,
     Fault,
@@ -54,77 +59,9 @@ HttpsURL = Annotated[
     ),
 ]
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _parse_cidrs(value: Any) -> tuple[IPNetwork, ...]:
-    """A CIDR or a list of CIDRs (dual-stack) -> networks; host bits set is an error."""
-    is_list = isinstance(value, list)
-    items = value if is_list else [value]
-    if not items:
-        raise PydanticCustomError("cidr", "at least one CIDR is required")
-    nets: list[IPNetwork] = []
-    for position, item in enumerate(items):
-        # The index lets validate.py point at the list item rather than the field.
-        index = position if is_list else None
-        if not isinstance(item, str):
-            raise PydanticCustomError(
-                "cidr", "expected a CIDR string such as 10.128.0.0/14", {"index": index}
-            )
-        if "/" not in item:
-            raise PydanticCustomError(
-                "cidr", "'{cidr}' has no prefix length; write it as a CIDR such as 10.0.0.0/16",
-                {"index": index, "cidr": item},
-            )
-        try:
-            net = ipaddress.ip_network(item, strict=True)
-        except ValueError as exc:
-            if "host bits set" in str(exc):
-                network = ipaddress.ip_network(item, strict=False)
-                raise PydanticCustomError(
-                    "cidr", "'{cidr}' has host bits set; the network is {network}",
-                    {"index": index, "cidr": item, "network": str(network)},
-                ) from None
-            raise PydanticCustomError(
-                "cidr", "'{cidr}' is not a valid CIDR: {reason}",
-                {"index": index, "cidr": item, "reason": str(exc)},
-            ) from None
-        if net.is_loopback or net.is_multicast or net.is_link_local or (
-            net.network_address.is_unspecified
-        ):
-            raise PydanticCustomError(
-                "cidr", "'{cidr}' is {kind}, which cannot hold pod or service addresses",
-                {"index": index, "cidr": item, "kind": _special_kind(net)},
-            )
-        nets.append(net)
-    return tuple(nets)
-
-
-def _special_kind(net: IPNetwork) -> str:
-    if net.is_loopback:
-        return "a loopback range"
-    if net.is_multicast:
-        return "a multicast range"
-    if net.is_link_local:
-        return "a link-local range"
-    return "a range starting at the unspecified address"
-
-
-_CIDR_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "string", "description": "A CIDR, e.g. 10.128.0.0/14 or fd00:10:244::/56"},
-        {
-            "type": "array",
-            "items": {"type": "string"},
-            "minItems": 1,
-            "maxItems": 2,
-            "description": "Dual-stack: one IPv4 and one IPv6 CIDR",
-        },
-    ]
-}
-
+# Canonical CIDR text only (spec_cidr.py): what users write is what the output shows.
 CIDRs = Annotated[
-    tuple[IPNetwork, ...], BeforeValidator(_parse_cidrs), WithJsonSchema(_CIDR_SCHEMA)
+    tuple[IPNetwork, ...], BeforeValidator(parse_cidrs), WithJsonSchema(definition("CIDRs"))
 ]
 
 
@@ -155,7 +92,7 @@ class Istio(Model):
         "", description="Optional control-plane revision; injection then uses istio.io/rev."
     )
     cni: CNI = CNI()
-    values: dict[str, JsonValue] = Field(
+    values: IstioValues = Field(
         default_factory=dict,
         description="Escape hatch: deep-merged last into the install values.",
     )
@@ -187,6 +124,13 @@ class SecretStore(Model):
 
 
 class Secrets(Model):
+    # MG105 (checks/schema.py), spelled out for the JSON Schema.
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"provider": {"const": "external-secrets"}},
+               "required": ["provider"]},
+        "then": {"properties": {"store": {"type": "object"}}, "required": ["store"]},
+    })
+
     provider: Literal["placeholder", "external-secrets"] = "placeholder"
     store: SecretStore | None = Field(
         None, description="The External Secrets store (required with external-secrets)."
@@ -255,7 +199,7 @@ class Namespace(Model):
 
 class Port(Model):
     name: DNSLabel
-    number: int = Field(ge=1, le=65535)
+    number: PortNumber
 
 
 class Subset(Model):
@@ -266,9 +210,9 @@ class Subset(Model):
 
 class Destination(Model):
     subset: DNSLabel | None = None
-    weight: int | None = Field(None, ge=0, le=100)
-    port: int | None = Field(
-        None, ge=1, le=65535,
+    weight: IntPercent | None = None
+    port: PortNumber | None = Field(
+        None,
         description="Service port number; required when the service declares several ports.",
     )
     cluster: DNSLabel | None = Field(

@@ -7,15 +7,32 @@ that what users know from Istio reads the same here; models are strict like spec
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from meshgen.spec_names import DNSLabel, LabelKey, LabelValue
+from meshgen.spec_scalars import (
+    HTTPStatus,
+    Int32Count,
+    Int32Positive,
+    IntPercent,
+    PortNumber,
+    Text,
+)
 
 # Go durations as Istio accepts them (google.protobuf.Duration in YAML): 5s, 1.5s, 100ms, 1m.
 Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")]
-Percent = Annotated[float, Field(ge=0, le=100)] | Annotated[int, Field(ge=0, le=100)]
+Percent = Annotated[float, Field(ge=0, le=100)] | IntPercent
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$", max_length=256)]
 ServiceAccountRef = Annotated[str, StringConstraints(
     pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
@@ -26,16 +43,30 @@ class Model(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
 
 
-class StringMatch(Model):
-    """Exactly one of exact, prefix, regex (Istio's StringMatch oneof)."""
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # null is not a value the schema allows
 
-    exact: str | None = None
-    prefix: str | None = None
-    regex: str | None = None
+
+class StringMatch(Model):
+    """Exactly one of exact, prefix, regex (Istio's StringMatch oneof): one key, a string."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    exact: Text | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+    prefix: Text | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+    regex: Text | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+
+    @field_validator("exact", "prefix", "regex", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # An explicit null would count as "not given" below; the schema says string.
+        if value is None:
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> StringMatch:
-        if sum(v is not None for v in (self.exact, self.prefix, self.regex)) != 1:
+        if len(self.model_fields_set) != 1:
             raise ValueError("give exactly one of exact, prefix, regex")
         return self
 
@@ -47,11 +78,11 @@ class Match(Model):
         default_factory=dict, alias="sourceLabels",
         description="Labels of the calling workload; topology.istio.io/cluster selects the "
         "calling cluster.")
-    port: int | None = Field(None, ge=1, le=65535)
+    port: PortNumber | None = None
 
 
 class Retries(Model):
-    attempts: int = Field(ge=0)
+    attempts: Int32Count
     per_try_timeout: Duration | None = Field(None, alias="perTryTimeout")
     retry_on: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+(,[a-z0-9-]+)*$")] | None = (
         Field(None, alias="retryOn"))
@@ -63,7 +94,7 @@ class Delay(Model):
 
 
 class Abort(Model):
-    http_status: int = Field(alias="httpStatus", ge=200, le=599)
+    http_status: HTTPStatus = Field(alias="httpStatus")
     percentage: Percent = 100
 
 
@@ -74,21 +105,22 @@ class Fault(Model):
 
 class Mirror(Model):
     subset: DNSLabel | None = None
-    port: int | None = Field(None, ge=1, le=65535)
+    port: PortNumber | None = None
     percentage: Percent = 100
 
 
 class TCPSettings(Model):
-    max_connections: int | None = Field(None, alias="maxConnections", ge=1)
+    max_connections: Int32Positive | None = Field(None, alias="maxConnections")
     connect_timeout: Duration | None = Field(None, alias="connectTimeout")
 
 
 class HTTPSettings(Model):
-    http1_max_pending_requests: int | None = Field(None, alias="http1MaxPendingRequests", ge=1)
-    http2_max_requests: int | None = Field(None, alias="http2MaxRequests", ge=1)
-    max_requests_per_connection: int | None = Field(
-        None, alias="maxRequestsPerConnection", ge=0)
-    max_retries: int | None = Field(None, alias="maxRetries", ge=0)
+    http1_max_pending_requests: Int32Positive | None = Field(
+        None, alias="http1MaxPendingRequests")
+    http2_max_requests: Int32Positive | None = Field(None, alias="http2MaxRequests")
+    max_requests_per_connection: Int32Count | None = Field(
+        None, alias="maxRequestsPerConnection")
+    max_retries: Int32Count | None = Field(None, alias="maxRetries")
     idle_timeout: Duration | None = Field(None, alias="idleTimeout")
 
 
@@ -98,10 +130,10 @@ class ConnectionPool(Model):
 
 
 class OutlierDetection(Model):
-    consecutive_5xx_errors: int | None = Field(None, alias="consecutive5xxErrors", ge=0)
+    consecutive_5xx_errors: Int32Count | None = Field(None, alias="consecutive5xxErrors")
     interval: Duration | None = None
     base_ejection_time: Duration | None = Field(None, alias="baseEjectionTime")
-    max_ejection_percent: int | None = Field(None, alias="maxEjectionPercent", ge=0, le=100)
+    max_ejection_percent: IntPercent | None = Field(None, alias="maxEjectionPercent")
 
 
 class Failover(Model):

@@ -2,6 +2,10 @@
 
 Pydantic's error locations are alias paths into the data, so each maps straight onto the
 positions the loader recorded. Messages are rewritten for people who write YAML, not Python.
+
+Control characters are looked for first, in every string and mapping key of the data
+(MG110), so that the rule holds for every field, including ones added later, and the
+diagnostic names the character and the exact node instead of a pattern it breaks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from meshgen.diagnostics import Diagnostic, Location, Severity
 from meshgen.load import Loaded, Positions, YamlPath
 from meshgen.spec import Mesh
 from meshgen.spec_names import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN
+from meshgen.spec_scalars import control_character, describe_character
 
 _RULES = {
     DNS1123_LABEL: "a DNS-1123 label: lower-case letters, digits and '-', starting and "
@@ -28,13 +33,82 @@ _RULES = {
 }
 
 
+# Strings under this path are multi-line text (PEM bundles, templates): TAB and LF allowed.
+ISTIO_VALUES: YamlPath = ("spec", "istio", "values")
+
+
 def validate(loaded: Loaded) -> tuple[Mesh | None, list[Diagnostic]]:
+    controls = _control_characters(loaded.data, loaded.positions)
     try:
         mesh = Mesh.model_validate(loaded.data)
     except ValidationError as exc:
-        diags = [_to_diagnostic(err, loaded) for err in exc.errors(include_url=False)]
+        diags = list(controls.values())
+        for err in exc.errors(include_url=False):
+            path = _error_path(err, loaded.data)
+            # The string's control character is the problem that error is about.
+            if not any(path[:end] in controls for end in range(len(path) + 1)):
+                diags.append(_to_diagnostic(err, loaded))
         return None, _dedupe(diags)
+    if controls:
+        return None, list(controls.values())
     return mesh, []
+
+
+def _control_characters(data: Any, positions: Positions) -> dict[YamlPath, Diagnostic]:
+    """MG110 for every string and mapping key with a control character, by path."""
+    found: dict[YamlPath, Diagnostic] = {}
+    stack: list[tuple[YamlPath, Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            multiline = len(path) > len(ISTIO_VALUES) and path[:len(ISTIO_VALUES)] == ISTIO_VALUES
+            char = control_character(node, multiline=multiline)
+            if char is not None:
+                message = f"control character {describe_character(char)} in {_dotted(path)}"
+                found[path] = Diagnostic("MG110", Severity.ERROR, message, positions.at(path),
+                                         _control_hint(node, multiline=multiline))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                child = (*path, key)
+                char = control_character(key) if isinstance(key, str) else None
+                if char is not None:
+                    message = (f"control character {describe_character(char)} in the key "
+                               f"{key!r} of {_dotted(path)}")
+                    found[child] = Diagnostic("MG110", Severity.ERROR, message,
+                                              positions.key_at(child),
+                                              "keys are names: no control characters")
+                    continue
+                stack.append((child, value))
+        elif isinstance(node, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(node))
+    return dict(sorted(found.items(), key=lambda item: _sortable(item[0])))
+
+
+def _sortable(path: YamlPath) -> tuple[tuple[int, str], ...]:
+    return tuple((0, f"{seg:020d}") if isinstance(seg, int) else (1, seg) for seg in path)
+
+
+def _control_hint(value: str, *, multiline: bool) -> str:
+    body = value.removesuffix("\n")
+    if body and body != value and control_character(body) is None:
+        return ("a block scalar (| or >) keeps the final line break: write the value on one "
+                "line, or use |- or >-")
+    if multiline:
+        return f"strings in istio.values may hold tabs and line feeds, nothing else: {value!r}"
+    return ("meshgen copies values into YAML, shell commands and Markdown, so they hold no "
+            f"control characters, line breaks and tabs included: {value!r}")
+
+
+def _error_path(err: Any, data: Any) -> YamlPath:
+    """The node a pydantic error is about, down to a list item or nested value the
+    validator named in its context."""
+    path = _data_path(tuple(err["loc"]), data)
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    if err["type"] == "cidr" and isinstance(ctx.get("index"), int):
+        path = (*path, ctx["index"])
+    elif err["type"] == "istio_value":
+        path = (*path, *ctx.get("path", ()))
+    return path
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -141,6 +215,11 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
         if "network" in ctx:
             hint = f"write {ctx['network']}"
         return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+
+    if etype == "istio_value":
+        path = _error_path(err, loaded.data)
+        message = f"{_dotted(path)}: {err['msg']}"
+        return Diagnostic("MG104", Severity.ERROR, message, positions.at(path), None)
 
     if etype == "string_pattern_mismatch":
         pattern = ctx.get("pattern", "")

@@ -20,7 +20,8 @@ from meshgen.pipeline import Compiled, compile_spec
 EXAMPLE = Path(__file__).parent.parent / "examples" / "openshift-submariner" / "mesh.yaml"
 TEXT = EXAMPLE.read_text()
 LINES = TEXT.splitlines(keepends=True)
-DATA = yaml.safe_load(TEXT)
+# Structural mutations start from every example (each uses other parts of the spec).
+SEEDS = [yaml.safe_load(p.read_text()) for p in sorted(EXAMPLE.parent.parent.glob("*/mesh.yaml"))]
 
 # Characters that mean something to YAML, plus whitespace and non-ASCII.
 YAML_SYNTAX = ":-[]{}&*!|>?,#%@`'\"\t\n\r "
@@ -125,7 +126,8 @@ scalars = (
     | st.text(chars, max_size=20)
     | st.sampled_from(["", "1.10", "1.10.0", "10.0.0.0/8", "cluster1", "v1", "yes", "Mesh"])
 )
-FIELDS = sorted({str(p[-1]) for p in paths(DATA) if p and isinstance(p[-1], str)})
+FIELDS = sorted({str(p[-1]) for seed in SEEDS for p in paths(seed)
+                 if p and isinstance(p[-1], str)})
 # Mostly string keys; now and then an int, bool or null (the loader's MG008).
 keys = st.integers(0, 9).flatmap(
     lambda n: (st.integers() | st.booleans() | st.none()) if n == 0
@@ -184,7 +186,7 @@ DATA_MUTATIONS = [replace_node, delete_key, add_key]
 
 @st.composite
 def mutated_data(draw: st.DrawFn) -> Any:
-    data = copy.deepcopy(DATA)
+    data = copy.deepcopy(draw(st.sampled_from(SEEDS)))
     for mutation in draw(st.lists(st.sampled_from(DATA_MUTATIONS), min_size=1, max_size=3)):
         data = draw(mutation(data))
     return data

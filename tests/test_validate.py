@@ -129,6 +129,55 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
      "MG104", "mesh.yaml:8:13", None),
     ("routes-no-destinations", service("      routes:\n        - destinations: []\n"),
      "MG104", "mesh.yaml:16:25", None),
+    # CIDRs: only the canonical text, which the hint spells out.
+    ("cidr-zone-id", edit("10.128.0.0/14", '"fd00::%eth0/56"'),
+     "MG104", "mesh.yaml:10:16", "write fd00::/56"),
+    ("cidr-upper-case", edit("10.128.0.0/14", '"FD00:10::/56"'),
+     "MG104", "mesh.yaml:10:16", "write fd00:10::/56"),
+    ("cidr-uncompressed", edit("10.128.0.0/14", '"fd00:0:0:0:0:0:0:0/56"'),
+     "MG104", "mesh.yaml:10:16", "write fd00::/56"),
+    ("cidr-prefix-leading-zero", edit("10.128.0.0/14", "10.128.0.0/014"),
+     "MG104", "mesh.yaml:10:16", "write 10.128.0.0/14"),
+    ("cidr-netmask", edit("10.128.0.0/14", "10.128.0.0/255.252.0.0"),
+     "MG104", "mesh.yaml:10:16", "write 10.128.0.0/14"),
+    ("cidr-space", edit("10.128.0.0/14", '" 10.128.0.0/14"'),
+     "MG104", "mesh.yaml:10:16", "write 10.128.0.0/14"),
+    ("cidr-three", edit("10.128.0.0/14", '[10.128.0.0/14, "fd00::/56", 10.1.0.0/16]'),
+     "MG104", "mesh.yaml:10:45", None),
+    ("cidr-ipv4-mapped", edit("10.128.0.0/14", '"::ffff:0:0/96"'),
+     "MG104", "mesh.yaml:10:16", None),
+    # Integers: JSON Schema's (no fractional part), never booleans; Istio's int32 range.
+    ("port-fraction", service("      ports:\n        - {name: http, number: 5000.5}\n"),
+     "MG102", "mesh.yaml:16:32", None),
+    ("port-bool", service("      ports:\n        - {name: http, number: true}\n"),
+     "MG102", "mesh.yaml:16:32", None),
+    ("attempts-int32", service("      routes:\n        - destinations: [{subset: v1}]\n"
+                               "          retries: {attempts: 2147483648}\n"),
+     "MG104", "mesh.yaml:17:31", None),
+    # Route matches: exactly one of exact, prefix, regex, a string.
+    ("match-two-kinds", service("      routes:\n        - destinations: [{subset: v1}]\n"
+                                "          match: [{uri: {exact: /a, prefix: /a}}]\n"),
+     "MG104", "mesh.yaml:17:25", None),
+    ("match-null", service("      routes:\n        - destinations: [{subset: v1}]\n"
+                           "          match: [{uri: {exact: /a, prefix: null}}]\n"),
+     "MG102", "mesh.yaml:17:45", None),
+    # MG110: a control character, in any string or key, at that node.
+    ("control-block-scalar", edit("podCIDR: 10.128.0.0/14", "podCIDR: |\n        10.128.0.0/14"),
+     "MG110", "mesh.yaml:10:16", "|- or >-"),
+    ("control-escape", edit("name: cluster1", 'name: "clus\\x1bter1"'),
+     "MG110", "mesh.yaml:9:13", "no control characters"),
+    ("control-tab", edit("name: mesh1", 'name: "mesh1\\t"'), "MG110", "mesh.yaml:4:9", None),
+    ("control-label-key", service('      subsets:\n        - {name: v1, labels: {"a\\nb": v1}}\n'),
+     "MG110", "mesh.yaml:16:31", "keys are names"),
+    ("control-in-match", service("      routes:\n        - destinations: [{subset: v1}]\n"
+                                 '          match: [{uri: {prefix: "/a\\u0085"}}]\n'),
+     "MG110", "mesh.yaml:17:34", None),
+    ("control-values-cr", edit('    version: "1.10.0"\n',
+                               '    version: "1.10.0"\n    values: {a: {b: "x\\r"}}\n'),
+     "MG110", "mesh.yaml:8:21", "tabs and line feeds"),
+    ("values-nan", edit('    version: "1.10.0"\n',
+                        '    version: "1.10.0"\n    values: {a: [.nan]}\n'),
+     "MG104", "mesh.yaml:8:18", None),
 ]
 
 
@@ -239,6 +288,56 @@ def test_mesh_id_overrides_the_name() -> None:
 
 def test_dual_stack_cidrs() -> None:
     mesh, diags = run(edit("10.128.0.0/14", '[10.128.0.0/14, "fd00:10:244::/56"]'))
+    assert diags == []
+    assert mesh is not None
+    assert [str(n) for n in mesh.spec.clusters[0].pod_cidr] == ["10.128.0.0/14", "fd00:10:244::/56"]
+
+
+def test_control_character_message() -> None:
+    (d,) = run(edit("10.128.0.0/14", '"10.128.0.0/14\\n"'))[1]
+    assert d.message == "control character U+000A (line feed) in spec.clusters[0].podCIDR"
+    (d,) = run(service('      subsets:\n        - {name: v1, labels: {"a\\u009fb": v1}}\n'))[1]
+    assert d.message == (
+        "control character U+009F in the key 'a\\x9fb' of spec.services[0].subsets[0].labels")
+
+
+def test_control_characters_are_reported_once_each_and_alone() -> None:
+    """The pattern those strings also break is not reported again; other errors are."""
+    text = edit("name: cluster1", 'name: "cluster1\\n"')
+    text = edit("10.128.0.0/14", '"10.128.0.0/14\\t"', text)
+    text = edit("kind: Mesh", "kind: Mes", text)
+    assert sorted((d.code, str(d.location)) for d in run(text)[1]) == [
+        ("MG104", "mesh.yaml:2:7"),
+        ("MG110", "mesh.yaml:10:16"),
+        ("MG110", "mesh.yaml:9:13"),
+    ]
+
+
+def test_istio_values_may_hold_multi_line_text() -> None:
+    mesh, diags = run(edit('    version: "1.10.0"\n', '    version: "1.10.0"\n    values:\n'
+                           '      pem: |\n        line one\n        line two\n'
+                           '      tabbed: "a\\tb"\n'))
+    assert diags == []
+    assert mesh is not None
+    assert mesh.spec.istio.values == {"pem": "line one\nline two\n", "tabbed": "a\tb"}
+
+
+def test_integral_floats_are_integers() -> None:
+    text = service("      ports:\n        - {name: http, number: 5000.0}\n"
+                   "      routes:\n        - destinations: [{subset: v1, weight: 1e2}]\n")
+    mesh, diags = run(text)
+    assert diags == []
+    assert mesh is not None
+    (port,) = mesh.spec.services[0].ports
+    assert port.number == 5000
+    assert type(port.number) is int
+    weight = mesh.spec.services[0].routes[0].destinations[0].weight
+    assert weight == 100
+    assert type(weight) is int
+
+
+def test_cidrs_keep_their_canonical_text() -> None:
+    mesh, diags = run(edit("10.128.0.0/14", '["10.128.0.0/14", "fd00:10:244::/56"]'))
     assert diags == []
     assert mesh is not None
     assert [str(n) for n in mesh.spec.clusters[0].pod_cidr] == ["10.128.0.0/14", "fd00:10:244::/56"]
