@@ -27,9 +27,11 @@ from meshgen.report import (
     EXIT_USAGE,
     Format,
 )
+from meshgen.report import interrupted as _interrupted
 from meshgen.report import print_diagnostics as _print_diagnostics
 from meshgen.report import say as _say
 from meshgen.report import summary as _summary
+from meshgen.report import writing as _writing
 
 app = typer.Typer(
     name="meshgen",
@@ -88,6 +90,7 @@ def build(
             return
         with _progress(spec) as progress:
             progress("writing")
+            _writing(output, result.files)  # an interrupt from here on says what is on disk
             plan = write.write_output(output, result.files, force=force)
     except write.OutputConflict as conflict:
         _report_conflicts(output, conflict, fmt)
@@ -326,13 +329,11 @@ def main() -> None:
         # Without standalone mode click returns the exit code instead of calling exit.
         code = app(standalone_mode=False)
     except KeyboardInterrupt:
-        _say("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(_interrupted())
     except SystemExit:
         raise
     except typer.Abort:
-        _say("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(_interrupted())
     except Exception as exc:
         if isinstance(exc, typer.TyperException):
             # Usage errors: bad option, missing argument, unknown command.
@@ -348,4 +349,8 @@ def main() -> None:
         _say(f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; "
              "please report it with the spec that triggered it (--debug shows the traceback)")
         sys.exit(EXIT_INTERNAL)
+    if code == EXIT_INTERRUPTED:
+        # Typer turns a KeyboardInterrupt inside a command into Exit(130), returned here
+        # without a word; no command exits 130 itself.
+        sys.exit(_interrupted())
     sys.exit(code if isinstance(code, int) else EXIT_OK)

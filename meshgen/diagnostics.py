@@ -7,6 +7,7 @@ print them all, then decide the exit code.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,31 +60,105 @@ def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
     return (d.location.file, d.location.line, d.location.column, d.code)
 
 
+# Values quoted from the spec are cut to this many characters in every format: a
+# 100,000-digit number must not become a 100 KB diagnostic line.
+MAX_QUOTED = 80
+# And a whole message or hint to this many (a long value the patterns below miss).
+MAX_TEXT = 1000
+ELLIPSIS = "\u2026"
+
+# A value quoted by repr() ('...' or "..." with backslash escapes) that starts and ends at a
+# word boundary, or else any run of non-space characters.
+_TOKEN = re.compile(r"""(?<!\w)'(?:[^'\\\n]|\\.)*'(?!\w)|(?<!\w)"(?:[^"\\\n]|\\.)*"(?!\w)|\S+""")
+# A backslash escape cut short at the end of a truncated value.
+_CUT_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]?|u[0-9a-fA-F]{0,3}|U[0-9a-fA-F]{0,7})?$")
+# C0 and C1 controls, DEL, and the bidirectional overrides and isolates ("trojan source").
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _cut(value: str, limit: int) -> str:
+    head = value[:limit]
+    if head.endswith("\\") and (len(head) - len(head.rstrip("\\"))) % 2 == 0:
+        return head + ELLIPSIS  # ends with complete "\\" escapes
+    return _CUT_ESCAPE.sub("", head) + ELLIPSIS
+
+
+def _shorten_token(match: re.Match[str]) -> str:
+    token = match.group()
+    if token[0] in "'\"" and len(token) >= 2 and token[-1] == token[0]:
+        if len(token) - 2 <= MAX_QUOTED:
+            return token
+        return token[0] + _cut(token[1:-1], MAX_QUOTED) + token[0]
+    return token if len(token) <= MAX_QUOTED else _cut(token, MAX_QUOTED)
+
+
+def shorten(text: str) -> str:
+    """`text` with every quoted value and every long word cut to MAX_QUOTED characters."""
+    if len(text) <= MAX_QUOTED:
+        return text
+    # Linear: a quoted value's scan stops at the next unescaped quote of its kind.
+    text = _TOKEN.sub(_shorten_token, text)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + ELLIPSIS
+
+
+def quote(value: object) -> str:
+    """repr(value), cut to MAX_QUOTED characters: for messages that quote the input."""
+    text = repr(value)
+    return shorten(text)
+
+
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped (ESC -> \\x1b): nothing a diagnostic quotes
+    from the input can move the cursor, recolour or retitle the terminal, or forge a line."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def _safe(text: str) -> str:
+    return printable(shorten(text))
+
+
+def _where(location: Location) -> str:
+    return printable(str(location))
+
+
 def format_text(diagnostics: Sequence[Diagnostic]) -> str:
     lines: list[str] = []
     for d in diagnostics:
-        lines.append(f"{d.location}: {d.severity}[{d.code}]: {d.message}")
-        lines.extend(f"  {r.location}: note: {r.message}" for r in d.related)
+        lines.append(f"{_where(d.location)}: {d.severity}[{d.code}]: {_safe(d.message)}")
+        lines.extend(f"  {_where(r.location)}: note: {_safe(r.message)}" for r in d.related)
         if d.hint:
-            lines.append(f"  hint: {d.hint}")
+            lines.append(f"  hint: {_safe(d.hint)}")
     return "".join(line + "\n" for line in lines)
 
 
 def to_json_obj(d: Diagnostic) -> dict[str, object]:
+    # json.dumps escapes every control character itself; only long values are cut.
     return {
         "code": d.code,
         "severity": str(d.severity),
-        "message": d.message,
+        "message": shorten(d.message),
         "file": d.location.file,
         "line": d.location.line,
         "column": d.location.column,
-        "hint": d.hint,
+        "hint": shorten(d.hint) if d.hint is not None else None,
         "related": [
             {
                 "file": r.location.file,
                 "line": r.location.line,
                 "column": r.location.column,
-                "message": r.message,
+                "message": shorten(r.message),
             }
             for r in d.related
         ],
@@ -107,14 +182,17 @@ def format_github(diagnostics: Sequence[Diagnostic]) -> str:
     lines = []
     for d in diagnostics:
         level = "error" if d.is_error else "warning"
-        props = [f"file={_github_escape(d.location.file, is_property=True)}"]
+        file = printable(d.location.file)
+        props = [f"file={_github_escape(file, is_property=True)}"]
         if d.location.line > 0:
             props += [f"line={d.location.line}", f"col={d.location.column}"]
         props.append(f"title={_github_escape(d.code, is_property=True)}")
-        body = d.message
-        body += "".join(f"\n{r.location}: note: {r.message}" for r in d.related)
+        # Control characters are escaped per part, so the only line breaks left are the
+        # ones joining the parts (which the annotation shows as lines).
+        body = _safe(d.message)
+        body += "".join(f"\n{_where(r.location)}: note: {_safe(r.message)}" for r in d.related)
         if d.hint:
-            body += f"\nhint: {d.hint}"
+            body += f"\nhint: {_safe(d.hint)}"
         lines.append(f"::{level} {','.join(props)}::{_github_escape(body)}\n")
     return "".join(lines)
 

@@ -24,7 +24,7 @@ def _plain_validate(argv: list[str]) -> tuple[list[Path], str] | None:
             fmt = next(args, "")
         elif arg.startswith("--format="):
             fmt = arg.partition("=")[2]
-        elif arg.startswith("-"):
+        elif arg.startswith("-") and arg != "-":  # `-` is the spec on standard input
             return None
         else:
             files.append(Path(arg))
@@ -40,14 +40,13 @@ def main() -> None:
 
         cli_main()
         return
-    from meshgen.report import EXIT_INTERNAL, EXIT_INTERRUPTED, Format, say, validate_files
+    from meshgen.report import EXIT_INTERNAL, Format, interrupted, say, validate_files
 
     files, fmt = plain
     try:
         code = validate_files(files, Format(fmt))
     except KeyboardInterrupt:
-        say("interrupted")
-        code = EXIT_INTERRUPTED
+        code = interrupted()
     except Exception as exc:  # the same contract as cli.main: one line, no traceback
         say(f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; please "
             "report it with the spec that triggered it (--debug shows the traceback)")

@@ -8,11 +8,15 @@ nesting depth are bounded.
 
 from __future__ import annotations
 
+import os
+import re
+import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshgen.diagnostics import Diagnostic, Location, Related, Severity
+from meshgen.diagnostics import Diagnostic, Location, Related, Severity, quote
 from meshgen.gcpause import gc_paused
 
 YamlPath = tuple[str | int, ...]
@@ -25,6 +29,8 @@ MAX_DEPTH = 64
 # A real spec expands to about as many nodes as it has lines; this bounds "billion laughs":
 # nodes walked again through an alias count against it (~3 us and ~250 B each).
 MAX_EXPANDED_NODES = 100_000
+# The longest integer literal read (Python's own limit, int_max_str_digits, is 4,300).
+MAX_INT_CHARS = 1_000
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -68,15 +74,144 @@ def _diag(code: str, message: str, loc: Location, hint: str | None = None,
     return Diagnostic(code, Severity.ERROR, message, loc, hint, related)
 
 
+# `-`, or a path that names one of this process's descriptors (/dev/stdin, bash's
+# `<(cat mesh.yaml)` as /dev/fd/63): a stream the user's shell opened, read like stdin.
+_FD_PATH = re.compile(r"^(?:/dev/(?:stdin|fd/(\d+))|/proc/(?:self|thread-self|\d+)/fd/(\d+))$")
+
+
+def stream_name(path: Path) -> str | None:
+    """`<stdin>` (`<pipe>` for another descriptor) when `path` names a stream opened for
+    meshgen rather than a file: a stable name for generated headers and diagnostics."""
+    text = str(path)
+    if text == "-":
+        return "<stdin>"
+    match = _FD_PATH.match(text)
+    if match is None:
+        return None
+    fd = match.group(1) or match.group(2)
+    return "<stdin>" if fd is None or fd == "0" else "<pipe>"
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
+
+
+class _Refused(Exception):  # noqa: N818 - control flow, not an error type
+    pass
+
+
+_pipefs: list[int] = []
+
+
+def _is_anonymous_pipe(st: os.stat_result) -> bool:
+    """A pipe made by pipe(2) (a shell's `|` or `<(...)`), not a FIFO in the file system:
+    opening it never waits for a writer."""
+    if not stat.S_ISFIFO(st.st_mode):
+        return False
+    if not _pipefs:
+        r, w = os.pipe()
+        try:
+            _pipefs.append(os.fstat(r).st_dev)
+        finally:
+            os.close(r)
+            os.close(w)
+    return st.st_dev == _pipefs[0]
+
+
+def _readable_pipe(st: os.stat_result, path: Path) -> bool:
+    return stat.S_ISFIFO(st.st_mode) and (stream_name(path) is not None
+                                          or _is_anonymous_pipe(st))
+
+
+def _read_path(path: Path) -> bytes:
+    """The spec's bytes. A FIFO in the file system waits for ever for a writer and a device
+    may never end, so only regular files are read, and pipes that the caller's shell opened
+    (`-`, /dev/stdin, /dev/fd/N, an anonymous pipe). The path is checked with stat before it
+    is opened, and opened non-blocking, so a FIFO is refused without waiting on it."""
+    if str(path) == "-":
+        if sys.stdin is None:  # started with standard input closed
+            raise OSError(0, "standard input is closed")
+        return sys.stdin.buffer.read(MAX_BYTES + 1)
+    st = os.stat(path)
+    if not (stat.S_ISREG(st.st_mode) or _readable_pipe(st, path)):
+        raise _Refused(_kind(st.st_mode))
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)  # what was opened, should the path have changed since the stat
+        if _readable_pipe(st, path):
+            os.set_blocking(fd, True)  # its writer is the caller's own process
+        elif not stat.S_ISREG(st.st_mode):
+            raise _Refused(_kind(st.st_mode))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def load_file(path: Path, display: str | None = None) -> tuple[Loaded | None, list[Diagnostic]]:
     name = display if display is not None else str(path)
     try:
-        with path.open("rb") as fh:
-            blob = fh.read(MAX_BYTES + 1)
+        blob = _read_path(path)
+    except _Refused as refused:
+        return None, [_diag(
+            "MG009", f"cannot read the spec: it is {refused}, not a regular file",
+            Location(name), "pass a mesh.yaml file, or the spec on standard input as `-` "
+            "(e.g. `meshgen validate - < FILE`)")]
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return None, [_diag("MG009", f"cannot read the spec: {reason}", Location(name))]
     return load_bytes(blob, name)
+
+
+# Byte-order marks, longest first (UTF-32LE's starts with UTF-16LE's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"),
+    (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE"),
+)
+
+
+def _wide_encoding(blob: bytes) -> str | None:
+    """UTF-16 or UTF-32: by its byte-order mark or, without one, by the zero bytes around
+    the first character, which is ASCII in any spec (how YAML 1.2 §5.2 detects them)."""
+    for bom, encoding in _BOMS:
+        if blob.startswith(bom):
+            return f"{encoding} (it starts with a byte-order mark)"
+    head = blob[:4]
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    zero = [b == 0 for b in head]
+    patterns = {
+        "UTF-32BE": zero == [True, True, True, False],
+        "UTF-32LE": zero == [False, True, True, True],
+        "UTF-16BE": zero == [True, False, True, False],
+        "UTF-16LE": zero == [False, True, False, True],
+    }
+    found = next((name for name, match in patterns.items() if match), None)
+    return f"{found} without a byte-order mark" if found else None
+
+
+def _line_col(blob: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of byte `offset` of UTF-8 `blob`."""
+    start = blob.rfind(b"\n", 0, offset) + 1
+    line = blob.count(b"\n", 0, offset) + 1
+    return line, len(blob[start:offset].decode("utf-8", errors="replace")) + 1
 
 
 def load_bytes(blob: bytes, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
@@ -84,11 +219,14 @@ def load_bytes(blob: bytes, file: str) -> tuple[Loaded | None, list[Diagnostic]]
         return None, [_diag(
             "MG004", f"the spec is larger than {MAX_BYTES // (1024 * 1024)} MiB", Location(file),
             "split the mesh or report your use case; a real spec is far smaller")]
+    wide = _wide_encoding(blob)
+    if wide is not None:
+        return None, [_diag("MG005", f"the spec is not UTF-8 but {wide}",
+                            Location(file, 1, 1), "save the file as UTF-8")]
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = blob.count(b"\n", 0, exc.start) + 1
-        col = len(blob[blob.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8")) + 1
+        line, col = _line_col(blob, exc.start)
         return None, [_diag(
             "MG005", f"the spec is not valid UTF-8 (byte 0x{blob[exc.start]:02x})",
             Location(file, line, col), "save the file as UTF-8")]
@@ -103,6 +241,7 @@ def load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
 def _load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     text = text.removeprefix("\ufeff")
     yaml = YAML(typ="safe", pure=False)
@@ -113,6 +252,8 @@ def _load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
         node = yaml.compose(text)
     except MarkedYAMLError as exc:
         return None, [_syntax_diagnostic(exc, file, text)]
+    except ReaderError as exc:
+        return None, [_reader_diagnostic(exc, file, text)]
     except YAMLError as exc:  # pragma: no cover - libyaml reports marks for all we know of
         return None, [_diag("MG001", f"YAML error: {exc}", Location(file))]
     if node is None:
@@ -130,10 +271,14 @@ def _load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
 def _check_limits(yaml: Any, text: str, file: str) -> Diagnostic | None:
     """Depth and size limits on the event stream, before libyaml's composer recurses
     (in C: a few thousand nested levels would overflow the stack)."""
-    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, DocumentStartEvent
 
     depth = 0
     for count, event in enumerate(yaml.parse(text)):
+        if isinstance(event, DocumentStartEvent) and event.version not in (None, (1, 2)):
+            mark = event.start_mark
+            return _version_diagnostic(".".join(map(str, event.version)),
+                                       Location(file, mark.line + 1, mark.column + 1))
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH + 1:
@@ -150,11 +295,41 @@ def _check_limits(yaml: Any, text: str, file: str) -> Diagnostic | None:
     return None
 
 
+def _version_diagnostic(version: str | None, loc: Location) -> Diagnostic:
+    """MG010: `%YAML 1.1` asks for YAML 1.1 scalars (`090` is the octal 72, `yes` is true,
+    `1:20` is 80), but meshgen reads every spec as YAML 1.2; rather than read the file
+    differently from what its directive says, it is refused."""
+    asked = f"YAML {version} (%YAML {quote(version)[1:-1]})" if version else "another YAML"
+    hint = "remove the %YAML line (or write %YAML 1.2)"
+    if version == "1.1":
+        hint += (" and check the values YAML 1.1 reads differently: in 1.2 yes/no/on/off and "
+                 "1:20 are strings and 090 is 90; quote any you mean as text")
+    return _diag("MG010", f"the spec asks for {asked}; meshgen reads YAML 1.2", loc, hint)
+
+
+def _reader_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
+    """A character YAML does not allow (NUL, other control characters, U+FFFE): libyaml
+    gives a byte offset into the UTF-8 text; report it as a line and column."""
+    offset = getattr(exc, "position", 0)
+    line, col = _line_col(text.encode("utf-8", errors="surrogatepass"), offset)
+    code = getattr(exc, "character", None)
+    char = f"U+{code:04X}" if isinstance(code, int) else "a character"
+    if isinstance(code, int) and (code < 0x20 or 0x7F <= code <= 0x9F):
+        char += ", a control character"
+    return _diag("MG001", f"the spec contains {char}, which YAML does not allow",
+                 Location(file, line, col),
+                 "remove it (editors may not show it); in a double-quoted string write an "
+                 "escape such as \\x00 instead")
+
+
 def _syntax_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
     at_tab = mark is not None and text[mark.index:mark.index + 1] == "\t"
     problem = exc.problem or exc.context or "invalid YAML"
+    if "incompatible YAML document" in problem:
+        version = re.search(r"^%YAML[ \t]+(\S+)", text, re.MULTILINE)
+        return _version_diagnostic(version.group(1) if version else None, loc)
     if "expected a single document" in problem or "but found another document" in problem:
         return _diag("MG007", "the spec must hold exactly one YAML document", loc,
                      "remove the extra `---` documents")
@@ -216,8 +391,9 @@ class _Walker:
 
     def check_tag(self, node: Any, expected: str) -> None:
         if node.tag != expected:
-            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {node.tag!r}", self.loc(node),
-                              "remove the tag; mesh.yaml holds plain data only"))
+            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {quote(node.tag)}",
+                                     self.loc(node),
+                                     "remove the tag; mesh.yaml holds plain data only"))
 
     def mapping(self, node: Any, path: YamlPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -234,7 +410,7 @@ class _Walker:
             if key in first_seen:
                 first = first_seen[key]
                 raise _StopLoading(_diag(
-                    "MG002", f"duplicate key {key!r}", self.loc(key_node),
+                    "MG002", f"duplicate key {quote(key)}", self.loc(key_node),
                     "YAML parsers disagree on which value wins; keep one",
                     (Related(self.loc(first), "first defined here"),)))
             first_seen[key] = key_node
@@ -247,7 +423,7 @@ class _Walker:
     def scalar(self, node: Any, path: YamlPath) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {tag!r}", self.loc(node),
+            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {quote(tag)}", self.loc(node),
                               "remove the tag; mesh.yaml holds plain data only"))
         self.positions.raw[path] = node.value
         if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
@@ -257,11 +433,19 @@ class _Walker:
         if node.style or self.resolver.resolve(
             type(node), node.value, (True, False)
         ) != tag:
-            raise _StopLoading(_diag("MG006", f"explicit YAML tag {tag!r} on {node.value!r}",
+            raise _StopLoading(_diag("MG006",
+                                     f"explicit YAML tag {quote(tag)} on {quote(node.value)}",
                                      self.loc(node),
                                      "remove the tag and write the plain value"))
+        if tag == f"{_TAG}int" and len(node.value) > MAX_INT_CHARS:
+            # Python refuses to convert such a number (int_max_str_digits) and no field takes
+            # one: a size limit, reported before anything else quotes the whole value.
+            raise _StopLoading(_diag(
+                "MG004", f"the number {quote(node.value)[1:-1]} is {len(node.value):,} "
+                "characters long", self.loc(node),
+                "no field of mesh.yaml takes a number that large; quote it if it is text"))
         try:
             return self.constructor.construct_object(node, deep=True)
         except (ValueError, KeyError, IndexError, TypeError):  # pragma: no cover - resolved
-            raise _StopLoading(_diag("MG006", f"cannot read {node.value!r} as {tag!r}",
+            raise _StopLoading(_diag("MG006", f"cannot read {quote(node.value)} as {quote(tag)}",
                                      self.loc(node), "remove the tag")) from None

@@ -30,7 +30,13 @@ def _printable(name: str) -> str:
 
 
 def display_name(path: Path) -> str:
-    """The spec's name in diagnostics: relative to the working directory when inside it."""
+    """The spec's name in diagnostics: relative to the working directory when inside it;
+    `<stdin>` for a spec piped in (`-`, /dev/stdin, /dev/fd/N)."""
+    from meshgen.load import stream_name
+
+    stream = stream_name(path)
+    if stream is not None:
+        return stream
     try:
         name = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -40,7 +46,13 @@ def display_name(path: Path) -> str:
 
 def header_name(spec: Path, output: Path) -> str:
     """The spec's name in generated headers: relative to the output directory's parent, so
-    the bytes depend on the layout of the repository, not on the working directory."""
+    the bytes depend on the layout of the repository, not on the working directory. A spec
+    piped in is `<stdin>`: its path (/proc/PID/fd/N) would change every file on every run."""
+    from meshgen.load import stream_name
+
+    stream = stream_name(spec)
+    if stream is not None:
+        return stream
     relative = os.path.relpath(spec.resolve(), output.resolve().parent)
     return _printable(Path(relative).as_posix())
 

@@ -63,8 +63,21 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
                              to(C1_SVC, "100.64.0.0/16")], []),
     ("ovn-transit", [to(C2_POD, "100.88.0.0/14")], ["MG203 error 17:16"]),
     # 169.254/16 itself is link-local and rejected by the schema (MG104); a supernet that
-    # covers both masquerade ranges is reported once.
-    ("masquerade-once", [to(C1_POD, "169.0.0.0/8")], ["MG203 error 13:16"]),
+    # covers both masquerade ranges is reported once (and once for covering link-local).
+    ("masquerade-once", [to(C1_POD, "169.0.0.0/8")], ["MG203 error 13:16", "MG203 error 13:16"]),
+    # ... and the IP standards' special ranges, on every platform, with or without Submariner:
+    # a CIDR inside one is MG104 (the schema); one that is, covers or straddles one is MG203.
+    ("limited-broadcast", [NO_SUBMARINER, to(C1_POD, "255.255.255.255/32")],
+     ["MG203 error 11:16"]),
+    ("covers-loopback", [NO_SUBMARINER, to(C2_SVC, "120.0.0.0/5")], ["MG203 error 16:20"]),
+    ("covers-multicast-and-broadcast", [NO_SUBMARINER, to(C1_SVC, "224.0.0.0/3")],
+     ["MG203 error 12:20", "MG203 error 12:20"]),
+    ("covers-this-network", [NO_SUBMARINER, to(C1_SVC, "0.128.0.0/9")], ["MG203 error 12:20"]),
+    ("covers-ipv6-link-local", [NO_SUBMARINER, *dual_stack(c1_pod6="fe00::/7")],
+     ["MG203 error 11:32", "MG203 error 11:32"]),  # fe80::/10 and ff00::/8
+    ("kubernetes-too", [NO_SUBMARINER, ("platform: openshift\n      podCIDR: 10.128",
+                                        "platform: kubernetes\n      podCIDR: 10.128"),
+                        to(C1_POD, "169.0.0.0/8")], ["MG203 error 11:16"]),
     ("ovn-join-ipv6", [NO_SUBMARINER, *dual_stack(c1_pod6="fd98::/48")], ["MG203 error 11:32"]),
     ("masquerade-ipv6", [NO_SUBMARINER, *dual_stack(c2_pod6="fd69::/120")],
      ["MG203 error 15:32"]),
@@ -93,6 +106,17 @@ def test_reserved_range_message_names_range_and_purpose() -> None:
     assert (diag.hint or "").startswith(
         "OVN-Kubernetes uses 100.64.0.0/16 for its join switch; pick a service CIDR outside it")
     assert [str(r.location) for r in diag.related] == ["mesh.yaml:12:17"]  # its platform
+
+
+def test_special_range_message_names_the_range_and_the_standard() -> None:
+    [diag] = diagnose(edit(NO_SUBMARINER, to(C1_POD, "255.255.255.255/32")))
+    assert diag.message == ('pod CIDR 255.255.255.255/32 of cluster "cluster1" overlaps '
+                            "255.255.255.255/32, which the IP standards reserve for the limited "
+                            "broadcast address (RFC 919)")
+    assert (diag.hint or "").endswith(
+        "pick a pod CIDR outside it, from a private range such as 10.0.0.0/8, 172.16.0.0/12 "
+        "or 192.168.0.0/16")
+    assert diag.related == ()
 
 
 def test_same_cluster_overlap_points_at_the_other_cidr() -> None:

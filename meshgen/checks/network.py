@@ -21,7 +21,8 @@ from meshgen.spec import IPNetwork, Mesh
 CODES = {
     "MG201": "error: pod/service CIDRs of two clusters overlap",
     "MG202": "error: two CIDRs of one cluster overlap (pod vs service, or its own pod CIDRs)",
-    "MG203": "error/warning: a CIDR overlaps a range reserved by Submariner or OVN-Kubernetes",
+    "MG203": "error/warning: a CIDR overlaps a range reserved by Submariner, OVN-Kubernetes "
+             "or the IP standards (loopback, link-local, multicast, broadcast, unspecified)",
     "MG204": "error: Submariner Globalnet on a flat-network mesh",
     "MG205": "error/warning: mixed address families (IPv4/IPv6) in a cluster or the mesh",
     "MG206": "warning: the vxlan cable driver with NAT traversal on",
@@ -81,29 +82,41 @@ def check_overlaps(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
 
 
 def check_reserved(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG203: a pod/service CIDR overlaps a Submariner or (OpenShift) OVN-Kubernetes range."""
+    """MG203: a pod/service CIDR overlaps a Submariner or (OpenShift) OVN-Kubernetes range,
+    or one of the IP standards' special ranges (on every cluster)."""
     submariner = mesh.spec.submariner is not None
     for cidr in _cidrs(mesh, positions):
         cluster = mesh.spec.clusters[cidr.cluster]
-        openshift = cluster.platform == "openshift"
+        applies = {"submariner": submariner, "openshift": cluster.platform == "openshift",
+                   "ip": True}
         reported: set[str] = set()
         for r in RESERVED:
-            applies = submariner if r.owner == "submariner" else openshift
-            if not applies or r.group in reported or not cidr.net.overlaps(r.network):
+            if not applies[r.owner] or r.group in reported or not cidr.net.overlaps(r.network):
                 continue
             reported.add(r.group)
             owner = OWNER_NAMES[r.owner]
-            hint = f"{owner} uses {r.network} for {r.purpose}; pick a {cidr.kind} CIDR outside it"
+            message = f"{cidr.describe()} overlaps {r.network}, which {owner} reserve"
+            message += f"{'' if r.owner == 'ip' else 's'} for {r.purpose}"
+            notes: tuple[Related, ...] = ()
+            if r.owner == "ip":
+                hint = (f"no network delivers {r.network} to a pod or Service; pick a "
+                        f"{cidr.kind} CIDR outside it, from a private range such as "
+                        f"{_PRIVATE[cidr.net.version]}")
+            else:
+                hint = (f"{owner} uses {r.network} for {r.purpose}; pick a {cidr.kind} CIDR "
+                        "outside it")
             if r.move:
                 hint += f", {r.move}"
             if r.owner == "submariner":
-                note = Related(positions.key_at(SUBMARINER), "Submariner is configured here")
-            else:
-                note = Related(positions.at((*cluster_path(cidr.cluster), "platform")),
-                               f"{cluster.name} runs OpenShift, whose network plugin is {owner}")
-            message = f"{cidr.describe()} overlaps {r.network}, which {owner} reserves for "
-            yield Diagnostic("MG203", r.severity, message + r.purpose, cidr.location, hint,
-                             (note,))
+                notes = (Related(positions.key_at(SUBMARINER), "Submariner is configured here"),)
+            elif r.owner == "openshift":
+                platform = positions.at((*cluster_path(cidr.cluster), "platform"))
+                notes = (Related(platform, f"{cluster.name} runs OpenShift, whose network "
+                                 f"plugin is {owner}"),)
+            yield Diagnostic("MG203", r.severity, message, cidr.location, hint, notes)
+
+
+_PRIVATE = {4: "10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", 6: "fd00::/8 (unique local)"}
 
 
 def check_globalnet(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:

@@ -1,7 +1,9 @@
 """Address ranges that Submariner and OVN-Kubernetes keep for themselves, as data.
 
 Source: reference/submariner.md §1.4 (Submariner) and §4.1 (OVN-Kubernetes on OpenShift),
-collected in its Appendix.
+collected in its Appendix. The IP standards' own special ranges (loopback, link-local,
+multicast, broadcast, unspecified; RFC 6890) apply to every cluster: the schema (MG104)
+rejects a CIDR inside one of them, MG203 one that covers or straddles one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from meshgen.spec import IPNetwork
 @dataclass(frozen=True)
 class Reserved:
     network: IPNetwork
-    owner: Literal["submariner", "openshift"]  # when the range applies
+    owner: Literal["submariner", "openshift", "ip"]  # when the range applies ("ip": always)
     purpose: str                               # completes "which <owner> reserves for ..."
     group: str                                 # one report per (CIDR, group)
     severity: Severity
@@ -71,4 +73,21 @@ RESERVED: tuple[Reserved, ...] = (
              "ovn-masquerade", _E, f"or move it with {_MASQ.format(v=6)}"),
 )
 
-OWNER_NAMES = {"submariner": "Submariner", "openshift": _OVN}
+_IP = (
+    # (range, completes "which the IP standards reserve for ...", group)
+    ("0.0.0.0/8", '"this network" (RFC 1122; 0.0.0.0 is the unspecified address)',
+     "ip-this-network"),
+    ("127.0.0.0/8", "loopback (RFC 1122)", "ip-loopback"),
+    ("169.254.0.0/16", "link-local addresses (RFC 3927)", "ip-link-local"),
+    ("224.0.0.0/4", "multicast (RFC 5771)", "ip-multicast"),
+    ("255.255.255.255/32", "the limited broadcast address (RFC 919)", "ip-broadcast"),
+    ("::/128", "the unspecified address (RFC 4291)", "ip-unspecified"),
+    ("::1/128", "loopback (RFC 4291)", "ip-loopback"),
+    ("fe80::/10", "link-local addresses (RFC 4291)", "ip-link-local"),
+    ("ff00::/8", "multicast (RFC 4291)", "ip-multicast"),
+)
+
+RESERVED += tuple(Reserved(_net(net), "ip", purpose, group, _E, "")
+                  for net, purpose, group in _IP)
+
+OWNER_NAMES = {"submariner": "Submariner", "openshift": _OVN, "ip": "the IP standards"}

@@ -12,6 +12,7 @@ that selects that cluster's endpoints through the built-in `topology.istio.io/cl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
@@ -77,7 +78,7 @@ def _subsets(service: Service) -> list[dict[str, Any]]:
     """Declared subsets, then one generated subset per distinct (subset, cluster) pin in
     route order."""
     declared = {s.name: s for s in service.subsets}
-    rendered = [_subset(s.name, dict(s.labels), s, service) for s in service.subsets]
+    rendered = [_subset(s.name, s.labels, s, service) for s in service.subsets]
     seen: set[str] = set()
     for route in service.routes:
         for dest in route.destinations:
@@ -96,9 +97,9 @@ def _subsets(service: Service) -> list[dict[str, Any]]:
 
 
 def _subset(
-    name: str, labels: dict[str, str], source: Subset | None, service: Service
+    name: str, labels: Mapping[str, str], source: Subset | None, service: Service
 ) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": name, "labels": labels}
+    entry: dict[str, Any] = {"name": name, "labels": _sorted(labels)}
     if source is not None and source.traffic_policy is not None:
         entry["trafficPolicy"] = traffic_policy(source.traffic_policy, service.traffic_policy)
     return entry
@@ -192,11 +193,11 @@ def _match(match: Match) -> dict[str, Any]:
     if match.uri is not None:
         out["uri"] = _string_match(match.uri)
     if match.headers:
-        out["headers"] = {name: _string_match(m) for name, m in match.headers.items()}
+        out["headers"] = {name: _string_match(m) for name, m in sorted(match.headers.items())}
     if match.port is not None:
         out["port"] = match.port
     if match.source_labels:
-        out["sourceLabels"] = dict(match.source_labels)
+        out["sourceLabels"] = _sorted(match.source_labels)
     return out
 
 
@@ -243,6 +244,12 @@ def _mirror(host: str, mirror: Mirror) -> dict[str, Any]:
     if mirror.port is not None:
         target["port"] = {"number": mirror.port}
     return {"mirror": target, "mirrorPercentage": {"value": mirror.percentage}}
+
+
+def _sorted(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A map the user wrote (labels, headers), in key order: the output must not depend on
+    the order the keys happen to have in mesh.yaml."""
+    return dict(sorted(mapping.items()))
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
