@@ -287,3 +287,91 @@ def test_security_messages() -> None:
 
 def test_seed_has_no_route_findings() -> None:
     assert diagnose(SEED) == []
+
+
+# --- MG422, MG423: the generated subsets of pinned destinations -----------------------------
+
+V2_SUBSET = "        - {name: v2, labels: {version: v2}}\n"  # SEED line 27
+
+
+def subset(name: str) -> Edit:
+    """One more subset, on line 28: the route moves to line 30, its destination to 31."""
+    return V2_SUBSET, f"{V2_SUBSET}        - {{name: {name}, labels: {{version: v3}}}}\n"
+
+
+def destinations(*flows: str) -> Edit:
+    return DEST, "\n".join(f"            - {flow}" for flow in flows)
+
+
+LONG = "s" * 55  # + "-cluster2": 64 characters
+
+
+@pytest.mark.parametrize(("edits", "expected"), [
+    # {subset: v1, cluster: cluster2} routes to the generated "v1-cluster2": a declared one.
+    ([subset("v1-cluster2"), destinations("{subset: v1, cluster: cluster2}")],
+     ["MG422 error 31:15"]),
+    # {cluster: cluster2} routes to "all-cluster2", and so does the subset named "all".
+    ([subset("all"), destinations("{cluster: cluster2, weight: 50}",
+                                  "{subset: all, cluster: cluster2, weight: 50}")],
+     ["MG422 error 32:15"]),
+    # Reported once per pin, however often it is used.
+    ([subset("v1-cluster2"), routes(
+        "{match: [{port: 5000}], destinations: [{subset: v1, cluster: cluster2}]}",
+        "{destinations: [{subset: v1, cluster: cluster2}]}")],
+     ["MG422 error 30:50"]),
+    ([subset(LONG), destinations(f"{{subset: {LONG}, cluster: cluster2}}")],
+     ["MG423 error 31:15"]),
+    # No collision: pins of their own, and the same pin twice.
+    ([destinations("{subset: v1, cluster: cluster2, weight: 50}",
+                   "{subset: v1, cluster: cluster1, weight: 50}")], []),
+    ([routes("{match: [{port: 5000}], destinations: [{subset: v1, cluster: cluster2}]}",
+             "{destinations: [{subset: v1, cluster: cluster2}]}")], []),
+], ids=["declared", "all-and-subset-all", "once-per-pin", "too-long", "distinct", "repeated"])
+def test_generated_subsets(edits: list[Edit], expected: list[str]) -> None:
+    assert summary(diagnose(edit(*edits))) == expected
+
+
+def test_generated_subset_messages() -> None:
+    [diag] = diagnose(edit(subset("v1-cluster2"),
+                           destinations("{subset: v1, cluster: cluster2}")))
+    assert diag.message == ('destination {subset: v1, cluster: cluster2} routes to the generated '
+                            'subset "v1-cluster2", but service "sample/helloworld" declares a '
+                            "subset of that name too")
+    assert (diag.hint or "").startswith('rename subset "v1-cluster2": a pinned destination')
+    assert [(str(r.location), r.message) for r in diag.related] == [
+        ("mesh.yaml:28:18", "the declared subset")]
+    [diag] = diagnose(edit(subset("all"), destinations(
+        "{cluster: cluster2, weight: 50}", "{subset: all, cluster: cluster2, weight: 50}")))
+    assert diag.message == ('destinations {cluster: cluster2} and {subset: all, cluster: '
+                            'cluster2} of service "sample/helloworld" both route to the '
+                            'generated subset "all-cluster2", for different endpoints')
+    assert [(str(r.location), r.message) for r in diag.related] == [
+        ("mesh.yaml:31:15", "the other destination")]
+    [diag] = diagnose(edit(subset(LONG), destinations(f"{{subset: {LONG}, cluster: cluster2}}")))
+    assert "64 characters: Istio rejects subset names longer than 63" in diag.message
+    assert diag.hint == (f'shorten subset "{LONG}" or cluster "cluster2" (together at most 62 '
+                         "characters)")
+
+
+def test_check_and_render_name_pinned_subsets_alike() -> None:
+    from meshgen.checks.routes import pinned_subset_name as checked
+    from meshgen.render.traffic import pinned_subset_name as rendered
+
+    for pin in [("v1", "b"), (None, "b"), ("v1-b", "c-d"), ("all", "x")]:
+        assert checked(*pin) == rendered(*pin)
+
+
+def test_what_mg422_prevents() -> None:
+    """Without the check, the DestinationRule would name two subsets alike."""
+    from meshgen.load import load_text
+    from meshgen.render.traffic import render_service_rules
+    from meshgen.validate import validate
+
+    text = edit(subset("v1-cluster2"), destinations("{subset: v1, cluster: cluster2}"))
+    loaded, _ = load_text(text, "mesh.yaml")
+    assert loaded is not None
+    mesh, _ = validate(loaded)
+    assert mesh is not None
+    [rule, _] = render_service_rules(mesh, mesh.spec.services[0])
+    names = [s["name"] for s in rule["spec"]["subsets"]]
+    assert names.count("v1-cluster2") == 2

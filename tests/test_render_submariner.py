@@ -223,7 +223,7 @@ def test_manual_steps_name_every_cluster_and_secret() -> None:
     mesh = operator_mesh(natTraversal=False)
     text = "\n".join(submariner_manual_steps(mesh))
     for cluster in ("cluster1", "cluster2"):
-        assert f"kubectl --context {cluster} label node <node> submariner.io/gateway=true" in text
+        assert f"kubectl --context {cluster} label node '<node>' submariner.io/gateway=true" in text
         assert (f"kubectl --context {cluster} -n submariner-operator create secret generic "
                 "submariner-broker-secret --from-file=ca.crt=broker-ca.crt "
                 "--from-file=token=broker-token "
@@ -232,7 +232,7 @@ def test_manual_steps_name_every_cluster_and_secret() -> None:
                 "submariner-ipsec-psk --from-file=psk=ipsec-psk") in text
     assert "subctl deploy-broker --context cluster1" in text
     assert "submariner-latest/submariner-k8s-broker" in text
-    assert "tr -- '-_' '+/' < broker-info.subm | base64 -d" in text
+    assert "tr -- -_ +/ < broker-info.subm | base64 -d" in text
     # Only the non-broker cluster is joined; the flags carry the spec's values.
     assert ("subctl join broker-info.subm --context cluster2 --clusterid cluster2 "
             "--clustercidr 10.132.0.0/14 --servicecidr 172.31.0.0/16 "

@@ -15,6 +15,7 @@ from meshgen.checks import (
     network,
     policies,
     routes,
+    safety,
     schema,
     topology,
     traffic,
@@ -24,7 +25,8 @@ from meshgen.diagnostics import Diagnostic, sort_key
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-_FAMILIES = (schema, network, istio, traffic, routes, policies, availability, topology)
+_FAMILIES = (schema, network, istio, traffic, routes, policies, availability, topology,
+             safety)
 
 CHECKS: tuple[Check, ...] = tuple(check for family in _FAMILIES for check in family.CHECKS)
 

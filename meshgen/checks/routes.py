@@ -1,6 +1,6 @@
-"""MG409-MG414, MG417: namespaces meshgen must not manage, and routes that Istio would reject
-or never use (the parts of `istioctl analyze` that can be decided from the spec alone, and
-some it cannot decide at all).
+"""MG409-MG414, MG417, MG422, MG423: namespaces meshgen must not manage, and routes that
+Istio would reject or never use (the parts of `istioctl analyze` that can be decided from the
+spec alone, and some it cannot decide at all).
 
 Which of these `istioctl analyze` (reference/istio.md §5.4) would also have reported on the
 rendered VirtualServices and DestinationRules:
@@ -18,6 +18,9 @@ rendered VirtualServices and DestinationRules:
 |       |                   | matches used by prior rules)                              |
 | MG417 | none              | clusters are no Kubernetes objects: a subset pinned to an |
 |       |                   | unknown cluster silently has no endpoints                 |
+| MG422 | none              | Istio rejects duplicate subset names, but not the meaning |
+|       |                   | meshgen gives a generated one (the DestinationRule fails) |
+| MG423 | none              | Istio: "subset name is invalid" (not a DNS-1123 label)    |
 """
 
 from __future__ import annotations
@@ -40,7 +43,17 @@ CODES = {
     "MG414": "warning: a route match repeats a match of an earlier route (shadowed)",
     "MG417": "error: a destination is pinned to an unknown cluster or to one where the "
     "service is not placed",
+    "MG422": "error: the generated subset of a pinned destination (<subset>-<cluster>) has the "
+    "name of a declared subset or of another pin's generated subset",
+    "MG423": "error: the generated subset name of a pinned destination is longer than 63 "
+    "characters",
 }
+
+# What meshgen/render/traffic.py names the subset a destination pinned to a cluster routes
+# to (tests/test_checks_routes.py holds the two to the same rule; checks import no render
+# module).
+ALL_ENDPOINTS = "all"
+SUBSET_NAME_MAX = 63  # Istio validates subset names as DNS-1123 labels
 
 SYSTEM_NAMESPACES = frozenset({"istio-system", "kube-system", "kube-public", "kube-node-lease",
                                "default"})
@@ -224,5 +237,80 @@ def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
                              "the service is placed only in these clusters")])
 
 
+def pinned_subset_name(subset: str | None, cluster: str) -> str:
+    return f"{subset or ALL_ENDPOINTS}-{cluster}"
+
+
+def _pin(subset: str | None, cluster: str) -> str:
+    return (f"{{subset: {subset}, cluster: {cluster}}}" if subset is not None
+            else f"{{cluster: {cluster}}}")
+
+
+def check_generated_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG422, MG423: generated subset names must be unique (MG422) and DNS labels (MG423).
+
+    A destination pinned to a cluster routes to a generated subset named
+    `<subset>-<cluster>` (`all-<cluster>` without a subset); names join at a `-`, which
+    cluster and subset names contain too, so `{subset: v1, cluster: b}` becomes the declared
+    subset `v1-b`, or the generated subset of `{subset: v1, cluster: b-c}` that of
+    `{subset: v1-b, cluster: c}`: two subsets of one name in the DestinationRule. Istio
+    validates subset names as DNS-1123 labels, so a generated one has 63 characters at most."""
+    for si, svc in enumerate(mesh.spec.services):
+        declared: dict[str, int] = {}
+        for k, subset in enumerate(svc.subsets):
+            declared.setdefault(subset.name, k)
+        first: dict[str, tuple[tuple[str | None, str], YamlPath]] = {}
+        reported: set[tuple[str | None, str]] = set()
+        for ri, route in enumerate(svc.routes):
+            for di, dest in enumerate(route.destinations):
+                if dest.cluster is None:
+                    continue
+                pin = (dest.subset, dest.cluster)
+                name = pinned_subset_name(*pin)
+                path: YamlPath = (*_route(si, ri), "destinations", di)
+                earlier = first.setdefault(name, (pin, path))
+                if pin in reported:
+                    continue
+                if len(name) > SUBSET_NAME_MAX:
+                    reported.add(pin)
+                    yield _too_long(svc, pin, name, positions.at(path))
+                if name in declared:
+                    reported.add(pin)
+                    yield error(
+                        "MG422",
+                        f"destination {_pin(*pin)} routes to the generated subset \"{name}\", "
+                        f"but {_name(svc)} declares a subset of that name too",
+                        positions.at(path),
+                        f'rename subset "{name}": a pinned destination routes to a subset named '
+                        '"<subset>-<cluster>" ("all-<cluster>" without a subset), which '
+                        "meshgen adds to the DestinationRule",
+                        [Related(positions.at((*_svc(si), "subsets", declared[name], "name")),
+                                 "the declared subset")])
+                elif earlier[0] != pin:
+                    reported.add(pin)
+                    yield error(
+                        "MG422",
+                        f"destinations {_pin(*earlier[0])} and {_pin(*pin)} of {_name(svc)} "
+                        f'both route to the generated subset "{name}", for different endpoints',
+                        positions.at(path),
+                        'pinned destinations route to subsets named "<subset>-<cluster>" '
+                        '("all-<cluster>" without a subset); rename a subset or a cluster so '
+                        "that the names differ",
+                        [Related(positions.at(earlier[1]), "the other destination")])
+
+
+def _too_long(svc: Service, pin: tuple[str | None, str], name: str,
+              location: Location) -> Diagnostic:
+    subset, cluster = pin
+    what = (f'subset "{subset}" or cluster "{cluster}" (together at most '
+            f"{SUBSET_NAME_MAX - 1} characters)" if subset is not None
+            else f'cluster "{cluster}" to {SUBSET_NAME_MAX - len(ALL_ENDPOINTS) - 1} characters')
+    return error(
+        "MG423",
+        f'destination {_pin(*pin)} of {_name(svc)} routes to the generated subset "{name}", '
+        f"{len(name)} characters: Istio rejects subset names longer than {SUBSET_NAME_MAX}",
+        location, f"shorten {what}")
+
+
 CHECKS = (check_system_namespaces, check_destination_ports, check_unreachable_routes,
-          check_pinned_clusters)
+          check_pinned_clusters, check_generated_subsets)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshgen.render import markdown as md
+from meshgen.render.commands import create_remote_secret
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
 from meshgen.render.secrets import (
     CACERTS_KEYS,
@@ -29,6 +31,7 @@ from meshgen.render.secrets import (
     render_cacerts,
     render_remote_secret,
 )
+from meshgen.render.shell import cmd, pipe, sh_block
 from meshgen.render.submariner import (
     BROKER_SECRET_KEYS,
     PSK_SECRET_KEYS,
@@ -36,7 +39,6 @@ from meshgen.render.submariner import (
     render_psk_secret,
 )
 from meshgen.spec import Cluster, Mesh
-from meshgen.versions import release
 
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 REFRESH_INTERVAL = "1h"  # the CRD's default, written out so a release changing it is no surprise
@@ -152,34 +154,40 @@ def external_secret_steps(mesh: Mesh) -> list[str]:
     """out/README.md lines: which keys to put into the store, and where their values come
     from (the certs made in the previous step, and `istioctl create-remote-secret`)."""
     store = mesh.spec.secrets.store
-    where = f"`{store.kind}` `{store.name}`" if store else "the secret store"
+    where = f"{md.code(store.kind)} {md.code(store.name)}" if store else "the secret store"
+    remote = len(mesh.spec.clusters) > 1
     lines = [
         f"External Secrets renders `cacerts` and the remote secrets from {where}; put these "
         "keys there (nothing secret is committed):\n",
         "| remote key | properties | value |",
         "|---|---|---|",
     ]
+
+    def row(key: str, properties: str, value: str) -> None:
+        lines.append(f"| {md.cell(md.code(key))} | {md.cell(properties)} | {md.cell(value)} |")
+
     for cluster in mesh.spec.clusters:
-        lines.append(f"| `{cacerts_key(mesh, cluster)}` | {', '.join(CACERTS_KEYS)} | the files "
-                     f"in `certs/{cluster.name}/` |")
-    for cluster in mesh.spec.clusters:
-        if len(mesh.spec.clusters) > 1:
-            server = f" --server={cluster.api_server}" if cluster.api_server else ""
-            token = (f" --secret-name={READER_TOKEN_SECRET}"
-                     if needs_reader_token(mesh, cluster) else "")
-            lines.append(
-                f"| `{remote_kubeconfig_key(mesh, cluster)}` | (the whole value) | "
-                f"`{release(mesh.spec.istio.version).create_remote_secret} "
-                f"--context={cluster.name} --name={cluster.name}{server}{token} \\| "
-                f"kubectl create --dry-run=client -f - "
-                f"-o jsonpath='{{.stringData.{cluster.name}}}'` |")
+        row(cacerts_key(mesh, cluster), ", ".join(CACERTS_KEYS),
+            f"the files in {md.code(f'certs/{cluster.name}/')}")
+    if remote:
+        for cluster in mesh.spec.clusters:
+            row(remote_kubeconfig_key(mesh, cluster), "(the whole value)",
+                f"what the command for {md.code(cluster.name)} below prints")
     sub = mesh.spec.submariner
     if sub is not None and sub.deploy == "operator":
         for cluster in mesh.spec.clusters:
-            lines.append(f"| `{remote_key(mesh, cluster.name, 'submariner-broker')}` | "
-                         f"{', '.join(BROKER_SECRET_KEYS)} | the broker token (see the "
-                         "Submariner step) |")
-        lines.append(f"| `{submariner_psk_key(mesh)}` | {', '.join(PSK_SECRET_KEYS)} | one "
-                     "IPsec pre-shared key for all gateways |")
+            row(remote_key(mesh, cluster.name, "submariner-broker"),
+                ", ".join(BROKER_SECRET_KEYS), "the broker token (see the Submariner step)")
+        row(submariner_psk_key(mesh), ", ".join(PSK_SECRET_KEYS),
+            "one IPsec pre-shared key for all gateways")
     lines.append("")
+    if remote:
+        lines.append("Each remote kubeconfig is the value of the remote secret that "
+                     "`istioctl` makes for that cluster:\n")
+        lines.extend(sh_block(
+            pipe(create_remote_secret(mesh, cluster, READER_TOKEN_SECRET
+                                      if needs_reader_token(mesh, cluster) else None),
+                 cmd("kubectl", "create", "--dry-run=client", "-f", "-", "-o",
+                     f"jsonpath={{.stringData.{cluster.name}}}"))
+            for cluster in mesh.spec.clusters))
     return lines

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from meshgen.render.gitops import flux_bootstrap_path
+from meshgen.render import markdown as md
+from meshgen.render.gitops import ARGOCD_DIR, flux_bootstrap_path, flux_git_url
 from meshgen.render.helm import HELM_REPOSITORY, helm_values
+from meshgen.render.shell import cmd, sh_block, with_comment
 from meshgen.spec import Mesh
 
 Add = Callable[[str], None]
@@ -26,16 +28,15 @@ def install_steps(mesh: Mesh, step: int, add: Add) -> int:
     if istio.installer == "sail":
         add("Install the Sail Operator in every cluster first (OpenShift: *Red Hat OpenShift "
             "Service Mesh 3* from OperatorHub; elsewhere its Helm chart); it then installs "
-            f"`IstioCNI` and `Istio` {istio.version} from `istio/sail.yaml`.\n")
+            f"`IstioCNI` and `Istio` {md.text(istio.version)} from `istio/sail.yaml`.\n")
     if istio.installer == "helm" and gitops is not None:
         add(f"{_ENGINE[gitops.engine]} installs the charts `base`, `cni` and `istiod` "
-            f"{istio.version} in that order, then applies the cluster directory (last step).\n")
+            f"{md.text(istio.version)} in that order, then applies the cluster directory (last "
+            "step).\n")
     commands = [line for c in spec.clusters for line in _cluster_commands(mesh, c.name)]
     if commands:
-        add("```sh")
-        for line in commands:
+        for line in sh_block(commands):
             add(line)
-        add("```\n")
     if istio.installer == "operator":
         add("With `installer: operator`, the operator reconciles the IstioOperator that the "
             "kustomization applies; re-apply (or let GitOps retry) once its CRDs exist.\n")
@@ -50,22 +51,24 @@ def _cluster_commands(mesh: Mesh, cluster: str) -> list[str]:
     gitops = mesh.spec.gitops is not None
     lines: list[str] = []
     if istio.installer == "istioctl":
-        lines.append(f"istioctl install --context {cluster} -f {cluster}/istio/istio-operator.yaml"
-                     " --skip-confirmation")
+        lines.append(str(cmd("istioctl", "install", "--context", cluster, "-f",
+                             f"{cluster}/istio/istio-operator.yaml", "--skip-confirmation")))
     elif istio.installer == "operator":
-        revision = f" --revision {istio.revision}" if istio.revision else ""
-        lines.append(f"istioctl operator init --context {cluster}{revision}")
+        revision = ("--revision", istio.revision) if istio.revision else ()
+        lines.append(str(cmd("istioctl", "operator", "init", "--context", cluster, *revision)))
     elif istio.installer == "helm" and not gitops:
         charts = helm_values(mesh, next(c for c in mesh.spec.clusters if c.name == cluster))
         for release, chart, namespace in _CHARTS:
             if chart not in charts:
                 continue
             ns = namespace or istio.cni.namespace
-            lines.append(f"helm install {release} {chart} --kube-context {cluster} "
-                         f"--repo {HELM_REPOSITORY} --version {istio.version} -n {ns} "
-                         f"--create-namespace -f {cluster}/istio/helm/{chart}.values.yaml --wait")
+            lines.append(str(cmd(
+                "helm", "install", release, chart, "--kube-context", cluster,
+                "--repo", HELM_REPOSITORY, "--version", istio.version, "-n", ns,
+                "--create-namespace", "-f", f"{cluster}/istio/helm/{chart}.values.yaml",
+                "--wait")))
     if not gitops:
-        lines.append(f"kubectl --context {cluster} apply -k {cluster}/")
+        lines.append(str(cmd("kubectl", "--context", cluster, "apply", "-k", f"{cluster}/")))
     return lines
 
 
@@ -78,19 +81,24 @@ def gitops_steps(mesh: Mesh, step: int, add: Add) -> int:
         return step
     add(f"### {step}. Point {_ENGINE[gitops.engine]} at the output\n")
     step += 1
-    add(f"Commit this directory to `{gitops.repo_url}` at "
-        f"`{gitops.path}/` (branch `{gitops.revision}`).\n")
-    add("```sh")
+    add(f"Commit this directory to {md.code(gitops.repo_url)} at "
+        f"{md.code(f'{gitops.path}/')} (branch {md.code(gitops.revision)}).\n")
+    lines: list[str] = []
     if gitops.engine == "argocd":
         for cluster in mesh.spec.clusters:
-            add(f"argocd cluster add {cluster.name} --name {cluster.name}")
-        add(f"kubectl apply -k {gitops.path}/gitops/argocd   # in the Argo CD cluster, "
-            f"namespace {gitops.argocd.namespace}")
+            lines.append(str(cmd("argocd", "cluster", "add", cluster.name,
+                                 "--name", cluster.name)))
+        lines.append(with_comment(
+            str(cmd("kubectl", "apply", "-k", f"{gitops.path}/{ARGOCD_DIR}")),
+            f"in the Argo CD cluster, namespace {gitops.argocd.namespace}"))
     else:
         for cluster in mesh.spec.clusters:
-            add(f"flux bootstrap git --context={cluster.name} --url={gitops.repo_url} "
-                f"--branch={gitops.revision} --path={flux_bootstrap_path(mesh, cluster)}")
-    add("```\n")
+            lines.append(str(cmd("flux", "bootstrap", "git", f"--context={cluster.name}",
+                                 f"--url={flux_git_url(gitops.repo_url)}",
+                                 f"--branch={gitops.revision}",
+                                 f"--path={flux_bootstrap_path(mesh, cluster)}")))
+    for line in sh_block(lines):
+        add(line)
     if gitops.engine == "argocd":
         add("Each cluster gets Applications named `<cluster>-…`, ordered by sync waves: "
             "`istio-base` (0), `istio-cni` (1), `istiod` (2), then `mesh` (3), the cluster "

@@ -14,7 +14,10 @@ github.com/submariner-io/submariner-operator v0.21.0 (scripts/make_schemas.py).
 
 from __future__ import annotations
 
+from meshgen.render import markdown as md
+from meshgen.render.commands import DRY_RUN, kubectl_apply_stdin
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.render.shell import Cmd, cmd, comment, pipe, sh_block
 from meshgen.spec import Cluster, Mesh, Service, Submariner
 
 SUBMARINER_API = "submariner.io/v1alpha1"
@@ -66,6 +69,35 @@ def _cidrs(nets: tuple[object, ...]) -> str:
     # internal/controllers/submariner/submariner_networkdiscovery.go, getCIDR). The values
     # are the very fields the MG2xx overlap checks checked.
     return ",".join(str(n) for n in nets)
+
+
+# --- subctl, the one builder of each command both deploy modes' README steps use ---------
+
+
+def subctl_deploy_broker(sub: Submariner) -> Cmd:
+    return cmd("subctl", "deploy-broker", "--context", sub.broker)
+
+
+def subctl_join(sub: Submariner, cluster: Cluster) -> Cmd:
+    """`subctl join` with the spec's values: the cluster ID, its ranges (§1.2, the very
+    ranges the MG2xx checks checked), the cable driver (§1.4) and NAT traversal (§1.5,
+    `--natt`, default true)."""
+    argv = ["subctl", "join", "broker-info.subm", "--context", cluster.name,
+            "--clusterid", cluster.name, "--clustercidr", _cidrs(cluster.pod_cidr),
+            "--servicecidr", _cidrs(cluster.service_cidr), "--cable-driver", sub.cable_driver]
+    if not sub.nat_traversal:
+        argv.append("--natt=false")
+    return cmd(*argv)
+
+
+def subctl_verify(mesh: Mesh) -> Cmd:
+    clusters = mesh.spec.clusters
+    return cmd("subctl", "verify", "--context", clusters[0].name, "--tocontext",
+               clusters[-1].name, "--only", "service-discovery,connectivity", "--verbose")
+
+
+def subctl_show_connections(cluster: Cluster) -> Cmd:
+    return cmd("subctl", "show", "connections", "--context", cluster.name)
 
 
 def _namespace(name: str, labels: dict[str, str]) -> Manifest:
@@ -207,27 +239,27 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
 
     # §1.1, §1.5: no gateway node, no tunnel; ports of §1.5.
     ports = "UDP 500, 4500 and 4490" if sub.cable_driver == "libreswan" else "UDP 4500 and 4490"
-    add(f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`) and open {ports} "
-        "between the gateways:\n")
-    add("```sh")
-    for c in clusters:
-        add(f"kubectl --context {c.name} label node <node> {GATEWAY_LABEL}")
-    add("```\n")
+    add(f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`; replace "
+        f"`<node>` with its name) and open {ports} between the gateways:\n")
+    out.extend(sh_block(str(cmd("kubectl", "--context", c.name, "label", "node", "<node>",
+                                GATEWAY_LABEL)) for c in clusters))
 
     # §2.3: the Broker resource installs CRDs only; RBAC, service accounts and the token
     # come from subctl deploy-broker (which also installs the operator there) or the chart.
-    add(f"2. Deploy the broker on `{broker}` with subctl {subctl_version}: it creates the "
-        f"`{BROKER_NAMESPACE}` namespace, the broker RBAC and service accounts, installs the "
-        "operator there and writes `broker-info.subm` (the `Broker` resource in git then "
-        "owns the broker's settings). The `submariner-k8s-broker` Helm chart creates the "
-        "RBAC and a client token instead, but no operator:\n")
-    add("```sh")
-    add(f"subctl deploy-broker --context {broker}")
-    add("# or: helm repo add submariner-latest "
-        "https://submariner-io.github.io/submariner-charts/charts")
-    add(f"#     helm install submariner-k8s-broker submariner-latest/submariner-k8s-broker "
-        f"--kube-context {broker} --namespace {BROKER_NAMESPACE} --create-namespace")
-    add("```\n")
+    add(f"2. Deploy the broker on {md.code(broker)} with subctl {md.text(subctl_version)}: it "
+        f"creates the `{BROKER_NAMESPACE}` namespace, the broker RBAC and service accounts, "
+        "installs the operator there and writes `broker-info.subm` (the `Broker` resource in "
+        "git then owns the broker's settings). The `submariner-k8s-broker` Helm chart creates "
+        "the RBAC and a client token instead, but no operator:\n")
+    out.extend(sh_block([
+        str(subctl_deploy_broker(sub)),
+        comment("or: " + str(cmd("helm", "repo", "add", "submariner-latest",
+                                 "https://submariner-io.github.io/submariner-charts/charts"))),
+        comment("    " + str(cmd("helm", "install", "submariner-k8s-broker",
+                                 "submariner-latest/submariner-k8s-broker", "--kube-context",
+                                 broker, "--namespace", BROKER_NAMESPACE,
+                                 "--create-namespace"))),
+    ]))
 
     # §2.5-§2.6: the operator must run before its resources can be applied.
     others = [c for c in clusters if c.name != broker]
@@ -235,45 +267,49 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
     add("3. Install the submariner-operator on every cluster that does not run it yet: "
         f"`subctl join` installs it and creates the two Secrets of step 4 (its `Submariner` "
         "resource is then taken over by the one in git); or subscribe with OLM to package "
-        f"`submariner`, channel `{channel}`, in namespace `{OPERATOR_NAMESPACE}`. The "
+        f"`submariner`, channel {md.code(channel)}, in namespace `{OPERATOR_NAMESPACE}`. The "
         "`submariner-operator` Helm chart does not fit: it renders its own `Submariner` "
         "resource with inline credentials.\n")
     if others:
-        add("```sh")
-        for c in others:
-            add(f"subctl join broker-info.subm --context {c.name} --clusterid {c.name} "
-                f"--clustercidr {_cidrs(c.pod_cidr)} --servicecidr {_cidrs(c.service_cidr)} "
-                f"--cable-driver {sub.cable_driver}"
-                + ("" if sub.nat_traversal else " --natt=false"))
-        add("```\n")
+        out.extend(sh_block(str(subctl_join(sub, c)) for c in others))
 
     # §2.4: URL-safe base64 of JSON; ClientToken and IPSecPSK are copies of Secrets whose
     # data values are base64 again. subctl's struct tags do not parse as json tags, so the
     # keys are the Go field names (§2.4 [inference], read from subctl pkg/broker/info.go).
     add(f"4. Fill `{BROKER_SECRET}` (keys {', '.join(f'`{k}`' for k in BROKER_SECRET_KEYS)}) "
         f"and `{PSK_SECRET}` (key `psk`, the same on every cluster) in `{OPERATOR_NAMESPACE}` "
-        f"from `broker-info.subm`, on `{broker}` and on every cluster not joined with "
+        f"from `broker-info.subm`, on {md.code(broker)} and on every cluster not joined with "
         "`subctl join`:\n")
-    add("```sh")
-    add("tr -- '-_' '+/' < broker-info.subm | base64 -d > broker-info.json")
-    add("jq -r '.ClientToken.data[\"ca.crt\"]' broker-info.json | base64 -d > broker-ca.crt")
-    add("jq -r '.ClientToken.data.token' broker-info.json | base64 -d > broker-token")
-    add("jq -r '.IPSecPSK.data.psk' broker-info.json | base64 -d > ipsec-psk")
+    lines = [
+        pipe(cmd("tr", "--", "-_", "+/", stdin="broker-info.subm"),
+             cmd("base64", "-d", stdout="broker-info.json")),
+        pipe(cmd("jq", "-r", '.ClientToken.data["ca.crt"]', "broker-info.json"),
+             cmd("base64", "-d", stdout="broker-ca.crt")),
+        pipe(cmd("jq", "-r", ".ClientToken.data.token", "broker-info.json"),
+             cmd("base64", "-d", stdout="broker-token")),
+        pipe(cmd("jq", "-r", ".IPSecPSK.data.psk", "broker-info.json"),
+             cmd("base64", "-d", stdout="ipsec-psk")),
+    ]
     for c in clusters:
-        apply = f" --dry-run=client -o yaml | kubectl --context {c.name} apply -f -"
-        add(f"kubectl --context {c.name} create namespace {OPERATOR_NAMESPACE}{apply}")
-        add(f"kubectl --context {c.name} -n {OPERATOR_NAMESPACE} create secret generic "
-            f"{BROKER_SECRET} --from-file=ca.crt=broker-ca.crt --from-file=token=broker-token "
-            f"--from-literal=namespace={BROKER_NAMESPACE}{apply}")
-        add(f"kubectl --context {c.name} -n {OPERATOR_NAMESPACE} create secret generic "
-            f"{PSK_SECRET} --from-file=psk=ipsec-psk{apply}")
-    add("rm broker-info.json broker-ca.crt broker-token ipsec-psk")
-    add("```\n")
+        apply = kubectl_apply_stdin(c.name)
+        lines.append(pipe(cmd("kubectl", "--context", c.name, "create", "namespace",
+                              OPERATOR_NAMESPACE, *DRY_RUN), apply))
+        lines.append(pipe(cmd("kubectl", "--context", c.name, "-n", OPERATOR_NAMESPACE,
+                              "create", "secret", "generic", BROKER_SECRET,
+                              "--from-file=ca.crt=broker-ca.crt",
+                              "--from-file=token=broker-token",
+                              f"--from-literal=namespace={BROKER_NAMESPACE}", *DRY_RUN), apply))
+        lines.append(pipe(cmd("kubectl", "--context", c.name, "-n", OPERATOR_NAMESPACE,
+                              "create", "secret", "generic", PSK_SECRET,
+                              "--from-file=psk=ipsec-psk", *DRY_RUN), apply))
+    lines.append(str(cmd("rm", "broker-info.json", "broker-ca.crt", "broker-token",
+                         "ipsec-psk")))
+    out.extend(sh_block(lines))
     add("With the Helm chart instead of subctl, take `ca.crt` and `token` from the chart's "
-        f"`submariner-k8s-broker-client-token` Secret in `{BROKER_NAMESPACE}` on `{broker}`, "
-        "and make the PSK yourself (`head -c 48 /dev/urandom > ipsec-psk`).\n")
+        f"`submariner-k8s-broker-client-token` Secret in `{BROKER_NAMESPACE}` on "
+        f"{md.code(broker)}, and make the PSK yourself (`head -c 48 /dev/urandom > "
+        "ipsec-psk`).\n")
 
-    add(f"5. Verify: `subctl show connections --context {clusters[0].name}`, then `subctl "
-        f"verify --context {clusters[0].name} --tocontext {clusters[-1].name} --only "
-        "service-discovery,connectivity --verbose`.\n")
+    add(f"5. Verify: {md.code(str(subctl_show_connections(clusters[0])))}, then "
+        f"{md.code(str(subctl_verify(mesh)))}.\n")
     return out

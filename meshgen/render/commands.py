@@ -1,0 +1,31 @@
+"""The commands that more than one part of out/README.md runs, each built in one place (the
+Submariner ones are in meshgen/render/submariner.py, next to what they create)."""
+
+from __future__ import annotations
+
+from meshgen.render.shell import Cmd, Word, argv_of, cmd
+from meshgen.spec import Cluster, Mesh
+from meshgen.versions import release
+
+
+def create_remote_secret(mesh: Mesh, peer: Cluster, secret_name: Word | None = None) -> Cmd:
+    """`istioctl [x] create-remote-secret` for `peer` (reference/istio.md §3): the context
+    and the Istio clusterName are the cluster's name, `--server` its apiServer if set."""
+    argv: list[Word] = [*argv_of(release(mesh.spec.istio.version).create_remote_secret),
+                        f"--context={peer.name}", f"--name={peer.name}"]
+    if peer.api_server:
+        argv.append(f"--server={peer.api_server}")
+    if isinstance(secret_name, str):
+        argv.append(f"--secret-name={secret_name}")
+    elif secret_name is not None:  # a variable of an earlier line: its own word
+        argv += ["--secret-name", secret_name]
+    return cmd(*argv)
+
+
+def kubectl_apply_stdin(context: str, *, equals: bool = False) -> Cmd:
+    """`kubectl --context <c> apply -f -`, the end of every create-then-apply pipeline."""
+    flag = (f"--context={context}",) if equals else ("--context", context)
+    return cmd("kubectl", *flag, "apply", "-f", "-")
+
+
+DRY_RUN = ("--dry-run=client", "-o", "yaml")
