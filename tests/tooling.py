@@ -21,11 +21,14 @@ SCHEMAS = TOOLS / "schemas"
 # The real Istio and Sail releases (charts, profiles, CRDs, sources; see the README's
 # "Release fidelity" section for the official downloads that replace this folder elsewhere).
 SHARED = Path(os.environ.get("MESHGEN_SHARED", ROOT.parent / "shared"))
-# The istioctl scripts/install-tools builds: Istio master of 2026-08-27 (1.31-dev).
-ISTIOCTL_MINOR = 31
+# The istioctl the minor-independent checks use: the newest released one that
+# scripts/install-istioctl-releases builds from its tagged source (tests/test_istioctl.py).
+NEWEST_ISTIOCTL = "istioctl-1.30.3"
 
 
 def tool(name: str) -> str:
+    if name == "istioctl":
+        name = NEWEST_ISTIOCTL
     pinned = TOOLS / "bin" / name
     if pinned.exists():
         return str(pinned)
@@ -103,7 +106,9 @@ def istioctl_release_tags() -> list[str]:
 
 
 def release_istioctl(tag: str) -> str:
-    """The released istioctl of an Istio tag; CI must have built it."""
+    """The released istioctl of an Istio tag, built from its source in the real-release folder
+    (without that folder its tests skip, as with shared()); CI must have built it."""
+    shared("istio-src", f"istio-{tag}.tar.xz")
     path = TOOLS / "bin" / f"istioctl-{tag}"
     if not path.exists():
         pytest.fail(f"{path} is missing: run scripts/install-istioctl-releases "
