@@ -19,6 +19,7 @@ import typer
 if TYPE_CHECKING:
     pass
 
+from meshgen import __version__
 from meshgen.report import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -26,6 +27,7 @@ from meshgen.report import (
     EXIT_OK,
     EXIT_USAGE,
     Format,
+    Options,
 )
 from meshgen.report import interrupted as _interrupted
 from meshgen.report import print_diagnostics as _print_diagnostics
@@ -33,26 +35,89 @@ from meshgen.report import say as _say
 from meshgen.report import summary as _summary
 from meshgen.report import writing as _writing
 
+
+def _plain_argument_names() -> None:
+    """Help shows arguments as users write them (`SPEC`, `[PATH]`), not typer's internal
+    notation (`{SPEC}`, `SPEC <path>`, `<list[Path]>`); tests/test_cli.py holds every
+    command's help to that."""
+    from typer.core import TyperArgument
+
+    def usage_name(self: TyperArgument) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name if self.nargs == 1 or name.endswith("...") else name + "..."
+
+    setattr(TyperArgument, "_usage_display_name", usage_name)  # noqa: B010
+    setattr(TyperArgument, "display_type", lambda self, ctx: "")  # noqa: B010
+
+
+_plain_argument_names()
+
 app = typer.Typer(
     name="meshgen",
     help="Compile one mesh.yaml into per-cluster GitOps directories for an Istio "
     "multi-primary mesh on a flat (Submariner) network.",
-    add_completion=False,
+    # --install-completion / --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"meshgen {__version__}\n")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", help="Print the meshgen version and exit.",
+                           callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Compile one mesh.yaml into per-cluster GitOps directories for an Istio multi-primary
+    mesh on a flat (Submariner) network."""
+
+
 FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", help="How to print diagnostics.")
+    Format, typer.Option("--format", "-f", metavar="text|json|github",
+                         help="How to print diagnostics.")
 ]
+WarningsAsErrorsOption = Annotated[
+    bool, typer.Option("--warnings-as-errors", help="Treat every warning as an error.")
+]
+IgnoreOption = Annotated[
+    list[str] | None,
+    typer.Option("--ignore", metavar="CODE", help="Do not report this warning code "
+                 "(repeatable, e.g. --ignore MG418); errors cannot be ignored."),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print errors only: no warnings, no summary.")
+]
+NoColorOption = Annotated[
+    bool, typer.Option("--no-color", help="No colours (also: the NO_COLOR variable).")
+]
+
+
+def _options(ignore: list[str] | None, warnings_as_errors: bool, quiet: bool,
+             no_color: bool) -> Options:
+    from meshgen.report import bad_ignore
+
+    codes = frozenset(code.strip().upper() for code in ignore or ())
+    problem = bad_ignore(sorted(codes))
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--ignore")
+    return Options(codes, warnings_as_errors, quiet, not no_color)
 
 
 @app.command()
 def build(
     spec: Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).", metavar="SPEC")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output directory.")
+        Path, typer.Option("--output", "-o", metavar="DIR", help="Output directory.")
     ] = Path("out"),
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if OUTPUT is stale.")
@@ -70,33 +135,46 @@ def build(
         bool, typer.Option("--force", help="Overwrite (or prune) generated files that were "
                            "changed by hand; see them first with --diff.")
     ] = False,
+    warnings_as_errors: WarningsAsErrorsOption = False,
+    ignore: IgnoreOption = None,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
 ) -> None:
-    """Validate SPEC and compile it into one kustomize directory per cluster."""
+    """Validate SPEC (a file, or - for standard input) and compile it into one kustomize
+    directory per cluster."""
     _check_output_dir(output)
+    options = _options(ignore, warnings_as_errors, quiet, no_color)
+    from meshgen.diagnostics import has_errors
     from meshgen.pipeline import compile_spec
+    from meshgen.report import apply
 
     with _progress(spec) as progress:
         result = compile_spec(spec, output, progress)
-    _print_diagnostics(result.diagnostics, fmt)
-    if result.files is None:
-        _say(f"{spec}: {_summary(result.diagnostics)}; nothing written")
+    diagnostics = apply(result.diagnostics, options)
+    _print_diagnostics(diagnostics, fmt, options)
+    if result.files is None or has_errors(diagnostics):
+        _say(f"{spec}: {_summary(diagnostics)}; nothing written")
         raise typer.Exit(EXIT_FAILED)
+    if diagnostics and not quiet:
+        _say(f"{spec}: {_summary(diagnostics)}")
 
     from meshgen import write
 
+    identity = {"meshgen": __version__, "spec": result.spec_sha256}
     try:
         if check or diff:
-            _check_or_diff(spec, output, result.files, diff=diff, fmt=fmt)
+            _check_or_diff(spec, output, result.files, diff=diff, fmt=fmt, quiet=quiet)
             return
         with _progress(spec) as progress:
             progress("writing")
             _writing(output, result.files)  # an interrupt from here on says what is on disk
-            plan = write.write_output(output, result.files, force=force)
+            plan = write.write_output(output, result.files, force=force, identity=identity)
     except write.OutputConflict as conflict:
         _report_conflicts(output, conflict, fmt)
         raise typer.Exit(EXIT_FAILED) from None
-    _say(f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
-         f"{len(plan.pruned)} pruned")
+    if not quiet:
+        _say(f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
+             f"{len(plan.pruned)} pruned")
     if validate_output and result.mesh is not None:
         from meshgen.conform import find_kubeconform
 
@@ -114,8 +192,8 @@ def build(
 
 SchemaDirOption = Annotated[
     Path | None,
-    typer.Option("--schema-dir", help="Offline schemas (made by scripts/make_schemas.py); "
-                 "default: kubeconform's and the public CRD catalog."),
+    typer.Option("--schema-dir", metavar="DIR", help="Offline schemas (made by "
+                 "scripts/make_schemas.py); default: kubeconform's and the public CRD catalog."),
 ]
 
 
@@ -130,6 +208,10 @@ def _conform(output: Path, clusters: dict[str, int | None], istio_version: str |
 
     binary = find_kubeconform()
     assert binary is not None
+    if schema_dir is not None and not schema_dir.is_dir():
+        raise typer.BadParameter(f"{schema_dir} is not a folder; build the offline schemas "
+                                 f"once with `python scripts/make_schemas.py {schema_dir}`",
+                                 param_hint="--schema-dir")
     istio_minor = int(istio_version.split(".")[1]) if istio_version else None
     total = Summary()
     for name, k8s_minor in clusters.items():
@@ -138,6 +220,15 @@ def _conform(output: Path, clusters: dict[str, int | None], istio_version: str |
         total.add(run_kubeconform(
             manifest_files(output / name), binary=binary, schema_dir=schema_dir,
             istio_version=istio_version, kubernetes_minor=k8s_minor, display_root=Path.cwd()))
+    unchecked = [d for d in total.diagnostics if d.code == "MG904"]
+    if schema_dir is None and unchecked and len(unchecked) == len(total.diagnostics) \
+            and total.valid == 0:
+        # Offline without a schema folder: one message with the fix, not one per object.
+        _say(f"kubeconform could not check any object ({len(unchecked)} unchecked, MG904): "
+             "its default schemas need network access. Build offline schemas once with "
+             "`python scripts/make_schemas.py schemas-offline` and pass "
+             "`--schema-dir schemas-offline`")
+        return False
     _print_diagnostics(total.diagnostics, fmt)
     _say(f"kubeconform: {total.valid} valid, {total.invalid} invalid, {total.errors} errors, "
          f"{total.skipped} skipped")
@@ -179,7 +270,8 @@ def _check_output_dir(output: Path) -> None:
 
 
 def _check_or_diff(
-    spec: Path, output: Path, files: dict[str, bytes], *, diff: bool, fmt: Format
+    spec: Path, output: Path, files: dict[str, bytes], *, diff: bool, fmt: Format,
+    quiet: bool = False,
 ) -> None:
     from meshgen import write
 
@@ -192,8 +284,14 @@ def _check_or_diff(
     drift = write.check_output(output, files)
     if drift.interrupted:
         _say(f"{output}: an interrupted build left it incomplete")
+    written_by = write.manifest_identity(output).get("meshgen")
+    if written_by is not None and written_by != __version__ and not quiet:
+        # A note, not a failure: the files decide whether the output is stale.
+        _say(f"note: {output} was written by meshgen {written_by}; this is meshgen "
+             f"{__version__}")
     if drift.clean:
-        _say(f"{output} is up to date")
+        if not quiet:
+            _say(f"{output} is up to date")
         return
     for label, paths in (("changed", drift.changed), ("missing", drift.missing),
                          ("stale", drift.stale)):
@@ -221,16 +319,73 @@ def _report_conflicts(output: Path, conflict: Exception, fmt: Format) -> None:
 @app.command()
 def validate(
     specs: Annotated[
-        list[Path], typer.Argument(help="Mesh specs to check.", metavar="SPEC...")
+        list[Path], typer.Argument(help="Mesh specs to check (- for standard input).",
+                                   metavar="SPEC...", show_default=False)
     ],
     fmt: FormatOption = Format.text,
+    warnings_as_errors: WarningsAsErrorsOption = False,
+    ignore: IgnoreOption = None,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
 ) -> None:
     """Check specs without writing anything (for pre-commit and CI)."""
     from meshgen.report import validate_files
 
-    code = validate_files(specs, fmt)
+    code = validate_files(specs, fmt, _options(ignore, warnings_as_errors, quiet, no_color))
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def explain(
+    topic: Annotated[
+        str | None, typer.Argument(help="A diagnostic code (MG201), or a spec file (or - "
+                                   "for standard input) to summarise; nothing: list every "
+                                   "code.", metavar="CODE|SPEC", show_default=False)
+    ] = None,
+    no_color: NoColorOption = False,
+) -> None:
+    """Explain a diagnostic code (what, why, how to fix, an example), or summarise a mesh."""
+    import re
+
+    from meshgen.codes import FAMILIES, REGISTRY, lookup
+
+    if topic is None:
+        lines = []
+        for prefix, family in FAMILIES.items():
+            lines.append(f"{prefix}xx  {family}")
+            lines.extend(f"  {c.code}  {c.summary}" for c in REGISTRY.values()
+                         if c.code.startswith(prefix))
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    if re.fullmatch(r"(?i)mg\d{3}", topic.strip()):
+        entry = lookup(topic)
+        if entry is None:
+            _say(f"{topic}: not a meshgen diagnostic code; `meshgen explain` lists them all")
+            raise typer.Exit(EXIT_FAILED)
+        sys.stdout.write(entry.page())
+        return
+    _explain_spec(Path(topic), Options(color=not no_color))
+
+
+def _explain_spec(spec: Path, options: Options) -> None:
+    from meshgen.pipeline import check_spec
+    from meshgen.report import use_color
+
+    result = check_spec(spec)
+    if result.mesh is None or not result.ok:
+        _print_diagnostics(result.diagnostics, Format.text, options)
+        _say(f"{spec}: {_summary(result.diagnostics)}; fix them to see the summary")
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        from meshgen.summary import mesh_summary
+    except ImportError:
+        _say("the mesh summary is not available in this meshgen build (meshgen.summary is "
+             "missing); `meshgen validate` checks the spec")
+        raise typer.Exit(EXIT_FAILED) from None
+    color = use_color(options) and sys.stdout.isatty()
+    text = mesh_summary(result.mesh, color=color)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @app.command("check-output")
@@ -239,20 +394,24 @@ def check_output(
                                               metavar="DIR")],
     schema_dir: SchemaDirOption = None,
     istio_version: Annotated[
-        str | None, typer.Option("--istio-version", help="Istio MAJOR.MINOR[.PATCH] of the "
-                                 "output: its minor's CRD schemas, and those of the Sail "
-                                 "Operator release that accepts it (a bare minor: its newest "
+        str | None, typer.Option("--istio-version", metavar="1.M[.P]",
+                                 help="Istio MAJOR.MINOR[.PATCH] of the output: its "
+                                 "minor's CRD schemas, and those of the Sail Operator "
+                                 "release that accepts it (a bare minor: its newest "
                                  "patch Sail accepts; default: the newest available).")
     ] = None,
     kubernetes_version: Annotated[
-        str | None, typer.Option("--kubernetes-version", help="Kubernetes MAJOR.MINOR to "
-                                 "validate against (default: per Istio version).")
+        str | None, typer.Option("--kubernetes-version", metavar="1.M",
+                                 help="Kubernetes MAJOR.MINOR to validate against "
+                                 "(default: per Istio version).")
     ] = None,
     fmt: FormatOption = Format.text,
 ) -> None:
     """Validate every object of an output directory with kubeconform -strict."""
     from meshgen.conform import find_kubeconform
 
+    _minor(istio_version, "--istio-version", patch=True)
+    k8s_minor = _minor(kubernetes_version, "--kubernetes-version")
     if find_kubeconform() is None:
         _say("kubeconform is not on PATH: "
              "go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0")
@@ -261,8 +420,6 @@ def check_output(
     if not clusters:
         _say(f"{directory}: no cluster directories (*/kustomization.yaml) found")
         raise typer.Exit(EXIT_FAILED)
-    _minor(istio_version, "--istio-version", patch=True)
-    k8s_minor = _minor(kubernetes_version, "--kubernetes-version")
     if not _conform(directory, dict.fromkeys(clusters, k8s_minor), istio_version, schema_dir,
                     fmt):
         raise typer.Exit(EXIT_FAILED)
@@ -283,7 +440,8 @@ def _minor(version: str | None, option: str, *, patch: bool = False) -> int | No
 @app.command()
 def schema(
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+        Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                  help="Write to FILE instead of stdout.")
     ] = None,
 ) -> None:
     """Print the JSON Schema of mesh.yaml."""
@@ -298,7 +456,8 @@ def schema(
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the starter spec.")] = Path(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter spec.",
+                                         metavar="PATH")] = Path(
         "mesh.yaml"
     ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
@@ -327,7 +486,7 @@ def main() -> None:
         sys.argv.remove("--debug")
     try:
         # Without standalone mode click returns the exit code instead of calling exit.
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="meshgen")
     except KeyboardInterrupt:
         sys.exit(_interrupted())
     except SystemExit:
@@ -336,7 +495,11 @@ def main() -> None:
         sys.exit(_interrupted())
     except Exception as exc:
         if isinstance(exc, typer.TyperException):
-            # Usage errors: bad option, missing argument, unknown command.
+            # Usage errors: bad option, missing argument, unknown command; without the
+            # validation library's prefix ("Value error, 'xml' is not one of ...").
+            message = getattr(exc, "message", None)
+            if isinstance(message, str):
+                exc.message = message.replace("Value error, ", "")
             show = getattr(exc, "show", None)
             if callable(show):
                 show()

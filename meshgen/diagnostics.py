@@ -133,20 +133,32 @@ def _where(location: Location) -> str:
     return printable(str(location))
 
 
-def format_text(diagnostics: Sequence[Diagnostic]) -> str:
+# ANSI SGR sequences for `color=True` (a terminal without NO_COLOR, see report.use_color).
+_RED, _YELLOW, _CYAN, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[36m", "\x1b[1m", "\x1b[0m"
+
+
+def format_text(diagnostics: Sequence[Diagnostic], *, color: bool = False) -> str:
+    def paint(style: str, text: str) -> str:
+        return f"{style}{text}{_RESET}" if color else text
+
     lines: list[str] = []
     for d in diagnostics:
-        lines.append(f"{_where(d.location)}: {d.severity}[{d.code}]: {_safe(d.message)}")
-        lines.extend(f"  {_where(r.location)}: note: {_safe(r.message)}" for r in d.related)
+        level = paint(_RED if d.is_error else _YELLOW, f"{d.severity}[{d.code}]")
+        lines.append(f"{paint(_BOLD, _where(d.location))}: {level}: {_safe(d.message)}")
+        lines.extend(f"  {_where(r.location)}: {paint(_CYAN, 'note')}: {_safe(r.message)}"
+                     for r in d.related)
         if d.hint:
-            lines.append(f"  hint: {_safe(d.hint)}")
+            lines.append(f"  {paint(_CYAN, 'hint')}: {_safe(d.hint)}")
     return "".join(line + "\n" for line in lines)
 
 
 def to_json_obj(d: Diagnostic) -> dict[str, object]:
     # json.dumps escapes every control character itself; only long values are cut.
+    from meshgen.codes import doc_ref
+
     return {
         "code": d.code,
+        "doc": doc_ref(d.code),
         "severity": str(d.severity),
         "message": shorten(d.message),
         "file": d.location.file,

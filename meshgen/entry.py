@@ -2,7 +2,8 @@
 
 pre-commit runs `meshgen validate FILE...` on every commit, and typer's start-up (it builds
 pydantic adapters for every option) costs about as much as the validation itself; so the
-plain form of that one command, files and an optional --format, runs without typer.
+plain form of that one command (files, --format, --ignore, --warnings-as-errors, --quiet,
+--no-color) runs without typer.
 Everything else, --help and any other option included, goes to the typer app in cli.py.
 """
 
@@ -12,25 +13,43 @@ import os
 import sys
 from pathlib import Path
 
+from meshgen.report import Options, bad_ignore
 
-def _plain_validate(argv: list[str]) -> tuple[list[Path], str] | None:
+
+def _plain_validate(argv: list[str]) -> tuple[list[Path], str, Options] | None:
+    """(files, format, options) of a plain `validate`, or None: typer handles everything else
+    (help, a bad option or code, a missing file list) with its messages."""
     if not argv or argv[0] != "validate":
         return None
     files: list[Path] = []
     fmt = "text"
+    ignore: set[str] = set()
+    warnings_as_errors = quiet = False
+    color = True
     args = iter(argv[1:])
     for arg in args:
         if arg in ("--format", "-f"):
             fmt = next(args, "")
         elif arg.startswith("--format="):
             fmt = arg.partition("=")[2]
+        elif arg == "--ignore" or arg.startswith("--ignore="):
+            code = arg.partition("=")[2] if "=" in arg else next(args, "")
+            ignore.add(code.strip().upper())
+        elif arg == "--warnings-as-errors":
+            warnings_as_errors = True
+        elif arg in ("--quiet", "-q"):
+            quiet = True
+        elif arg == "--no-color":
+            color = False
         elif arg.startswith("-") and arg != "-":  # `-` is the spec on standard input
             return None
         else:
             files.append(Path(arg))
     if not files or fmt not in ("text", "json", "github"):
         return None
-    return files, fmt
+    if ignore and bad_ignore(sorted(ignore)) is not None:
+        return None
+    return files, fmt, Options(frozenset(ignore), warnings_as_errors, quiet, color)
 
 
 def main() -> None:
@@ -42,9 +61,9 @@ def main() -> None:
         return
     from meshgen.report import EXIT_INTERNAL, Format, interrupted, say, validate_files
 
-    files, fmt = plain
+    files, fmt, options = plain
     try:
-        code = validate_files(files, Format(fmt))
+        code = validate_files(files, Format(fmt), options)
     except KeyboardInterrupt:
         code = interrupted()
     except Exception as exc:  # the same contract as cli.main: one line, no traceback

@@ -62,6 +62,7 @@ class Positions:
 class Loaded:
     data: Any
     positions: Positions
+    sha256: str = ""  # of the spec's bytes (load_file): recorded in the output manifest
 
 
 class _StopLoading(Exception):  # noqa: N818 - control flow, not an error type
@@ -177,7 +178,12 @@ def load_file(path: Path, display: str | None = None) -> tuple[Loaded | None, li
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return None, [_diag("MG009", f"cannot read the spec: {reason}", Location(name))]
-    return load_bytes(blob, name)
+    loaded, diagnostics = load_bytes(blob, name)
+    if loaded is not None:
+        import hashlib
+
+        loaded = Loaded(loaded.data, loaded.positions, hashlib.sha256(blob).hexdigest())
+    return loaded, diagnostics
 
 
 # Byte-order marks, longest first (UTF-32LE's starts with UTF-16LE's).

@@ -17,6 +17,7 @@ class Compiled:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     mesh: Mesh | None = None
     files: dict[str, bytes] | None = None
+    spec_sha256: str = ""  # of the spec's bytes, for the output manifest
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ def _check_spec(path: Path, progress: Progress) -> Compiled:
     loaded, diags = load_file(path, display_name(path))
     result.diagnostics.extend(diags)
     if loaded is not None:
+        result.spec_sha256 = loaded.sha256
         progress("validating")
         mesh, diags = validate(loaded)
         result.diagnostics.extend(diags)

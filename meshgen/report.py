@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from meshgen.diagnostics import Diagnostic, printable
+from meshgen.diagnostics import Diagnostic, Severity, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -18,15 +20,64 @@ class Format(StrEnum):
     github = "github"
 
 
-def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: Format) -> None:
-    from meshgen.diagnostics import FORMATTERS
+@dataclass(frozen=True)
+class Options:
+    """How diagnostics are chosen and shown (--ignore, --warnings-as-errors, --quiet,
+    --no-color)."""
 
-    text = FORMATTERS[fmt.value](diagnostics)
+    ignore: frozenset[str] = frozenset()
+    warnings_as_errors: bool = False
+    quiet: bool = False
+    color: bool = True  # still only on a terminal without NO_COLOR
+
+
+DEFAULT = Options()
+
+
+def bad_ignore(codes: Iterable[str]) -> str | None:
+    """Why `--ignore CODE` is refused (unknown code, or a code that is always an error)."""
+    from meshgen.codes import REGISTRY
+
+    for code in codes:
+        entry = REGISTRY.get(code)
+        if entry is None:
+            return f"{code} is not a meshgen diagnostic code (see `meshgen explain CODE`)"
+        if entry.severity == "error":
+            return f"{code} is an error; only warnings can be ignored"
+    return None
+
+
+def apply(diagnostics: Sequence[Diagnostic], options: Options) -> list[Diagnostic]:
+    """Drop ignored warnings; with --warnings-as-errors, the rest are errors."""
+    out = []
+    for d in diagnostics:
+        if d.severity is Severity.WARNING:
+            if d.code in options.ignore:
+                continue
+            if options.warnings_as_errors:
+                d = replace(d, severity=Severity.ERROR)
+        out.append(d)
+    return out
+
+
+def use_color(options: Options = DEFAULT) -> bool:
+    """Colour on a terminal only, unless NO_COLOR (https://no-color.org) or --no-color."""
+    return (options.color and not os.environ.get("NO_COLOR")
+            and os.environ.get("TERM") != "dumb" and sys.stderr.isatty())
+
+
+def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: Format,
+                      options: Options = DEFAULT) -> None:
+    from meshgen.diagnostics import FORMATTERS, format_text
+
+    if options.quiet:
+        diagnostics = [d for d in diagnostics if d.is_error]
     if fmt is Format.text:
+        text = format_text(diagnostics, color=use_color(options))
         if text:
             sys.stderr.write(text)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(FORMATTERS[fmt.value](diagnostics))
 
 
 def summary(diagnostics: Sequence[Diagnostic]) -> str:
@@ -74,16 +125,15 @@ def interrupted() -> int:
     return EXIT_INTERRUPTED
 
 
-def validate_files(specs: Sequence[Path], fmt: Format) -> int:
+def validate_files(specs: Sequence[Path], fmt: Format, options: Options = DEFAULT) -> int:
     """`meshgen validate`: every diagnostic of every spec; the exit code."""
     from meshgen.pipeline import check_spec
 
     diagnostics: list[Diagnostic] = []
     for spec in specs:
-        diagnostics.extend(check_spec(spec).diagnostics)
-    print_diagnostics(diagnostics, fmt)
-    if any(d.is_error for d in diagnostics):
-        if fmt is Format.text:
-            say(summary(diagnostics))
-        return EXIT_FAILED
-    return EXIT_OK
+        diagnostics.extend(apply(check_spec(spec).diagnostics, options))
+    print_diagnostics(diagnostics, fmt, options)
+    failed = any(d.is_error for d in diagnostics)
+    if diagnostics and fmt is Format.text and not (options.quiet and not failed):
+        say(summary(diagnostics))
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,7 +1,9 @@
 """The commented starter spec written by `meshgen init`."""
 
-STARTER = """\
-# yaml-language-server: $schema=https://meshgen.dev/schemas/mesh.schema.json
+from meshgen.schema import MODELINE
+
+# The modeline names the published schema (schema.py), so the file works wherever it goes.
+STARTER = MODELINE + """
 # A meshgen spec: one Istio multi-primary mesh over a flat network (Submariner).
 # Check it with `meshgen validate mesh.yaml`; compile it with `meshgen build mesh.yaml`.
 apiVersion: meshgen.dev/v1alpha1
@@ -11,8 +13,10 @@ metadata:
 spec:
   network: network1            # the one flat network, the same in every cluster
   istio:
-    version: "1.10.0"          # quoted: unquoted 1.10 would be the number 1.1
-    installer: istioctl        # istioctl | operator (Istio <= 1.23)
+    version: "1.30.3"          # quoted; the newest Istio meshgen knows (1.10.0 to 1.30.x)
+    # installer: istioctl (you run `istioctl install -f`) | operator (Istio <= 1.23) |
+    #   helm (chart values; Argo CD / Flux releases with spec.gitops) | sail (Sail Operator)
+    installer: istioctl
     cni:
       enabled: true            # needed on OpenShift
   submariner:

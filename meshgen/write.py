@@ -236,8 +236,11 @@ def _parse_manifest(doc: object) -> dict[str, frozenset[str]]:
 
 
 def _manifest_bytes(files: Mapping[str, str], *, pending: Mapping[str, str] | None = None,
-                     holder: str | None = None, created: list[str] | None = None) -> bytes:
+                     holder: str | None = None, created: list[str] | None = None,
+                     identity: Mapping[str, str] | None = None) -> bytes:
     doc: dict[str, object] = {"generator": "meshgen", "version": 2, "files": dict(files)}
+    # {"meshgen": <version>, "spec": <sha256 of the spec's bytes>}: deterministic per spec.
+    doc.update(identity or {})
     if pending is not None:
         doc.update(state="in-progress", pending=dict(pending), holder=holder,
                    created=created or [])
@@ -473,8 +476,8 @@ def _split(rel: str) -> tuple[str, str]:
     return directory, name
 
 
-def write_output(out_dir: Path, files: Mapping[str, bytes], *,
-                 force: bool = False) -> WritePlan:
+def write_output(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False,
+                 identity: Mapping[str, str] | None = None) -> WritePlan:
     """Make out_dir hold exactly `files` plus the user's own entries. Raises OutputConflict."""
     root = _abs(out_dir)
     _validate(files)
@@ -482,7 +485,7 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *,
     _root_usable(root, create=True)
     try:
         with _locked(root, fcntl.LOCK_EX):
-            return _write_locked(root, files, force=force)
+            return _write_locked(root, files, force=force, identity=identity)
     except OutputConflict:
         if created_root:
             with suppress(OSError):
@@ -490,24 +493,26 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *,
         raise
 
 
-def _write_locked(root: Path, files: Mapping[str, bytes], *, force: bool) -> WritePlan:
+def _write_locked(root: Path, files: Mapping[str, bytes], *, force: bool,
+                  identity: Mapping[str, str] | None = None) -> WritePlan:
     manifest = _load_manifest(root)
     digests = _digests(files)
     plan = _make_plan(root, files, digests, manifest, force=force)
     _raise_problems(plan)
     result = WritePlan(tuple(plan.written), tuple(plan.unchanged), tuple(plan.pruned))
-    final = _manifest_bytes(digests)
+    final = _manifest_bytes(digests, identity=identity)
     if not (plan.written or plan.pruned) and final == manifest.raw:
         return result  # nothing to do: touch nothing, so every mtime stays put
     dirs = _Dirs(root)
     try:
-        return _apply(root, dirs, files, digests, manifest, plan, result)
+        return _apply(root, dirs, files, digests, manifest, plan, result, identity)
     finally:
         dirs.close()
 
 
 def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping[str, str],
-           manifest: _Manifest, plan: _Plan, result: WritePlan) -> WritePlan:
+           manifest: _Manifest, plan: _Plan, result: WritePlan,
+           identity: Mapping[str, str] | None = None) -> WritePlan:
     _remove_stale_temps(dirs, files)
     # The journal: each file of the old and the new output with the hash it has now, and the
     # hash it is about to get.
@@ -576,7 +581,8 @@ def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping
                 owned[rel] = plan.current[rel]
         # The renames must be durable before the manifest says the new output is complete.
         _sync_filesystem(root)
-        _replace(dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items()))))
+        _replace(dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items())),
+                                                      identity=identity))
     except OSError as exc:
         # The journal stays `in-progress`: the next run recognises both versions and converges.
         raise _io_conflict(_relative(root, exc), exc) from None
@@ -737,6 +743,23 @@ def check_output(out_dir: Path, files: Mapping[str, bytes]) -> Drift:
         stale = sorted(rel for rel in manifest.owned
                        if rel not in files and _is_regular(root, rel))
     return Drift(tuple(changed), tuple(missing), tuple(stale), not manifest.complete)
+
+
+def manifest_identity(out_dir: Path) -> dict[str, str]:
+    """{"meshgen": version, "spec": sha256} as recorded by the build that wrote out_dir
+    (empty when unknown: no manifest, an older one, or unreadable). Never writes."""
+    try:
+        root = _abs(out_dir)
+        st = _lstat(root, MANIFEST_NAME)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size > MANIFEST_MAX_BYTES:
+            return {}
+        doc = json.loads(_read(root / MANIFEST_NAME))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {key: value for key in ("meshgen", "spec")
+            if isinstance(value := doc.get(key), str) and len(value) < 200}
 
 
 def _is_regular(root: Path, rel: str) -> bool:

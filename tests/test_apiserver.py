@@ -50,6 +50,7 @@ import pytest
 import yaml
 
 from meshgen.conform import manifest_files
+from meshgen.render.gitops import argocd_namespace
 from meshgen.spec import Mesh
 from meshgen.versions import parse, sail_releases_for
 from tests.helpers import EXAMPLES, ROOT, seed_data
@@ -62,7 +63,8 @@ FIELD_MANAGER = "meshgen-judge"
 APPLY = f"?fieldManager={FIELD_MANAGER}&force=true&fieldValidation=Strict"
 TIMEOUT = 120.0
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-# Namespaces the GitOps engine's own installation creates; meshgen's objects for it live there.
+# Namespaces the GitOps engine's own installation creates; meshgen's objects for it live there
+# (Argo CD's: `openshift-gitops` with OpenShift GitOps, see argocd_namespace).
 ENGINE_NAMESPACES = {"argocd": "argocd", "flux": "flux-system"}
 
 
@@ -475,7 +477,8 @@ def units(out: Path, mesh: Mesh) -> list[Unit]:
         for directory in (d for d in candidates if d.is_dir()):
             if "gitops" in directory.relative_to(out).parts:
                 engine = directory.relative_to(out).parts[1]
-                unit.provided.add(ENGINE_NAMESPACES[engine])
+                unit.provided.add(argocd_namespace(mesh) if engine == "argocd"
+                                  else ENGINE_NAMESPACES[engine])
             files = manifest_files(directory)
             in_kustomization: set[Path] = set()
             if (directory / "kustomization.yaml").exists():

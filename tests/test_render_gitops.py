@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from meshgen.render.gitops import flux_bootstrap_path, flux_git_url, render_gitops
+from meshgen.render.gitops import (
+    APPLICATION_HEALTH_KEY,
+    APPLICATION_HEALTH_LUA,
+    argocd_namespace,
+    flux_bootstrap_path,
+    flux_git_url,
+    render_gitops,
+)
 from meshgen.render.helm import HELM_REPOSITORY, helm_values
 from meshgen.render.objects import MANAGED_BY, Manifest
 from meshgen.spec import Mesh
@@ -53,7 +60,10 @@ def test_every_path_is_under_gitops_and_every_object_is_labelled() -> None:
         for path, docs in files(gitops_mesh(engine)).items():
             assert path.startswith(f"gitops/{engine}/"), path
             for doc in docs:
-                if doc["kind"] != "Kustomization" or "kustomize.config" not in doc["apiVersion"]:
+                if path.endswith("argocd-cm.patch.yaml"):
+                    # A patch of the install's argocd-cm: it leaves the labels alone.
+                    assert "labels" not in doc["metadata"]
+                elif doc["kind"] != "Kustomization" or "kustomize.config" not in doc["apiVersion"]:
                     assert doc["metadata"]["labels"] == MANAGED_BY, path
 
 
@@ -63,10 +73,72 @@ def test_every_path_is_under_gitops_and_every_object_is_labelled() -> None:
 def test_argocd_files() -> None:
     out = files(gitops_mesh("argocd"))
     assert list(out) == ["gitops/argocd/kustomization.yaml", "gitops/argocd/cluster1.yaml",
-                         "gitops/argocd/cluster2.yaml"]
+                         "gitops/argocd/cluster2.yaml",
+                         "gitops/argocd/bootstrap/root-application.yaml",
+                         "gitops/argocd/bootstrap/argocd-cm.patch.yaml"]
     (listing,) = out["gitops/argocd/kustomization.yaml"]
+    # bootstrap/ is not listed: Argo CD syncs neither the root itself nor argocd-cm.
     assert listing == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                        "resources": ["cluster1.yaml", "cluster2.yaml"]}
+
+
+@pytest.mark.parametrize(("platforms", "namespace"), [
+    (("openshift", "openshift"), "openshift-gitops"),
+    (("kubernetes", "kubernetes"), "argocd"),
+    (("openshift", "kubernetes"), "argocd"),
+])
+def test_argocd_namespace_default(platforms: tuple[str, str], namespace: str) -> None:
+    data = copy.deepcopy(seed_data())
+    data["spec"]["istio"].update(version="1.30.0", installer="helm")
+    for cluster, platform in zip(data["spec"]["clusters"], platforms, strict=True):
+        cluster["platform"] = platform
+    data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO}
+    mesh = mesh_from(data)
+    assert mesh.spec.gitops is not None
+    assert mesh.spec.gitops.argocd.namespace is None
+    assert argocd_namespace(mesh) == namespace
+    for docs in files(mesh).values():
+        for doc in docs:
+            if doc["kind"] != "Kustomization":
+                assert doc["metadata"]["namespace"] == namespace
+    # Set explicitly, it wins.
+    data["spec"]["gitops"]["argocd"] = {"namespace": "gitops"}
+    assert argocd_namespace(mesh_from(data)) == "gitops"
+
+
+def test_argocd_root_application() -> None:
+    mesh = gitops_mesh("argocd", path="clusters/mesh", revision="release",
+                       argocd={"namespace": "gitops", "project": "mesh"})
+    (root,) = files(mesh)["gitops/argocd/bootstrap/root-application.yaml"]
+    assert (root["apiVersion"], root["kind"]) == ("argoproj.io/v1alpha1", "Application")
+    assert root["metadata"]["name"] == f"{mesh.metadata.name}-apps"
+    assert root["metadata"]["namespace"] == "gitops"
+    assert "finalizers" not in root["metadata"]  # deleting the root keeps its children
+    assert "annotations" not in root["metadata"]
+    assert root["spec"]["project"] == "mesh"
+    assert root["spec"]["source"] == {"repoURL": REPO, "targetRevision": "release",
+                                      "path": "clusters/mesh/gitops/argocd"}
+    assert root["spec"]["destination"] == {"server": "https://kubernetes.default.svc",
+                                           "namespace": "gitops"}
+    assert root["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+
+
+def test_argocd_root_name_stays_a_label_value() -> None:
+    data = copy.deepcopy(seed_data())
+    data["metadata"]["name"] = "m" * 57 + "-abcde"
+    data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO}
+    (root,) = files(mesh_from(data))["gitops/argocd/bootstrap/root-application.yaml"]
+    assert root["metadata"]["name"] == "m" * 57 + "-apps"
+
+
+def test_argocd_health_check_patch() -> None:
+    (patch,) = files(gitops_mesh("argocd", argocd={"namespace": "gitops"}))[
+        "gitops/argocd/bootstrap/argocd-cm.patch.yaml"]
+    # Only the one key: `kubectl patch --type merge` keeps every other key of argocd-cm.
+    assert patch == {"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "argocd-cm", "namespace": "gitops"},
+                     "data": {APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA}}
+    assert APPLICATION_HEALTH_KEY == "resource.customizations.health.argoproj.io_Application"
 
 
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])

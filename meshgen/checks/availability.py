@@ -12,16 +12,12 @@ from collections.abc import Iterator
 from meshgen import versions
 from meshgen.checks._common import error, warning
 from meshgen.checks.policies import traffic_policies
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-CODES = {
-    "MG420": "error: a traffic policy field or value the mesh's Istio version does not have "
-    "(LEAST_REQUEST before 1.14, failoverPriority before 1.12)",
-    "MG421": "warning: loadBalancer.simple LEAST_CONN, deprecated from Istio 1.14 "
-    "(use LEAST_REQUEST)",
-}
+CODES = summaries("MG420", "MG421")
 
 
 def check_field_availability(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:

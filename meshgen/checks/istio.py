@@ -6,19 +6,12 @@ from collections.abc import Iterator
 
 from meshgen import versions
 from meshgen.checks._common import ISTIO, cluster_path, error, warning
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Related
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-CODES = {
-    "MG301": "error: Istio version outside the supported range",
-    "MG302": "error: installer operator with Istio 1.24 or later (operator removed)",
-    "MG303": "error: installer sail with an Istio version no Sail Operator release accepts",
-    "MG304": "error: istio.values overrides a value meshgen owns (meshID, clusterName, network)",
-    "MG305": "warning: istio-cni disabled on an OpenShift cluster",
-    "MG306": "warning: revision named `default`",
-    "MG307": "warning: Istio older than 1.14 with a cluster on Kubernetes 1.24 or later",
-}
+CODES = summaries("MG301", "MG302", "MG303", "MG304", "MG305", "MG306", "MG307")
 
 
 def check_version(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:

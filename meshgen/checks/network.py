@@ -14,19 +14,12 @@ from functools import cache
 from meshgen.checks._common import SUBMARINER, cidr_path, cluster_path, error, warning
 from meshgen.checks.intervals import FreeRanges, overlapping_pairs
 from meshgen.checks.reserved import OWNER_NAMES, RESERVED
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Location, Related
 from meshgen.load import Positions
 from meshgen.spec import IPNetwork, Mesh
 
-CODES = {
-    "MG201": "error: pod/service CIDRs of two clusters overlap",
-    "MG202": "error: two CIDRs of one cluster overlap (pod vs service, or its own pod CIDRs)",
-    "MG203": "error/warning: a CIDR overlaps a range reserved by Submariner, OVN-Kubernetes "
-             "or the IP standards (loopback, link-local, multicast, broadcast, unspecified)",
-    "MG204": "error: Submariner Globalnet on a flat-network mesh",
-    "MG205": "error/warning: mixed address families (IPv4/IPv6) in a cluster or the mesh",
-    "MG206": "warning: the vxlan cable driver with NAT traversal on",
-}
+CODES = summaries("MG201", "MG202", "MG203", "MG204", "MG205", "MG206")
 
 
 @dataclass(frozen=True)

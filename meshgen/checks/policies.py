@@ -19,19 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from meshgen.checks._common import did_you_mean, error, quoted_list, warning
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Related
 from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh
 from meshgen.spec_traffic import TrafficPolicy
 
-CODES = {
-    "MG415": "error: a locality failover region that no cluster declares, or failover while no "
-    "cluster declares a region",
-    "MG418": "warning: locality failover without outlierDetection (meshgen adds a default)",
-    "MG419": "error/warning: a security policy names a namespace not declared under "
-    "spec.namespaces (a service account's namespace: warning)",
-}
+CODES = summaries("MG415", "MG418", "MG419")
 
 SECURITY: YamlPath = ("spec", "security")
 MESHGEN_NAMESPACES = frozenset({"istio-system"})

@@ -28,26 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from meshgen.checks._common import did_you_mean, error, quoted_list, warning
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Location, Related
 from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh, Route, Service
 from meshgen.spec_traffic import Match
 
-CODES = {
-    "MG409": "error: a system namespace (istio-system, kube-*, default, openshift-*) is "
-    "declared as an app namespace",
-    "MG410": "error: a route destination, mirror or match names a port its service does not "
-    "declare",
-    "MG411": "error: a destination of a service with several ports names no port",
-    "MG412": "warning: a route after a catch-all route is unreachable",
-    "MG414": "warning: a route match repeats a match of an earlier route (shadowed)",
-    "MG417": "error: a destination is pinned to an unknown cluster or to one where the "
-    "service is not placed",
-    "MG422": "error: the generated subset of a pinned destination (<subset>-<cluster>) has the "
-    "name of a declared subset or of another pin's generated subset",
-    "MG423": "error: the generated subset name of a pinned destination is longer than 63 "
-    "characters",
-}
+CODES = summaries("MG409", "MG410", "MG411", "MG412", "MG414", "MG417", "MG422", "MG423")
 
 # What meshgen/render/traffic.py names the subset a destination pinned to a cluster routes
 # to (tests/test_checks_routes.py holds the two to the same rule; checks import no render

@@ -13,18 +13,13 @@ import re
 from collections.abc import Iterator
 
 from meshgen.checks._common import error, warning
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh
 from meshgen.spec_traffic import StringMatch
 
-CODES = {
-    "MG106": "error: gitops.path or secrets.keyPrefix is not a clean relative path (a `..` or "
-    "`.` segment, absolute, a backslash, an empty segment)",
-    "MG107": "error: gitops.repoURL carries credentials (a password or token in its user part)",
-    "MG108": "error: a private key or an access token in istio.values or a route match",
-    "MG109": "warning: a PEM certificate in istio.values",
-}
+CODES = summaries("MG106", "MG107", "MG108", "MG109")
 
 GITOPS_PATH: YamlPath = ("spec", "gitops", "path")
 KEY_PREFIX: YamlPath = ("spec", "secrets", "keyPrefix")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from meshgen.checks._common import error
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-CODES = {
-    "MG105": "error: secrets.provider external-secrets without secrets.store",
-}
+CODES = summaries("MG105")
 
 
 def check_secrets_provider(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:

@@ -5,19 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from meshgen.checks._common import SUBMARINER, cluster_path, did_you_mean, error, quoted_list
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Related
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-CODES = {
-    "MG501": "error: duplicate cluster name",
-    "MG502": "error: submariner.broker is not one of the clusters",
-    "MG503": "error: unknown cluster in a namespace's or service's clusters list",
-    "MG504": "error: Submariner deployed by the operator, but the broker cluster has no "
-    "apiServer",
-    "MG505": "error: a service is exported without Submariner service discovery",
-    "MG506": "error: a cluster name collides with a file or object name meshgen writes",
-}
+CODES = summaries("MG501", "MG502", "MG503", "MG504", "MG505", "MG506")
 
 
 def check_cluster_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:

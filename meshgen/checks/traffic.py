@@ -18,21 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from meshgen.checks._common import did_you_mean, error, quoted_list
+from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Related
 from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh, Route, Service
 
-CODES = {
-    "MG401": "error: a route destination or mirror names a subset its service does not define",
-    "MG402": "error: a route's destination weights do not sum to 100",
-    "MG403": "error: duplicate subset name in a service",
-    "MG404": "error: a service's namespace is not declared under spec.namespaces",
-    "MG405": "error: duplicate service (same name and namespace)",
-    "MG406": "error: duplicate namespace",
-    "MG407": "error: duplicate port name or number in a service",
-    "MG408": "error: a service is placed in a cluster where its namespace is not",
-    "MG416": "error: a subset with empty labels selects every pod of the service",
-}
+CODES = summaries("MG401", "MG402", "MG403", "MG404", "MG405", "MG406", "MG407", "MG408", "MG416")
 
 
 def _svc(index: int) -> YamlPath:

@@ -34,6 +34,7 @@ from meshgen.render.submariner import (
     render_submariner_placeholders,
 )
 from meshgen.render.traffic import render_service_rules
+from meshgen.render.verify import VerifyManifests
 from meshgen.spec import Cluster, Mesh, Namespace, Service
 
 
@@ -70,6 +71,7 @@ class _Shared:
         self.remote_secrets = {c.name: render_remote_secret(c) for c in mesh.spec.clusters}
         self.exported = [s for s in mesh.spec.services if s.export]
         self.cacerts = render_cacerts()
+        self.verify = VerifyManifests(mesh)
 
     def traffic_files(self, cluster: Cluster) -> list[tuple[str, tuple[Manifest, ...]]]:
         """(namespace, documents) for the services placed in `cluster`, in spec order; one
@@ -162,6 +164,8 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
         )
         unlisted.extend(OutputFile(path, (doc,))
                         for path, doc in render_submariner_placeholders(mesh, cluster))
+    # Test workloads for out/README.md's last step; never applied by GitOps.
+    unlisted.extend(OutputFile(path, docs) for path, docs in shared.verify.files(cluster))
     kustomization = OutputFile(
         "kustomization.yaml", (render_kustomization([f.path for f in applied]),)
     )

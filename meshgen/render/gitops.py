@@ -5,14 +5,20 @@
 
 Argo CD (one Argo CD manages every cluster, each added with
 `argocd cluster add <context> --name <cluster>`), `gitops/argocd/`:
-  kustomization.yaml   lists the files below; sync it with one parent Application
-                       (path `<gitops.path>/gitops/argocd`) or `kubectl apply -k`
+  kustomization.yaml   lists the <cluster>.yaml files: the source of the root Application
   <cluster>.yaml       the cluster's Applications, in sync waves: 0 `<cluster>-istio-base`,
                        1 `<cluster>-istio-cni`, 2 `<cluster>-istiod` (installer helm only),
                        3 `<cluster>-mesh` (the cluster directory)
-  Waves order Applications only when a parent Application syncs them; Argo CD waits for a
-  child's health only with the Application health check of the Argo CD docs ("App of Apps")
-  configured, so every Application also retries its sync until what it needs exists.
+  bootstrap/root-application.yaml   the root Application `<mesh>-apps` (app of apps), applied
+                       once by hand (`kubectl apply -f`); it syncs `gitops/argocd`
+  bootstrap/argocd-cm.patch.yaml    the Application health check, a merge patch for
+                       `kubectl patch configmap argocd-cm --type merge --patch-file`
+  Waves order Applications only when a parent Application syncs them (`kubectl apply -k`
+  of the children ignores them), and the parent waits for a child's health between waves
+  only with the Application health check restored in argocd-cm; every Application also
+  retries its sync until what it needs exists (an Argo CD without the health check).
+  Nothing under bootstrap/ is synced by Argo CD: argocd-cm belongs to the Argo CD install
+  (the patch merges one key and keeps the others), and the root must not manage itself.
 
 Flux (runs in every cluster, bootstrapped with
 `flux bootstrap … --path=<gitops.path>/gitops/flux/clusters/<cluster>`), `gitops/flux/`:
@@ -40,6 +46,9 @@ from meshgen.spec import Cluster, GitOps, Mesh
 
 GITOPS_DIR = "gitops"
 ARGOCD_DIR = f"{GITOPS_DIR}/argocd"
+ARGOCD_BOOTSTRAP_DIR = f"{ARGOCD_DIR}/bootstrap"
+ARGOCD_ROOT_FILE = f"{ARGOCD_BOOTSTRAP_DIR}/root-application.yaml"
+ARGOCD_HEALTH_FILE = f"{ARGOCD_BOOTSTRAP_DIR}/argocd-cm.patch.yaml"
 FLUX_DIR = f"{GITOPS_DIR}/flux"
 
 ARGOCD_API = "argoproj.io/v1alpha1"
@@ -48,6 +57,29 @@ FLUX_KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 FLUX_HELM_API = "helm.toolkit.fluxcd.io/v2"
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# Where Argo CD runs: OpenShift GitOps installs its instance in `openshift-gitops`.
+ARGOCD_NAMESPACE = "argocd"
+OPENSHIFT_GITOPS_NAMESPACE = "openshift-gitops"
+# The root Application syncs Applications into Argo CD's own cluster.
+IN_CLUSTER = "https://kubernetes.default.svc"
+# The Application health check removed from Argo CD's defaults in 1.8 (argo-cd#3781), which
+# the parent needs to wait for a child between waves; key and Lua verbatim from
+# https://argo-cd.readthedocs.io/en/stable/operator-manual/health/#argocd-app
+APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
+APPLICATION_HEALTH_LUA = """\
+hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil then
+  if obj.status.health ~= nil then
+    hs.status = obj.status.health.status
+    if obj.status.health.message ~= nil then
+      hs.message = obj.status.health.message
+    end
+  end
+end
+return hs
+"""
 # Install order: CRDs (base), the CNI DaemonSet, the control plane, then the mesh config.
 WAVES = {"base": "0", "cni": "1", "istiod": "2", "mesh": "3"}
 
@@ -79,6 +111,23 @@ def flux_bootstrap_path(mesh: Mesh, cluster: Cluster) -> str:
     return f"{prefix}/{FLUX_DIR}/clusters/{cluster.name}"
 
 
+def argocd_namespace(mesh: Mesh) -> str:
+    """`gitops.argocd.namespace`, by default `openshift-gitops` (OpenShift GitOps) when every
+    cluster is OpenShift, else `argocd`."""
+    gitops = mesh.spec.gitops
+    if gitops is not None and gitops.argocd.namespace is not None:
+        return gitops.argocd.namespace
+    if all(cluster.platform == "openshift" for cluster in mesh.spec.clusters):
+        return OPENSHIFT_GITOPS_NAMESPACE
+    return ARGOCD_NAMESPACE
+
+
+def argocd_root_name(mesh: Mesh) -> str:
+    """`<mesh>-apps`: no child ends in `-apps`, and it stays a label value (<= 63), as the
+    children carry it in `app.kubernetes.io/instance` under Argo CD's label tracking."""
+    return f"{mesh.metadata.name[:58].rstrip('-')}-apps"
+
+
 def _helm(mesh: Mesh) -> bool:
     return mesh.spec.istio.installer == "helm"
 
@@ -86,27 +135,74 @@ def _helm(mesh: Mesh) -> bool:
 # --- Argo CD ---------------------------------------------------------------------------
 
 
+# Why a root Application (app of apps) and not an ApplicationSet with the cluster generator,
+# which Argo CD's cluster-bootstrapping guide recommends for installing apps in new clusters
+# (https://argo-cd.readthedocs.io/en/latest/operator-manual/cluster-bootstrapping/):
+#   - the ordering: Argo CD honours the sync waves of Applications only inside the sync of a
+#     parent Application, and waits for a child's health between waves with the Application
+#     health check restored, which its docs give for exactly this case, "app-of-apps pattern
+#     and orchestrating synchronization using sync waves"
+#     (https://argo-cd.readthedocs.io/en/stable/operator-manual/health/#argocd-app);
+#     Applications generated by an ApplicationSet are ordered only by Progressive Syncs
+#     (RollingSync), an opt-in controller feature (alpha, beta since 3.3) that is off by default
+#     (https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Progressive-Syncs/);
+#   - the values: each cluster's Helm values differ (clusterName, network, meshID, CIDRs), while
+#     the cluster generator templates only from the cluster Secret's name, server and metadata.
 def _argocd_files(mesh: Mesh, gitops: GitOps) -> Files:
     files: Files = []
     for cluster in mesh.spec.clusters:
         files.append((f"{ARGOCD_DIR}/{cluster.name}.yaml",
                       tuple(_argocd_applications(mesh, gitops, cluster))))
     listing = render_kustomization([path.rsplit("/", 1)[1] for path, _ in files])
-    return [(f"{ARGOCD_DIR}/kustomization.yaml", (listing,)), *files]
+    return [(f"{ARGOCD_DIR}/kustomization.yaml", (listing,)), *files,
+            (ARGOCD_ROOT_FILE, (_argocd_root(mesh, gitops),)),
+            (ARGOCD_HEALTH_FILE, (_argocd_health_patch(mesh),))]
+
+
+def _argocd_root(mesh: Mesh, gitops: GitOps) -> Manifest:
+    namespace = argocd_namespace(mesh)
+    return {
+        "apiVersion": ARGOCD_API,
+        "kind": "Application",
+        # No resources-finalizer: deleting the root must not cascade into its children.
+        "metadata": metadata(argocd_root_name(mesh), namespace, labels=dict(MANAGED_BY)),
+        "spec": {
+            "project": gitops.argocd.project,
+            "source": {
+                "repoURL": gitops.repo_url,
+                "targetRevision": gitops.revision,
+                "path": f"{gitops.path}/{ARGOCD_DIR}",
+            },
+            "destination": {"server": IN_CLUSTER, "namespace": namespace},
+            "syncPolicy": _sync_policy(),
+        },
+    }
+
+
+def _argocd_health_patch(mesh: Mesh) -> Manifest:
+    """A merge patch, not an argocd-cm of ours: it adds one key to the install's argocd-cm
+    and leaves every other key (and the labels) as they are."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": argocd_namespace(mesh)},
+        "data": {APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA},
+    }
 
 
 def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Manifest]:
     apps: list[Manifest] = []
+    namespace = argocd_namespace(mesh)
     # With installer istioctl (`istioctl install -f istio/istio-operator.yaml`), operator
     # (the IstioOperator is in the cluster directory) or sail (the Sail resources are), the
     # cluster directory is all there is to sync: only the `-mesh` Application.
     if _helm(mesh):
         values = helm_values(mesh, cluster)
         for chart in charts(mesh):
-            apps.append(_argocd_chart_application(gitops, cluster, chart, values[chart.key],
-                                                  mesh.spec.istio.version))
+            apps.append(_argocd_chart_application(gitops, namespace, cluster, chart,
+                                                  values[chart.key], mesh.spec.istio.version))
     apps.append(_argocd_application(
-        gitops, f"{cluster.name}-mesh", WAVES["mesh"],
+        gitops, namespace, f"{cluster.name}-mesh", WAVES["mesh"],
         source={
             "repoURL": gitops.repo_url,
             "targetRevision": gitops.revision,
@@ -120,7 +216,8 @@ def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[M
 
 
 def _argocd_chart_application(
-    gitops: GitOps, cluster: Cluster, chart: Chart, values: dict[str, Any], version: str
+    gitops: GitOps, namespace: str, cluster: Cluster, chart: Chart, values: dict[str, Any],
+    version: str,
 ) -> Manifest:
     sync_options = ["CreateNamespace=true"]
     if chart.key == "base":
@@ -148,7 +245,7 @@ def _argocd_chart_application(
             "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"],
         })
     return _argocd_application(
-        gitops, f"{cluster.name}-{chart.release}", WAVES[chart.key],
+        gitops, namespace, f"{cluster.name}-{chart.release}", WAVES[chart.key],
         source={
             "repoURL": HELM_REPOSITORY,
             "chart": chart.chart,
@@ -163,6 +260,7 @@ def _argocd_chart_application(
 
 def _argocd_application(
     gitops: GitOps,
+    namespace: str,
     name: str,
     wave: str,
     *,
@@ -173,13 +271,7 @@ def _argocd_application(
 ) -> Manifest:
     # No resources-finalizer: deleting the base Application must not cascade into deleting
     # Istio's CRDs, and with them every Istio object of the cluster.
-    sync_policy: dict[str, Any] = {
-        "automated": {"prune": True, "selfHeal": True},
-        # Waves do not wait for a sibling Application's health by default (see the module
-        # docstring); retrying lets e.g. the mesh config wait for the CRDs of istio-base.
-        "retry": {"limit": 10,
-                  "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
-    }
+    sync_policy = _sync_policy()
     if sync_options:
         sync_policy["syncOptions"] = sync_options
     spec: dict[str, Any] = {
@@ -193,9 +285,19 @@ def _argocd_application(
     return {
         "apiVersion": ARGOCD_API,
         "kind": "Application",
-        "metadata": metadata(name, gitops.argocd.namespace, labels=dict(MANAGED_BY),
+        "metadata": metadata(name, namespace, labels=dict(MANAGED_BY),
                              annotations={SYNC_WAVE: wave}),
         "spec": spec,
+    }
+
+
+def _sync_policy() -> dict[str, Any]:
+    return {
+        "automated": {"prune": True, "selfHeal": True},
+        # Without the Application health check (module docstring) waves do not wait for a
+        # sibling's health; retrying lets e.g. the mesh config wait for istio-base's CRDs.
+        "retry": {"limit": 10,
+                  "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
     }
 
 

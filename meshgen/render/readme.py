@@ -19,14 +19,30 @@ from meshgen.render.secrets import (
     needs_reader_token,
     remote_secret_name,
 )
-from meshgen.render.shell import Var, and_then, assign, cmd, comment, pipe, sh_block
+from meshgen.render.shell import (
+    Var,
+    Word,
+    and_then,
+    argv_of,
+    assign,
+    cmd,
+    comment,
+    fence_for,
+    pipe,
+    sh_block,
+    visible,
+)
 from meshgen.render.submariner import (
+    GATEWAY_LABEL,
+    gateway_ports,
     subctl_deploy_broker,
     subctl_join,
     subctl_verify,
     submariner_manual_steps,
 )
+from meshgen.render.verify import LOOP_ABOVE, loop, verify_steps
 from meshgen.spec import Mesh
+from meshgen.summary import address_map, mermaid
 from meshgen.versions import OPENSHIFT_SIDECAR_NEEDS_ANYUID, release
 
 
@@ -49,6 +65,7 @@ def render_readme(mesh: Mesh) -> str:
     code = md.code
 
     add(f"# Mesh {code(mesh.metadata.name)}\n")
+    out.extend(_fenced("mermaid", mermaid(mesh)))
     add(
         f"Istio {md.text(istio.version)} multi-primary on one flat network "
         f"({code(spec.network)}): every cluster runs its own istiod, and pods reach each other "
@@ -75,6 +92,12 @@ def render_readme(mesh: Mesh) -> str:
     add("")
     add("meshgen checked that no two of these ranges overlap and that none overlaps a range "
         "reserved by Submariner or OVN-Kubernetes.\n")
+    add("## Address map\n")
+    add("Every range on one line per address family, drawn to scale within each group of "
+        "nearby ranges (`~` leaves out a gap): pods in upper case, services in lower case, "
+        "`#` reserved, `.` free; a column shared by two ranges shows the one that covers more "
+        "of it. Separate letters are separate ranges: nothing overlaps.\n")
+    out.extend(_fenced("text", address_map(mesh)))
 
     add("## What is in each cluster directory\n")
     add("- `kustomization.yaml` lists what GitOps applies, in apply order: namespaces, "
@@ -96,7 +119,7 @@ def render_readme(mesh: Mesh) -> str:
     add("## Steps, in order\n")
     add("Commands use one kube context per cluster, named after the cluster (for example "
         "`export KUBECONFIG=cluster1/auth/kubeconfig:cluster2/auth/kubeconfig`).\n")
-    step = 1
+    step = _prerequisites(mesh, 1, add)
     if spec.submariner:
         add(f"### {step}. Connect the clusters with Submariner\n")
         step += 1
@@ -145,10 +168,56 @@ def render_readme(mesh: Mesh) -> str:
     if len(spec.clusters) > 1 and not external:
         step = _remote_secrets(mesh, step, add)
 
-    add(f"### {step}. Verify\n")
-    out.extend(sh_block(str(cmd("istioctl", "--context", c.name, "proxy-status"))
-                        for c in spec.clusters))
+    verify_steps(mesh, step, add)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _fenced(info: str, lines: list[str]) -> list[str]:
+    """A fenced block of `info` (mermaid, text) holding `lines` on one line each."""
+    body = [visible(line) for line in lines]
+    fence = fence_for(body)
+    return [f"{fence}{info}", *body, f"{fence}\n"]
+
+
+def _prerequisites(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
+    spec = mesh.spec
+    add(f"### {step}. One kube context per cluster\n")
+    step += 1
+    add("Every command below names its cluster by a kube context of the same name. Log in to "
+        "each cluster and rename the context the login created:\n")
+    current = Var("CURRENT")
+    lines: list[str] = []
+    for c in spec.clusters:
+        if c.platform == "openshift":
+            lines.append(str(cmd("oc", "login", c.api_server or "<API server URL>")))
+        else:
+            lines.append(comment(f"{c.name}: switch to the context of its kubeconfig"))
+        lines.append(assign(current, cmd("kubectl", "config", "current-context")))
+        lines.append(str(cmd("kubectl", "config", "rename-context", current, c.name)))
+    lines.append(str(cmd("kubectl", "config", "get-contexts")))
+    out = sh_block(lines)
+    for line in out:
+        add(line)
+    sub = spec.submariner
+    if sub is None:
+        return step
+    add(f"### {step}. Submariner prerequisites\n")
+    step += 1
+    add(f"The gateway engine runs only on nodes labelled `{GATEWAY_LABEL}`: label at least "
+        "one node per cluster (replace `<node>`), then check:\n")
+    lines = []
+    for c in spec.clusters:
+        lines.append(str(cmd("kubectl", "--context", c.name, "label", "node", "<node>",
+                             GATEWAY_LABEL)))
+        lines.append(str(cmd("kubectl", "--context", c.name, "get", "nodes", "-l",
+                             GATEWAY_LABEL)))
+    for line in sh_block(lines):
+        add(line)
+    ports = "; ".join(f"{md.text(port)} ({md.text(purpose)})"
+                      for port, purpose in gateway_ports(sub))
+    add(f"Open these between the gateway nodes of every cluster (cloud security groups, "
+        f"firewalls) for the {md.code(sub.cable_driver)} cable driver: {ports}.\n")
+    return step
 
 
 def _subctl_steps(mesh: Mesh, add: Callable[[str], None]) -> None:
@@ -184,6 +253,9 @@ def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     add("Each istiod must watch every peer's API server. For every pair, create the secret "
         "from the peer and apply it to the cluster (the `--name` must equal the peer's "
         "clusterName):\n")
+    if len(spec.clusters) > LOOP_ABOVE:
+        _remote_secret_loops(mesh, add)
+        return step
     srt_name = Var("ISTIO_READER_SRT_NAME")
     for c in spec.clusters:
         for peer in spec.clusters:
@@ -215,3 +287,38 @@ def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
             f"itself) for a token of `{READER_SERVICE_ACCOUNT}`; apply it after Istio is "
             "installed, since the service account comes with Istio.\n")
     return step
+
+
+def _remote_secret_loops(mesh: Mesh, add: Callable[[str], None]) -> None:
+    """Above LOOP_ABOVE clusters: per peer (or group of peers created alike), one secret
+    applied to every other cluster by a loop; the commands grow with the clusters, not with
+    their pairs."""
+    spec = mesh.spec
+    names = [c.name for c in spec.clusters]
+    peer_var, cluster_var = Var("PEER"), Var("CLUSTER")
+    apply_body = ["if " + str(cmd("test", cluster_var, "=", peer_var)), "then", "continue",
+                  "fi", str(cmd("kubectl", "--context", cluster_var, "apply", "-f",
+                                "remote-secret.yaml"))]
+    groups: dict[tuple[bool, str | None], list[str]] = {}
+    for peer in spec.clusters:
+        groups.setdefault((needs_reader_token(mesh, peer), peer.api_server), []).append(
+            peer.name)
+    lines: list[str] = []
+    for (token, server), peers in groups.items():
+        argv: list[Word] = [*argv_of(release(spec.istio.version).create_remote_secret),
+                "--context", peer_var, "--name", peer_var]
+        if server:
+            argv.append(f"--server={server}")
+        if token:
+            argv.append(f"--secret-name={READER_TOKEN_SECRET}")
+        create = str(cmd(*argv, stdout="remote-secret.yaml"))
+        lines += loop(peer_var, peers, [create, *loop(cluster_var, names, apply_body)])
+    lines.append(str(cmd("rm", "remote-secret.yaml")))
+    for line in sh_block(lines):
+        add(line)
+    if any(c.platform == "openshift" and not needs_reader_token(mesh, c)
+           for c in spec.clusters):
+        add("OpenShift: if istioctl finds several secrets on the service account of a peer, "
+            "name its token secret with `--secret-name` (the `istio-reader-service-account-"
+            "token-` secret of `kubectl -n istio-system get serviceaccount/"
+            f"{READER_SERVICE_ACCOUNT} -o jsonpath={{.secrets}}`).\n")

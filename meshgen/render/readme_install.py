@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from meshgen.render import markdown as md
-from meshgen.render.gitops import ARGOCD_DIR, flux_bootstrap_path, flux_git_url
+from meshgen.render.gitops import (
+    APPLICATION_HEALTH_KEY,
+    ARGOCD_DIR,
+    ARGOCD_HEALTH_FILE,
+    ARGOCD_ROOT_FILE,
+    OPENSHIFT_GITOPS_NAMESPACE,
+    argocd_namespace,
+    argocd_root_name,
+    flux_bootstrap_path,
+    flux_git_url,
+)
 from meshgen.render.helm import HELM_REPOSITORY, helm_values
 from meshgen.render.shell import cmd, sh_block, with_comment
 from meshgen.spec import Mesh
@@ -88,9 +98,16 @@ def gitops_steps(mesh: Mesh, step: int, add: Add) -> int:
         for cluster in mesh.spec.clusters:
             lines.append(str(cmd("argocd", "cluster", "add", cluster.name,
                                  "--name", cluster.name)))
+        namespace = argocd_namespace(mesh)
+        if namespace != OPENSHIFT_GITOPS_NAMESPACE:
+            lines.append(with_comment(
+                str(cmd("kubectl", "patch", "configmap", "argocd-cm", "-n", namespace,
+                        "--type", "merge", "--patch-file",
+                        f"{gitops.path}/{ARGOCD_HEALTH_FILE}")),
+                "in the Argo CD cluster: the Application health check"))
         lines.append(with_comment(
-            str(cmd("kubectl", "apply", "-k", f"{gitops.path}/{ARGOCD_DIR}")),
-            f"in the Argo CD cluster, namespace {gitops.argocd.namespace}"))
+            str(cmd("kubectl", "apply", "-f", f"{gitops.path}/{ARGOCD_ROOT_FILE}")),
+            f"the root Application, namespace {namespace}"))
     else:
         for cluster in mesh.spec.clusters:
             lines.append(str(cmd("flux", "bootstrap", "git", f"--context={cluster.name}",
@@ -100,9 +117,25 @@ def gitops_steps(mesh: Mesh, step: int, add: Add) -> int:
     for line in sh_block(lines):
         add(line)
     if gitops.engine == "argocd":
+        health = md.code(f"{gitops.path}/{ARGOCD_HEALTH_FILE}")
+        if argocd_namespace(mesh) == OPENSHIFT_GITOPS_NAMESPACE:
+            how = (f"OpenShift GitOps manages `argocd-cm` from its `ArgoCD` resource and "
+                   f"would undo a patch of it, so add the Lua of {health} (the value of "
+                   f"{md.code(APPLICATION_HEALTH_KEY)}) to that resource's "
+                   "`spec.resourceHealthChecks`, as group `argoproj.io`, kind `Application` "
+                   f"(`oc edit argocd {OPENSHIFT_GITOPS_NAMESPACE} -n "
+                   f"{OPENSHIFT_GITOPS_NAMESPACE}`), before applying the root Application.")
+        else:
+            how = (f"the patch {health} adds that one key to `argocd-cm` and keeps the "
+                   "others (on OpenShift GitOps, put its Lua in the `ArgoCD` resource's "
+                   "`spec.resourceHealthChecks` instead).")
         add("Each cluster gets Applications named `<cluster>-…`, ordered by sync waves: "
             "`istio-base` (0), `istio-cni` (1), `istiod` (2), then `mesh` (3), the cluster "
-            "directory. Register the clusters under these names, as above.\n")
+            "directory. Register the clusters under these names, as above. The waves hold "
+            f"only because the root Application {md.code(argocd_root_name(mesh))} syncs "
+            f"{md.code(f'{gitops.path}/{ARGOCD_DIR}')} (app of apps; `kubectl apply -k` of "
+            "that directory would ignore them), and Argo CD waits for each wave to be "
+            f"healthy only with the Application health check restored: {how}\n")
     else:
         add("Flux in each cluster applies `istio` (the HelmReleases, base then cni then "
             "istiod through dependsOn) and then `mesh`, the cluster directory.\n")

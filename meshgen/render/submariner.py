@@ -90,6 +90,23 @@ def subctl_join(sub: Submariner, cluster: Cluster) -> Cmd:
     return cmd(*argv)
 
 
+def gateway_ports(sub: Submariner) -> list[tuple[str, str]]:
+    """(port, purpose) that must be open between the gateway nodes (reference/submariner.md
+    §1.5; submariner.io "Getting started", Prerequisites, and "NAT Traversal"): every cable
+    driver, WireGuard and VXLAN included, listens on the NAT-T port 4500/UDP by default
+    (pkg/cable/wireguard/driver.go NATTPort, pkg/cable/vxlan/vxlan.go DefaultPort), and
+    NAT discovery uses 4490/UDP; IPsec adds IKE on 500/UDP and ESP where no NAT is in between.
+    4800/UDP is the route agent's VXLAN between a cluster's own nodes (not with
+    OVN-Kubernetes)."""
+    ports = [("4500/UDP", f"{sub.cable_driver} tunnels (NAT-T)"),
+             ("4490/UDP", "NAT discovery")]
+    if sub.cable_driver == "libreswan":
+        ports += [("500/UDP", "IKE"), ("ESP (IP protocol 50)", "IPsec without NAT in between")]
+    ports.append(("4800/UDP", "route agent VXLAN between the nodes of each cluster "
+                              "(not needed with OVN-Kubernetes)"))
+    return ports
+
+
 def subctl_verify(mesh: Mesh) -> Cmd:
     clusters = mesh.spec.clusters
     return cmd("subctl", "verify", "--context", clusters[0].name, "--tocontext",

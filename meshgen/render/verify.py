@@ -1,0 +1,486 @@
+"""Test workloads that prove the mesh works, and what they must answer (out/README.md).
+
+The seed blog's check, made for any mesh: per service, stand-in Deployments of Istio's
+`helloworld` sample (one per subset, with the subset's labels) spread over the clusters that
+run the service, a `sleep` client in each of those clusters, and `curl SERVICE.NS:PORT/hello`
+from every one of them. `helloworld` answers `Hello version: <SERVICE_VERSION>, instance:
+<pod>`; SERVICE_VERSION is the subset's name (the blog's `v1`/`v2`), or for a service
+without subsets the cluster's name, so every answer says which workload it came from.
+
+The manifests go to `<cluster>/verify/`, which no kustomization.yaml lists: GitOps never
+applies them (like `secrets/`). They take the service's own name, so they are for a mesh
+without the real application (first install, staging); README says so.
+
+Placement: subset j of a service with k subsets on m clusters runs in the service's cluster
+i when i = j (mod min(k, m)), so each cluster gets some subsets and each subset some
+cluster (the seed: v1 in cluster1, v2 in cluster2); a destination pinned to a cluster also
+gets its subset there, so that the pin has an endpoint to reach.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from meshgen.render import markdown as md
+from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.render.shell import Cmd, Var, Word, assign, cmd, sh_block, word
+from meshgen.render.submariner import subctl_verify
+from meshgen.render.traffic import CLUSTER_LABEL
+from meshgen.spec import Cluster, Mesh, Route, Service
+from meshgen.spec_traffic import AuthorizationPolicy, StringMatch
+
+VERIFY_DIR = "verify"
+# Istio's samples (samples/helloworld/helloworld.yaml, samples/sleep/sleep.yaml).
+HELLOWORLD_IMAGE = "docker.io/istio/examples-helloworld-v1:1.0"
+HELLOWORLD_PORT = 5000
+SLEEP_IMAGE = "curlimages/curl:8.11.1"
+SLEEP = "sleep"
+PATH = "/hello"
+# Marks every test object, for `kubectl delete ... -l meshgen.dev/verify=true`.
+VERIFY_LABEL = ("meshgen.dev/verify", "true")
+# Test workloads for at most this many services (spec order): the proof is the plumbing,
+# and the output stays bounded for meshes of thousands of services.
+MAX_VERIFIED_SERVICES = 10
+DEFAULT_PORT = 80
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One test Deployment: a subset of a service (or the whole service) in one cluster."""
+
+    service: Service
+    subset: str | None
+    cluster: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.service.name}-{self.subset}" if self.subset else self.service.name
+
+    @property
+    def version(self) -> str:
+        """What `helloworld` answers: `Hello version: <version>, ...`."""
+        return self.subset or self.cluster
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a caller should see: response versions with their share, or an HTTP status."""
+
+    versions: tuple[tuple[str, int | None], ...] = ()  # (version, percent or None: "any")
+    status: int | None = None
+    note: str = ""
+
+
+def service_clusters(mesh: Mesh, service: Service) -> list[Cluster]:
+    return [c for c in mesh.spec.clusters if not service.clusters or c.name in service.clusters]
+
+
+def verified_services(mesh: Mesh) -> list[Service]:
+    return mesh.spec.services[:MAX_VERIFIED_SERVICES]
+
+
+def port_of(service: Service) -> int:
+    return service.ports[0].number if service.ports else DEFAULT_PORT
+
+
+def backends(mesh: Mesh, service: Service) -> list[Backend]:
+    """The test Deployments of `service`, in cluster order then subset order."""
+    clusters = [c.name for c in service_clusters(mesh, service)]
+    subsets = [s.name for s in service.subsets]
+    if not clusters:
+        return []
+    if not subsets:
+        return [Backend(service, None, c) for c in clusters]
+    modulus = min(len(subsets), len(clusters))
+    pinned = {(d.subset, d.cluster) for r in service.routes for d in r.destinations
+              if d.cluster is not None and d.subset is not None}
+    return [Backend(service, s, c) for i, c in enumerate(clusters)
+            for j, s in enumerate(subsets) if i % modulus == j % modulus or (s, c) in pinned]
+
+
+def _matches(match: StringMatch, value: str) -> bool:
+    import re
+
+    if match.exact is not None:
+        return value == match.exact
+    if match.prefix is not None:
+        return value.startswith(match.prefix)
+    return match.regex is not None and re.fullmatch(match.regex, value) is not None
+
+
+def _route_for(service: Service, caller: str) -> Route | None:
+    """The first route a plain `curl SERVICE.NS:PORT/hello` from `sleep` in `caller` takes
+    (no headers; the caller's labels: app=sleep and Istio's topology.istio.io/cluster)."""
+    labels = {"app": SLEEP, CLUSTER_LABEL: caller}
+    for route in service.routes:
+        if not route.match:
+            return route
+        for m in route.match:
+            if m.headers or (m.port is not None and m.port != port_of(service)):
+                continue
+            if m.uri is not None and not _matches(m.uri, PATH):
+                continue
+            if any(labels.get(k) != v for k, v in m.source_labels.items()):
+                continue
+            return route
+    return None
+
+
+def expected(mesh: Mesh, service: Service, caller: str) -> Answer:
+    """What sleep in `caller` gets from the service, given its routes and test placement."""
+    placed = backends(mesh, service)
+    if _denied(mesh, service):
+        return Answer(status=403, note="no AuthorizationPolicy allows "
+                      f"{client_namespace(mesh, service)}/{SLEEP}: RBAC: access denied")
+    local = _local(mesh, service, caller, placed)
+    failover = "locality load balancing: the caller's own locality while it is healthy"
+    if not service.routes:
+        return Answer(tuple((v, None) for v in _versions(local)),
+                      note=failover if local != placed else "no routes: any endpoint")
+    route = _route_for(service, caller)
+    if route is None:
+        return Answer(status=404, note="no route matches a plain GET " + PATH)
+    if route.fault is not None and route.fault.abort is not None:
+        abort = route.fault.abort
+        if abort.percentage >= 100:
+            return Answer(status=abort.http_status, note="the route's fault injection aborts")
+    shares: dict[str, int | None] = {}
+    single = len(route.destinations) == 1
+    for dest in route.destinations:
+        targets = _local(mesh, service, caller, [
+            b for b in placed if (dest.subset is None or b.subset == dest.subset)
+            and (dest.cluster is None or b.cluster == dest.cluster)])
+        weight = 100 if single else dest.weight
+        versions = _versions(targets)
+        for version in versions:
+            share = None if weight is None or len(versions) > 1 else weight
+            old = shares.get(version, 0)
+            shares[version] = None if share is None or old is None else old + share
+    note = failover if _local(mesh, service, caller, placed) != placed else ""
+    if route.fault is not None and route.fault.abort is not None:
+        note = f"{route.fault.abort.percentage}% aborted with {route.fault.abort.http_status}"
+    return Answer(tuple(shares.items()), note=note)
+
+
+def _allow_policies(mesh: Mesh, service: Service) -> list[AuthorizationPolicy]:
+    """The ALLOW policies that select the service's test pods."""
+    security = mesh.spec.security
+    if security is None:
+        return []
+    key, value = _labels(service)
+    pods = [{key: value, **s.labels} for s in service.subsets] or [{key: value}]
+    return [p for p in security.authorization_policies
+            if p.namespace == service.namespace
+            and any(all(labels.get(k) == v for k, v in p.selector.items()) for labels in pods)]
+
+
+def _allowed(policies: list[AuthorizationPolicy], namespace: str) -> bool:
+    return not policies or any(
+        namespace in p.allow.namespaces or f"{namespace}/{SLEEP}" in p.allow.service_accounts
+        for p in policies)
+
+
+def client_namespace(mesh: Mesh, service: Service) -> str:
+    """Where the `sleep` that calls `service` runs: the service's namespace, unless its
+    AuthorizationPolicies admit only other namespaces; then the first of those that is
+    placed in every cluster running the service (else the service's: the answer is 403)."""
+    policies = _allow_policies(mesh, service)
+    if _allowed(policies, service.namespace):
+        return service.namespace
+    clusters = {c.name for c in service_clusters(mesh, service)}
+    for policy in policies:
+        for ns in [*policy.allow.namespaces,
+                   *(sa.split("/", 1)[0] for sa in policy.allow.service_accounts
+                     if sa.endswith(f"/{SLEEP}"))]:
+            declared = next((n for n in mesh.spec.namespaces if n.name == ns), None)
+            if declared is not None and (not declared.clusters
+                                         or clusters <= set(declared.clusters)):
+                return ns
+    return service.namespace
+
+
+def _denied(mesh: Mesh, service: Service) -> bool:
+    return not _allowed(_allow_policies(mesh, service), client_namespace(mesh, service))
+
+
+def _local(mesh: Mesh, service: Service, caller: str, targets: list[Backend]) -> list[Backend]:
+    """With locality load balancing on (and the outlier detection it needs, which render adds
+    when missing), Envoy sends to the caller's own region (and zone) while it is healthy."""
+    policy = service.traffic_policy
+    lb = policy.load_balancer if policy is not None else None
+    if lb is None or lb.locality is None or not lb.locality.enabled:
+        return targets
+    where = {c.name: (c.region, c.zone) for c in mesh.spec.clusters}
+    mine = where.get(caller, (None, None))
+    if mine[0] is None:
+        return targets
+    same = [b for b in targets if where.get(b.cluster) == mine]
+    same = same or [b for b in targets if where.get(b.cluster, (None,))[0] == mine[0]]
+    return same or targets
+
+
+def _versions(targets: list[Backend]) -> list[str]:
+    return list(dict.fromkeys(b.version for b in targets))
+
+
+# --- manifests ---------------------------------------------------------------------------
+
+
+def _labels(service: Service) -> tuple[str, str]:
+    """(key, value) of the label the test Service selects: `app`, unless a subset sets it."""
+    if any("app" in s.labels for s in service.subsets):
+        return "meshgen.dev/service", service.name
+    return "app", service.name
+
+
+def _service(service: Service) -> Manifest:
+    key, value = _labels(service)
+    ports = service.ports or ()
+    spec_ports: list[dict[str, object]] = []
+    for p in ports:
+        entry: dict[str, object] = {"name": p.name, "port": p.number,
+                                    "targetPort": HELLOWORLD_PORT}
+        if not p.name.startswith("http"):
+            # helloworld speaks HTTP/1.1; appProtocol wins over the port name in Istio's
+            # protocol selection, so the test answers whatever the port is named.
+            entry["appProtocol"] = "http"
+        spec_ports.append(entry)
+    if not spec_ports:
+        spec_ports = [{"name": "http", "port": DEFAULT_PORT, "targetPort": HELLOWORLD_PORT}]
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": metadata(service.name, service.namespace,
+                             labels={**MANAGED_BY, VERIFY_LABEL[0]: VERIFY_LABEL[1],
+                                     key: value}),
+        "spec": {"selector": {key: value}, "ports": spec_ports},
+    }
+
+
+def _deployment(name: str, namespace: str, labels: dict[str, str],
+                container: dict[str, object], account: str | None = None) -> Manifest:
+    pod: dict[str, object] = {"containers": [container]}
+    if account is not None:
+        pod = {"serviceAccountName": account, **pod}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": metadata(name, namespace, labels={**MANAGED_BY, **labels}),
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+        },
+    }
+
+
+def _backend(backend: Backend) -> Manifest:
+    service = backend.service
+    key, value = _labels(service)
+    subset = next((s for s in service.subsets if s.name == backend.subset), None)
+    labels = {key: value, **(subset.labels if subset else {}), VERIFY_LABEL[0]: VERIFY_LABEL[1]}
+    return _deployment(backend.name, service.namespace, dict(sorted(labels.items())), {
+        "name": "helloworld",
+        "image": HELLOWORLD_IMAGE,
+        "env": [{"name": "SERVICE_VERSION", "value": backend.version}],
+        "ports": [{"containerPort": HELLOWORLD_PORT}],
+    })
+
+
+def _sleep(namespace: str) -> list[Manifest]:
+    labels = {"app": SLEEP, VERIFY_LABEL[0]: VERIFY_LABEL[1]}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": metadata(SLEEP, namespace, labels={**MANAGED_BY, **labels})},
+        _deployment(SLEEP, namespace, labels, {
+            "name": SLEEP,
+            "image": SLEEP_IMAGE,
+            "command": ["/bin/sleep", "infinity"],
+        }, account=SLEEP),
+    ]
+
+
+class VerifyManifests:
+    """The test objects of every cluster; what is the same in many clusters is built once
+    (a Service, a subset's Deployment, a namespace's sleep), so emit serializes it once."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+        self.services = verified_services(mesh)
+        self._service = {id(s): _service(s) for s in self.services}
+        self._sleep: dict[str, list[Manifest]] = {}
+        self._backend: dict[tuple[int, str | None], Manifest] = {}
+        self.placed = {id(s): backends(mesh, s) for s in self.services}
+        self.clients = {id(s): client_namespace(mesh, s) for s in self.services}
+        self.client_namespaces = set(self.clients.values())
+
+    def files(self, cluster: Cluster) -> list[tuple[str, tuple[Manifest, ...]]]:
+        """(path relative to the cluster directory, documents), one file per namespace."""
+        by_namespace: dict[str, list[Manifest]] = {}
+        for service in self.services:
+            mine = [b for b in self.placed[id(service)] if b.cluster == cluster.name]
+            if not mine and all(c.name != cluster.name
+                                for c in service_clusters(self.mesh, service)):
+                continue
+            docs = by_namespace.setdefault(service.namespace, [])
+            docs.append(self._service[id(service)])
+            for b in mine:
+                key = (id(service), b.subset)
+                doc = self._backend.get(key) if b.subset is not None else None
+                if doc is None:
+                    doc = _backend(b)
+                    if b.subset is not None:
+                        self._backend[key] = doc
+                docs.append(doc)
+            by_namespace.setdefault(self.clients[id(service)], [])
+        out = []
+        for namespace, docs in by_namespace.items():
+            if namespace in self.client_namespaces:
+                docs = [*docs, *self._sleep.setdefault(namespace, _sleep(namespace))]
+            out.append((f"{VERIFY_DIR}/{namespace}.yaml", tuple(docs)))
+        return out
+
+
+# --- the runbook (out/README.md) ---------------------------------------------------------
+
+# More clusters than this: one command per cluster becomes a loop over the clusters.
+LOOP_ABOVE = 3
+CLUSTER_VAR = Var("CLUSTER")
+
+
+def loop(var: Var, values: list[str], body: list[str]) -> list[str]:
+    """A `for` loop over `values` (each one shell word, quoted by shell.word), on lines that
+    hold no `;`: `for NAME in ...`, `do`, the body, `done`. The body is not indented: each
+    line stays a command (or `NAME=$(...)`) that starts its line, as everywhere else."""
+    return [" ".join(["for", var.name, "in", *(word(v) for v in values)]), "do", *body, "done"]
+
+
+def per_cluster(names: list[str], lines: Callable[[Word], list[str]]) -> list[str]:
+    """`lines(name)` for each cluster, or one loop over them above LOOP_ABOVE clusters."""
+    if len(names) > LOOP_ABOVE:
+        return loop(CLUSTER_VAR, names, lines(CLUSTER_VAR))
+    return [line for n in names for line in lines(n)]
+
+
+def with_path(command: Cmd, cluster: Word) -> str:
+    """`command` and then the word `<cluster>/verify/`; for the loop variable the word is
+    `"$CLUSTER"/verify/` (the variable quoted by shell.word, the constant rest by shlex)."""
+    if isinstance(cluster, Var):
+        return f"{command} {word(cluster)}{shlex.quote(f'/{VERIFY_DIR}/')}"
+    return str(cmd(*command.argv, f"{cluster}/{VERIFY_DIR}/"))
+
+
+def _curl(mesh: Mesh, service: Service, context: Word) -> str:
+    url = f"{service.name}.{service.namespace}:{port_of(service)}{PATH}"
+    return str(cmd("kubectl", "--context", context, "exec", f"deploy/{SLEEP}", "-c", SLEEP,
+                   "-n", client_namespace(mesh, service), "--", "curl", "-sS", url))
+
+
+def describe(answer: Answer) -> str:
+    """An Answer as Markdown."""
+    if answer.status is not None:
+        text = f"HTTP {answer.status}"
+    elif not answer.versions:
+        text = "no answer (no test workload behind the route: HTTP 503)"
+    else:
+        parts = []
+        for version, share in answer.versions:
+            part = md.code(f"Hello version: {version}")
+            parts.append(part + (f" ({share}%)" if share is not None else ""))
+        lead = "only " if len(parts) == 1 else "a mix of "
+        text = lead + ", ".join(parts)
+    return text + (f"; {md.text(answer.note)}" if answer.note else "")
+
+
+def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
+    spec = mesh.spec
+    names = [c.name for c in spec.clusters]
+    add(f"### {step}. Prove the mesh works\n")
+    step += 1
+    add("Each istiod must see its own proxies:\n")
+    for line in sh_block(per_cluster(
+            names, lambda c: [str(cmd("istioctl", "--context", c, "proxy-status"))])):
+        add(line)
+    services = verified_services(mesh)
+    if not services:
+        return step
+    add(f"`<cluster>/{VERIFY_DIR}/` holds test workloads, listed in no `kustomization.yaml` "
+        "(GitOps never applies them): Istio's `helloworld` sample standing in for each "
+        "service, one Deployment per subset with the subset's labels, and a `sleep` client. "
+        "They take the services' own names: run them before the real applications are "
+        "deployed (or in a staging mesh), and delete them afterwards. `helloworld` answers "
+        "`Hello version: <subset>, instance: <pod>` (a service without subsets: the "
+        "cluster's name instead of the subset).\n")
+    if len(spec.services) > len(services):
+        add(f"Test workloads cover the first {len(services)} of {len(spec.services)} "
+            "services; check the others the same way.\n")
+    add("| service | subset | test Deployment runs in |")
+    add("|---|---|---|")
+    for service in services:
+        by_subset: dict[str, list[str]] = {}
+        for b in backends(mesh, service):
+            by_subset.setdefault(b.subset or "-", []).append(b.cluster)
+        for subset, clusters in by_subset.items():
+            cells = [md.code(f"{service.name}.{service.namespace}"), md.text(subset),
+                     md.text(", ".join(clusters))]
+            add("| " + " | ".join(md.cell(x) for x in cells) + " |")
+    add("")
+    deployed = [c.name for c in spec.clusters if any(
+        b.cluster == c.name for s in services for b in backends(mesh, s))]
+    selector = f"{VERIFY_LABEL[0]}={VERIFY_LABEL[1]}"
+    for line in sh_block(per_cluster(deployed, lambda c: [
+            with_path(cmd("kubectl", "--context", c, "apply", "-f"), c),
+            str(cmd("kubectl", "--context", c, "wait", "deployment", "-A", "-l", selector,
+                    "--for=condition=Available", "--timeout=300s"))])):
+        add(line)
+    add("Call every service from every cluster that runs it, a few times each; "
+        "what should answer follows from the routes:\n")
+    for service in services:
+        _service_calls(mesh, service, add)
+    add("Each client's Envoy must list the endpoints of the other clusters too: pod IPs "
+        "of the peers' pod CIDRs, which Submariner routes directly. Expect addresses in:\n")
+    pod = Var("POD")
+    service = services[0]
+    ns = client_namespace(mesh, service)
+    cluster = f"outbound|{port_of(service)}||{service.name}.{service.namespace}.svc.cluster.local"
+    callers = [c.name for c in service_clusters(mesh, service)]
+
+    def endpoints(c: Word) -> list[str]:
+        return [assign(pod, cmd("kubectl", "--context", c, "-n", ns, "get", "pod", "-l",
+                                f"app={SLEEP}", "-o", "jsonpath={.items[0].metadata.name}")),
+                str(cmd("istioctl", "--context", c, "proxy-config", "endpoints", pod,
+                        "-n", ns, "--cluster", cluster))]
+
+    lines = per_cluster(callers, endpoints)
+    running = {b.cluster for b in backends(mesh, service)}
+    add(", ".join(f"{md.code(c.name)}: {md.text(', '.join(str(n) for n in c.pod_cidr))}"
+                  for c in service_clusters(mesh, service) if c.name in running) + "\n")
+    for line in sh_block(lines):
+        add(line)
+    if spec.submariner is not None:
+        add("Submariner's own end-to-end check, now that Istio runs (its test pods are not "
+            "in the mesh):\n")
+        for line in sh_block([str(subctl_verify(mesh))]):
+            add(line)
+    add("Remove the test workloads:\n")
+    for line in sh_block(per_cluster(deployed, lambda c: [
+            with_path(cmd("kubectl", "--context", c, "delete", "-f"), c)])):
+        add(line)
+    return step
+
+
+def _service_calls(mesh: Mesh, service: Service, add: Callable[[str], None]) -> None:
+    callers = [c.name for c in service_clusters(mesh, service)]
+    answers = {c: expected(mesh, service, c) for c in callers}
+    first = answers[callers[0]] if callers else None
+    add(f"{md.code(f'{service.name}.{service.namespace}')}:\n")
+    if first is not None and all(a == first for a in answers.values()):
+        for line in sh_block(per_cluster(callers, lambda c: [_curl(mesh, service, c)])):
+            add(line)
+        add(f"From every cluster: {describe(first)}.\n")
+        return
+    for line in sh_block(_curl(mesh, service, c) for c in callers):
+        add(line)
+    for c in callers:
+        add(f"- from {md.code(c)}: {describe(answers[c])}")
+    add("")

@@ -1,0 +1,313 @@
+"""The mesh at a glance: a Mermaid diagram (out/README.md), an address map drawn to scale,
+and the same summary as terminal text (`meshgen explain`, through `mesh_summary`).
+
+Pure and bounded: beyond MAX_CLUSTERS clusters or MAX_SERVICES services the picture shows the
+first ones and says how many more there are, so its size does not grow with the mesh.
+Spec values reach Mermaid labels only as entity codes (`#NN;`) outside a small safe set, and
+node ids are indexes, never names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from meshgen.checks.reserved import OWNER_NAMES, RESERVED
+from meshgen.spec import Cluster, Mesh, Route, Service
+
+MAX_CLUSTERS = 8   # drawn one by one; beyond, the first SHOWN_CLUSTERS and a note
+SHOWN_CLUSTERS = 6
+MAX_WATCH_EDGES = 4  # istiod -> each peer's API server edges, up to this many clusters
+MAX_SERVICES = 8
+MAP_COLUMNS = 32     # widest island of the address map
+
+
+# --- shared descriptions -----------------------------------------------------------------
+
+
+def _cidrs(nets: Iterable[object]) -> str:
+    return ", ".join(str(n) for n in nets)
+
+
+def cluster_line(c: Cluster) -> str:
+    return f"{c.name} ({c.platform}): pods {_cidrs(c.pod_cidr)}, services {_cidrs(c.service_cidr)}"
+
+
+def _match_text(route: Route) -> str:
+    if not route.match:
+        return ""
+    parts = []
+    for m in route.match:
+        conds = [f"header {k}" for k in sorted(m.headers)]
+        if m.uri is not None:
+            conds.append("uri " + (m.uri.exact or m.uri.prefix or m.uri.regex or ""))
+        if m.port is not None:
+            conds.append(f"port {m.port}")
+        conds += [f"from {k}={v}" for k, v in sorted(m.source_labels.items())]
+        parts.append(" and ".join(conds) or "any")
+    return "if " + " or ".join(parts)
+
+
+def route_targets(route: Route) -> list[tuple[str, str]]:
+    """(weight text, target text) per destination: `90%`, `v2 in cluster2`."""
+    single = len(route.destinations) == 1
+    out = []
+    for d in route.destinations:
+        weight = "100%" if single else f"{d.weight}%" if d.weight is not None else "?"
+        target = d.subset or "all"
+        if d.cluster is not None:
+            target += f" in {d.cluster}"
+        out.append((weight, target))
+    return out
+
+
+def failover_text(service: Service) -> str:
+    policy = service.traffic_policy
+    lb = policy.load_balancer if policy is not None else None
+    locality = lb.locality if lb is not None else None
+    if locality is None or not locality.enabled:
+        return ""
+    steps = [f"{f.from_} -> {f.to}" for f in locality.failover]
+    if locality.failover_priority:
+        steps.append("priority " + ", ".join(locality.failover_priority))
+    return "failover " + "; ".join(steps) if steps else "locality-aware"
+
+
+def service_lines(service: Service) -> list[str]:
+    port = f":{service.ports[0].number}" if service.ports else ""
+    head = f"{service.name}.{service.namespace}{port}"
+    if service.clusters:
+        head += " in " + ", ".join(service.clusters)
+    failover = failover_text(service)
+    if failover:
+        head += f" ({failover})"
+    lines = [head]
+    if not service.routes:
+        lines.append("  no routes: every endpoint in every cluster")
+    for i, route in enumerate(service.routes, 1):
+        match = _match_text(route)
+        targets = ", ".join(f"{w} {t}" for w, t in route_targets(route))
+        lines.append(f"  route {i}{' ' + match if match else ''}: {targets}")
+    return lines
+
+
+# --- address map -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Range:
+    start: int
+    end: int  # inclusive
+    mark: str
+    text: str
+
+
+def _network(value: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(str(value), strict=False)
+    except ValueError:  # not a CIDR (only in hand-built models: validation parses them)
+        return None
+
+
+def _ranges(mesh: Mesh, version: int) -> list[_Range]:
+    clusters = mesh.spec.clusters
+    out: list[_Range] = []
+    for i, c in enumerate(clusters):
+        for kind, nets, mark in (("pods", c.pod_cidr, "=" if i >= 26 else chr(65 + i)),
+                                 ("services", c.service_cidr, "-" if i >= 26 else chr(97 + i))):
+            for n in nets:
+                net = _network(n)
+                if net is not None and net.version == version:
+                    out.append(_Range(int(net.network_address), int(net.broadcast_address),
+                                      mark, f"{c.name} {kind} {net}"))
+    owners = {"submariner"} if mesh.spec.submariner is not None else set()
+    if any(c.platform == "openshift" for c in clusters):
+        owners.add("openshift")
+    if not out:
+        return out  # reserved ranges only where the mesh has addresses of this family
+    for r in RESERVED:
+        if r.owner in owners and r.network.version == version:
+            out.append(_Range(int(r.network.network_address), int(r.network.broadcast_address),
+                              "#", f"{r.network} {OWNER_NAMES[r.owner]}: {r.purpose}"))
+    return sorted(out, key=lambda r: (r.start, r.end))
+
+
+def _islands(ranges: list[_Range]) -> list[list[_Range]]:
+    """Ranges grouped so that a gap wider than the group so far starts a new group."""
+    islands: list[list[_Range]] = []
+    for r in ranges:
+        if islands:
+            last = islands[-1]
+            lo, hi = last[0].start, max(x.end for x in last)
+            if r.start - hi - 1 <= hi - lo + 1:
+                last.append(r)
+                continue
+        islands.append([r])
+    return islands
+
+
+def _bar(island: list[_Range]) -> str:
+    lo, hi = island[0].start, max(r.end for r in island)
+    span = hi - lo + 1
+    smallest = min(r.end - r.start + 1 for r in island)
+    columns = max(1, min(MAP_COLUMNS, 4 * math.ceil(span / smallest)))
+    chars = []
+    for col in range(columns):
+        a = lo + span * col // columns
+        b = lo + span * (col + 1) // columns - 1
+        best, cover = ".", 0
+        for r in island:
+            overlap = min(b, r.end) - max(a, r.start) + 1
+            if overlap > cover:
+                best, cover = r.mark, overlap
+        chars.append(best)
+    return "".join(chars)
+
+
+def _address(value: int, version: int) -> str:
+    return str(ipaddress.ip_address(value) if version == 4 else ipaddress.IPv6Address(value))
+
+
+def address_map(mesh: Mesh) -> list[str]:
+    """One line per address family, each island of nearby ranges drawn to scale (`~`: a gap
+    left out), then the legend. Letters: pods (upper case) and services (lower case) of the
+    clusters in spec order; `#`: reserved; `.`: free."""
+    lines: list[str] = []
+    legend: list[str] = []
+    for version in (4, 6):
+        ranges = _ranges(mesh, version)
+        if not ranges:
+            continue
+        parts = [f"{_address(isl[0].start, version)} {_bar(isl)} "
+                 f"{_address(max(r.end for r in isl), version)}" for isl in _islands(ranges)]
+        lines.append(f"IPv{version} " + " ~ ".join(parts))
+        seen: set[str] = set()
+        for r in ranges:
+            if r.mark in "=-" and r.mark in seen:
+                continue
+            seen.add(r.mark)
+            text = r.text if r.mark not in "=-" else (
+                "pods of the clusters after the 26th" if r.mark == "=" else
+                "services of the clusters after the 26th")
+            legend.append(f"  {r.mark} {text}")
+    return [*lines, *dict.fromkeys(legend)]
+
+
+# --- Mermaid -----------------------------------------------------------------------------
+
+_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._/:-%,()=")
+
+
+def label(text: str) -> str:
+    """`text` for a quoted Mermaid label: anything outside a safe set as an entity code."""
+    return "".join(ch if ch in _SAFE else f"#{ord(ch)};" for ch in text)
+
+
+def _q(*lines: str) -> str:
+    return '"' + "<br/>".join(label(x) for x in lines) + '"'
+
+
+def mermaid(mesh: Mesh) -> list[str]:
+    """The lines of a Mermaid flowchart of the mesh (without the fence)."""
+    spec = mesh.spec
+    clusters = spec.clusters
+    shown = clusters if len(clusters) <= MAX_CLUSTERS else clusters[:SHOWN_CLUSTERS]
+    out = ["flowchart LR"]
+    sub = spec.submariner
+    for i, c in enumerate(shown):
+        out.append(f"  subgraph c{i}[{_q(f'{c.name} ({c.platform})')}]")
+        net = _q("pods " + _cidrs(c.pod_cidr), "services " + _cidrs(c.service_cidr))
+        out.append(f"    c{i}net[{net}]")
+        watch = "" if len(clusters) <= MAX_WATCH_EDGES else (
+            f"watches {len(clusters) - 1} peer API servers")
+        out.append(f"    c{i}istiod[{_q('istiod', *([watch] if watch else []))}]")
+        out.append(f"    c{i}api[{_q('API server')}]")
+        if sub is not None:
+            out.append(f"    c{i}gw[{_q('Submariner gateway')}]")
+        out.append("  end")
+    if len(shown) < len(clusters):
+        out.append(f"  more[{_q(f'... and {len(clusters) - len(shown)} more clusters')}]")
+    if sub is not None:
+        out.append(f"  broker{{{{{_q('Submariner broker on ' + sub.broker)}}}}}")
+        for i in range(len(shown)):
+            out.append(f"  c{i}gw -.- broker")
+        if len(shown) < len(clusters):
+            out.append("  more -.- broker")
+        pairs = len(clusters) * (len(clusters) - 1) // 2
+        if len(shown) == len(clusters):
+            for i in range(len(shown)):
+                for j in range(i + 1, len(shown)):
+                    out.append(f"  c{i}gw <==>|{_q(sub.cable_driver)}| c{j}gw")
+        else:
+            out.append(f"  mesh(({_q(f'{pairs} {sub.cable_driver} tunnels, full mesh')}))")
+            out.extend(f"  c{i}gw <==> mesh" for i in range(len(shown)))
+            out.append("  more <==> mesh")
+    if len(clusters) <= MAX_WATCH_EDGES:
+        for i in range(len(shown)):
+            for j in range(len(shown)):
+                if i != j:
+                    out.append(f"  c{i}istiod -.->|watches| c{j}api")
+    services = spec.services[:MAX_SERVICES]
+    for s_index, service in enumerate(services):
+        sid = f"s{s_index}"
+        out.append(f"  {sid}([{_q(*service_lines(service)[:1])}])")
+        targets: dict[str, str] = {}
+        for r_index, route in enumerate(service.routes, 1):
+            match = _match_text(route)
+            for weight, target in route_targets(route):
+                tid = targets.setdefault(target, f"{sid}t{len(targets)}")
+                edge = f"r{r_index} {weight}" + (f" {match}" if match else "")
+                out.append(f"  {sid} -->|{_q(edge)}| {tid}[{_q(target)}]")
+    if len(spec.services) > len(services):
+        more = _q(f"... and {len(spec.services) - len(services)} more services")
+        out.append(f"  moresvc([{more}])")
+    return out
+
+
+# --- terminal text -----------------------------------------------------------------------
+
+_BOLD, _CYAN, _GREEN, _YELLOW, _DIM, _RESET = (
+    "\033[1m", "\033[36m", "\033[32m", "\033[33m", "\033[2m", "\033[0m")
+
+
+def mesh_summary(mesh: Mesh, *, color: bool) -> str:
+    """The mesh as terminal text: clusters, tunnels, istiod watches, routes, address map.
+    ANSI colours when `color`, plain text otherwise."""
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if color else text
+
+    spec = mesh.spec
+    clusters = spec.clusters
+    n = len(clusters)
+    out = [paint(_BOLD, f"mesh {mesh.metadata.name}") +
+           f": Istio {spec.istio.version} multi-primary, network {spec.network}, "
+           f"{n} cluster{'s' * (n != 1)}, {len(spec.services)} service"
+           f"{'s' * (len(spec.services) != 1)}", "", paint(_BOLD, "clusters")]
+    shown = clusters if n <= MAX_CLUSTERS else clusters[:SHOWN_CLUSTERS]
+    for c in shown:
+        out.append(f"  {paint(_BOLD, c.name)} ({c.platform}): pods "
+                   f"{paint(_CYAN, _cidrs(c.pod_cidr))}, services "
+                   f"{paint(_CYAN, _cidrs(c.service_cidr))}")
+    if len(shown) < n:
+        out.append(paint(_DIM, f"  ... and {n - len(shown)} more clusters"))
+    sub = spec.submariner
+    if sub is not None:
+        out.append(f"  Submariner broker on {paint(_BOLD, sub.broker)}; "
+                   f"{n * (n - 1) // 2} {sub.cable_driver} tunnel"
+                   f"{'s' * (n * (n - 1) // 2 != 1)} between the gateways (full mesh)")
+    if n > 1:
+        out.append(f"  each istiod watches the {n - 1} other API server{'s' * (n > 2)}")
+    if spec.services:
+        out += ["", paint(_BOLD, "services")]
+        for service in spec.services[:MAX_SERVICES]:
+            head, *rest = service_lines(service)
+            out.append("  " + paint(_GREEN, head))
+            out.extend("  " + line for line in rest)
+        if len(spec.services) > MAX_SERVICES:
+            out.append(paint(_DIM, f"  ... and {len(spec.services) - MAX_SERVICES} more"))
+    out += ["", paint(_BOLD, "address map") + " (to scale within each group; ~ a gap)"]
+    for line in address_map(mesh):
+        out.append("  " + (paint(_YELLOW, line) if line.startswith("IPv") else line))
+    return "\n".join(out) + "\n"
