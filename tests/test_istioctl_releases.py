@@ -27,6 +27,7 @@ from meshgen.conform import manifest_files
 from meshgen.spec import Mesh
 from meshgen.versions import parse
 from tests.helpers import EXAMPLES, ROOT, SEED_EXAMPLE, seed_data
+from tests.matrix import record
 from tests.tooling import (
     build,
     istioctl_release_tags,
@@ -232,6 +233,7 @@ def test_manifest_generate_carries_identity_and_platform(tag: str, platform: str
             assert actual["cniBinDir"] != expected["cniBinDir"], actual
             assert actual["cniConfDir"] != expected["cniConfDir"], actual
             assert actual["chained"] == "true", actual
+    record("istioctl", tag, platform, "istioctl", "accepted")
 
 
 def subject(tag: str, name: str, directory: Path) -> tuple[Mesh, Path]:
