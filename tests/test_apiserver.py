@@ -29,7 +29,6 @@ The API is spoken with urllib and a static token, so no kubectl is needed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -43,7 +42,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -53,9 +51,9 @@ from meshgen.conform import manifest_files
 from meshgen.render.gitops import argocd_namespace
 from meshgen.spec import Mesh
 from meshgen.versions import parse, sail_releases_for
-from tests.helpers import EXAMPLES, ROOT, seed_data
+from tests.helpers import EXAMPLES, seed_data
 from tests.matrix import record
-from tests.tooling import build, documents, shared, tool
+from tests.tooling import build, documents, load_make_schemas, shared, tool
 
 pytestmark = pytest.mark.tools
 
@@ -98,19 +96,11 @@ def sail_crd_files(sail_release: str) -> list[Path]:
     return files
 
 
-def make_schemas() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_schemas",
-                                                  ROOT / "scripts" / "make_schemas.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def common_crd_files() -> list[Path]:
     """NAD, Submariner, MCS, External Secrets, Argo CD, Flux: make_schemas.py's CRD_MODULES."""
-    schemas_script = make_schemas()
+    schemas_script = load_make_schemas()
     files: list[Path] = []
     for module, patterns in schemas_script.CRD_MODULES.items():
         try:

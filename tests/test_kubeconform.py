@@ -10,14 +10,12 @@ NetworkAttachmentDefinition against its CRD. Nothing may be skipped: every kind 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -35,7 +33,16 @@ from meshgen.versions import (
 )
 from tests.helpers import EXAMPLES, ROOT, seed_data, seed_variant_file
 from tests.matrix import record
-from tests.tooling import TOOLS, build, documents, istio_release, schemas, shared, tool
+from tests.tooling import (
+    TOOLS,
+    build,
+    documents,
+    istio_release,
+    load_make_schemas,
+    schemas,
+    shared,
+    tool,
+)
 
 pytestmark = pytest.mark.tools
 
@@ -94,15 +101,6 @@ def test_version_matrix(minor: int, platform: str, installer: str, tmp_path: Pat
     record("kubeconform", version, platform, installer, "accepted")
 
 
-def load_make_schemas() -> ModuleType:
-    """scripts/make_schemas.py as a module."""
-    spec = importlib.util.spec_from_file_location("make_schemas",
-                                                  ROOT / "scripts" / "make_schemas.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _release_crd_file(release_dir: Path) -> Path:

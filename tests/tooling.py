@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -123,3 +124,16 @@ def istio_release(minor: int) -> Path:
     if not found:
         pytest.fail(f"no Istio 1.{minor} release in {releases}")
     return found[-1]
+
+
+def load_make_schemas() -> ModuleType:
+    """scripts/make_schemas.py as a module (its CRD list and converter)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_schemas",
+                                                  ROOT / "scripts" / "make_schemas.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
