@@ -191,7 +191,7 @@ def test_kubeconform_rejects_broken_objects(kind: str, mutate: str, tmp_path: Pa
 # constructs they use.
 
 def test_conversion_follows_the_api_server() -> None:
-    from tests.test_kubeconform import load_make_schemas
+    from tests.tooling import load_make_schemas
 
     converter = load_make_schemas().Converter()
     schema = converter.convert({
