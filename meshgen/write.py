@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import difflib
-import errno
 import fcntl
 import hashlib
 import json
@@ -227,10 +226,10 @@ def _parse_manifest(doc: object) -> dict[str, frozenset[str]]:
     for rel, digest in [*files.items(), *pending.items()]:
         if not (isinstance(rel, str) and isinstance(digest, str) and _SHA256.fullmatch(digest)):
             raise ValueError("entry")
-        if _is_safe(rel) and could_generate(rel):  # anything else stays the user's
+        if could_generate(rel):  # anything else (.git/config, ../x) stays the user's
             owned[rel] = owned.get(rel, frozenset()) | {digest}
     for rel in created:
-        if isinstance(rel, str) and _is_safe(rel) and could_generate(rel):
+        if isinstance(rel, str) and could_generate(rel):
             owned[rel] = owned.get(rel, frozenset()) | {ANY_CONTENT}
     return owned
 
@@ -705,17 +704,6 @@ def _sync_filesystem(path: Path) -> None:
         syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
         if syncfs is None or syncfs(fd) != 0:
             os.sync()
-    finally:
-        os.close(fd)
-
-
-def _fsync(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.EROFS):
-            raise
     finally:
         os.close(fd)
 
