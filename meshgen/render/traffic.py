@@ -15,18 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
 from meshgen.spec import Destination, Mesh, Route, Service, Subset
 from meshgen.spec_traffic import (
-    ConnectionPool,
     Fault,
     LoadBalancer,
     Match,
     Mirror,
-    OutlierDetection,
-    Retries,
-    StringMatch,
     TrafficPolicy,
 )
 from meshgen.versions import release
@@ -110,59 +108,28 @@ def traffic_policy(
 ) -> dict[str, Any]:
     """A TrafficPolicy in Istio's field order; adds DEFAULT_OUTLIER_DETECTION where locality
     failover would otherwise do nothing (see needs_default_outlier_detection)."""
+    # By hand: Istio's order puts loadBalancer first, the spec model declares it third.
     out: dict[str, Any] = {}
     if policy.load_balancer is not None:
         out["loadBalancer"] = _load_balancer(policy.load_balancer)
     if policy.connection_pool is not None:
-        out["connectionPool"] = _connection_pool(policy.connection_pool)
+        out["connectionPool"] = _dump(policy.connection_pool)
     if policy.outlier_detection is not None:
-        out["outlierDetection"] = _outlier_detection(policy.outlier_detection)
+        out["outlierDetection"] = _dump(policy.outlier_detection)
     elif needs_default_outlier_detection(policy, inherited):
         out["outlierDetection"] = dict(DEFAULT_OUTLIER_DETECTION)
     if policy.tls is not None:
-        out["tls"] = {"mode": policy.tls.mode}
+        out["tls"] = _dump(policy.tls)
     return out
 
 
 def _load_balancer(lb: LoadBalancer) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if lb.simple is not None:
-        out["simple"] = lb.simple
-    if lb.locality is not None:
-        locality: dict[str, Any] = {"enabled": lb.locality.enabled}
-        if lb.locality.failover:
-            locality["failover"] = [{"from": f.from_, "to": f.to} for f in lb.locality.failover]
-        if lb.locality.failover_priority:
-            locality["failoverPriority"] = list(lb.locality.failover_priority)
-        out["localityLbSetting"] = locality
+    out = _dump(lb)
+    locality = out.get("localityLbSetting")
+    if locality is not None:
+        # Empty failover lists are left out (an unset repeated field), not written as [].
+        out["localityLbSetting"] = {k: v for k, v in locality.items() if v != []}
     return out
-
-
-def _connection_pool(pool: ConnectionPool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if pool.tcp is not None:
-        out["tcp"] = _present({
-            "maxConnections": pool.tcp.max_connections,
-            "connectTimeout": pool.tcp.connect_timeout,
-        })
-    if pool.http is not None:
-        out["http"] = _present({
-            "http1MaxPendingRequests": pool.http.http1_max_pending_requests,
-            "http2MaxRequests": pool.http.http2_max_requests,
-            "maxRequestsPerConnection": pool.http.max_requests_per_connection,
-            "maxRetries": pool.http.max_retries,
-            "idleTimeout": pool.http.idle_timeout,
-        })
-    return out
-
-
-def _outlier_detection(od: OutlierDetection) -> dict[str, Any]:
-    return _present({
-        "consecutive5xxErrors": od.consecutive_5xx_errors,
-        "interval": od.interval,
-        "baseEjectionTime": od.base_ejection_time,
-        "maxEjectionPercent": od.max_ejection_percent,
-    })
 
 
 # --- VirtualService ----------------------------------------------------------------------
@@ -176,7 +143,7 @@ def _http_route(host: str, route: Route) -> dict[str, Any]:
     if route.timeout is not None:
         out["timeout"] = route.timeout
     if route.retries is not None:
-        out["retries"] = _retries(route.retries)
+        out["retries"] = _dump(route.retries)
     if route.fault is not None:
         out["fault"] = _fault(route.fault)
     if route.mirror is not None:
@@ -184,16 +151,14 @@ def _http_route(host: str, route: Route) -> dict[str, Any]:
     return out
 
 
-def _string_match(match: StringMatch) -> dict[str, str]:
-    return _present({"exact": match.exact, "prefix": match.prefix, "regex": match.regex})
-
-
 def _match(match: Match) -> dict[str, Any]:
+    # By hand: Istio's order (uri, headers, port, sourceLabels) is not the model's, user maps
+    # are sorted and empty ones left out.
     out: dict[str, Any] = {}
     if match.uri is not None:
-        out["uri"] = _string_match(match.uri)
+        out["uri"] = _dump(match.uri)
     if match.headers:
-        out["headers"] = {name: _string_match(m) for name, m in sorted(match.headers.items())}
+        out["headers"] = {name: _dump(m) for name, m in sorted(match.headers.items())}
     if match.port is not None:
         out["port"] = match.port
     if match.source_labels:
@@ -215,17 +180,9 @@ def _route_destination(host: str, dest: Destination) -> dict[str, Any]:
     return entry
 
 
-def _retries(retries: Retries) -> dict[str, Any]:
-    return _present({
-        "attempts": retries.attempts,
-        "perTryTimeout": retries.per_try_timeout,
-        "retryOn": retries.retry_on,
-    })
-
-
 def _fault(fault: Fault) -> dict[str, Any]:
-    # `percentage` is Istio's Percent message {value: double}; the older int `percent` field
-    # is deprecated.
+    # By hand: `percentage` is Istio's Percent message {value: double}, a number in the spec;
+    # the older int `percent` field is deprecated.
     out: dict[str, Any] = {}
     if fault.delay is not None:
         out["delay"] = {"fixedDelay": fault.delay.fixed_delay,
@@ -237,7 +194,8 @@ def _fault(fault: Fault) -> dict[str, Any]:
 
 
 def _mirror(host: str, mirror: Mirror) -> dict[str, Any]:
-    # mirrorPercentage, not the deprecated int `mirror_percent`.
+    # By hand: Istio splits the spec's mirror into a Destination and mirrorPercentage ({value},
+    # not the deprecated int `mirror_percent`).
     target: dict[str, Any] = {"host": host}
     if mirror.subset is not None:
         target["subset"] = mirror.subset
@@ -252,5 +210,6 @@ def _sorted(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return dict(sorted(mapping.items()))
 
 
-def _present(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
+def _dump(model: BaseModel) -> dict[str, Any]:
+    """A spec model whose fields, aliases and order are Istio's, as Istio's YAML."""
+    return model.model_dump(by_alias=True, exclude_none=True)
