@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from meshgen.render import services_in
+from meshgen.emit import emit
+from meshgen.render import render, services_in
 from meshgen.render.secrets import render_cacerts
 from meshgen.render.submariner import (
     render_service_exports,
@@ -155,6 +156,27 @@ def test_subctl_deploy_renders_no_operator_resources() -> None:
     assert submariner_manual_steps(mesh) == []
     plain = mesh_from(seed_data())
     assert render_submariner(plain, plain.spec.clusters[0]) == []
+
+
+@pytest.mark.parametrize("deploy", ["subctl", "operator"])
+@pytest.mark.parametrize("nat", [True, False])
+def test_every_subctl_join_follows_nat_traversal(deploy: str, nat: bool) -> None:
+    """`natTraversal: false` is `--natt=false` on every `subctl join` the output prints
+    (subctl: the README's Submariner step; operator: the manual steps), and nothing else."""
+    data = operator_data(natTraversal=nat)
+    data["spec"]["submariner"]["deploy"] = deploy
+    mesh = mesh_from(data)
+    files = emit(render(mesh), "mesh.yaml")
+    joins = [line for blob in files.values() for line in blob.decode().splitlines()
+             if "subctl join " in line and "`subctl join`" not in line]
+    sub = mesh.spec.submariner
+    assert sub is not None
+    joined = [c.name for c in mesh.spec.clusters if deploy == "subctl" or c.name != sub.broker]
+    assert [line.split()[4] for line in joins] == joined  # `subctl join <file> --context <c>`
+    for line in joins:
+        assert line.startswith("subctl join broker-info.subm --context ")
+        assert line.endswith(" --natt=false") is not nat
+        assert "--natt=true" not in line  # true is subctl's default
 
 
 def export_mesh(submariner: dict[str, Any] | None) -> Mesh:

@@ -3,7 +3,7 @@ Submariner ones are in meshgen/render/submariner.py, next to what they create)."
 
 from __future__ import annotations
 
-from meshgen.render.shell import Cmd, Word, argv_of, cmd
+from meshgen.render.shell import Cmd, Word, argv_of, cmd, pipe
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import release
 
@@ -29,3 +29,10 @@ def kubectl_apply_stdin(context: str, *, equals: bool = False) -> Cmd:
 
 
 DRY_RUN = ("--dry-run=client", "-o", "yaml")
+
+
+def create_namespace(context: str, namespace: str) -> str:
+    """`kubectl create namespace <ns> --dry-run=client -o yaml | kubectl apply -f -`: the
+    namespace, with no error when it exists already."""
+    return pipe(cmd("kubectl", "--context", context, "create", "namespace", namespace,
+                    *DRY_RUN), kubectl_apply_stdin(context))

@@ -35,6 +35,7 @@ from meshgen.render.shell import (
 from meshgen.render.submariner import (
     GATEWAY_LABEL,
     gateway_ports,
+    label_gateway_node,
     subctl_deploy_broker,
     subctl_join,
     subctl_verify,
@@ -207,8 +208,7 @@ def _prerequisites(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
         "one node per cluster (replace `<node>`), then check:\n")
     lines = []
     for c in spec.clusters:
-        lines.append(str(cmd("kubectl", "--context", c.name, "label", "node", "<node>",
-                             GATEWAY_LABEL)))
+        lines.append(str(label_gateway_node(c)))
         lines.append(str(cmd("kubectl", "--context", c.name, "get", "nodes", "-l",
                              GATEWAY_LABEL)))
     for line in sh_block(lines):

@@ -15,7 +15,7 @@ github.com/submariner-io/submariner-operator v0.21.0 (scripts/make_schemas.py).
 from __future__ import annotations
 
 from meshgen.render import markdown as md
-from meshgen.render.commands import DRY_RUN, kubectl_apply_stdin
+from meshgen.render.commands import DRY_RUN, create_namespace, kubectl_apply_stdin
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
 from meshgen.render.shell import Cmd, cmd, comment, pipe, sh_block
 from meshgen.spec import Cluster, Mesh, Service, Submariner
@@ -71,7 +71,7 @@ def _cidrs(nets: tuple[object, ...]) -> str:
     return ",".join(str(n) for n in nets)
 
 
-# --- subctl, the one builder of each command both deploy modes' README steps use ---------
+# --- the one builder of each command both deploy modes' README steps use -------------
 
 
 def subctl_deploy_broker(sub: Submariner) -> Cmd:
@@ -105,6 +105,12 @@ def gateway_ports(sub: Submariner) -> list[tuple[str, str]]:
     ports.append(("4800/UDP", "route agent VXLAN between the nodes of each cluster "
                               "(not needed with OVN-Kubernetes)"))
     return ports
+
+
+def label_gateway_node(cluster: Cluster) -> Cmd:
+    """Label a gateway node: the gateway engine runs only on nodes with GATEWAY_LABEL
+    (https://submariner.io/getting-started/); `<node>` is for the user to fill in."""
+    return cmd("kubectl", "--context", cluster.name, "label", "node", "<node>", GATEWAY_LABEL)
 
 
 def subctl_verify(mesh: Mesh) -> Cmd:
@@ -258,8 +264,7 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
     ports = "UDP 500, 4500 and 4490" if sub.cable_driver == "libreswan" else "UDP 4500 and 4490"
     add(f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`; replace "
         f"`<node>` with its name) and open {ports} between the gateways:\n")
-    out.extend(sh_block(str(cmd("kubectl", "--context", c.name, "label", "node", "<node>",
-                                GATEWAY_LABEL)) for c in clusters))
+    out.extend(sh_block(str(label_gateway_node(c)) for c in clusters))
 
     # §2.3: the Broker resource installs CRDs only; RBAC, service accounts and the token
     # come from subctl deploy-broker (which also installs the operator there) or the chart.
@@ -309,8 +314,7 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
     ]
     for c in clusters:
         apply = kubectl_apply_stdin(c.name)
-        lines.append(pipe(cmd("kubectl", "--context", c.name, "create", "namespace",
-                              OPERATOR_NAMESPACE, *DRY_RUN), apply))
+        lines.append(create_namespace(c.name, OPERATOR_NAMESPACE))
         lines.append(pipe(cmd("kubectl", "--context", c.name, "-n", OPERATOR_NAMESPACE,
                               "create", "secret", "generic", BROKER_SECRET,
                               "--from-file=ca.crt=broker-ca.crt",
