@@ -22,7 +22,7 @@ from meshgen.load import load_text
 from meshgen.spec import IPNetwork
 from meshgen.validate import validate
 
-# The seed setup (DESIGN.md §2). Line numbers, for the expected locations in every table:
+# The seed setup (tests/data/seed). Line numbers, for the expected locations in every table:
 #  7 version "1.10.0" (value at col 14)    9 broker
 # 11-14 cluster1: name, platform, podCIDR (col 16), serviceCIDR (col 20)
 # 15-18 cluster2: the same                 20 namespace sample (col 13)
@@ -111,7 +111,7 @@ def test_every_registered_code_is_documented_by_a_check() -> None:
 
 
 def test_design_example_message() -> None:
-    """DESIGN.md §3: the text of a cross-cluster overlap."""
+    """The text of a cross-cluster overlap: message, note and hint, word for word."""
     [diag] = diagnose(edit(("podCIDR: 10.132.0.0/14", "podCIDR: 10.128.0.0/15")))
     assert diag.message == ('pod CIDR 10.128.0.0/15 of cluster "cluster2" overlaps pod CIDR '
                             '10.128.0.0/14 of cluster "cluster1"')
