@@ -1,4 +1,5 @@
-"""Shared test helpers: compile spec text through the real stages."""
+"""Shared test helpers: specs to start from (as data or as text), and compiling them through
+the real stages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from meshgen.checks import run_checks
+from meshgen.diagnostics import Diagnostic
 from meshgen.load import load_text
 from meshgen.spec import Mesh
 from meshgen.validate import validate
@@ -16,6 +19,30 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_EXAMPLE = ROOT / "examples" / "openshift-submariner" / "mesh.yaml"
 K8S_EXAMPLE = ROOT / "examples" / "kubernetes-three-clusters" / "mesh.yaml"
 EXAMPLES = {p.parent.name: p for p in sorted((ROOT / "examples").glob("*/mesh.yaml"))}
+
+
+API_VERSION = "meshgen.dev/v1alpha1"
+
+
+def spec_data(*clusters: dict[str, Any], name: str = "m", version: str = "1.30.0",
+              **spec: Any) -> dict[str, Any]:
+    """A Mesh spec as data: the header every spec starts with, `istio.version`, the clusters
+    (see `cluster`), then any other `spec` fields (namespaces=..., services=...)."""
+    return {"apiVersion": API_VERSION, "kind": "Mesh", "metadata": {"name": name},
+            "spec": {"istio": {"version": version}, "clusters": list(clusters), **spec}}
+
+
+def cluster(name: str, pod_cidr: str, service_cidr: str, **fields: Any) -> dict[str, Any]:
+    """A `clusters[]` entry: name, podCIDR, serviceCIDR, then any other fields."""
+    return {"name": name, "podCIDR": pod_cidr, "serviceCIDR": service_cidr, **fields}
+
+
+def east_west() -> list[dict[str, Any]]:
+    """Two Kubernetes clusters in two regions, `east` and `west`."""
+    return [cluster("east", "10.16.0.0/16", "10.116.0.0/20", platform="kubernetes",
+                    region="us-east"),
+            cluster("west", "10.17.0.0/16", "10.117.0.0/20", platform="kubernetes",
+                    region="us-west")]
 
 
 def seed_data() -> dict[str, Any]:
@@ -55,3 +82,70 @@ def seed_variant_file(directory: Path, minor: int, platform: str) -> Path:
     spec = directory / "mesh.yaml"
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     return spec
+
+
+# --- the seed as text, for the checks' tables of exact line:col locations -----------------
+
+# The seed example (examples/openshift-submariner/mesh.yaml), compacted. Line numbers, for the
+# expected locations in every table:
+#  7 version "1.10.0" (value at col 14)    9 broker
+# 11-14 cluster1: name, platform, podCIDR (col 16), serviceCIDR (col 20)
+# 15-18 cluster2: the same                 20 namespace sample (col 13)
+# 22 service helloworld (col 13)  23 namespace  24 ports  26-27 subsets v1, v2
+# 29 its only route (col 11)      30 the route's destination, subset v2 at col 24
+SEED = """\
+apiVersion: meshgen.dev/v1alpha1
+kind: Mesh
+metadata:
+  name: mesh1
+spec:
+  istio:
+    version: "1.10.0"
+  submariner:
+    broker: cluster1
+  clusters:
+    - name: cluster1
+      platform: openshift
+      podCIDR: 10.128.0.0/14
+      serviceCIDR: 172.30.0.0/16
+    - name: cluster2
+      platform: openshift
+      podCIDR: 10.132.0.0/14
+      serviceCIDR: 172.31.0.0/16
+  namespaces:
+    - name: sample
+  services:
+    - name: helloworld
+      namespace: sample
+      ports: [{name: http, number: 5000}]
+      subsets:
+        - {name: v1, labels: {version: v1}}
+        - {name: v2, labels: {version: v2}}
+      routes:
+        - destinations:
+            - {subset: v2, weight: 100}
+"""
+
+Edit = tuple[str, str]
+
+
+def edit(*edits: Edit, text: str = SEED) -> str:
+    """Apply (old, new) replacements; each `old` must occur exactly once."""
+    for old, new in edits:
+        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+        text = text.replace(old, new)
+    return text
+
+
+def diagnose(text: str) -> list[Diagnostic]:
+    """The checks' diagnostics of a spec that loads and validates."""
+    loaded, diags = load_text(text, "mesh.yaml")
+    assert loaded is not None, diags
+    mesh, diags = validate(loaded)
+    assert mesh is not None, diags
+    return run_checks(mesh, loaded.positions)
+
+
+def summary(diags: list[Diagnostic]) -> list[str]:
+    """`CODE severity line:col` per diagnostic: exact code and location in one comparable list."""
+    return [f"{d.code} {d.severity} {d.location.line}:{d.location.column}" for d in diags]

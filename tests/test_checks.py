@@ -1,7 +1,7 @@
 """Tests for meshgen.checks: the registry, the clean seed, and the CIDR sweep vs an oracle.
 
-The per-family tables live in test_checks_{network,istio,traffic,topology}.py and use
-`diagnose`/`edit` from here. Expected locations are line:col in SEED (numbered below).
+The per-family tables live in test_checks_*.py; they and this module use `diagnose`/`edit`
+from tests/helpers.py. Expected locations are line:col in SEED (numbered there).
 """
 
 from __future__ import annotations
@@ -12,77 +12,15 @@ import re
 from itertools import combinations
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshgen.checks import CHECKS, CODES, run_checks
+from meshgen.checks import CHECKS, CODES
 from meshgen.checks.intervals import FreeRanges, overlapping_pairs
-from meshgen.diagnostics import Diagnostic, sort_key
-from meshgen.load import load_text
+from meshgen.diagnostics import sort_key
 from meshgen.spec import IPNetwork
-from meshgen.validate import validate
-
-# The seed setup (tests/data/seed). Line numbers, for the expected locations in every table:
-#  7 version "1.10.0" (value at col 14)    9 broker
-# 11-14 cluster1: name, platform, podCIDR (col 16), serviceCIDR (col 20)
-# 15-18 cluster2: the same                 20 namespace sample (col 13)
-# 22 service helloworld (col 13)  23 namespace  24 ports  26-27 subsets v1, v2
-# 29 its only route (col 11)      30 the route's destination, subset v2 at col 24
-SEED = """\
-apiVersion: meshgen.dev/v1alpha1
-kind: Mesh
-metadata:
-  name: mesh1
-spec:
-  istio:
-    version: "1.10.0"
-  submariner:
-    broker: cluster1
-  clusters:
-    - name: cluster1
-      platform: openshift
-      podCIDR: 10.128.0.0/14
-      serviceCIDR: 172.30.0.0/16
-    - name: cluster2
-      platform: openshift
-      podCIDR: 10.132.0.0/14
-      serviceCIDR: 172.31.0.0/16
-  namespaces:
-    - name: sample
-  services:
-    - name: helloworld
-      namespace: sample
-      ports: [{name: http, number: 5000}]
-      subsets:
-        - {name: v1, labels: {version: v1}}
-        - {name: v2, labels: {version: v2}}
-      routes:
-        - destinations:
-            - {subset: v2, weight: 100}
-"""
-
-Edit = tuple[str, str]
-
-
-def edit(*edits: Edit, text: str = SEED) -> str:
-    """Apply (old, new) replacements; each `old` must occur exactly once."""
-    for old, new in edits:
-        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
-        text = text.replace(old, new)
-    return text
-
-
-def diagnose(text: str) -> list[Diagnostic]:
-    loaded, diags = load_text(text, "mesh.yaml")
-    assert loaded is not None, diags
-    mesh, diags = validate(loaded)
-    assert mesh is not None, diags
-    return run_checks(mesh, loaded.positions)
-
-
-def summary(diags: list[Diagnostic]) -> list[str]:
-    """`CODE severity line:col` per diagnostic: exact code and location in one comparable list."""
-    return [f"{d.code} {d.severity} {d.location.line}:{d.location.column}" for d in diags]
+from tests.helpers import SEED, cluster, diagnose, edit, spec_data
 
 
 def test_seed_is_clean() -> None:
@@ -161,10 +99,8 @@ def test_suggested_range_is_free_and_private(used: list[IPNetwork], net: IPNetwo
 
 
 def _spec_with(cidrs: list[tuple[IPNetwork, IPNetwork]]) -> str:
-    clusters = "".join(f"    - {{name: c{i}, podCIDR: {pod}, serviceCIDR: {svc}}}\n"
-                       for i, (pod, svc) in enumerate(cidrs))
-    return ('apiVersion: meshgen.dev/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec:\n'
-            f'  istio: {{version: "1.10.0"}}\n  clusters:\n{clusters}')
+    clusters = [cluster(f"c{i}", str(pod), str(svc)) for i, (pod, svc) in enumerate(cidrs)]
+    return yaml.safe_dump(spec_data(*clusters, version="1.10.0"), sort_keys=False)
 
 
 @settings(max_examples=100, deadline=None)

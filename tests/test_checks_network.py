@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_checks import Edit, diagnose, edit, summary
+from tests.helpers import Edit, diagnose, edit, summary
 
 # Removes SEED lines 8-9: every later line moves up by two.
 NO_SUBMARINER = ("  submariner:\n    broker: cluster1\n", "")

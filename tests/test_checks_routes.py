@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from meshgen.checks import CODES
-from tests.test_checks import SEED, Edit, diagnose, edit, summary
+from tests.helpers import SEED, Edit, diagnose, edit, summary
 
 ROUTE = "        - destinations:\n            - {subset: v2, weight: 100}\n"  # SEED lines 29-30
 DEST = "            - {subset: v2, weight: 100}"

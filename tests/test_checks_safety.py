@@ -10,7 +10,7 @@ from meshgen.checks.safety import path_problems, repo_url_credential, token_kind
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import load_text
 from meshgen.validate import validate
-from tests.test_checks import SEED, Edit, diagnose, edit, summary
+from tests.helpers import SEED, Edit, diagnose, edit, summary
 
 VERSION = '    version: "1.10.0"\n'  # SEED line 7
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_checks import Edit, diagnose, edit, summary
+from tests.helpers import Edit, diagnose, edit, summary
 
 
 def namespace_clusters(value: str) -> Edit:

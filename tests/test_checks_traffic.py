@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_checks import Edit, diagnose, edit, summary
+from tests.helpers import Edit, diagnose, edit, summary
 
 DEST = "            - {subset: v2, weight: 100}"  # SEED line 30; its route starts at 29:11
 

@@ -35,8 +35,7 @@ from meshgen.diagnostics import (
 from meshgen.load import load_bytes, load_file, load_text, stream_name
 from meshgen.pipeline import check_spec, compile_spec, display_name, header_name
 from meshgen.report import say
-from tests.helpers import ROOT, SEED_EXAMPLE
-from tests.test_checks import edit
+from tests.helpers import ROOT, SEED_EXAMPLE, edit
 
 SEED_TEXT = SEED_EXAMPLE.read_text()
 # A subprocess that should finish in about a second: a hang fails the test instead of

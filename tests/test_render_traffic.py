@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from meshgen.render.objects import Manifest
 from meshgen.render.traffic import render_service_rules
 from meshgen.spec import Mesh
 from meshgen.spec_traffic import TrafficPolicy
-from tests.helpers import mesh_from
+from tests.helpers import east_west, mesh_from, spec_data
 
 HOST = "web.shop.svc.cluster.local"
 META = {"name": "web", "namespace": "shop",
@@ -22,30 +21,12 @@ SUBSETS: list[dict[str, Any]] = [
     {"name": "v2", "labels": {"version": "v2"}},
 ]
 
-BASE: dict[str, Any] = {
-    "apiVersion": "meshgen.dev/v1alpha1",
-    "kind": "Mesh",
-    "metadata": {"name": "shop"},
-    "spec": {
-        "istio": {"version": "1.30.0"},
-        "clusters": [
-            {"name": "east", "platform": "kubernetes", "podCIDR": "10.16.0.0/16",
-             "serviceCIDR": "10.116.0.0/20", "region": "us-east"},
-            {"name": "west", "platform": "kubernetes", "podCIDR": "10.17.0.0/16",
-             "serviceCIDR": "10.117.0.0/20", "region": "us-west"},
-        ],
-        "namespaces": [{"name": "shop"}],
-        "services": [],
-    },
-}
-
 
 def mesh_with(service: dict[str, Any], version: str = "1.30.0") -> Mesh:
-    data = copy.deepcopy(BASE)
-    data["spec"]["istio"]["version"] = version
-    data["spec"]["services"] = [{"name": "web", "namespace": "shop",
-                                 "ports": [{"name": "http", "number": 8080}], **service}]
-    return mesh_from(data)
+    return mesh_from(spec_data(
+        *east_west(), name="shop", version=version, namespaces=[{"name": "shop"}],
+        services=[{"name": "web", "namespace": "shop",
+                   "ports": [{"name": "http", "number": 8080}], **service}]))
 
 
 def rules(service: dict[str, Any], version: str = "1.30.0") -> dict[str, Manifest]:
