@@ -2,8 +2,8 @@
 
 Offline, against a schema directory laid out by `scripts/make_schemas.py`; otherwise against
 kubeconform's default Kubernetes schemas and the public CRD catalog layout
-(datreeio/CRDs-catalog, reference/anchors.md §3.1-§3.2). Failures become diagnostics that
-name the file, the line where the object starts, and the object.
+(https://github.com/yannh/kubeconform, https://github.com/datreeio/CRDs-catalog). Failures
+become diagnostics that name the file, the line where the object starts, and the object.
 
 Offline, Istio's objects are checked against the CRDs of exactly the output's Istio minor
 (`crds/istio-1.M`), Sail Operator objects against those of the newest Sail release that

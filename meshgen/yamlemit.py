@@ -1,11 +1,12 @@
 """A small, fast, deterministic YAML emitter for Kubernetes manifests.
 
-Why this exists (DESIGN.md §7): Kubernetes manifests use a tiny subset of YAML -- mappings,
-sequences, strings, ints, bools and null.  A purpose-built block-style emitter for exactly that
-subset is ~5x faster than PyYAML's C dumper and, with a conservative quoting rule, safer: every
-emitted scalar reads back as the same value under YAML 1.1 (PyYAML; go-yaml as used by kubectl,
-kustomize and Argo CD) and YAML 1.2 (ruamel.yaml), so `no`, `on`, `1.10`, `0755`, `~` ... can
-never turn into booleans, floats, ints or null downstream ("the Norway problem").
+Why this exists (speed, as measured by benchmarks/, and safety): Kubernetes manifests use a
+tiny subset of YAML -- mappings, sequences, strings, ints, bools and null. A purpose-built
+block-style emitter for exactly that subset is ~5x faster than PyYAML's C dumper and, with a
+conservative quoting rule, safer: every emitted scalar reads back as the same value under YAML
+1.1 (PyYAML; go-yaml as used by kubectl, kustomize and Argo CD) and YAML 1.2 (ruamel.yaml), so
+`no`, `on`, `1.10`, `0755`, `~` ... can never turn into booleans, floats, ints or null
+downstream ("the Norway problem").
 
 Output style (the style `kubectl get -o yaml` and `kustomize build` print):
 

@@ -2,7 +2,7 @@
 
 Every check is a plain function `(mesh, positions) -> Iterable[Diagnostic]`; `run_checks`
 runs them all and returns every diagnostic, so the caller can print them all before it
-decides (DESIGN.md §3). Codes are stable: `CODES` lists each one with a one-line summary.
+decides on the exit code. Codes are stable: `CODES` lists each one with a one-line summary.
 """
 
 from __future__ import annotations

@@ -56,7 +56,9 @@ def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             "the operator)")
 
 
-# values paths meshgen sets itself; overriding them splits the mesh (istio.md §1.1).
+# values paths meshgen sets itself; overriding them splits the mesh (every cluster has the same
+# meshID and network and its own clusterName:
+# https://istio.io/latest/docs/setup/install/multicluster/multi-primary/).
 _OWNED = (
     (("global", "meshID"), "set spec.meshID instead"),
     (("global", "network"), "set spec.network instead"),
@@ -92,8 +94,11 @@ def check_openshift_cni(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
         return
     first = mesh.spec.clusters[openshift[0]].name
     more = f" (and {len(openshift) - 1} more)" if len(openshift) > 1 else ""
-    # istio.md §1.2, §7: the OpenShift profile relies on istio-cni via Multus; without it
-    # istio-init needs NET_ADMIN/NET_RAW, and before 1.20 pods also needed the anyuid SCC.
+    # The OpenShift profile relies on istio-cni via Multus
+    # (https://github.com/istio/istio/blob/1.18.7/manifests/profiles/openshift.yaml); without it
+    # istio-init needs NET_ADMIN/NET_RAW (https://istio.io/latest/docs/setup/additional-setup/cni/),
+    # and before 1.20 pods also needed the anyuid SCC
+    # (https://istio.io/v1.19/docs/setup/platform-setup/openshift/).
     yield warning(
         "MG305",
         f'istio-cni is disabled but cluster "{first}"{more} runs OpenShift, where injected pods '
@@ -121,7 +126,8 @@ def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
 
 def check_old_istioctl(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG307: istioctl < 1.14 cannot create remote secrets on Kubernetes >= 1.24, which no
-    longer makes service-account token Secrets (reference/istio.md §3, §9.7)."""
+    longer makes service-account token Secrets (istio/istio#38246; fixed in 1.14 by
+    istio/istio#39003)."""
     fixed = versions.REMOTE_SECRET_WITHOUT_TOKEN_SECRETS
     if versions.release(mesh.spec.istio.version).has(fixed):
         return

@@ -1,8 +1,9 @@
 """MG2xx: network ranges of a flat multi-cluster network.
 
 Submariner without Globalnet routes pod and Service IPs between clusters as they are, so
-every cluster's ranges must be disjoint from every other's and from the ranges the
-data plane keeps for itself (reference/submariner.md §1.2, §1.4, §4.1).
+every cluster's ranges must be disjoint from every other's (https://submariner.io/getting-started/,
+"Prerequisites") and from the ranges the data plane keeps for itself (meshgen/checks/reserved.py,
+with their sources).
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def check_globalnet(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     sub = mesh.spec.submariner
     if sub is None or not sub.globalnet:
         return
-    # submariner.md §1.3: only exported Services' global IPs are reachable across clusters.
+    # Only exported Services' global IPs are reachable across clusters
+    # (https://submariner.io/getting-started/architecture/globalnet/;
+    # submariner-io/submariner#2305).
     yield error(
         "MG204",
         "with Globalnet, pod IPs are not routable between clusters (only exported Services' "
@@ -190,8 +193,9 @@ def _same_family_twice(ci: int, kind: str, field: str, nets: tuple[IPNetwork, ..
 
 
 def _ipv6_over_submariner(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    # submariner.md §4.3: before 0.21 Submariner keeps only IPv4 subnets; 0.21 adds partial
-    # IPv6 without Globalnet, the VXLAN/WireGuard cable drivers or the gateway load balancer.
+    # Before 0.21 Submariner keeps only IPv4 subnets (submariner-io/submariner#1739, #3391); 0.21
+    # adds partial IPv6 without Globalnet, the VXLAN/WireGuard cable drivers or the gateway load
+    # balancer (its release notes, submariner-io/submariner-website#1267).
     note = Related(positions.key_at(SUBMARINER), "Submariner is configured here")
     warned: set[int] = set()
     for cidr in _cidrs(mesh, positions):
@@ -210,7 +214,7 @@ def _ipv6_over_submariner(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
 
 def check_vxlan_nat(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG206: Submariner's VXLAN cable driver is "supported only with no NAT"
-    (submariner.md §1.5, pkg/cable/vxlan/vxlan.go)."""
+    (https://github.com/submariner-io/submariner/blob/v0.18.1/pkg/cable/vxlan/vxlan.go)."""
     sub = mesh.spec.submariner
     if sub is None or sub.cable_driver != "vxlan" or not sub.nat_traversal:
         return

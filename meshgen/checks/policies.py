@@ -1,6 +1,6 @@
 """MG415, MG418, MG419: traffic policies (locality failover) and security policies.
 
-Against `istioctl analyze` (reference/istio.md §5.4):
+Against `istioctl analyze` (https://istio.io/latest/docs/reference/config/analysis/):
 
 | code  | istioctl analyze | notes |
 |-------|------------------|-------|

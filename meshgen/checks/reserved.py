@@ -1,7 +1,14 @@
 """Address ranges that Submariner and OVN-Kubernetes keep for themselves, as data.
 
-Source: reference/submariner.md §1.4 (Submariner) and §4.1 (OVN-Kubernetes on OpenShift),
-collected in its Appendix. The IP standards' own special ranges (loopback, link-local,
+Sources. Submariner's VTEP prefixes, 240 (route agent) and 241 (VXLAN cable driver):
+pkg/routeagent_driver/handlers/kubeproxy/constants.go and pkg/cable/vxlan/vxlan.go in
+https://github.com/submariner-io/submariner/tree/v0.18.1; its default supernets, 242/8 for
+Globalnet and 243/8 for clusterset IPs (0.19+): pkg/discovery/globalnet/config_map.go (v0.18.1)
+and pkg/discovery/clustersetip/config_map.go (v0.19.0-rc3) in
+https://github.com/submariner-io/submariner-operator. OVN-Kubernetes on OpenShift (join,
+transit and masquerade subnets, by OpenShift version):
+https://docs.okd.io/latest/networking/networking_overview/cidr-range-definitions.html.
+The IP standards' own special ranges (loopback, link-local,
 multicast, broadcast, unspecified; RFC 6890) apply to every cluster: the schema (MG104)
 rejects a CIDR inside one of them, MG203 one that covers or straddles one.
 """

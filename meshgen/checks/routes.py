@@ -2,8 +2,8 @@
 Istio would reject or never use (the parts of `istioctl analyze` that can be decided from the
 spec alone, and some it cannot decide at all).
 
-Which of these `istioctl analyze` (reference/istio.md §5.4) would also have reported on the
-rendered VirtualServices and DestinationRules:
+Which of these `istioctl analyze` (https://istio.io/latest/docs/reference/config/analysis/)
+would also have reported on the rendered VirtualServices and DestinationRules:
 
 | code  | istioctl analyze  | notes                                                     |
 |-------|-------------------|-----------------------------------------------------------|
@@ -71,7 +71,7 @@ def check_system_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diagno
 
 def check_destination_ports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG410: unknown port (destination, mirror, match); MG411: no port where istioctl analyze
-    reports IST0112 (reference/istio.md §5.4)."""
+    reports IST0112 (https://istio.io/latest/docs/reference/config/analysis/)."""
     for si, svc in enumerate(mesh.spec.services):
         numbers = [p.number for p in svc.ports]
         for ri, route in enumerate(svc.routes):

@@ -2,7 +2,7 @@
 leave where they point into, and credentials that would be committed with the generated
 files.
 
-Everything meshgen writes is meant for git (DESIGN.md §1): a token in `gitops.repoURL` would
+Everything meshgen writes is meant to be committed to git: a token in `gitops.repoURL` would
 sit in every Argo CD Application, Flux GitRepository and the README; a key in `istio.values`
 in every install file. These checks never print the secret they found.
 """

@@ -1,14 +1,16 @@
 """MG4xx: namespaces, services, subsets and routes (the DestinationRules and VirtualServices).
 
-Istio validates these objects only when they are applied (reference/istio.md §5.2); meshgen
+Istio validates these objects only when they are applied (its rules:
+https://github.com/istio/istio/blob/1.30.3/pkg/config/validation/validation.go); meshgen
 catches the same mistakes, plus the ones that merely route nowhere, before anything is built.
 
-Of the codes touched by the traffic-management work, against `istioctl analyze` (§5.4):
+Of the codes touched by the traffic-management work, against `istioctl analyze` (its
+messages: https://istio.io/latest/docs/reference/config/analysis/):
 
 | code  | istioctl analyze | notes                                                     |
 |-------|------------------|-----------------------------------------------------------|
 | MG401 | IST0101          | `host+subset` / `mirror+subset in destinationrule`        |
-| MG402 | none             | no analyzer for weight sums; schema validation only (§5.2) |
+| MG402 | none             | no analyzer for weight sums; only validation checks them  |
 | MG416 | none             | IST0173 (1.27+, live cluster) reports subsets selecting   |
 |       |                  | *no* pods; empty labels select *every* pod and pass       |
 """
@@ -98,7 +100,8 @@ def check_subset_labels(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
 
 
 def check_weights(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG402: weights must sum to 100 (Istio <= 1.14 rejects other sums, istio.md §5.2)."""
+    """MG402: weights must sum to 100 (Istio <= 1.14 rejects other sums; istio/istio#39544
+    lifted that in 1.15)."""
     for si, svc in enumerate(mesh.spec.services):
         for ri, route in enumerate(svc.routes):
             problem = _weight_problem(route)

@@ -8,8 +8,9 @@ from meshgen.versions import release
 
 
 def needs_per_namespace_nad(mesh: Mesh, cluster: Cluster) -> bool:
-    # reference/istio.md §7: up to 1.18 every injected namespace on OpenShift needs its own
-    # `istio-cni` NAD; from 1.19 the cni chart creates one in `default`.
+    # Up to 1.18 every injected namespace on OpenShift needs its own `istio-cni` NAD
+    # (https://istio.io/v1.12/docs/setup/platform-setup/openshift/); from 1.19 the cni chart
+    # creates one in `default` (versions.MULTUS_NETWORK_NAMESPACED gives the chart's file).
     return (
         cluster.platform == "openshift"
         and mesh.spec.istio.cni.enabled

@@ -12,9 +12,13 @@ external-secrets.io_externalsecrets.yaml of that release. With a template that h
 metadata (no `data`, no `templateFrom`), the controller copies every fetched key into the
 Secret and applies the template's type, labels and annotations (v0.16.2
 pkg/controllers/externalsecret/externalsecret_controller_template.go, applyTemplate).
-Secret facts: reference/istio.md §3 (remote secret), §4 (cacerts). With Submariner deployed
-by its operator, `render_submariner_external_secrets` does the same for the broker and IPsec
-PSK Secrets of meshgen/render/submariner.py (reference/submariner.md §2.1, §2.5).
+Secret facts: the remote secret as `istioctl create-remote-secret` writes it
+(https://github.com/istio/istio/blob/1.30.3/istioctl/pkg/multicluster/remote_secret.go),
+cacerts as https://istio.io/latest/docs/tasks/security/cert-management/plugin-ca-cert/ makes
+it. With Submariner deployed by its operator, `render_submariner_external_secrets` does the
+same for the broker and IPsec PSK Secrets of meshgen/render/submariner.py (the Secrets that
+`subctl join` creates and the Submariner resource names in brokerK8sSecret and
+ceIPSecPSKSecret).
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ def render_cacerts_external_secret(mesh: Mesh, cluster: Cluster) -> Manifest:
 
 
 def render_remote_external_secret(mesh: Mesh, peer: Cluster) -> Manifest:
-    # One data key named after the peer, holding its whole kubeconfig (§3).
+    # One data key named after the peer, holding its whole kubeconfig (as istioctl
+    # create-remote-secret writes it).
     return _external_secret(mesh, render_remote_secret(peer), [
         {"secretKey": peer.name, "remoteRef": {"key": remote_kubeconfig_key(mesh, peer)}}
     ])

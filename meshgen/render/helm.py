@@ -45,7 +45,8 @@ from meshgen.versions import (
     release,
 )
 
-# reference/istio.md §1.5: the upstream Helm repository of the Istio charts.
+# The upstream Helm repository of the Istio charts
+# (https://istio.io/latest/docs/setup/install/helm/).
 HELM_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
 
 

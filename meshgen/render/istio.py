@@ -1,9 +1,11 @@
 """The IstioOperator for one cluster (installers `istioctl` and `operator`).
 
 For Istio 1.10/1.11 on OpenShift the values are spelled out exactly as in the seed setup
-(shared/seed, the Red Hat blog): CNI paths for Multus, not chained, and the injected
-`k8s.v1.cni.cncf.io/networks` annotation. From 1.12 `profile: openshift` carries the
-version-specific details (reference/istio.md §1.2), so meshgen defers to it.
+(tests/data/seed, from the Red Hat blog post
+https://www.redhat.com/en/blog/set-up-istio-multicluster-with-submariner-in-red-hat-advanced-cluster-management-for-kubernetes):
+CNI paths for Multus, not chained, and the injected `k8s.v1.cni.cncf.io/networks` annotation.
+From 1.12 `profile: openshift` carries the version-specific details (istio/istio
+manifests/profiles/openshift.yaml at each release tag), so meshgen defers to it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, deep_m
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import IstioRelease, release
 
-# reference/istio.md §1.2, the OpenShift profile of 1.8-1.11, as in the seed setup.
+# The OpenShift profile of 1.8-1.11, as in the seed setup
+# (https://github.com/istio/istio/blob/1.10.6/manifests/profiles/openshift.yaml).
 OPENSHIFT_CNI_VALUES: dict[str, Any] = {
     "cniBinDir": "/var/lib/cni/bin",
     "cniConfDir": "/etc/cni/multus/net.d",
@@ -26,8 +29,9 @@ DEFAULT_TRUST_DOMAIN = "cluster.local"
 
 
 def identity_values(mesh: Mesh, cluster: Cluster) -> dict[str, Any]:
-    """`values.global` of multi-primary on one network (reference/istio.md §1.1): the same
-    meshID and network everywhere, the cluster's own clusterName; every installer sets it."""
+    """`values.global` of multi-primary on one network
+    (https://istio.io/latest/docs/setup/install/multicluster/multi-primary/): the same meshID
+    and network everywhere, the cluster's own clusterName; every installer sets it."""
     return {
         "meshID": mesh.mesh_id,
         "multiCluster": {"clusterName": cluster.name},
@@ -36,7 +40,7 @@ def identity_values(mesh: Mesh, cluster: Cluster) -> dict[str, Any]:
 
 
 def cni_log_values(rel: IstioRelease, level: str) -> dict[str, Any]:
-    """`logLevel: <level>`, or `logging: {level: <level>}` from 1.23 (reference §1.3)."""
+    """`logLevel: <level>`, or `logging: {level: <level>}` from 1.23 (istio/istio#51972)."""
     path = rel.cni_log_level_path
     return {path[0]: level} if len(path) == 1 else {path[0]: {path[1]: level}}
 
@@ -51,8 +55,9 @@ def render_istio_operator(mesh: Mesh, cluster: Cluster) -> Manifest:
     rel = release(istio.version)
     openshift = cluster.platform == "openshift"
     cni = istio.cni
-    # Without CNI the openshift profile's Multus settings would break every pod (§1.2), so
-    # it is used only together with CNI; MG305 warns about what pods then need instead.
+    # Without CNI the openshift profile's Multus settings would break every pod (see
+    # OPENSHIFT_CNI_VALUES), so it is used only together with CNI; MG305 warns about what pods
+    # then need instead.
     use_profile = openshift and cni.enabled and rel.uses_openshift_profile
     spec: dict[str, Any] = {}
     if use_profile:

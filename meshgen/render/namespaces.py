@@ -7,8 +7,8 @@ from meshgen.spec import Mesh, Namespace
 
 
 def injection_labels(mesh: Mesh, namespace: Namespace) -> dict[str, str]:
-    # reference/istio.md §7: istio.io/rev selects a revision and must not be combined
-    # with istio-injection (IST0123).
+    # istio.io/rev selects a revision and must not be combined with istio-injection
+    # (IST0123: https://istio.io/latest/docs/reference/config/analysis/ist0123/).
     if not namespace.injection:
         return {"istio-injection": "disabled"}
     revision = mesh.spec.istio.revision

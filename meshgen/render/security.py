@@ -1,7 +1,7 @@
 """PeerAuthentication and AuthorizationPolicy objects for one cluster.
 
 Like the traffic rules, Istio security config is read by each primary from its own cluster
-only (reference/istio.md §5.3), so every cluster gets the policies of the namespaces placed
+only (istio/istio#33253), so every cluster gets the policies of the namespaces placed
 in it; a mesh-wide PeerAuthentication goes into every cluster's root namespace.
 """
 
