@@ -1,68 +1,104 @@
-"""The README's spec reference and code table are checked against the code."""
+"""The README is a user's README: short, the two commands on its first screen, and a
+picture of the output that is what `meshgen build` writes for the bundled example.
+
+The spec reference and the code pages live in docs/ (tests/test_docs.py checks them)."""
 
 from __future__ import annotations
 
+import json
 import re
-import typing
-from typing import Any
 
-from pydantic import BaseModel
+import yaml
 
-from meshgen.checks import CODES
-from meshgen.spec import Mesh
-from meshgen.spec_traffic import Match, Security, TrafficPolicy
-from meshgen.validate import _unwrap
-from tests.helpers import ROOT
+from tests.helpers import ROOT, SEED_EXAMPLE
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+LINES = README.splitlines()
+
+INSTALL_AND_RUN = ("python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/meshgen "
+                   "build examples/openshift-submariner/mesh.yaml -o out")
+TEST = "./scripts/test"
+FIRST_SCREEN = 24  # lines of a small terminal
 
 
-# Documented in their own README tables, relative to where they are used.
-SUBTABLES: dict[type[BaseModel], str] = {
-    TrafficPolicy: "Traffic policy", Match: "Route matches", Security: "Security"}
+def test_readme_is_short() -> None:
+    assert len(README.encode("utf-8")) < 8 * 1024
 
 
-def field_paths(model: type[BaseModel], prefix: str = "", *, stop: bool = True) -> set[str]:
-    paths: set[str] = set()
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{info.alias or name}"
-        tp: Any = _unwrap(info.annotation)
-        inner_tp = _unwrap(typing.get_args(tp)[0]) if typing.get_origin(tp) is list else tp
-        if stop and inner_tp in SUBTABLES:
-            paths.add(path)
-            continue
-        if typing.get_origin(tp) is list:
-            inner = _unwrap(typing.get_args(tp)[0])
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                paths |= field_paths(inner, f"{path}[].", stop=stop)
-                continue
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            paths |= field_paths(tp, f"{path}.", stop=stop)
-            continue
-        paths.add(path)
-    return paths
-
-
-def table_paths(heading: str) -> set[str]:
-    section = README.split(f"### {heading}\n", 1)[1].split("\n#", 1)[0]
-    return set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
-
-
-def test_spec_reference_lists_exactly_the_model_fields() -> None:
-    assert table_paths("Reference") == field_paths(Mesh)
-
-
-def test_subtables_list_exactly_their_model_fields() -> None:
-    for model, heading in SUBTABLES.items():
-        assert table_paths(heading) == field_paths(model, stop=False), heading
-
-
-def test_every_check_code_is_documented() -> None:
-    for code in CODES:
-        assert f"| {code} |" in README, code
+def test_first_screen_has_both_commands() -> None:
+    first = LINES[:FIRST_SCREEN]
+    assert INSTALL_AND_RUN in first, "the install-and-run command, exactly, as a line of its own"
+    assert TEST in first
+    # Both inside one sh block, so they can be copied as they are.
+    block = README.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert INSTALL_AND_RUN in block.splitlines()
+    assert TEST in block.splitlines()
 
 
 def test_readme_commands_exist() -> None:
-    assert "./scripts/test" in README
     assert (ROOT / "scripts" / "test").exists()
-    assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
+    assert TEST in (ROOT / ".ci" / "run").read_text()
+    assert SEED_EXAMPLE.is_file()
+    assert (ROOT / "pyproject.toml").is_file()  # `pip install .`
+
+
+# --- The output tree ------------------------------------------------------------------------
+
+
+def _tree() -> list[tuple[str, bool]]:
+    """(path under out/, marked applied with `*`) of every entry of the README's tree."""
+    section = README.split("## What it produces\n", 1)[1]
+    block = section.split("```\n", 1)[1].split("```", 1)[0]
+    entries: list[tuple[str, bool]] = []
+    parents: dict[int, str] = {}
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        rest = line.strip()
+        if not rest:
+            continue
+        if indent > 4:  # a description continued from the entry above
+            if rest.startswith("* ") and entries:
+                entries[-1] = (entries[-1][0], True)
+            continue
+        name, _, description = rest.partition(" ")
+        parent = parents.get(indent - 2, "")
+        path = f"{parent}{name}" if indent else ""
+        parents[indent] = path if name.endswith("/") else parent
+        if indent:
+            entries.append((path, description.strip().startswith("* ")))
+    return entries
+
+
+def _written() -> dict[str, bytes]:
+    """What `meshgen build` wrote for the bundled example: the committed out/, which
+    tests/test_golden.py holds to the code (so a layout change fails here until the README's
+    tree follows it)."""
+    out = ROOT / "out"
+    manifest = json.loads((out / ".meshgen-manifest.json").read_text(encoding="utf-8"))
+    return {path: (out / path).read_bytes() for path in manifest["files"]}
+
+
+def test_output_tree_is_what_build_writes() -> None:
+    files = _written()
+    entries = dict(_tree())
+    listed_files = {path for path in entries if not path.endswith("/")}
+    listed_dirs = {path for path in entries if path.endswith("/") and path.count("/") == 1}
+    # Every top-level file and every file of the first cluster, each once; the other
+    # clusters as one line.
+    first = "cluster1/"
+    expected = {path for path in files if "/" not in path or path.startswith(first)}
+    assert listed_files == expected
+    assert listed_dirs == {path.split("/", 1)[0] + "/" for path in files if "/" in path}
+
+
+def test_output_tree_marks_what_gitops_applies() -> None:
+    kustomization = yaml.safe_load(_written()["cluster1/kustomization.yaml"])
+    applied = {f"cluster1/{path}" for path in kustomization["resources"]}
+    marked = {path for path, star in _tree() if star}
+    assert marked == applied
+
+
+def test_readme_links_every_docs_page() -> None:
+    linked = set(re.findall(r"\]\(docs/([\w.-]+\.md)", README))
+    pages = {path.name for path in (ROOT / "docs").glob("*.md")}
+    assert pages <= linked, f"not linked from the README: {sorted(pages - linked)}"
