@@ -10,7 +10,7 @@ import re
 
 import yaml
 
-from tests.helpers import ROOT, SEED_EXAMPLE
+from tests.helpers import ROOT, SEED_EXAMPLE, seed_data
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 LINES = README.splitlines()
@@ -45,9 +45,14 @@ def test_readme_commands_exist() -> None:
 # --- The output tree ------------------------------------------------------------------------
 
 
-def _tree() -> list[tuple[str, bool]]:
-    """(path under out/, marked applied with `*`) of every entry of the README's tree."""
-    section = README.split("## What it produces\n", 1)[1]
+# Names start at most this far in; a line indented further continues a description.
+DESCRIPTION_COLUMN = 24
+
+
+def _tree(readme: str = README) -> list[tuple[str, bool]]:
+    """(path under out/, marked applied with `*`) of every entry of the README's tree: two
+    spaces of indentation per level, a directory ends with `/`."""
+    section = readme.split("## What it produces\n", 1)[1]
     block = section.split("```\n", 1)[1].split("```", 1)[0]
     entries: list[tuple[str, bool]] = []
     parents: dict[int, str] = {}
@@ -56,14 +61,14 @@ def _tree() -> list[tuple[str, bool]]:
         rest = line.strip()
         if not rest:
             continue
-        if indent > 4:  # a description continued from the entry above
+        if indent >= DESCRIPTION_COLUMN:  # a description continued from the entry above
             if rest.startswith("* ") and entries:
                 entries[-1] = (entries[-1][0], True)
             continue
         name, _, description = rest.partition(" ")
-        parent = parents.get(indent - 2, "")
-        path = f"{parent}{name}" if indent else ""
-        parents[indent] = path if name.endswith("/") else parent
+        path = f"{parents.get(indent - 2, '')}{name}" if indent else ""
+        if name.endswith("/"):
+            parents[indent] = path
         if indent:
             entries.append((path, description.strip().startswith("* ")))
     return entries
@@ -83,10 +88,10 @@ def test_output_tree_is_what_build_writes() -> None:
     entries = dict(_tree())
     listed_files = {path for path in entries if not path.endswith("/")}
     listed_dirs = {path for path in entries if path.endswith("/") and path.count("/") == 1}
-    # Every top-level file and every file of the first cluster, each once; the other
-    # clusters as one line.
-    first = "cluster1/"
-    expected = {path for path in files if "/" not in path or path.startswith(first)}
+    # Every file, each once, except those of the clusters after the first: one line each.
+    others = {f"{cluster['name']}/" for cluster in seed_data()["spec"]["clusters"][1:]}
+    expected = {path for path in files if path.split("/", 1)[0] + "/" not in others}
+    assert others
     assert listed_files == expected
     assert listed_dirs == {path.split("/", 1)[0] + "/" for path in files if "/" in path}
 
