@@ -1,7 +1,8 @@
 """Where the time goes: meshgen's stages per spec size, next to the floors they are judged by.
 
-    python -m benchmarks.run                       # every size (several minutes)
-    python -m benchmarks.run --sizes 2x10,deep     # some sizes
+    python -m benchmarks.run                       # every size (about 20 minutes)
+    python -m benchmarks.run --sizes 2x10,deep     # some sizes (peers at each of them)
+    python -m benchmarks.run --no-helm --no-kustomize   # without the slow peers
     python -m benchmarks.run --smoke               # CI: the smallest sizes, no timing checks
     python -m benchmarks.run --json results.json   # also keep the numbers
 
@@ -12,7 +13,14 @@ then times, for the very documents meshgen wrote (every copy: a rule written to 
 counts 100 times), `json.dumps` of each (the floor), meshgen's emitter (`yamlemit.dump`) of
 each and PyYAML's C dumper, and ruamel's round-trip loader on the same spec text. Start-up is
 measured once: `meshgen validate` on the example against the bare
-`import pydantic, ruamel.yaml`. How to read the table: benchmarks/README.md.
+`import pydantic, ruamel.yaml`.
+
+The peers, at the sizes of --peer-sizes, right after the first build: the Helm chart in
+benchmarks/helm-peer/ rendering the same DestinationRules and VirtualServices with
+`helm template`, once per cluster (benchmarks/helm_peer.py), and `kustomize build` of the
+largest GitOps unit of meshgen's output (benchmarks/units.py), with the pinned binaries in
+.tools/bin (scripts/install-tools) unless --helm/--kustomize name others. How to read the
+tables: benchmarks/README.md.
 
 The exit status is 1 when a no-change rebuild changed a file; timings never fail the run.
 """
@@ -29,18 +37,24 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from benchmarks.generate import make_deep_spec, make_spec
+from benchmarks.helm_peer import time_helm
+from benchmarks.units import time_kustomize
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "openshift-submariner" / "mesh.yaml"
 
-DEFAULT_SIZES = "2x10,10x500,50x2000,100x5000,deep,1000x10"
+DEFAULT_SIZES = "2x10,10x500,20x1000,20x4000,50x2000,100x5000,deep,300x20,1000x10"
 SMOKE_SIZES = "2x10,deep-small"
+# Where the peers run in the default set (the sizes of issue 13): helm takes minutes at
+# 100x5000, so not at every size. With --sizes or --smoke, they run at every size given.
+PEER_SIZES = "20x1000,20x4000,100x5000"
+TOOLS = ROOT / ".tools" / "bin"
 # ruamel's round-trip loader takes ~20 s per 1.5 MB: measured up to 100x5000 (and the deep
 # case), the sizes the load target is about.
 RT_MAX_SERVICES = 5000
@@ -131,8 +145,30 @@ def _mtimes(root: Path) -> dict[str, int]:
     return out
 
 
-def measure(size: Size) -> dict[str, Any]:
-    """Every number of one row; run in a fresh process."""
+def max_files_per_cluster(paths: Iterable[str], clusters: int) -> int:
+    """The most files under one cluster's directory (`c0/`, `c1/`, ...: benchmarks.generate's
+    names)."""
+    names = {f"c{i}" for i in range(clusters)}
+    counts: dict[str, int] = {}
+    for path in paths:
+        top = path.split("/", 1)[0]
+        if top in names:
+            counts[top] = counts.get(top, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def _peer(row: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]]) -> None:
+    """Run one peer; a failure is reported in the row, never raised (nothing fails on it)."""
+    try:
+        row.update(fn())
+    except Exception as error:  # a broken peer must not lose the row
+        row[f"{name}_error"] = f"{type(error).__name__}: {error}"[-500:]
+
+
+def measure(size: Size, helm: Path | None = None,
+            kustomize: Path | None = None) -> dict[str, Any]:
+    """Every number of one row; run in a fresh process. With `helm`, the Helm peer; with
+    `kustomize`, `kustomize build` of the largest unit of the output."""
     import yaml
     from ruamel.yaml import YAML
 
@@ -148,8 +184,15 @@ def measure(size: Size) -> dict[str, Any]:
             "size": size.name, "clusters": size.clusters, "services": size.services,
             "spec_bytes": len(text.encode()), **times, "peak_rss_mb": _peak_rss_mb(),
             "files": len(files), "output_bytes": sum(map(len, files.values())),
+            "max_files_per_cluster": max_files_per_cluster(files, size.clusters),
         }
         del rendered, files
+
+        # The peers, on the output just written (they only read it).
+        if helm is not None:
+            _peer(row, "helm", lambda: time_helm(helm, text, Path(tmp)))
+        if kustomize is not None:
+            _peer(row, "kustomize", lambda: time_kustomize(kustomize, out))
 
         before = _mtimes(out)
         again, rendered, _, plan = _build(spec, out)
@@ -193,11 +236,13 @@ def measure_startup(runs: int) -> dict[str, float]:
     return {"meshgen_validate": validate, "bare_imports": imports, "ratio": validate / imports}
 
 
-def run_child(size: Size) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--child", size.name],
-        cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
-    )
+def run_child(size: Size, helm: Path | None, kustomize: Path | None) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "benchmarks.run", "--child", size.name]
+    if helm is not None:
+        argv += ["--child-helm", str(helm)]
+    if kustomize is not None:
+        argv += ["--child-kustomize", str(kustomize)]
+    proc = subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
     row: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
     return row
 
@@ -216,21 +261,30 @@ def _x(value: float | None, base: float | None) -> str:
 
 COLUMNS = (
     "size", "spec KB", "load", "validate+checks", "render", "emit", "write", "total",
-    "peak RSS MB", "files", "output MB", "docs (unique)", "json floor", "yamlemit",
-    "PyYAML C", "PyYAML C / yamlemit", "ruamel rt load", "rt / load", "rebuild",
+    "peak RSS MB", "files", "max files/cluster", "output MB", "docs (unique)", "json floor",
+    "yamlemit", "PyYAML C", "PyYAML C / yamlemit", "ruamel rt load", "rt / load", "rebuild",
     "mtimes changed",
 )
+
+PEER_COLUMNS = (
+    "size", "meshgen build", "helm peer (all clusters)", "helm per cluster", "helm / meshgen",
+    "units", "largest unit", "its docs", "kustomize build (largest unit)",
+)
+
+
+def _label(row: dict[str, Any]) -> str:
+    return f"deep {row['clusters']}x{row['services']}" if "deep" in row["size"] else row["size"]
 
 
 def _cells(row: dict[str, Any]) -> Iterator[str]:
     floor = row["json_floor"]
-    label = f"deep {row['clusters']}x{row['services']}" if "deep" in row["size"] else row["size"]
-    yield label
+    yield _label(row)
     yield f"{row['spec_bytes'] / 1024:,.0f}"
     for stage in ("load", "validate", "render", "emit", "write", "total"):
         yield f"{_s(row[stage])} ({_x(row[stage], floor)})"
     yield f"{row['peak_rss_mb']:,.0f}"
     yield f"{row['files']:,}"
+    yield f"{row['max_files_per_cluster']:,}"
     yield f"{row['output_bytes'] / 1e6:,.1f}"
     yield f"{row['documents']:,} ({row['unique_documents']:,})"
     yield _s(floor)
@@ -244,16 +298,120 @@ def _cells(row: dict[str, Any]) -> Iterator[str]:
     yield str(row["mtimes_changed"])
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+def _failed(error: str) -> str:
+    first = error.strip().splitlines()[0] if error.strip() else "?"
+    return f"failed: {first[:120]}".replace("|", "/")
+
+
+def _peer_cells(row: dict[str, Any]) -> Iterator[str]:
+    """The peer table's cells; a peer that did not run says why (`helm_note`,
+    `kustomize_note`: not at this size, skipped, or the tool is missing)."""
+    yield _label(row)
+    yield _s(row["total"])
+    if "helm_s" in row:
+        yield _s(row["helm_s"])
+        yield _s(row["helm_s"] / max(row["helm_runs"], 1))
+        yield _x(row["helm_s"], row["total"])
+    else:
+        note = _failed(row["helm_error"]) if "helm_error" in row else row.get("helm_note", "-")
+        yield from (note, "-", "-")
+    if "kustomize_note" in row or "units" not in row:
+        note = (_failed(row["kustomize_error"]) if "kustomize_error" in row
+                else row.get("kustomize_note", "-"))
+        yield from ("-", "-", "-", note)
+        return
+    yield f"{row['units']:,}"
+    yield row.get("largest_unit", "-")
+    yield f"{row['largest_unit_docs']:,}" if "largest_unit_docs" in row else "-"
+    if "kustomize_error" in row:
+        yield _failed(row["kustomize_error"])
+    else:
+        yield _s(row.get("kustomize_s"))
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS,
+                   cells: Callable[[dict[str, Any]], Iterator[str]] = _cells) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def goals(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 13's goals, for the sizes that ran; informational (nothing fails on timing)."""
+    by_size = {row["size"]: row for row in rows}
+    lines = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    row = by_size.get("20x4000")
+    if row is not None and "kustomize_s" in row and "kustomize_error" not in row:
+        lines.append(f"largest unit's `kustomize build` at 20x4000 under 10 s: "
+                     f"{_s(row['kustomize_s'])} ({row['largest_unit']}, "
+                     f"{row['largest_unit_docs']:,} docs): {verdict(row['kustomize_s'] < 10)}")
+    row = by_size.get("300x20")
+    if row is not None:
+        most = row["max_files_per_cluster"]
+        lines.append(f"at most 30 files per cluster at 300 clusters (300x20): {most}: "
+                     f"{verdict(most <= 30)}")
+    row = by_size.get("1000x10")
+    if row is not None:
+        lines.append(f"1000x10 build under 10 s: {_s(row['total'])}: "
+                     f"{verdict(row['total'] < 10)}; under 500 MB peak RSS: "
+                     f"{row['peak_rss_mb']:,.0f} MB: {verdict(row['peak_rss_mb'] < 500)}")
+    return lines
 
 
 def _revision() -> str:
     proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                           capture_output=True, text=True, check=False)
     return proc.stdout.strip() or "unknown"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def tool_version(path: Path) -> str:
+    """The pinned version install-tools records next to the binary (`go install` builds
+    report none of their own), else what the binary says."""
+    recorded = path.parent / f".{path.name}.version"
+    if recorded.is_file():
+        return recorded.read_text(encoding="utf-8").strip()
+    argv = [str(path), "version", "--short"] if path.name == "helm" else [str(path), "version"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+    except OSError:
+        return "unknown version"
+    return proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else "unknown version"
+
+
+def _usable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _parse_sizes(text: str) -> list[Size]:
+    return [parse_size(s.strip()) for s in text.split(",") if s.strip()]
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str  # helm, kustomize
+    path: Path
+    enabled: bool  # not --no-<name>
+
+    def plan(self, size: Size, at: set[str] | None) -> tuple[Path | None, str | None]:
+        """(the binary to pass to the child, or the note that takes its place)."""
+        if at is not None and size.name not in at:
+            return None, "-"
+        if not self.enabled:
+            return None, f"skipped (--no-{self.name})"
+        if not _usable(self.path):
+            return None, f"n/a (tool missing: {_shown(self.path)})"
+        return self.path, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,28 +421,67 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated CxS, deep, deep-small (default: {DEFAULT_SIZES})")
     parser.add_argument("--smoke", action="store_true",
                         help=f"only {SMOKE_SIZES} and fewer start-up runs, for CI")
+    parser.add_argument("--peer-sizes", default=None,
+                        help="where the helm and kustomize peers run: comma-separated sizes, "
+                        f"or `all` (default: {PEER_SIZES} in the default set, every size "
+                        "with --sizes or --smoke)")
+    parser.add_argument("--no-helm", action="store_true", help="skip the Helm-chart peer")
+    parser.add_argument("--no-kustomize", action="store_true",
+                        help="skip `kustomize build` of the largest unit")
+    parser.add_argument("--helm", type=Path, default=TOOLS / "helm",
+                        help="the helm binary (default: .tools/bin/helm)")
+    parser.add_argument("--kustomize", type=Path, default=TOOLS / "kustomize",
+                        help="the kustomize binary (default: .tools/bin/kustomize)")
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     parser.add_argument("--child", type=parse_size, help=argparse.SUPPRESS)
+    parser.add_argument("--child-helm", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-kustomize", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child is not None:
-        print(json.dumps(measure(args.child)))
+        print(json.dumps(measure(args.child, args.child_helm, args.child_kustomize)))
         return 0
 
     started = time.perf_counter()
     revision = _revision()
     text = args.sizes or (SMOKE_SIZES if args.smoke else DEFAULT_SIZES)
-    sizes = [parse_size(s.strip()) for s in text.split(",") if s.strip()]
+    sizes = _parse_sizes(text)
+    if args.peer_sizes == "all" or (args.peer_sizes is None and (args.sizes or args.smoke)):
+        peer_at = None
+    else:
+        peer_at = {size.name for size in _parse_sizes(args.peer_sizes or PEER_SIZES)}
+    peers = (Peer("helm", args.helm, not args.no_helm),
+             Peer("kustomize", args.kustomize, not args.no_kustomize))
     rows = []
     for size in sizes:
-        print(f"benchmark: {size.name} ...", file=sys.stderr, flush=True)
-        rows.append(run_child(size))
+        plans = {peer.name: peer.plan(size, peer_at) for peer in peers}
+        running = [name for name, (path, _) in plans.items() if path is not None]
+        extra = f" (with {' and '.join(running)})" if running else ""
+        print(f"benchmark: {size.name}{extra} ...", file=sys.stderr, flush=True)
+        row = run_child(size, plans["helm"][0], plans["kustomize"][0])
+        for name, (_, note) in plans.items():
+            if note is not None:
+                row[f"{name}_note"] = note
+        rows.append(row)
     startup = measure_startup(runs=3 if args.smoke else 5)
     elapsed = time.perf_counter() - started
 
+    tools = ", ".join(f"{peer.name} {tool_version(peer.path)} ({_shown(peer.path)})"
+                      for peer in peers if peer.enabled and _usable(peer.path))
     print(f"meshgen {revision}, {platform.python_implementation()} "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs; stage (ratio to the json floor)\n")
+          f"{platform.python_version()}, {os.cpu_count()} CPUs"
+          f"{'; ' + tools if tools else ''}\n")
+    print("stage (ratio to the json floor):\n")
     print(markdown_table(rows))
+    peer_rows = [row for row in rows
+                 if not (row.get("helm_note") == "-" and row.get("kustomize_note") == "-")]
+    if peer_rows:
+        print("meshgen next to its peers: the Helm chart benchmarks/helm-peer "
+              "(`helm template` once per cluster) and `kustomize build` of the largest "
+              "GitOps unit:\n")
+        print(markdown_table(peer_rows, PEER_COLUMNS, _peer_cells))
+    for line in goals(rows):
+        print(f"goal: {line}")
     print(f"start-up (median of {3 if args.smoke else 5}): `meshgen validate` on the example "
           f"{_s(startup['meshgen_validate'])}, `import pydantic, ruamel.yaml` "
           f"{_s(startup['bare_imports'])}: {startup['ratio']:.2f}x")
