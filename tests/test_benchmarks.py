@@ -13,8 +13,9 @@ import itertools
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -33,10 +34,21 @@ from tests.helpers import ROOT
 
 HELM = ROOT / ".tools" / "bin" / "helm"
 KUSTOMIZE = ROOT / ".tools" / "bin" / "kustomize"
-needs_helm = pytest.mark.skipif(not HELM.exists(), reason="no .tools/bin/helm "
-                                "(scripts/install-tools builds it)")
-needs_kustomize = pytest.mark.skipif(not KUSTOMIZE.exists(), reason="no .tools/bin/kustomize "
-                                     "(scripts/install-tools builds it)")
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _needs(tool: Path) -> Callable[[F], F]:
+    """Marked `tools`, and skipped without the pinned binary."""
+    def mark(test: F) -> F:
+        skip = pytest.mark.skipif(not tool.exists(), reason=f"no .tools/bin/{tool.name} "
+                                  "(scripts/install-tools builds it)")
+        marked: F = pytest.mark.tools(skip(test))
+        return marked
+    return mark
+
+
+needs_helm = _needs(HELM)
+needs_kustomize = _needs(KUSTOMIZE)
 
 
 def check(text: str) -> tuple[Mesh, list[Diagnostic]]:
