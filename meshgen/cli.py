@@ -204,6 +204,7 @@ def _conform(output: Path, clusters: dict[str, int | None], istio_version: str |
     `istio_version` (1.M or 1.M.P) picks that minor's Istio CRDs and the Sail Operator release
     that accepts it."""
     from meshgen.conform import Summary, find_kubeconform, manifest_files, run_kubeconform
+    from meshgen.layout import REMOTE_SECRETS_DIR
     from meshgen.versions import KUBERNETES_SUPPORT
 
     binary = find_kubeconform()
@@ -214,6 +215,9 @@ def _conform(output: Path, clusters: dict[str, int | None], istio_version: str |
                                  param_hint="--schema-dir")
     istio_minor = int(istio_version.split(".")[1]) if istio_version else None
     total = Summary()
+    # The remote-secret placeholders sit next to the cluster directories, one per cluster.
+    if (output / REMOTE_SECRETS_DIR).is_dir():
+        clusters = {**clusters, REMOTE_SECRETS_DIR: None}
     for name, k8s_minor in clusters.items():
         if k8s_minor is None and istio_minor in KUBERNETES_SUPPORT:
             k8s_minor = KUBERNETES_SUPPORT[istio_minor][0]

@@ -369,6 +369,15 @@ _ALL = (
          "The cluster's directory or Argo CD Application would clash with another output.",
          "Rename the cluster.",
          "clusters:\n  - {name: gitops, ...}"),
+    Code("MG507", "warning", "more clusters than a multi-primary mesh stays practical with",
+         "In a multi-primary mesh every istiod watches the API server of every peer and keeps "
+         "all their endpoints: N clusters make N x (N-1) remote watches and remote secrets "
+         "(istio/istio#39207). Beyond about 20 clusters that load, and the secrets to "
+         "rotate, grow faster than the mesh.",
+         "Split the clusters into several meshes, or make most of them remote clusters of a "
+         "few primaries (primary-remote, "
+         "https://istio.io/latest/docs/setup/install/multicluster/primary-remote/).",
+         "clusters:\n  - {name: c0, ...}\n  # ... 24 more"),
     # --- MG9xx: output ------------------------------------------------------------------------
     Code("MG901", "error", "output file in the way that meshgen did not write",
          "meshgen never overwrites a file it did not write (it is not in "

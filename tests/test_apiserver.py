@@ -674,17 +674,17 @@ DR = "  host: helloworld.sample.svc.cluster.local\n"
 # (what, file to break, how, file named in the rejection, object named, message excerpt)
 BROKEN = [
     # 1.10's DestinationRule enum has no LEAST_REQUEST (added in a later minor).
-    ("least-request-in-1.10", "traffic/sample.yaml",
+    ("least-request-in-1.10", "traffic/sample/rules.yaml",
      replace(DR, DR + "  trafficPolicy:\n    loadBalancer:\n      simple: LEAST_REQUEST\n"),
-     "traffic/sample.yaml", "DestinationRule sample/helloworld", "LEAST_REQUEST"),
+     "traffic/sample/rules.yaml", "DestinationRule sample/helloworld", "LEAST_REQUEST"),
     # fieldValidation=Strict: an unknown field is an error, not silently pruned.
-    ("unknown-crd-field", "traffic/sample.yaml", replace(DR, DR.replace("host", "hostt")),
-     "traffic/sample.yaml", "DestinationRule sample/helloworld", "hostt"),
+    ("unknown-crd-field", "traffic/sample/rules.yaml", replace(DR, DR.replace("host", "hostt")),
+     "traffic/sample/rules.yaml", "DestinationRule sample/helloworld", "hostt"),
     ("unknown-core-field", "secrets/cacerts.yaml", replace("type: Opaque\n", "typo: Opaque\n"),
      "secrets/cacerts.yaml", "Secret istio-system/cacerts", "typo"),
     # Namespaces must exist before namespaced objects.
     ("missing-namespace", "namespaces.yaml", drop_namespace("sample"),
-     "traffic/sample.yaml", "VirtualService sample/helloworld", 'namespaces "sample" not found'),
+     "traffic/sample/rules.yaml", "VirtualService sample/helloworld", 'namespaces "sample" not found'),
 ]
 
 

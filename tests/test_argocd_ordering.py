@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from tests.helpers import EXAMPLES, ROOT, mesh_from, seed_data
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 # What the children install, in the order the waves must give.
-PHASES = ("base", "cni", "istiod", "mesh")
+PHASES = ("base", "cni", "istiod", "mesh", "traffic")
 HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
 # The health check of Argo CD's docs, copied here on its own so that a change of meshgen's
 # copy shows up as a test failure.
@@ -99,8 +100,34 @@ def _phase(app: dict[str, Any], gitops_path: str) -> tuple[str, str]:
     if "chart" in source:
         assert source["chart"] in PHASES[:3], source
         return cluster, source["chart"]
-    assert source["path"] == f"{gitops_path}/{cluster}", source
-    return cluster, "mesh"
+    if source["path"] == f"{gitops_path}/{cluster}":
+        return cluster, "mesh"
+    assert re.fullmatch(rf"{re.escape(gitops_path)}/{cluster}/traffic/[a-z0-9.-]+",
+                        source["path"]), source
+    return cluster, "traffic"
+
+
+def _generate(appset: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Applications an ApplicationSet with list generators makes, as the ApplicationSet
+    controller's default (fasttemplate) rendering does: `{{key}}` replaced by the element's
+    value in every string of the template. They carry the ApplicationSet's wave: the root
+    creates the set in that wave, and the set creates them."""
+    apps: list[dict[str, Any]] = []
+    template = json.dumps(appset["spec"]["template"])
+    assert set(appset["spec"]) == {"generators", "template"}, appset["spec"]
+    for generator in appset["spec"]["generators"]:
+        assert set(generator) == {"list"}, generator
+        for element in generator["list"]["elements"]:
+            text = template
+            for key, value in element.items():
+                text = text.replace("{{" + key + "}}", value)
+            assert "{{" not in text, text
+            app = json.loads(text)
+            app = {"apiVersion": appset["apiVersion"], "kind": "Application", **app}
+            app["metadata"] = {**app["metadata"], "namespace": appset["metadata"]["namespace"],
+                               "annotations": {SYNC_WAVE: str(_wave(appset))}}
+            apps.append(app)
+    return apps
 
 
 def _root(out: Path) -> dict[str, Any]:
@@ -124,9 +151,11 @@ def check_ordering(data: dict[str, Any], repo: Path, out: Path) -> None:
     # The root's source path, resolved in the checkout, is the directory of the children.
     synced = repo / source["path"]
     assert synced.resolve() == (out / "gitops" / "argocd").resolve()
-    children = _build(synced)
-    assert children
-    assert all(child["kind"] == "Application" for child in children)
+    built = _build(synced)
+    assert built
+    assert all(child["kind"] in ("Application", "ApplicationSet") for child in built)
+    children = [app for child in built
+                for app in (_generate(child) if child["kind"] == "ApplicationSet" else [child])]
     names = [child["metadata"]["name"] for child in children]
     assert len(names) == len(set(names))
     assert root["metadata"]["name"] not in names  # the root does not manage itself
@@ -139,7 +168,12 @@ def check_ordering(data: dict[str, Any], repo: Path, out: Path) -> None:
     written = {doc["metadata"]["name"]
                for path in (out / "gitops" / "argocd").glob("*.yaml")
                for doc in _load(path) if doc.get("kind") == "Application"}
-    assert written == set(names)
+    assert written <= set(names)
+    # ... and every traffic unit in the checkout is one Application's path.
+    units = {str(path.parent.relative_to(repo))
+             for path in out.glob("*/traffic/*/kustomization.yaml")}
+    assert units == {child["spec"]["source"]["path"] for child in children
+                     if "/traffic/" in child["spec"]["source"].get("path", "")}
 
     # The mesh Applications' paths exist in the checkout and are kustomize directories.
     for child in children:

@@ -85,11 +85,11 @@ def test_check_and_diff_report_drift(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
     assert run("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0
-    target = out / "cluster2" / "traffic" / "sample.yaml"
+    target = out / "cluster2" / "traffic" / "sample" / "rules.yaml"
     target.write_text(target.read_text().replace("subset: v2", "subset: v1"))
     check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
     assert check.returncode == 1
-    assert "cluster2/traffic/sample.yaml: changed" in check.stderr
+    assert "cluster2/traffic/sample/rules.yaml: changed" in check.stderr
     diff = run("build", str(SEED_EXAMPLE), "-o", str(out), "--diff")
     assert diff.returncode == 1
     assert "-        subset: v1" in diff.stdout
@@ -195,17 +195,17 @@ def test_committed_out_is_current_from_any_working_directory(tmp_path: Path) -> 
 def test_hand_edit_is_refused_then_forced(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
-    target = out / "cluster2" / "traffic" / "sample.yaml"
+    target = out / "cluster2" / "traffic" / "sample" / "rules.yaml"
     target.write_text(target.read_text() + "# hot fix\n")
     proc = run("build", str(SEED_EXAMPLE), "-o", str(out))
     assert proc.returncode == 1
-    assert "cluster2/traffic/sample.yaml: error[MG906]: was changed since meshgen wrote it" in (
+    assert "cluster2/traffic/sample/rules.yaml: error[MG906]: was changed since meshgen wrote it" in (
         proc.stderr)
     assert "--diff" in proc.stderr
     assert target.read_text().endswith("# hot fix\n")
     check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
     assert check.returncode == 1
-    assert "cluster2/traffic/sample.yaml: changed" in check.stderr
+    assert "cluster2/traffic/sample/rules.yaml: changed" in check.stderr
     forced = run("build", str(SEED_EXAMPLE), "-o", str(out), "--force")
     assert forced.returncode == 0, forced.stderr
     assert not target.read_text().endswith("# hot fix\n")

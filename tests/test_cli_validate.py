@@ -33,11 +33,11 @@ def test_check_output_of_the_committed_example() -> None:
 def test_check_output_names_the_file_line_and_object(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
-    target = out / "cluster2" / "traffic" / "sample.yaml"
+    target = out / "cluster2" / "traffic" / "sample" / "rules.yaml"
     target.write_text(target.read_text().replace("  hosts:", "  hostz:"))
     proc = run("check-output", str(out), "--schema-dir", str(schemas()))
     assert proc.returncode == 1
-    assert "cluster2/traffic/sample.yaml:19:1: error[MG902]: kubeconform rejects " \
+    assert "cluster2/traffic/sample/rules.yaml:19:1: error[MG902]: kubeconform rejects " \
            "VirtualService 'helloworld'" in proc.stderr
     assert "'hostz' not allowed" in proc.stderr
 

@@ -48,17 +48,6 @@ def test_checks_codes_come_from_the_registry() -> None:
         assert summary == REGISTRY[code].summary, code
 
 
-def test_readme_table_is_the_registry() -> None:
-    table = README.split("### Diagnostic codes\n", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| (MG\d{3}) \|", table, flags=re.MULTILINE)
-    assert len(rows) == len(set(rows)), "a code is listed twice"
-    assert set(rows) == set(REGISTRY)
-    for code in rows:  # the README says "warning:" exactly for the warning-only codes
-        line = re.search(rf"^\| {code} \| (.*) \|$", table, flags=re.MULTILINE)
-        assert line is not None
-        assert line.group(1).startswith("warning") == (REGISTRY[code].severity == "warning"), code
-
-
 def test_lookup_is_case_insensitive() -> None:
     assert lookup("mg201") is REGISTRY["MG201"]
     assert lookup("MG999") is None

@@ -27,10 +27,16 @@ from markdown_it import MarkdownIt
 from pydantic import BaseModel
 
 from meshgen.render import markdown as mdesc
-from meshgen.render.readme import readme_comment, render_readme
+from meshgen.render import render
+from meshgen.render.readme import readme_comment
 from meshgen.render.shell import Var, cmd, sh_block
 from meshgen.spec import Mesh
 from tests.helpers import mesh_from, seed_data
+
+
+def readme_of(mesh: Mesh) -> str:
+    """out/README.md of `mesh` (it needs the traffic units the whole render decides)."""
+    return render(mesh).readme
 
 EVIL = ("'\"$(touch pwned)`id`;rm -rf x|y&&z&w<v>u\\\n```\n# heading\n| a | b |\n"
         "[l](http://e) <script>*em*_u_ ~~s~~ &amp; --> <!-- ${HOME} ~ {a,b} *")
@@ -206,7 +212,7 @@ def html_tags(readme: str) -> list[str]:
 def test_hostile_values_change_no_command(name: str) -> None:
     tame = tame_mesh(name)
     evil = cast(Mesh, _swap(tame))
-    tame_readme, evil_readme = render_readme(tame), render_readme(evil)
+    tame_readme, evil_readme = readme_of(tame), readme_of(evil)
     tame_blocks, evil_blocks = sh_blocks(tame_readme), sh_blocks(evil_readme)
     assert len(tame_blocks) == len(evil_blocks) > 0
     carried = 0
@@ -221,12 +227,12 @@ def test_hostile_values_change_no_command(name: str) -> None:
 def test_hostile_values_change_no_markdown_structure(name: str) -> None:
     tame = tame_mesh(name)
     evil = cast(Mesh, _swap(tame))
-    assert html_tags(render_readme(evil)) == html_tags(render_readme(tame))
+    assert html_tags(readme_of(evil)) == html_tags(readme_of(tame))
 
 
 def test_every_marked_field_reaches_the_readme() -> None:
     """The markers are the fields that reach the README (else the tests above prove less)."""
-    seen = "".join(render_readme(tame_mesh(name)) for name in CONFIGS)
+    seen = "".join(readme_of(tame_mesh(name)) for name in CONFIGS)
     assert {field for field, marker in MARKERS.items() if marker not in seen} == set()
 
 
@@ -240,7 +246,7 @@ def test_subctl_join_is_one_builder(deploy: str) -> None:
     """Both deploy modes join with the same argv, --natt=false included."""
     data = tame_data(**{"submariner.deploy": deploy, "submariner.natTraversal": False})
     evil = cast(Mesh, _swap(mesh_from(data)))
-    joins = _argv_with(render_readme(evil), "subctl", "join")
+    joins = _argv_with(readme_of(evil), "subctl", "join")
     assert joins[-1] == [
         "subctl", "join", "broker-info.subm", "--context", hostile("zqb2"),
         "--clusterid", hostile("zqb2"), "--clustercidr", hostile("10.132.0.0/14"),
@@ -250,7 +256,7 @@ def test_subctl_join_is_one_builder(deploy: str) -> None:
 
 
 def test_natt_stays_default_when_on() -> None:
-    readme = render_readme(mesh_from(seed_data()))
+    readme = readme_of(mesh_from(seed_data()))
     assert "--natt" not in readme
 
 

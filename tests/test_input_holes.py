@@ -369,7 +369,7 @@ def test_label_and_header_order_in_the_spec_does_not_change_the_output(tmp_path:
         assert result.files is not None, result.diagnostics
         outputs.append(result.files)
     assert outputs[0] == outputs[1]
-    rules = outputs[0]["cluster1/traffic/sample.yaml"].decode()
+    rules = outputs[0]["cluster1/traffic/sample/rules.yaml"].decode()
     assert "labels:\n      app: hello\n      version: v1\n      zone: b\n" in rules
     # The pinned subset adds topology.istio.io/cluster in its sorted place.
     assert ("labels:\n      app: hello\n      topology.istio.io/cluster: cluster2\n"

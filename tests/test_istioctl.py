@@ -121,7 +121,7 @@ def break_file(out: Path, file: str, old: str, new: str) -> Path:
 
 def test_validate_rejects_an_unknown_field(tmp_path: Path) -> None:
     build(EXAMPLES["openshift-submariner"], tmp_path / "out")
-    target = break_file(tmp_path / "out", "traffic/sample.yaml", "  host: ", "  hostt: ")
+    target = break_file(tmp_path / "out", "traffic/sample/rules.yaml", "  host: ", "  hostt: ")
     proc = run(tool("istioctl"), "validate", "-f", target)
     assert proc.returncode != 0
     assert "hostt" in proc.stderr + proc.stdout
@@ -129,7 +129,7 @@ def test_validate_rejects_an_unknown_field(tmp_path: Path) -> None:
 
 def test_analyze_rejects_a_route_to_a_missing_subset(tmp_path: Path) -> None:
     mesh = build(EXAMPLES["openshift-submariner"], tmp_path / "out")
-    target = break_file(tmp_path / "out", "traffic/sample.yaml", "subset: v2\n", "subset: v3\n")
+    target = break_file(tmp_path / "out", "traffic/sample/rules.yaml", "subset: v2\n", "subset: v3\n")
     services = write_services(mesh, tmp_path)
     assert [m["code"] for m in errors(analyze(target, services))] == ["IST0101"]
     text = run(tool("istioctl"), "analyze", "-A", "--use-kube=false", target, services)

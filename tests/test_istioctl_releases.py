@@ -316,7 +316,7 @@ def test_seed_renders_exactly_as_the_blog(cluster: str, tmp_path: Path) -> None:
 def test_validate_rejects_what_the_release_does_not_know(tmp_path: Path) -> None:
     """The judge can fail: LEAST_REQUEST (Istio 1.14+) is no load balancer of 1.10."""
     build(SEED_EXAMPLE, tmp_path / "out")
-    target = tmp_path / "out" / "cluster1" / "traffic" / "sample.yaml"
+    target = tmp_path / "out" / "cluster1" / "traffic" / "sample" / "rules.yaml"
     text = target.read_text()
     host = "  host: helloworld.sample.svc.cluster.local\n"
     assert host in text

@@ -191,7 +191,7 @@ def test_check_output_rejects_what_the_minor_lacks(
 ) -> None:
     tool("kubeconform")
     out = locality_failover_at_1_10(tmp_path)
-    target = out / "east" / "traffic" / "payments.yaml"
+    target = out / "east" / "traffic" / "payments" / "rules.yaml"
     text = target.read_text()
     assert "kind: DestinationRule" in text
     assert old in text, what
@@ -200,7 +200,7 @@ def test_check_output_rejects_what_the_minor_lacks(
         proc = meshgen("check-output", str(out), "--schema-dir", str(schemas()),
                        "--istio-version", version)
         assert proc.returncode == 1, (version, proc.stderr)
-        assert (f"east/traffic/payments.yaml:2:1: error[MG902]: kubeconform rejects "
+        assert (f"east/traffic/payments/rules.yaml:2:1: error[MG902]: kubeconform rejects "
                 f"DestinationRule 'checkout': {verdict}") in proc.stderr, (version, proc.stderr)
         assert ", 1 invalid, 0 errors, 0 skipped" in proc.stderr
     # The minor that introduced it accepts the same object.
@@ -351,8 +351,8 @@ def test_sail_release_rejects_a_version_it_does_not_list(sail: str, tmp_path: Pa
 # Each schema rejects a deliberately broken object (no vacuous passes).
 
 BROKEN = [
-    ("unknown-field", "traffic/sample.yaml", "  host: helloworld", "  hostt: helloworld"),
-    ("wrong-type", "traffic/sample.yaml", "      version: v1", "      version: [v1]"),
+    ("unknown-field", "traffic/sample/rules.yaml", "  host: helloworld", "  hostt: helloworld"),
+    ("wrong-type", "traffic/sample/rules.yaml", "      version: v1", "      version: [v1]"),
     ("bad-namespace-field", "namespaces.yaml", "  labels:", "  labelz:"),
     ("operator-unknown-spec", "istio/istio-operator.yaml", "spec:\n", "spec:\n  profil: x\n"),
     ("nad-unknown-field", "cni/network-attachment-definitions.yaml", "metadata:",

@@ -96,4 +96,29 @@ def test_kustomize_builds_the_gitops_directories(built: Path) -> None:
     for directory, command in itertools.product(directories, kustomize_commands()):
         objects = kustomize_build(directory, command)
         assert objects, directory
-        assert {o["kind"] for o in objects} <= {"Application", "HelmRelease"}
+        assert {o["kind"] for o in objects} <= {"Application", "ApplicationSet", "HelmRelease"}
+
+
+def test_kustomize_builds_every_traffic_unit(built: Path) -> None:
+    """Each unit is a kustomize directory of DestinationRules and VirtualServices only, and
+    together the units hold every rule of the cluster, each once."""
+    units = sorted(p.parent for p in built.glob("*/traffic/*/kustomization.yaml"))
+    assert units
+    seen: dict[Path, set[tuple[str, str, str]]] = {}
+    for unit, command in itertools.product(units, kustomize_commands()):
+        objects = kustomize_build(unit, command)
+        assert objects, unit
+        assert {o["kind"] for o in objects} <= {"DestinationRule", "VirtualService"}
+        ids = {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects}
+        assert len(ids) == len(objects)
+        # A unit named after a namespace (or a part of it) holds that namespace's rules only.
+        assert {ns for _, ns, _ in ids} == {unit.name.split(".")[0]}
+        if command == kustomize_commands()[0]:
+            cluster_ids = seen.setdefault(unit.parent.parent, set())
+            assert not cluster_ids & ids  # no rule in two units
+            cluster_ids |= ids
+    for cluster, ids in seen.items():
+        rules = {(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
+                 for path in (cluster / "traffic").glob("*/rules.yaml")
+                 for d in yaml.safe_load_all(path.read_text()) if d}
+        assert ids == rules, cluster

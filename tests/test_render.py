@@ -83,7 +83,7 @@ def test_every_minor_renders_identity_and_version_specific_fields(
     assert ("sidecarInjectorWebhook" in values) == (openshift and minor < 11)
 
     out = files_by_path(render(mesh).files)
-    traffic = out["cluster2/traffic/sample.yaml"]
+    traffic = out["cluster2/traffic/sample/rules.yaml"]
     api = "networking.istio.io/v1" if minor >= 22 else "networking.istio.io/v1beta1"
     assert {d["apiVersion"] for d in traffic} == {api}
     # §7: per-namespace NetworkAttachmentDefinitions only up to 1.18 on OpenShift.
@@ -116,7 +116,7 @@ def test_injection_false_disables_injection() -> None:
 
 def test_placeholders_have_exact_names_labels_and_empty_keys() -> None:
     out = files_by_path(render(seed_mesh()).files)
-    (remote,) = out["cluster1/secrets/istio-remote-secret-cluster2.yaml"]
+    (remote,) = out["remote-secrets/istio-remote-secret-cluster2.yaml"]
     assert remote == {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -133,7 +133,10 @@ def test_placeholders_have_exact_names_labels_and_empty_keys() -> None:
     assert cacerts["stringData"] == dict.fromkeys(
         ["ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"], ""
     )
-    assert "cluster2/secrets/istio-remote-secret-cluster2.yaml" not in out
+    # One placeholder per cluster (for its peers), none inside the cluster directories.
+    assert [p for p in out if "remote-secret" in p] == [
+        "remote-secrets/istio-remote-secret-cluster1.yaml",
+        "remote-secrets/istio-remote-secret-cluster2.yaml"]
 
 
 def test_kustomization_lists_no_placeholder_and_no_operator_with_istioctl() -> None:
@@ -142,8 +145,11 @@ def test_kustomization_lists_no_placeholder_and_no_operator_with_istioctl() -> N
     assert kustomization["resources"] == [
         "namespaces.yaml",
         "cni/network-attachment-definitions.yaml",
-        "traffic/sample.yaml",
     ]
+    # The rules are their own unit, applied after the cluster directory.
+    assert out["cluster1/traffic/sample/kustomization.yaml"] == (
+        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+         "resources": ["rules.yaml"]},)
 
 
 def test_operator_installer_lists_the_istio_operator() -> None:
@@ -157,8 +163,8 @@ def test_services_and_namespaces_follow_their_clusters_lists() -> None:
     data["spec"]["namespaces"] = [{"name": "sample", "clusters": ["cluster1"]}]
     data["spec"]["services"][0]["clusters"] = ["cluster1"]
     out = files_by_path(render(mesh_from(data)).files)
-    assert "cluster1/traffic/sample.yaml" in out
-    assert "cluster2/traffic/sample.yaml" not in out
+    assert "cluster1/traffic/sample/rules.yaml" in out
+    assert "cluster2/traffic/sample/rules.yaml" not in out
     names = [d["metadata"]["name"] for d in out["cluster2/namespaces.yaml"]]
     assert names == ["istio-system"]
 
@@ -177,7 +183,7 @@ def test_weighted_routes_and_full_hosts() -> None:
         {"destinations": [{"subset": "v1", "weight": 90}, {"subset": "v2", "weight": 10}]}
     ]
     out = files_by_path(render(mesh_from(data)).files)
-    vs = out["cluster1/traffic/sample.yaml"][1]
+    vs = out["cluster1/traffic/sample/rules.yaml"][1]
     host = "helloworld.sample.svc.cluster.local"
     assert vs["spec"] == {
         "hosts": [host],
@@ -190,8 +196,8 @@ def test_weighted_routes_and_full_hosts() -> None:
 
 def test_traffic_objects_are_shared_between_clusters() -> None:
     out = files_by_path(render(seed_mesh()).files)
-    first = out["cluster1/traffic/sample.yaml"]
-    second = out["cluster2/traffic/sample.yaml"]
+    first = out["cluster1/traffic/sample/rules.yaml"]
+    second = out["cluster2/traffic/sample/rules.yaml"]
     assert all(a is b for a, b in zip(first, second, strict=True))
 
 
@@ -242,5 +248,5 @@ def test_destination_port_is_rendered() -> None:
     data = seed_data()
     data["spec"]["services"][0]["routes"] = [{"destinations": [{"subset": "v2", "port": 5000}]}]
     out = files_by_path(render(mesh_from(data)).files)
-    route = out["cluster1/traffic/sample.yaml"][1]["spec"]["http"][0]["route"][0]
+    route = out["cluster1/traffic/sample/rules.yaml"][1]["spec"]["http"][0]["route"][0]
     assert route["destination"]["port"] == {"number": 5000}

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 import pytest
 
+from meshgen.render import render
 from meshgen.render.gitops import (
     APPLICATION_HEALTH_KEY,
     APPLICATION_HEALTH_LUA,
     argocd_namespace,
+    bounded_name,
     flux_bootstrap_path,
     flux_git_url,
     render_gitops,
@@ -39,7 +43,8 @@ def gitops_mesh(engine: str, installer: str = "helm", version: str = "1.30.0",
 
 
 def files(mesh: Mesh) -> dict[str, tuple[Manifest, ...]]:
-    rendered = render_gitops(mesh)
+    rendered = [(f.path, f.documents) for f in render(mesh).files
+                if f.path.startswith("gitops/")]
     paths = [path for path, _ in rendered]
     assert len(paths) == len(set(paths))
     return dict(rendered)
@@ -52,7 +57,7 @@ def by_name(docs: tuple[Manifest, ...]) -> dict[str, Manifest]:
 def test_nothing_without_gitops() -> None:
     data = seed_data()
     data["spec"]["istio"]["installer"] = "helm"
-    assert render_gitops(mesh_from(data)) == []
+    assert render_gitops(mesh_from(data), {}) == []
 
 
 def test_every_path_is_under_gitops_and_every_object_is_labelled() -> None:
@@ -148,8 +153,9 @@ def test_argocd_helm_applications(version: str, platform: str) -> None:
                        revision="release", argocd={"namespace": "gitops", "project": "mesh"})
     out = files(mesh)
     for cluster in mesh.spec.clusters:
-        docs = out[f"gitops/argocd/{cluster.name}.yaml"]
-        apps = by_name(docs)
+        *docs, traffic = out[f"gitops/argocd/{cluster.name}.yaml"]
+        assert traffic["kind"] == "ApplicationSet"
+        apps = by_name(tuple(docs))
         name = cluster.name
         assert list(apps) == [f"{name}-istio-base", f"{name}-istio-cni", f"{name}-istiod",
                               f"{name}-mesh"]
@@ -162,6 +168,7 @@ def test_argocd_helm_applications(version: str, platform: str) -> None:
             assert "finalizers" not in app["metadata"]  # deleting an app keeps Istio's CRDs
         waves = [a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for a in docs]
         assert waves == ["0", "1", "2", "3"]
+        assert traffic["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "4"
         values = helm_values(mesh, cluster)
         for key, release, namespace in (("base", "istio-base", "istio-system"),
                                         ("cni", "istio-cni", "kube-system"),
@@ -200,9 +207,10 @@ def test_argocd_without_cni() -> None:
     data["spec"]["istio"].update(version="1.30.0", installer="helm", cni={"enabled": False})
     data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO}
     apps = by_name(files(mesh_from(data))["gitops/argocd/cluster2.yaml"])
-    assert list(apps) == ["cluster2-istio-base", "cluster2-istiod", "cluster2-mesh"]
+    assert list(apps) == ["cluster2-istio-base", "cluster2-istiod", "cluster2-mesh",
+                          "cluster2-traffic"]
     assert [a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
-            for a in apps.values()] == ["0", "2", "3"]
+            for a in apps.values()] == ["0", "2", "3", "4"]
 
 
 @pytest.mark.parametrize(("installer", "version"),
@@ -211,10 +219,56 @@ def test_argocd_other_installers_only_sync_the_cluster_directory(installer: str,
                                                                  version: str) -> None:
     out = files(gitops_mesh("argocd", installer=installer, version=version))
     for cluster in ("cluster1", "cluster2"):
-        (app,) = out[f"gitops/argocd/{cluster}.yaml"]
+        app, traffic = out[f"gitops/argocd/{cluster}.yaml"]
+        assert traffic["metadata"]["name"] == f"{cluster}-traffic"
         assert app["metadata"]["name"] == f"{cluster}-mesh"
         assert app["spec"]["source"]["path"] == f"out/{cluster}"
         assert app["spec"]["source"]["targetRevision"] == "main"
+
+
+def test_argocd_traffic_units_are_one_application_set_per_cluster() -> None:
+    """One list element per unit: the root's unit stays small however many units there are;
+    every templated value comes from the element."""
+    data = copy.deepcopy(seed_data())
+    data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO, "path": "clusters/mesh"}
+    data["spec"]["namespaces"].append({"name": "shop"})
+    data["spec"]["services"].append({"name": "cart", "namespace": "shop",
+                                     "ports": [{"name": "http", "number": 80}],
+                                     "subsets": [{"name": "v1", "labels": {"version": "v1"}}]})
+    out = files(mesh_from(data))
+    _, traffic = out["gitops/argocd/cluster1.yaml"]
+    assert (traffic["apiVersion"], traffic["kind"]) == ("argoproj.io/v1alpha1", "ApplicationSet")
+    assert traffic["metadata"]["namespace"] == "openshift-gitops"
+    assert traffic["metadata"]["labels"] == MANAGED_BY
+    assert traffic["spec"]["generators"] == [{"list": {"elements": [
+        {"name": "cluster1-traffic-sample", "path": "clusters/mesh/cluster1/traffic/sample"},
+        {"name": "cluster1-traffic-shop", "path": "clusters/mesh/cluster1/traffic/shop"}]}}]
+    template = traffic["spec"]["template"]
+    assert template["metadata"] == {"name": "{{name}}", "labels": MANAGED_BY}
+    assert template["spec"]["source"] == {"repoURL": REPO, "targetRevision": "main",
+                                          "path": "{{path}}"}
+    assert template["spec"]["destination"] == {"name": "cluster1"}
+    assert template["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    # Nothing but the two parameters is templated.
+    assert json.dumps(traffic).count("{{") == 2
+
+
+def test_long_unit_names_stay_label_values() -> None:
+    long = "n" * 63
+    assert bounded_name(f"c-traffic-{long}") != bounded_name(f"c-traffic-{long[:-1]}x")
+    for name in (f"c-traffic-{long}", f"{'c' * 52}-traffic-{long}.7"):
+        bounded = bounded_name(name)
+        assert len(bounded) <= 63
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", bounded)
+    assert bounded_name("c-traffic-shop") == "c-traffic-shop"
+
+
+def test_no_traffic_units_no_application_set() -> None:
+    data = copy.deepcopy(seed_data())
+    data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO}
+    data["spec"]["services"] = []
+    out = files(mesh_from(data))
+    assert [d["kind"] for d in out["gitops/argocd/cluster1.yaml"]] == ["Application"]
 
 
 # --- Flux --------------------------------------------------------------------------------
@@ -248,7 +302,7 @@ def test_flux_helm(version: str, platform: str) -> None:
         assert helm_repo["spec"]["url"] == HELM_REPOSITORY
 
         ks = by_name(out[f"gitops/flux/clusters/{name}/kustomizations.yaml"])
-        assert list(ks) == ["istio", "mesh"]
+        assert list(ks) == ["istio", "mesh", "traffic-sample"]
         for k in ks.values():
             assert (k["apiVersion"], k["kind"]) == ("kustomize.toolkit.fluxcd.io/v1",
                                                     "Kustomization")
@@ -260,6 +314,8 @@ def test_flux_helm(version: str, platform: str) -> None:
         assert ks["istio"]["spec"]["wait"] is True
         assert ks["mesh"]["spec"]["path"] == f"./clusters/mesh/{name}"
         assert ks["mesh"]["spec"]["dependsOn"] == [{"name": "istio"}]
+        assert ks["traffic-sample"]["spec"]["path"] == f"./clusters/mesh/{name}/traffic/sample"
+        assert ks["traffic-sample"]["spec"]["dependsOn"] == [{"name": "mesh"}]
 
         (listing,) = out[f"gitops/flux/istio/{name}/kustomization.yaml"]
         assert listing["resources"] == ["helmreleases.yaml"]
@@ -317,7 +373,8 @@ def test_flux_other_installers_only_apply_the_cluster_directory(installer: str,
                          for f in ("sources.yaml", "kustomizations.yaml")]
     (git,) = out["gitops/flux/clusters/cluster1/sources.yaml"]
     assert git["kind"] == "GitRepository"
-    (mesh_ks,) = out["gitops/flux/clusters/cluster1/kustomizations.yaml"]
+    mesh_ks, traffic = out["gitops/flux/clusters/cluster1/kustomizations.yaml"]
+    assert traffic["metadata"]["name"] == "traffic-sample"
     assert mesh_ks["metadata"]["name"] == "mesh"
     assert mesh_ks["spec"]["path"] == "./out/cluster1"
     assert "dependsOn" not in mesh_ks["spec"]

@@ -249,7 +249,7 @@ def test_rich_spec_passes_kubeconform_and_istioctl(minor: int, tmp_path: Path) -
     m, out, security = rich_output(minor, tmp_path)
     services = tmp_path / "services.yaml"
     services.write_text(yaml.safe_dump_all(services_for(m), sort_keys=False))
-    web = yaml.safe_load_all((out / "east" / "traffic" / "shop.yaml").read_text())
+    web = yaml.safe_load_all((out / "east" / "traffic" / "shop" / "rules.yaml").read_text())
     kinds = [d["kind"] for d in web if d]
     assert kinds == ["DestinationRule", "VirtualService"]
     for cluster in ("east", "west"):

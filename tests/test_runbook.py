@@ -21,7 +21,6 @@ from benchmarks.generate import make_spec
 from meshgen.load import load_text
 from meshgen.pipeline import compile_spec
 from meshgen.render import render
-from meshgen.render.readme import render_readme
 from meshgen.render.verify import (
     LOOP_ABOVE,
     MAX_VERIFIED_SERVICES,
@@ -34,7 +33,15 @@ from meshgen.spec import Mesh
 from meshgen.summary import MAX_CLUSTERS, SHOWN_CLUSTERS, address_map, mermaid, mesh_summary
 from meshgen.validate import validate
 from tests.helpers import EXAMPLES, ROOT, mesh_from, seed_data
-from tests.test_injection import _MD, _swap, hostile, sh_blocks, shell_commands, tame_data
+from tests.test_injection import (
+    _MD,
+    _swap,
+    hostile,
+    readme_of,
+    sh_blocks,
+    shell_commands,
+    tame_data,
+)
 
 
 def example(name: str) -> Mesh:
@@ -66,7 +73,7 @@ def big_mesh(clusters: int, services: int = 3, *, broker: str | None = None) -> 
 
 def test_seed_runbook_calls_helloworld_from_every_cluster() -> None:
     mesh = mesh_from(seed_data())
-    argvs = commands(render_readme(mesh))
+    argvs = commands(readme_of(mesh))
     for cluster in ("cluster1", "cluster2"):
         assert ["kubectl", "--context", cluster, "exec", "deploy/sleep", "-c", "sleep", "-n",
                 "sample", "--", "curl", "-sS", "helloworld.sample:5000/hello"] in argvs
@@ -89,7 +96,7 @@ def test_seed_expects_only_v2_as_the_route_says() -> None:
         answer = expected(mesh, service, caller)
         assert answer.versions == (("v2", 100),)
         assert answer.status is None
-    assert "From every cluster: only `Hello version: v2` (100%)." in render_readme(mesh)
+    assert "From every cluster: only `Hello version: v2` (100%)." in readme_of(mesh)
 
 
 def test_seed_places_v1_in_cluster1_and_v2_in_cluster2_like_the_blog() -> None:
@@ -99,7 +106,7 @@ def test_seed_places_v1_in_cluster1_and_v2_in_cluster2_like_the_blog() -> None:
 
 
 def test_subctl_verify_runs_again_after_istio_is_installed() -> None:
-    argvs = commands(render_readme(mesh_from(seed_data())))
+    argvs = commands(readme_of(mesh_from(seed_data())))
     verifies = [i for i, a in enumerate(argvs) if a[:2] == ["subctl", "verify"]]
     install = max(i for i, a in enumerate(argvs) if a[:2] == ["istioctl", "install"])
     assert len(verifies) == 2
@@ -112,7 +119,7 @@ def test_subctl_verify_runs_again_after_istio_is_installed() -> None:
 ])
 def test_gateway_ports_follow_the_cable_driver(name: str, present: list[str],
                                                absent: list[str]) -> None:
-    readme = render_readme(example(name))
+    readme = readme_of(example(name))
     line = next(x for x in readme.splitlines() if x.startswith("Open these"))
     assert all(p in line for p in present)
     assert not any(re.search(rf"(?<![0-9]){re.escape(p)}", line) for p in absent)
@@ -131,7 +138,7 @@ def test_sleep_calls_from_a_namespace_the_authorization_policy_allows() -> None:
     mesh = example("locality-failover")
     checkout = mesh.spec.services[0]
     assert client_namespace(mesh, checkout) == "shop"  # the policy allows only shop
-    argvs = commands(render_readme(mesh))
+    argvs = commands(readme_of(mesh))
     assert ["kubectl", "--context", "east", "exec", "deploy/sleep", "-c", "sleep", "-n", "shop",
             "--", "curl", "-sS", "checkout.payments:8080/hello"] in argvs
     # Locality load balancing: each caller's own region answers while it is healthy.
@@ -216,7 +223,7 @@ def test_every_subset_runs_somewhere_and_every_cluster_gets_some() -> None:
 
 def test_fifty_clusters_use_loops_and_stay_small() -> None:
     mesh = big_mesh(50, 100)
-    readme = render_readme(mesh)
+    readme = readme_of(mesh)
     # Before: 15,106 lines (693,812 bytes), one block per cluster pair.
     assert len(readme.splitlines()) < 1500
     argvs = commands(readme)
@@ -240,7 +247,7 @@ def test_loops_carry_hostile_values_only_as_data() -> None:
     tame = mesh_from(data)
     assert len(tame.spec.clusters) > LOOP_ABOVE
     evil = cast(Mesh, _swap(tame))
-    tame_blocks, evil_blocks = sh_blocks(render_readme(tame)), sh_blocks(render_readme(evil))
+    tame_blocks, evil_blocks = sh_blocks(readme_of(tame)), sh_blocks(readme_of(evil))
     assert len(tame_blocks) == len(evil_blocks)
     assert any(block.startswith("for ") for block in tame_blocks)
     for tame_block, evil_block in zip(tame_blocks, evil_blocks, strict=True):
@@ -253,7 +260,7 @@ def test_loops_carry_hostile_values_only_as_data() -> None:
 
 def test_mermaid_has_a_subgraph_per_cluster_and_an_edge_per_tunnel() -> None:
     mesh = example("kubernetes-three-clusters")
-    [block] = fenced(render_readme(mesh), "mermaid")
+    [block] = fenced(readme_of(mesh), "mermaid")
     lines = block.splitlines()
     assert lines[0] == "flowchart LR"
     subgraphs = [x for x in lines if x.strip().startswith("subgraph ")]
@@ -304,7 +311,7 @@ def test_address_map_draws_every_range_and_the_reserved_ones() -> None:
     for cidr in ("10.128.0.0/14", "10.132.0.0/14", "172.30.0.0/16", "172.31.0.0/16",
                  "240.0.0.0/8", "100.64.0.0/16"):
         assert cidr in text
-    assert fenced(render_readme(mesh), "text") == ["\n".join(lines) + "\n"]
+    assert fenced(readme_of(mesh), "text") == ["\n".join(lines) + "\n"]
 
 
 def test_mesh_summary_is_the_same_text_with_or_without_colour() -> None:

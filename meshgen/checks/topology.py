@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from meshgen.checks._common import SUBMARINER, cluster_path, did_you_mean, error, quoted_list
+from meshgen.checks._common import (
+    SUBMARINER,
+    cluster_path,
+    did_you_mean,
+    error,
+    quoted_list,
+    warning,
+)
 from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Related
+from meshgen.layout import RESERVED_TOP_LEVEL
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-CODES = summaries("MG501", "MG502", "MG503", "MG504", "MG505", "MG506")
+CODES = summaries("MG501", "MG502", "MG503", "MG504", "MG505", "MG506", "MG507")
+
+# Above this many clusters a multi-primary mesh warns (MG507): each istiod then watches more
+# than 20 API servers, and the mesh holds over 400 remote secrets; istio/istio#39207 reports
+# the model does not hold at 50.
+PRACTICAL_CLUSTERS = 20
 
 
 def check_cluster_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -100,9 +113,9 @@ def check_output_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
     gitops = mesh.spec.gitops
     for ci, cluster in enumerate(mesh.spec.clusters):
         where = positions.at(("spec", "clusters", ci, "name"))
-        if cluster.name == "gitops":
-            yield error("MG506", 'cluster name "gitops" collides with the out/gitops directory',
-                        where, "rename the cluster")
+        if cluster.name in RESERVED_TOP_LEVEL:
+            yield error("MG506", f'cluster name "{cluster.name}" collides with the '
+                        f"out/{cluster.name} directory", where, "rename the cluster")
         if gitops is not None and gitops.engine == "argocd":
             if cluster.name == "kustomization":
                 yield error("MG506", 'cluster name "kustomization" collides with '
@@ -113,5 +126,17 @@ def check_output_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
                             where, f"shorten it to {63 - _ARGOCD_SUFFIX} characters or fewer")
 
 
+def check_cluster_count(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG507: where multi-primary stops being practical (every istiod watches every peer)."""
+    clusters = len(mesh.spec.clusters)
+    if clusters > PRACTICAL_CLUSTERS:
+        yield warning(
+            "MG507", f"{clusters} clusters in one multi-primary mesh: every istiod watches "
+            f"{clusters - 1} API servers ({clusters * (clusters - 1)} remote secrets in all)",
+            positions.at(("spec", "clusters")),
+            f"up to {PRACTICAL_CLUSTERS} clusters is practical; split the mesh, or make most "
+            "clusters remotes of a few primaries (meshgen explain MG507)")
+
+
 CHECKS = (check_cluster_names, check_broker, check_cluster_refs, check_operator_broker,
-          check_exports, check_output_names)
+          check_exports, check_output_names, check_cluster_count)

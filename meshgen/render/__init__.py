@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshgen.layout import REMOTE_SECRETS_DIR, RULES_FILE, TRAFFIC_DIR
 from meshgen.render.cni import render_nads
 from meshgen.render.external_secrets import (
     render_external_secrets,
@@ -34,6 +35,7 @@ from meshgen.render.submariner import (
     render_submariner_placeholders,
 )
 from meshgen.render.traffic import render_service_rules
+from meshgen.render.units import TrafficUnits
 from meshgen.render.verify import VerifyManifests
 from meshgen.spec import Cluster, Mesh, Namespace, Service
 
@@ -68,37 +70,53 @@ class _Shared:
                       for s in mesh.spec.services}
         self.restricted = [i for i, s in enumerate(mesh.spec.services) if s.clusters]
         self.traffic: dict[tuple[int, ...], list[tuple[str, tuple[Manifest, ...]]]] = {}
-        self.remote_secrets = {c.name: render_remote_secret(c) for c in mesh.spec.clusters}
+        self.units = TrafficUnits(mesh.spec.services)
+        # One kustomization for every unit: the same object, so emit serializes it once.
+        self.unit_kustomization = (render_kustomization([RULES_FILE]),)
         self.exported = [s for s in mesh.spec.services if s.export]
         self.cacerts = render_cacerts()
         self.verify = VerifyManifests(mesh)
 
-    def traffic_files(self, cluster: Cluster) -> list[tuple[str, tuple[Manifest, ...]]]:
-        """(namespace, documents) for the services placed in `cluster`, in spec order; one
-        list per distinct placement, reused by every cluster with that placement."""
+    def traffic_units(self, cluster: Cluster) -> list[tuple[str, tuple[Manifest, ...]]]:
+        """(unit, documents) for the services placed in `cluster`, units in order of first
+        appearance in the spec; one list per distinct placement, reused by every cluster with
+        that placement."""
         services = self.mesh.spec.services
         signature = tuple(i for i in self.restricted if cluster.name in services[i].clusters)
         cached = self.traffic.get(signature)
         if cached is None:
-            by_namespace: dict[str, list[Manifest]] = {}
+            by_unit: dict[str, list[Manifest]] = {}
             for service in services:
                 if service.clusters and cluster.name not in service.clusters:
                     continue
                 docs = self.rules[(service.namespace, service.name)]
                 if docs:
-                    by_namespace.setdefault(service.namespace, []).extend(docs)
+                    by_unit.setdefault(self.units.unit_of(service), []).extend(docs)
             cached = self.traffic[signature] = [
-                (namespace, tuple(docs)) for namespace, docs in by_namespace.items()]
+                (unit, tuple(docs)) for unit, docs in by_unit.items()]
         return cached
 
 
 def render(mesh: Mesh) -> Rendered:
     shared = _Shared(mesh)
     files: list[OutputFile] = []
+    units: dict[str, list[str]] = {}
     for cluster in mesh.spec.clusters:
         files.extend(_cluster_files(mesh, cluster, shared))
-    files.extend(OutputFile(path, docs) for path, docs in render_gitops(mesh))
-    return Rendered(tuple(files), render_readme(mesh))
+        units[cluster.name] = [unit for unit, _ in shared.traffic_units(cluster)]
+    files.extend(_remote_secret_placeholders(mesh))
+    files.extend(OutputFile(path, docs) for path, docs in render_gitops(mesh, units))
+    return Rendered(tuple(files), render_readme(mesh, units))
+
+
+def _remote_secret_placeholders(mesh: Mesh) -> list[OutputFile]:
+    """One placeholder per cluster, for every peer of it: the same object in each peer, so
+    written once (files grow with the clusters, not with their square)."""
+    clusters = mesh.spec.clusters
+    if len(clusters) < 2 or mesh.spec.secrets.provider == "external-secrets":
+        return []
+    return [OutputFile(f"{REMOTE_SECRETS_DIR}/{remote_secret_name(c.name)}.yaml",
+                       (render_remote_secret(c),)) for c in clusters]
 
 
 def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[OutputFile]:
@@ -141,10 +159,11 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     if exports:
         applied.append(OutputFile("submariner/service-exports.yaml", tuple(exports)))
 
-    applied.extend(
-        OutputFile(f"traffic/{namespace}.yaml", docs)
-        for namespace, docs in shared.traffic_files(cluster)
-    )
+    # The rules are applied unit by unit, never with the rest (meshgen/render/units.py).
+    for unit, docs in shared.traffic_units(cluster):
+        unlisted.append(OutputFile(f"{TRAFFIC_DIR}/{unit}/kustomization.yaml",
+                                   shared.unit_kustomization))
+        unlisted.append(OutputFile(f"{TRAFFIC_DIR}/{unit}/{RULES_FILE}", docs))
     policies = render_security(mesh, cluster, app_namespaces)
     if policies:
         applied.append(OutputFile("security/policies.yaml", tuple(policies)))
@@ -156,12 +175,6 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
         applied.append(OutputFile("external-secrets/external-secrets.yaml", secrets))
     else:
         unlisted.append(OutputFile("secrets/cacerts.yaml", (shared.cacerts,)))
-        unlisted.extend(
-            OutputFile(f"secrets/{remote_secret_name(peer.name)}.yaml",
-                       (shared.remote_secrets[peer.name],))
-            for peer in mesh.spec.clusters
-            if peer.name != cluster.name
-        )
         unlisted.extend(OutputFile(path, (doc,))
                         for path, doc in render_submariner_placeholders(mesh, cluster))
     # Test workloads for out/README.md's last step; never applied by GitOps.

@@ -8,7 +8,9 @@ Argo CD (one Argo CD manages every cluster, each added with
   kustomization.yaml   lists the <cluster>.yaml files: the source of the root Application
   <cluster>.yaml       the cluster's Applications, in sync waves: 0 `<cluster>-istio-base`,
                        1 `<cluster>-istio-cni`, 2 `<cluster>-istiod` (installer helm only),
-                       3 `<cluster>-mesh` (the cluster directory)
+                       3 `<cluster>-mesh` (the cluster directory), 4 the ApplicationSet
+                       `<cluster>-traffic`: one Application per traffic unit
+                       (`<cluster>/traffic/<unit>/`, meshgen/render/units.py)
   bootstrap/root-application.yaml   the root Application `<mesh>-apps` (app of apps), applied
                        once by hand (`kubectl apply -f`); it syncs `gitops/argocd`
   bootstrap/argocd-cm.patch.yaml    the Application health check, a merge patch for
@@ -23,7 +25,8 @@ Argo CD (one Argo CD manages every cluster, each added with
 Flux (runs in every cluster, bootstrapped with
 `flux bootstrap … --path=<gitops.path>/gitops/flux/clusters/<cluster>`), `gitops/flux/`:
   clusters/<cluster>/sources.yaml          GitRepository `meshgen` (+ HelmRepository `istio`)
-  clusters/<cluster>/kustomizations.yaml   Kustomizations `istio` (helm) and `mesh`
+  clusters/<cluster>/kustomizations.yaml   Kustomizations `istio` (helm), `mesh`, and one
+                                           `traffic-<unit>` per traffic unit after `mesh`
   istio/<cluster>/kustomization.yaml       (helm) the HelmReleases istio-base, istio-cni,
   istio/<cluster>/helmreleases.yaml        istiod, chained with dependsOn
   The bootstrap directory deliberately has no kustomization.yaml: Flux then generates one
@@ -36,15 +39,17 @@ Flux (runs in every cluster, bootstrapped with
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
+from meshgen.layout import GITOPS_DIR
 from meshgen.render.helm import HELM_REPOSITORY, Chart, charts, helm_values
 from meshgen.render.kustomization import render_kustomization
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.render.units import unit_dir
 from meshgen.spec import Cluster, GitOps, Mesh
 
-GITOPS_DIR = "gitops"
 ARGOCD_DIR = f"{GITOPS_DIR}/argocd"
 ARGOCD_BOOTSTRAP_DIR = f"{ARGOCD_DIR}/bootstrap"
 ARGOCD_ROOT_FILE = f"{ARGOCD_BOOTSTRAP_DIR}/root-application.yaml"
@@ -81,7 +86,10 @@ end
 return hs
 """
 # Install order: CRDs (base), the CNI DaemonSet, the control plane, then the mesh config.
-WAVES = {"base": "0", "cni": "1", "istiod": "2", "mesh": "3"}
+WAVES = {"base": "0", "cni": "1", "istiod": "2", "mesh": "3", "traffic": "4"}
+# Argo CD label tracking puts an Application's name in a label value, and Flux labels what a
+# Kustomization applies with its name: both at most 63 characters.
+NAME_MAX = 63
 
 FLUX_GIT_SOURCE = "meshgen"
 FLUX_HELM_SOURCE = "istio"
@@ -94,14 +102,26 @@ FLUX_BOOTSTRAP_SECRET = "flux-system"
 Files = list[tuple[str, tuple[Manifest, ...]]]
 
 
-def render_gitops(mesh: Mesh) -> Files:
+Units = dict[str, list[str]]  # cluster name -> its traffic units, in apply order
+
+
+def render_gitops(mesh: Mesh, units: Units) -> Files:
     """(path relative to the output directory, documents) of every file under `gitops/`."""
     gitops = mesh.spec.gitops
     if gitops is None:
         return []
     if gitops.engine == "argocd":
-        return _argocd_files(mesh, gitops)
-    return _flux_files(mesh, gitops)
+        return _argocd_files(mesh, gitops, units)
+    return _flux_files(mesh, gitops, units)
+
+
+def bounded_name(name: str) -> str:
+    """`name` if it fits in a label value, else its first 54 characters and 8 hex digits of
+    its hash: deterministic, distinct and still readable."""
+    if len(name) <= NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:NAME_MAX - 9].rstrip('-.')}-{digest}"
 
 
 def flux_bootstrap_path(mesh: Mesh, cluster: Cluster) -> str:
@@ -148,11 +168,13 @@ def _helm(mesh: Mesh) -> bool:
 #     (https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Progressive-Syncs/);
 #   - the values: each cluster's Helm values differ (clusterName, network, meshID, CIDRs), while
 #     the cluster generator templates only from the cluster Secret's name, server and metadata.
-def _argocd_files(mesh: Mesh, gitops: GitOps) -> Files:
+def _argocd_files(mesh: Mesh, gitops: GitOps, units: Units) -> Files:
     files: Files = []
     for cluster in mesh.spec.clusters:
-        files.append((f"{ARGOCD_DIR}/{cluster.name}.yaml",
-                      tuple(_argocd_applications(mesh, gitops, cluster))))
+        apps = _argocd_applications(mesh, gitops, cluster)
+        if units[cluster.name]:
+            apps.append(_argocd_traffic(mesh, gitops, cluster, units[cluster.name]))
+        files.append((f"{ARGOCD_DIR}/{cluster.name}.yaml", tuple(apps)))
     listing = render_kustomization([path.rsplit("/", 1)[1] for path, _ in files])
     return [(f"{ARGOCD_DIR}/kustomization.yaml", (listing,)), *files,
             (ARGOCD_ROOT_FILE, (_argocd_root(mesh, gitops),)),
@@ -213,6 +235,38 @@ def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[M
         sync_options=[],
     ))
     return apps
+
+
+def _argocd_traffic(mesh: Mesh, gitops: GitOps, cluster: Cluster, units: list[str]) -> Manifest:
+    """One ApplicationSet per cluster, one list element per traffic unit: the root stays small
+    however many units there are, and the set comes in the last wave, after the namespaces.
+    Removing a unit deletes its Application, and with it (the ApplicationSet's default
+    finalizer) the unit's rules in the cluster, as pruning would
+    (https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Application-Deletion/).
+    Every templated value comes from an element; the literal ones (repoURL, revision, path,
+    names) cannot hold `{{` (the spec's patterns), so nothing else is substituted."""
+    elements = [{"name": bounded_name(f"{cluster.name}-traffic-{unit}"),
+                 "path": f"{gitops.path}/{unit_dir(cluster.name, unit)}"} for unit in units]
+    return {
+        "apiVersion": ARGOCD_API,
+        "kind": "ApplicationSet",
+        "metadata": metadata(f"{cluster.name}-traffic", argocd_namespace(mesh),
+                             labels=dict(MANAGED_BY), annotations={SYNC_WAVE: WAVES["traffic"]}),
+        "spec": {
+            "generators": [{"list": {"elements": elements}}],
+            "template": {
+                "metadata": {"name": "{{name}}", "labels": dict(MANAGED_BY)},
+                "spec": {
+                    "project": gitops.argocd.project,
+                    "source": {"repoURL": gitops.repo_url, "targetRevision": gitops.revision,
+                               "path": "{{path}}"},
+                    # The rules name their namespaces; the cluster's `-mesh` made them.
+                    "destination": {"name": cluster.name},
+                    "syncPolicy": _sync_policy(),
+                },
+            },
+        },
+    }
 
 
 def _argocd_chart_application(
@@ -304,13 +358,13 @@ def _sync_policy() -> dict[str, Any]:
 # --- Flux --------------------------------------------------------------------------------
 
 
-def _flux_files(mesh: Mesh, gitops: GitOps) -> Files:
+def _flux_files(mesh: Mesh, gitops: GitOps, units: Units) -> Files:
     files: Files = []
     for cluster in mesh.spec.clusters:
         root = f"{FLUX_DIR}/clusters/{cluster.name}"
         files.append((f"{root}/sources.yaml", tuple(_flux_sources(mesh, gitops))))
         files.append((f"{root}/kustomizations.yaml",
-                      tuple(_flux_kustomizations(mesh, gitops, cluster))))
+                      tuple(_flux_kustomizations(mesh, gitops, cluster, units[cluster.name]))))
         if _helm(mesh):
             istio = f"{FLUX_DIR}/istio/{cluster.name}"
             files.append((f"{istio}/kustomization.yaml",
@@ -370,15 +424,27 @@ def _flux_kustomization(gitops: GitOps, name: str, path: str, **spec: Any) -> Ma
     }
 
 
-def _flux_kustomizations(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Manifest]:
+def _flux_kustomizations(
+    mesh: Mesh, gitops: GitOps, cluster: Cluster, units: list[str],
+) -> list[Manifest]:
     if not _helm(mesh):
-        # istioctl, operator and sail: the cluster directory is all Flux applies.
-        return [_flux_kustomization(gitops, FLUX_MESH, cluster.name)]
-    return [
-        # wait: Ready only once every HelmRelease is, so `mesh` finds the CRDs and istiod.
-        _flux_kustomization(gitops, FLUX_ISTIO, f"{FLUX_DIR}/istio/{cluster.name}", wait=True),
-        _flux_kustomization(gitops, FLUX_MESH, cluster.name, dependsOn=[{"name": FLUX_ISTIO}]),
-    ]
+        # istioctl, operator and sail: the cluster directory, then the traffic units.
+        kustomizations = [_flux_kustomization(gitops, FLUX_MESH, cluster.name)]
+    else:
+        kustomizations = [
+            # wait: Ready only once every HelmRelease is, so `mesh` finds the CRDs and istiod.
+            _flux_kustomization(gitops, FLUX_ISTIO, f"{FLUX_DIR}/istio/{cluster.name}",
+                                wait=True),
+            _flux_kustomization(gitops, FLUX_MESH, cluster.name,
+                                dependsOn=[{"name": FLUX_ISTIO}]),
+        ]
+    # One Kustomization per unit, each after `mesh` (its namespaces); pruned when the unit
+    # is gone from Git, like any Flux Kustomization of a bootstrap path.
+    kustomizations.extend(
+        _flux_kustomization(gitops, bounded_name(f"traffic-{unit}"),
+                            unit_dir(cluster.name, unit), dependsOn=[{"name": FLUX_MESH}])
+        for unit in units)
+    return kustomizations
 
 
 def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Manifest]:

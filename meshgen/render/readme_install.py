@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from meshgen.layout import TRAFFIC_DIR
 from meshgen.render import markdown as md
 from meshgen.render.gitops import (
     APPLICATION_HEALTH_KEY,
@@ -17,7 +18,9 @@ from meshgen.render.gitops import (
     flux_git_url,
 )
 from meshgen.render.helm import HELM_REPOSITORY, helm_values
-from meshgen.render.shell import cmd, sh_block, with_comment
+from meshgen.render.shell import Var, cmd, concat, sh_block, with_comment
+from meshgen.render.units import unit_dir
+from meshgen.render.verify import LOOP_ABOVE, loop
 from meshgen.spec import Mesh
 
 Add = Callable[[str], None]
@@ -27,7 +30,7 @@ _CHARTS = (("istio-base", "base", "istio-system"), ("istio-cni", "cni", None),
            ("istiod", "istiod", "istio-system"))
 
 
-def install_steps(mesh: Mesh, step: int, add: Add) -> int:
+def install_steps(mesh: Mesh, units: dict[str, list[str]], step: int, add: Add) -> int:
     spec = mesh.spec
     istio = spec.istio
     gitops = spec.gitops
@@ -43,7 +46,8 @@ def install_steps(mesh: Mesh, step: int, add: Add) -> int:
         add(f"{_ENGINE[gitops.engine]} installs the charts `base`, `cni` and `istiod` "
             f"{md.text(istio.version)} in that order, then applies the cluster directory (last "
             "step).\n")
-    commands = [line for c in spec.clusters for line in _cluster_commands(mesh, c.name)]
+    commands = [line for c in spec.clusters
+                for line in _cluster_commands(mesh, c.name, units[c.name])]
     if commands:
         for line in sh_block(commands):
             add(line)
@@ -51,12 +55,13 @@ def install_steps(mesh: Mesh, step: int, add: Add) -> int:
         add("With `installer: operator`, the operator reconciles the IstioOperator that the "
             "kustomization applies; re-apply (or let GitOps retry) once its CRDs exist.\n")
     if gitops is None:
-        add("With Argo CD or Flux, point one application at each cluster directory instead of "
-            "`kubectl apply -k` (or set `spec.gitops` and let meshgen write them).\n")
+        add("With Argo CD or Flux, point one application at each cluster directory, and one "
+            "at each traffic unit after it, instead of `kubectl apply -k` (or set `spec.gitops` "
+            "and let meshgen write them).\n")
     return step
 
 
-def _cluster_commands(mesh: Mesh, cluster: str) -> list[str]:
+def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
     istio = mesh.spec.istio
     gitops = mesh.spec.gitops is not None
     lines: list[str] = []
@@ -79,7 +84,19 @@ def _cluster_commands(mesh: Mesh, cluster: str) -> list[str]:
                 "--wait")))
     if not gitops:
         lines.append(str(cmd("kubectl", "--context", cluster, "apply", "-k", f"{cluster}/")))
+        lines.extend(_apply_units(cluster, units))
     return lines
+
+
+def _apply_units(cluster: str, units: list[str]) -> list[str]:
+    """The traffic units after the cluster directory (its namespaces): one line each, or a
+    loop over them when there are many."""
+    if len(units) <= LOOP_ABOVE:
+        return [str(cmd("kubectl", "--context", cluster, "apply", "-k",
+                        f"{unit_dir(cluster, unit)}/")) for unit in units]
+    unit = Var("UNIT")
+    apply = cmd("kubectl", "--context", cluster, "apply", "-k")
+    return loop(unit, units, [f"{apply} {concat(f'{cluster}/{TRAFFIC_DIR}/', unit, '/')}"])
 
 
 _ENGINE = {"argocd": "Argo CD", "flux": "Flux"}

@@ -107,3 +107,9 @@ def sh_block(lines: Iterable[str]) -> list[str]:
     body = list(lines)
     fence = fence_for(body)
     return [f"{fence}sh", *body, f"{fence}\n"]
+
+
+def concat(*parts: Word) -> str:
+    """One shell word made of constants and variables, e.g. `cluster1/traffic/"$UNIT"/`:
+    each constant quoted by shlex, each variable as `"$NAME"`, nothing between them."""
+    return "".join(word(part) for part in parts)

@@ -1,0 +1,18 @@
+"""The names of the output's directories: one place for render, the checks and the docs.
+
+Kept free of imports so that `meshgen validate` can check cluster names against them without
+loading the render stage.
+"""
+
+from __future__ import annotations
+
+GITOPS_DIR = "gitops"
+# The remote-secret placeholder of peer P is the same in every other cluster: one file per
+# cluster, next to the cluster directories.
+REMOTE_SECRETS_DIR = "remote-secrets"
+# <cluster>/traffic/<unit>/: the kustomize units of the traffic rules (render/units.py).
+TRAFFIC_DIR = "traffic"
+RULES_FILE = "rules.yaml"
+
+# Top-level names a cluster directory must not take.
+RESERVED_TOP_LEVEL = (GITOPS_DIR, REMOTE_SECRETS_DIR)
