@@ -128,9 +128,12 @@ def _route_for(service: Service, caller: str) -> Route | None:
     return None
 
 
-def expected(mesh: Mesh, service: Service, caller: str) -> Answer:
-    """What sleep in `caller` gets from the service, given its routes and test placement."""
-    placed = backends(mesh, service)
+def expected(mesh: Mesh, service: Service, caller: str,
+             placed: list[Backend] | None = None) -> Answer:
+    """What sleep in `caller` gets from the service, given its routes and test placement
+    (`placed`: backends(mesh, service), when the caller has it already)."""
+    if placed is None:
+        placed = backends(mesh, service)
     if _denied(mesh, service):
         return Answer(status=403, note="no AuthorizationPolicy allows "
                       f"{client_namespace(mesh, service)}/{SLEEP}: RBAC: access denied")
@@ -310,7 +313,15 @@ class VerifyManifests:
         self._service = {id(s): _service(s) for s in self.services}
         self._sleep: dict[str, list[Manifest]] = {}
         self._backend: dict[tuple[int, str | None], Manifest] = {}
-        self.placed = {id(s): backends(mesh, s) for s in self.services}
+        # Per service: its backends by cluster, and the clusters it is placed in (looked up
+        # once per cluster: a scan of every backend would cost clusters squared).
+        self.placed: dict[int, dict[str, list[Backend]]] = {}
+        for s in self.services:
+            by_cluster = self.placed[id(s)] = {}
+            for b in backends(mesh, s):
+                by_cluster.setdefault(b.cluster, []).append(b)
+        self.placement = {id(s): {c.name for c in service_clusters(mesh, s)}
+                          for s in self.services}
         self.clients = {id(s): client_namespace(mesh, s) for s in self.services}
         self.client_namespaces = set(self.clients.values())
 
@@ -318,9 +329,8 @@ class VerifyManifests:
         """(path relative to the cluster directory, documents), one file per namespace."""
         by_namespace: dict[str, list[Manifest]] = {}
         for service in self.services:
-            mine = [b for b in self.placed[id(service)] if b.cluster == cluster.name]
-            if not mine and all(c.name != cluster.name
-                                for c in service_clusters(self.mesh, service)):
+            mine = self.placed[id(service)].get(cluster.name, [])
+            if not mine and cluster.name not in self.placement[id(service)]:
                 continue
             docs = by_namespace.setdefault(service.namespace, [])
             docs.append(self._service[id(service)])
@@ -416,17 +426,18 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
             "services; check the others the same way.\n")
     add("| service | subset | test Deployment runs in |")
     add("|---|---|---|")
+    placed = {id(service): backends(mesh, service) for service in services}
     for service in services:
         by_subset: dict[str, list[str]] = {}
-        for b in backends(mesh, service):
+        for b in placed[id(service)]:
             by_subset.setdefault(b.subset or "-", []).append(b.cluster)
         for subset, clusters in by_subset.items():
             cells = [md.code(f"{service.name}.{service.namespace}"), md.text(subset),
                      md.text(", ".join(clusters))]
             add("| " + " | ".join(md.cell(x) for x in cells) + " |")
     add("")
-    deployed = [c.name for c in spec.clusters if any(
-        b.cluster == c.name for s in services for b in backends(mesh, s))]
+    hosting = {b.cluster for backends_of in placed.values() for b in backends_of}
+    deployed = [c.name for c in spec.clusters if c.name in hosting]
     selector = f"{VERIFY_LABEL[0]}={VERIFY_LABEL[1]}"
     for line in sh_block(per_cluster(deployed, lambda c: [
             with_path(cmd("kubectl", "--context", c, "apply", "-f"), c),
@@ -469,9 +480,24 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     return step
 
 
+def _caller_keys(mesh: Mesh, service: Service) -> dict[str, object]:
+    """What of a caller `expected` depends on: its locality, and its name only when a route
+    matches the cluster label. Callers with one key get one answer, so the answers cost
+    localities x clusters, not clusters squared."""
+    by_name = any(CLUSTER_LABEL in m.source_labels for r in service.routes for m in r.match)
+    return {c.name: (c.region, c.zone, c.name if by_name else None)
+            for c in service_clusters(mesh, service)}
+
+
 def _service_calls(mesh: Mesh, service: Service, add: Callable[[str], None]) -> None:
-    callers = [c.name for c in service_clusters(mesh, service)]
-    answers = {c: expected(mesh, service, c) for c in callers}
+    keys = _caller_keys(mesh, service)
+    callers = list(keys)
+    placed = backends(mesh, service)
+    by_key: dict[object, Answer] = {}
+    for c in callers:
+        if keys[c] not in by_key:
+            by_key[keys[c]] = expected(mesh, service, c, placed)
+    answers = {c: by_key[keys[c]] for c in callers}
     first = answers[callers[0]] if callers else None
     add(f"{md.code(f'{service.name}.{service.namespace}')}:\n")
     if first is not None and all(a == first for a in answers.values()):
