@@ -38,9 +38,22 @@ def test_committed_out_is_the_seed_example_output() -> None:
     assert drift.clean, f"out/ is stale: {drift}; run scripts/update-golden"
 
 
+def golden_dir(name: str) -> Path:
+    """Where the reviewed output of an example is: the seed's is the committed out/ (what the
+    README's first command writes), the others' tests/golden/<example>/."""
+    if EXAMPLES[name] == SEED_EXAMPLE:
+        return ROOT / "out"
+    return ROOT / "tests" / "golden" / name
+
+
+def test_every_golden_directory_has_its_example() -> None:
+    assert sorted(p.name for p in (ROOT / "tests" / "golden").iterdir()) == sorted(
+        name for name in EXAMPLES if golden_dir(name) != ROOT / "out")
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_golden_output(name: str) -> None:
-    golden = ROOT / "tests" / "golden" / name
+    golden = golden_dir(name)
     drift = write.check_output(golden, compiled(EXAMPLES[name].relative_to(ROOT), golden))
     assert drift.clean, f"golden output of {name} is stale: {drift}"
 
