@@ -1,9 +1,9 @@
-"""The README's spec reference, generated from the models' JSON Schema (schema.py).
+"""The spec reference of docs/spec.md, generated from the models' JSON Schema (schema.py).
 
 Every row is one field of the models: its path, a type read off its JSON Schema, its default
-and its description (with the examples schema.py folds into it), so the README says what
+and its description (with the examples schema.py folds into it), so the page says what
 editors show on hover and cannot drift from it. `scripts/spec_tables.py` rewrites the part of
-README.md between START and END; tests/test_docs.py fails when it is stale.
+docs/spec.md between START and END; tests/test_docs.py fails when it is stale.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def reference(schema: dict[str, Any] | None = None) -> str:
 
 
 def update_readme(text: str, generated: str | None = None) -> str:
-    """README.md with the generated reference between the markers."""
+    """The page (docs/spec.md) with the generated reference between the markers."""
     head, found, rest = text.partition(START + "\n")
     _, found_end, tail = rest.partition(END)
     if not found or not found_end:

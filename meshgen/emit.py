@@ -1,7 +1,8 @@
 """Stage 5, emit: rendered objects -> {relative path: bytes}, deterministic.
 
 Objects shared between clusters (the traffic rules) are serialized once and the text is
-reused, so emitting costs services + clusters, not services x clusters (DESIGN.md §7).
+reused, so emitting costs services + clusters, not services x clusters (multi-primary needs
+the same rules in every cluster).
 """
 
 from __future__ import annotations

@@ -120,9 +120,9 @@ CONVERSION = "v6"
 
 # IstioOperator (install.istio.io/v1alpha1) has no CRD with a structural schema: the
 # crd-operator.yaml of every release 1.10-1.23 (charts/base/crds and charts/istio-operator/
-# crds) is `type: object, x-kubernetes-preserve-unknown-fields: true` (reference/istio.md §1.5,
-# istio/istio#33535). This schema checks the envelope and the top-level spec fields of
-# istio@HEAD:operator/pkg/apis/types.go (reference/istio.md §1.1); `istioctl manifest
+# crds) is `type: object, x-kubernetes-preserve-unknown-fields: true` (istio/istio#33535).
+# This schema checks the envelope and the top-level spec fields of
+# https://github.com/istio/istio/blob/1.30.3/operator/pkg/apis/types.go; `istioctl manifest
 # generate`, run by the tests, validates everything below them.
 _COMPONENT = {"type": "object", "properties": {
     "enabled": {"type": "boolean"}, "namespace": {"type": "string"},

@@ -12,7 +12,7 @@ from meshgen.render.istio import render_istio_operator
 from meshgen.versions import NEWEST_MINOR, OLDEST_MINOR
 from tests.helpers import mesh_from, seed_data, seed_mesh, with_istio
 
-# The IstioOperator spec of the seed setup (shared/seed: "Create the following Istio
+# The IstioOperator spec of the seed setup (tests/data/seed: "Create the following Istio
 # configuration for cluster1"), copied verbatim from the blog post.
 SEED_CLUSTER1_SPEC = yaml.safe_load("""
 components:
@@ -68,7 +68,7 @@ def test_every_minor_renders_identity_and_version_specific_fields(
     }
     assert iop["spec"]["components"]["cni"] == {"enabled": True, "namespace": "kube-system"}
     cni = values["cni"]
-    # reference/istio.md §1.3: logLevel is a no-op from 1.23.
+    # logLevel is a no-op from 1.23 (istio/istio#51972).
     if minor >= 23:
         assert cni["logging"] == {"level": "info"}
         assert "logLevel" not in cni
@@ -86,7 +86,8 @@ def test_every_minor_renders_identity_and_version_specific_fields(
     traffic = out["cluster2/traffic/sample/rules.yaml"]
     api = "networking.istio.io/v1" if minor >= 22 else "networking.istio.io/v1beta1"
     assert {d["apiVersion"] for d in traffic} == {api}
-    # §7: per-namespace NetworkAttachmentDefinitions only up to 1.18 on OpenShift.
+    # Per-namespace NetworkAttachmentDefinitions only up to 1.18 on OpenShift
+    # (versions.MULTUS_NETWORK_NAMESPACED).
     has_nad = "cluster2/cni/network-attachment-definitions.yaml" in out
     assert has_nad == (openshift and minor <= 18)
     # Kubernetes >= 1.24 (assumed from Istio 1.18) needs the reader token Secret.

@@ -186,7 +186,7 @@ def test_argocd_helm_applications(version: str, platform: str) -> None:
 
 
 def test_argocd_webhook_drift_is_ignored() -> None:
-    """reference/istio.md §1.5: istiod flips failurePolicy (and fills caBundle) at runtime."""
+    """istiod flips failurePolicy (and fills caBundle) at runtime (istio/istio#52785)."""
     apps = by_name(files(gitops_mesh("argocd"))["gitops/argocd/cluster1.yaml"])
     base = apps["cluster1-istio-base"]["spec"]
     istiod = apps["cluster1-istiod"]["spec"]

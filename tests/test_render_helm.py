@@ -105,7 +105,7 @@ def test_values_per_version_and_platform(minor: int, platform: str) -> None:
 
 @pytest.mark.parametrize("minor", MINORS)
 def test_no_value_a_version_does_not_read(minor: int) -> None:
-    """§9 item 3 and §1.3: the knobs that are no-ops or gone in a version are not emitted."""
+    """The knobs that are no-ops or gone in a version (meshgen/versions.py) are not emitted."""
     for platform in PLATFORMS:
         mesh = with_istio(f"1.{minor}.0", platform)
         flat = {f"{chart}:{k}" for chart, v in helm_values(mesh, mesh.spec.clusters[0]).items()

@@ -1,4 +1,5 @@
-"""Submariner resources for the submariner-operator (reference/submariner.md §2)."""
+"""Submariner resources for the submariner-operator (its CRDs: config/crd/bases of
+https://github.com/submariner-io/submariner-operator)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def test_broker_only_on_the_broker_cluster() -> None:
                      "cluster2": ["Namespace", "Namespace", "Broker", "Submariner"]}
     for cluster in mesh.spec.clusters:
         (sub,) = by_kind(render_submariner(mesh, cluster), "Submariner")
-        # No scheme, no trailing slash (submariner.md §2.1).
+        # No scheme, no trailing slash (subctl pkg/deploy/submariner.go removeSchemaPrefix).
         assert sub["spec"]["brokerK8sApiServer"] == "[2001:db8::1]:6443"
 
 

@@ -1,7 +1,7 @@
-"""The writer's guarantees (README, "Guarantees"), tried as a hostile user would: hand edits,
-tampered manifests, concurrent builds in real processes, kill -9 at random moments, files
-created during a build, mount points, read-only folders. Every case ends with the user's files
-intact and either a complete output or a clear MG9xx and the previous output.
+"""The writer's guarantees (docs/cli.md, "The output folder"), tried as a hostile user
+would: hand edits, tampered manifests, concurrent builds in real processes, kill -9 at random
+moments, files created during a build, mount points, read-only folders. Every case ends with
+the user's files intact and either a complete output or a clear MG9xx and the previous output.
 """
 
 from __future__ import annotations

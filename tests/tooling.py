@@ -19,8 +19,9 @@ from tests.helpers import ROOT
 
 TOOLS = ROOT / ".tools"
 SCHEMAS = TOOLS / "schemas"
-# The real Istio and Sail releases (charts, profiles, CRDs, sources; see the README's
-# "Release fidelity" section for the official downloads that replace this folder elsewhere).
+# The real Istio and Sail releases (charts, profiles, CRDs, sources; see docs/development.md,
+# "Where the releases come from", for the official downloads that replace this folder
+# elsewhere).
 SHARED = Path(os.environ.get("MESHGEN_SHARED", ROOT.parent / "shared"))
 # The istioctl the minor-independent checks use: the newest released one that
 # scripts/install-istioctl-releases builds from its tagged source (tests/test_istioctl.py).
@@ -44,7 +45,7 @@ def shared(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():
         message = (f"{path} is missing: set MESHGEN_SHARED to the folder with the real Istio "
-                   "releases (README, Release fidelity)")
+                   "releases (docs/development.md, Release fidelity)")
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -71,7 +72,8 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 def services_for(mesh: Mesh) -> list[dict[str, Any]]:
     """Kubernetes Services matching the spec's services, for `istioctl analyze`, which needs
-    them to resolve VirtualService and DestinationRule hosts (reference/istio.md §6)."""
+    them to resolve VirtualService and DestinationRule hosts (IST0101 "Referenced host not
+    found": https://istio.io/latest/docs/reference/config/analysis/ist0101/)."""
     return [
         {
             "apiVersion": "v1",

@@ -33,7 +33,8 @@ def check_cluster_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
         if cluster.name not in first:
             first[cluster.name] = ci
             continue
-        # submariner.md §1.1/§1.2: the broker refuses a second cluster with the same ID.
+        # The broker refuses a second cluster with the same ID (ensureUniqueCluster in
+        # https://github.com/submariner-io/subctl/blob/v0.18.1/pkg/join/join.go).
         yield error("MG501", f'cluster "{cluster.name}" is declared twice',
                     positions.at((*cluster_path(ci), "name")),
                     "cluster names are Istio cluster names and Submariner cluster IDs and must "
@@ -77,7 +78,9 @@ def check_cluster_refs(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
 
 def check_operator_broker(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG504: every joined cluster's Submariner resource must name the broker's API server
-    (submariner.md §2.1 brokerK8sApiServer)."""
+    (brokerK8sApiServer, required by the Submariner CRD,
+    config/crd/bases/submariner.io_submariners.yaml at v0.18.1 of
+    https://github.com/submariner-io/submariner-operator)."""
     sub = mesh.spec.submariner
     if sub is None or sub.deploy != "operator":
         return
@@ -90,7 +93,8 @@ def check_operator_broker(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
 
 
 def check_exports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG505: ServiceExports are read by Submariner's Lighthouse (submariner.md §1.1)."""
+    """MG505: ServiceExports are read by Submariner's Lighthouse
+    (https://submariner.io/getting-started/architecture/service-discovery/)."""
     sub = mesh.spec.submariner
     if sub is not None and sub.service_discovery:
         return

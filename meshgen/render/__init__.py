@@ -133,10 +133,11 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     if nads:
         applied.append(OutputFile("cni/network-attachment-definitions.yaml", tuple(nads)))
 
-    # How Istio gets installed (reference/istio.md §1.5, §2): istioctl reads the
-    # IstioOperator as an install file; only the in-cluster operator (<= 1.23) reconciles it
-    # as a resource; Sail's resources are applied; Helm values go to the GitOps releases
-    # (and to values files for `helm install -f`).
+    # How Istio gets installed (the in-cluster operator is gone from 1.24:
+    # versions.IN_CLUSTER_OPERATOR): istioctl reads the IstioOperator as an install file; only
+    # the in-cluster operator (<= 1.23) reconciles it as a resource; Sail's resources are
+    # applied; Helm values go to the GitOps releases (and to values files for
+    # `helm install -f`).
     if istio.installer in ("istioctl", "operator"):
         operator = OutputFile("istio/istio-operator.yaml",
                               (render_istio_operator(mesh, cluster),))

@@ -9,8 +9,9 @@ from meshgen.versions import release
 
 
 def create_remote_secret(mesh: Mesh, peer: Cluster, secret_name: Word | None = None) -> Cmd:
-    """`istioctl [x] create-remote-secret` for `peer` (reference/istio.md §3): the context
-    and the Istio clusterName are the cluster's name, `--server` its apiServer if set."""
+    """`istioctl [x] create-remote-secret` for `peer` (istioctl/pkg/multicluster/remote_secret.go
+    in istio/istio): the context and the Istio clusterName are the cluster's name, `--server`
+    its apiServer if set."""
     argv: list[Word] = [*argv_of(release(mesh.spec.istio.version).create_remote_secret),
                         f"--context={peer.name}", f"--name={peer.name}"]
     if peer.api_server:

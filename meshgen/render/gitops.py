@@ -279,7 +279,7 @@ def _argocd_chart_application(
         sync_options.append("ServerSideApply=true")
     ignore: list[dict[str, Any]] = []
     if chart.key in ("base", "istiod"):
-        # reference/istio.md §1.5, istio/istio#52785: istiod patches its validating webhooks
+        # istio/istio#52785, argoproj/argo-cd#9323: istiod patches its validating webhooks
         # at runtime (failurePolicy Ignore -> Fail, and the caBundle that charts before 1.24
         # render as ""). Every VWC of the release is patched (base: istiod-default-validator,
         # `istiod-istio-system` in old charts; istiod: istio-validator[-<rev>]-istio-system),

@@ -25,7 +25,8 @@ from meshgen.spec import Mesh
 
 Add = Callable[[str], None]
 
-# Release name, chart, namespace of Istio's Helm charts (reference/istio.md §1.5).
+# Release name, chart, namespace of Istio's Helm charts
+# (https://istio.io/latest/docs/setup/install/helm/).
 _CHARTS = (("istio-base", "base", "istio-system"), ("istio-cni", "cni", None),
            ("istiod", "istiod", "istio-system"))
 

@@ -11,9 +11,11 @@ from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, metada
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import OLDEST_KUBERNETES_124, release
 
-# reference/istio.md §4: keys of the plug-in CA Secret.
+# Keys of the plug-in CA Secret
+# (https://istio.io/latest/docs/tasks/security/cert-management/plugin-ca-cert/).
 CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
-# reference/istio.md §3: istioctl's names, label and annotation.
+# istioctl's names, label and annotation
+# (https://github.com/istio/istio/blob/1.30.3/istioctl/pkg/multicluster/remote_secret.go).
 REMOTE_SECRET_PREFIX = "istio-remote-secret-"
 READER_SERVICE_ACCOUNT = "istio-reader-service-account"
 READER_TOKEN_SECRET = f"{READER_SERVICE_ACCOUNT}-istio-remote-secret-token"
@@ -43,14 +45,14 @@ def render_remote_secret(peer: Cluster) -> Manifest:
             labels={"istio/multiCluster": "true"},
             annotations={"networking.istio.io/cluster": peer.name},
         ),
-        # istioctl emits stringData with one key: the peer's clusterName (§3).
+        # istioctl emits stringData with one key: the peer's clusterName (remote_secret.go).
         "stringData": {peer.name: ""},
     }
 
 
 def needs_reader_token(mesh: Mesh, cluster: Cluster) -> bool:
-    """Kubernetes >= 1.24 no longer creates service-account token Secrets (§3); only peers
-    read the token, so a single-cluster mesh needs none."""
+    """Kubernetes >= 1.24 no longer creates service-account token Secrets (istio/istio#38246);
+    only peers read the token, so a single-cluster mesh needs none."""
     if len(mesh.spec.clusters) < 2:
         return False
     if cluster.kubernetes_version is not None:

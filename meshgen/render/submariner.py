@@ -6,9 +6,11 @@ credentials and the IPsec PSK, which never reach git (the rule of meshgen/render
 What the operator cannot do from git (gateway node labels, broker RBAC and token, installing
 the operator) is listed in out/README.md by `submariner_manual_steps`.
 
-Facts: ../shared/reference/submariner.md §1.4-§1.5 (labels, cable drivers), §2.1 (Submariner),
-§2.3 (Broker), §2.4 (broker-info.subm), §2.5-§2.6 (what `subctl join` creates, the GitOps
-recipe), §2.7 (ServiceExport); field names and types checked against the CRDs of
+Facts: https://submariner.io/getting-started/ (architecture, gateway label, cable drivers,
+ports) and the sources at v0.18.1 of https://github.com/submariner-io/subctl (what `subctl
+join` and `deploy-broker` create and name: pkg/join, pkg/deploy, pkg/broker,
+internal/constants) and https://github.com/submariner-io/submariner-operator (api/v1alpha1,
+pkg/names, controllers/submariner); field names and types checked against the CRDs of
 github.com/submariner-io/submariner-operator v0.21.0 (scripts/make_schemas.py).
 """
 
@@ -21,22 +23,25 @@ from meshgen.render.shell import Cmd, cmd, comment, pipe, sh_block
 from meshgen.spec import Cluster, Mesh, Service, Submariner
 
 SUBMARINER_API = "submariner.io/v1alpha1"
-# §2.7: Lighthouse reads ServiceExports at v1alpha1 (the only version of the CRD that the
+# Lighthouse reads ServiceExports at v1alpha1 (the only version of the CRD that the
 # operator v0.21.0 installs, deploy/mcsapi/crds).
 SERVICE_EXPORT_API = "multicluster.x-k8s.io/v1alpha1"
-# §2.1, §2.3 and the appendix: subctl's names (operator pkg/names, subctl internal/constants).
+# subctl's names (operator pkg/names, subctl internal/constants and pkg/brokercr/ensure.go).
 OPERATOR_NAMESPACE = "submariner-operator"
 BROKER_NAMESPACE = "submariner-k8s-broker"
 SUBMARINER_NAME = "submariner"
 BROKER_NAME = "submariner-broker"
-# §2.1, §2.5: the Secrets `subctl join` creates and the Submariner resource references.
+# The Secrets `subctl join` creates and the Submariner resource references (subctl
+# pkg/broker/rbac.go, pkg/broker/ipsec_psk.go; operator api/v1alpha1/submariner_types.go).
 BROKER_SECRET = "submariner-broker-secret"
 BROKER_SECRET_KEYS = ("ca.crt", "namespace", "token")
 PSK_SECRET = "submariner-ipsec-psk"
 PSK_SECRET_KEYS = ("psk",)
-# §1.1, §1.5: the gateway DaemonSet runs only on nodes with this label.
+# The gateway DaemonSet runs only on nodes with this label
+# (https://submariner.io/getting-started/architecture/gateway-engine/).
 GATEWAY_LABEL = "submariner.io/gateway=true"
-# §1.3: subctl deploy-broker's defaults (only read when globalnet is on, which MG204 forbids).
+# subctl deploy-broker's defaults (operator pkg/discovery/globalnet/config_map.go; only read
+# when globalnet is on, which MG204 forbids).
 GLOBALNET_CIDR_RANGE = "242.0.0.0/8"
 GLOBALNET_CLUSTER_SIZE = 65536
 # The operator release whose CRDs validate these objects (scripts/make_schemas.py).
@@ -55,7 +60,7 @@ def _operator_submariner(mesh: Mesh) -> Submariner | None:
 
 def broker_api_server(mesh: Mesh) -> str:
     """The broker cluster's API server as `host:port`, with no scheme: subctl strips it
-    (§2.1, subctl pkg/deploy/submariner.go removeSchemaPrefix) and the operator adds it."""
+    (subctl pkg/deploy/submariner.go removeSchemaPrefix) and the operator adds it."""
     sub = mesh.spec.submariner
     assert sub is not None
     broker = next(c for c in mesh.spec.clusters if c.name == sub.broker)
@@ -79,8 +84,8 @@ def subctl_deploy_broker(sub: Submariner) -> Cmd:
 
 
 def subctl_join(sub: Submariner, cluster: Cluster) -> Cmd:
-    """`subctl join` with the spec's values: the cluster ID, its ranges (§1.2, the very
-    ranges the MG2xx checks checked), the cable driver (§1.4) and NAT traversal (§1.5,
+    """`subctl join` with the spec's values: the cluster ID, its ranges (the very ranges the
+    MG2xx checks checked), the cable driver and NAT traversal (subctl cmd/subctl/join.go;
     `--natt`, default true)."""
     argv = ["subctl", "join", "broker-info.subm", "--context", cluster.name,
             "--clusterid", cluster.name, "--clustercidr", _cidrs(cluster.pod_cidr),
@@ -91,8 +96,8 @@ def subctl_join(sub: Submariner, cluster: Cluster) -> Cmd:
 
 
 def gateway_ports(sub: Submariner) -> list[tuple[str, str]]:
-    """(port, purpose) that must be open between the gateway nodes (reference/submariner.md
-    §1.5; submariner.io "Getting started", Prerequisites, and "NAT Traversal"): every cable
+    """(port, purpose) that must be open between the gateway nodes (submariner.io "Getting
+    started", Prerequisites, and https://submariner.io/operations/nat-traversal/): every cable
     driver, WireGuard and VXLAN included, listens on the NAT-T port 4500/UDP by default
     (pkg/cable/wireguard/driver.go NATTPort, pkg/cable/vxlan/vxlan.go DefaultPort), and
     NAT discovery uses 4490/UDP; IPsec adds IKE on 500/UDP and ESP where no NAT is in between.
@@ -144,8 +149,9 @@ def render_submariner(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
 
 
 def render_broker(sub: Submariner) -> Manifest:
-    # §2.3: the operator's Broker controller installs the broker CRDs and the globalnet and
-    # clusterset-IP ConfigMaps; it creates no RBAC (see submariner_manual_steps).
+    # The operator's Broker controller (controllers/submariner/broker_controller.go) installs
+    # the broker CRDs and the globalnet and clusterset-IP ConfigMaps; it creates no RBAC (see
+    # submariner_manual_steps).
     components = ["service-discovery", "connectivity"] if sub.service_discovery else [
         "connectivity"]
     return {
@@ -162,8 +168,9 @@ def render_broker(sub: Submariner) -> Manifest:
 
 
 def _submariner(mesh: Mesh, sub: Submariner, cluster: Cluster) -> Manifest:
-    # §2.1: every field the CRD requires, the broker connection by Secret reference only
-    # (no inline token, CA or PSK: those stay out of git).
+    # Every field the CRD requires (config/crd/bases/submariner.io_submariners.yaml), the
+    # broker connection by Secret reference only (no inline token, CA or PSK: those stay out
+    # of git).
     spec: dict[str, object] = {
         "broker": "k8s",
         "brokerK8sApiServer": broker_api_server(mesh),
@@ -175,7 +182,8 @@ def _submariner(mesh: Mesh, sub: Submariner, cluster: Cluster) -> Manifest:
         "clusterID": cluster.name,
         "clusterCIDR": _cidrs(cluster.pod_cidr),
         "serviceCIDR": _cidrs(cluster.service_cidr),
-        # §1.3: a non-empty globalCIDR turns Globalnet on; a flat network has none (MG204).
+        # A non-empty globalCIDR turns Globalnet on (operator
+        # controllers/submariner/servicediscovery_resources.go); a flat network has none (MG204).
         "globalCIDR": "",
         "namespace": OPERATOR_NAMESPACE,
         "natEnabled": sub.nat_traversal,
@@ -195,9 +203,10 @@ def _submariner(mesh: Mesh, sub: Submariner, cluster: Cluster) -> Manifest:
 def render_service_exports(
     mesh: Mesh, cluster: Cluster, services: list[Service]
 ) -> list[Manifest]:
-    """A ServiceExport (named and placed like its Service, §2.7) for each exported service of
-    `services` (the caller passes those placed in `cluster`). Lighthouse reads them however
-    Submariner was deployed, so this needs service discovery, not `deploy: operator`."""
+    """A ServiceExport (named and placed like its Service:
+    https://submariner.io/getting-started/architecture/) for each exported service of `services`
+    (the caller passes those placed in `cluster`). Lighthouse reads them however Submariner was
+    deployed, so this needs service discovery, not `deploy: operator`."""
     del cluster  # the placement is the caller's; kept for a uniform signature
     sub = mesh.spec.submariner
     if sub is None or not sub.service_discovery:  # MG505 rejects exports then
@@ -260,14 +269,16 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
         "`secrets/` are placeholders that are never applied. Do these steps once, in this "
         "order, before GitOps applies the cluster directories.\n")
 
-    # §1.1, §1.5: no gateway node, no tunnel; ports of §1.5.
+    # No gateway node, no tunnel (submariner.io's "Gateway Engine" page, cited at
+    # GATEWAY_LABEL); the ports of gateway_ports().
     ports = "UDP 500, 4500 and 4490" if sub.cable_driver == "libreswan" else "UDP 4500 and 4490"
     add(f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`; replace "
         f"`<node>` with its name) and open {ports} between the gateways:\n")
     out.extend(sh_block(str(label_gateway_node(c)) for c in clusters))
 
-    # §2.3: the Broker resource installs CRDs only; RBAC, service accounts and the token
-    # come from subctl deploy-broker (which also installs the operator there) or the chart.
+    # The Broker resource installs CRDs only (operator broker_controller.go); RBAC, service
+    # accounts and the token come from subctl deploy-broker (which also installs the operator
+    # there) or the chart.
     add(f"2. Deploy the broker on {md.code(broker)} with subctl {md.text(subctl_version)}: it "
         f"creates the `{BROKER_NAMESPACE}` namespace, the broker RBAC and service accounts, "
         "installs the operator there and writes `broker-info.subm` (the `Broker` resource in "
@@ -283,7 +294,7 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
                                  "--create-namespace"))),
     ]))
 
-    # §2.5-§2.6: the operator must run before its resources can be applied.
+    # The operator must run before its resources can be applied.
     others = [c for c in clusters if c.name != broker]
     channel = "stable-" + ".".join(subctl_version.split(".")[:2])
     add("3. Install the submariner-operator on every cluster that does not run it yet: "
@@ -295,9 +306,9 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
     if others:
         out.extend(sh_block(str(subctl_join(sub, c)) for c in others))
 
-    # §2.4: URL-safe base64 of JSON; ClientToken and IPSecPSK are copies of Secrets whose
-    # data values are base64 again. subctl's struct tags do not parse as json tags, so the
-    # keys are the Go field names (§2.4 [inference], read from subctl pkg/broker/info.go).
+    # URL-safe base64 of JSON (subctl pkg/broker/info.go); ClientToken and IPSecPSK are copies
+    # of Secrets whose data values are base64 again. subctl's struct tags do not parse as json
+    # tags, so the keys are the Go field names (an inference from those struct tags).
     add(f"4. Fill `{BROKER_SECRET}` (keys {', '.join(f'`{k}`' for k in BROKER_SECRET_KEYS)}) "
         f"and `{PSK_SECRET}` (key `psk`, the same on every cluster) in `{OPERATOR_NAMESPACE}` "
         f"from `broker-info.subm`, on {md.code(broker)} and on every cluster not joined with "

@@ -1,13 +1,16 @@
 """DestinationRules and VirtualServices, rendered once and shared by every cluster.
 
-Multi-primary does not replicate Istio config between clusters (reference/istio.md §5.3),
+Multi-primary does not replicate Istio config between clusters (istio/istio#33253),
 so the same rules go to each cluster; hosts are full `<name>.<ns>.svc.cluster.local`
-names because short names resolve against the rule's namespace (§5.3).
+names because short names resolve against the rule's namespace
+(https://istio.io/latest/docs/reference/config/networking/virtual-service/#Destination).
 
 Field names and order follow Istio's protos (networking/v1alpha3/virtual_service.proto and
-destination_rule.proto, §5.2). A destination pinned to a cluster routes to a generated subset
-that selects that cluster's endpoints through the built-in `topology.istio.io/cluster` label
-(§5.2, "Per-cluster subsets").
+destination_rule.proto in https://github.com/istio/api). A destination pinned to a cluster
+routes to a generated subset that selects that cluster's endpoints through the built-in
+`topology.istio.io/cluster` label
+(https://istio.io/latest/docs/ops/configuration/traffic-management/multicluster/,
+"Partitioning Services").
 """
 
 from __future__ import annotations
