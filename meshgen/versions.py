@@ -3,7 +3,7 @@
 Render and checks ask `release(version).has(FACT)` (or a property built on one); no other
 module compares minors. Each fact says where it was read (a public source) and is tested
 against the released charts, profiles and CRDs of every minor's last patch
-(tests/test_versions_releases.py), so a wrong boundary fails a test, not a cluster.
+(tests/tools/test_versions_releases.py), so a wrong boundary fails a test, not a cluster.
 Boundaries that moved within a minor (backports) are written at patch level.
 """
 

@@ -1,7 +1,7 @@
 """MG420/MG421: traffic fields checked against the mesh's Istio version.
 
 The boundaries are facts of meshgen.versions, each tested against that minor's released
-DestinationRule CRD (tests/test_versions_releases.py); here the checks that use them.
+DestinationRule CRD (tests/tools/test_versions_releases.py); here the checks that use them.
 """
 
 from __future__ import annotations

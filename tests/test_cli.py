@@ -199,8 +199,8 @@ def test_hand_edit_is_refused_then_forced(tmp_path: Path) -> None:
     target.write_text(target.read_text() + "# hot fix\n")
     proc = run("build", str(SEED_EXAMPLE), "-o", str(out))
     assert proc.returncode == 1
-    assert "cluster2/traffic/sample/rules.yaml: error[MG906]: was changed since meshgen wrote it" in (
-        proc.stderr)
+    assert ("cluster2/traffic/sample/rules.yaml: error[MG906]: was changed since meshgen wrote "
+            "it") in proc.stderr
     assert "--diff" in proc.stderr
     assert target.read_text().endswith("# hot fix\n")
     check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")

@@ -1,7 +1,7 @@
 """Helm values for Istio's base, cni and istiod charts: every minor 1.10-1.30, both platforms.
 
 The expected values are written out per release row, independently of meshgen/render/helm.py,
-as read from each minor's released charts and profiles (tests/test_helm_releases.py renders
+as read from each minor's released charts and profiles (tests/tools/test_helm_releases.py renders
 those charts with these values and is the judge; this table keeps the unit test fast).
 """
 

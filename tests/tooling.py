@@ -24,7 +24,7 @@ SCHEMAS = TOOLS / "schemas"
 # elsewhere).
 SHARED = Path(os.environ.get("MESHGEN_SHARED", ROOT.parent / "shared"))
 # The istioctl the minor-independent checks use: the newest released one that
-# scripts/install-istioctl-releases builds from its tagged source (tests/test_istioctl.py).
+# scripts/install-istioctl-releases builds from its tagged source (tests/tools/test_istioctl.py).
 NEWEST_ISTIOCTL = "istioctl-1.30.3"
 
 

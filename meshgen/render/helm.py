@@ -3,7 +3,7 @@
 The GitOps engines install these charts (render/gitops.py); this module decides what goes
 into each chart's values for the pinned Istio release. The OpenShift knob moved three times,
 and each chart reads only its own values, so each chart gets only what it reads (every
-boundary is a fact in meshgen/versions.py; tests/test_helm_releases.py renders every minor's
+boundary is a fact in meshgen/versions.py; tests/tools/test_helm_releases.py renders every minor's
 released charts and proves each value written changes the output):
 
 | Istio       | base | cni chart (`cni:`)               | istiod chart                         |
@@ -76,7 +76,7 @@ def helm_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
     openshift = cluster.platform == "openshift"
     cni_enabled = mesh.spec.istio.cni.enabled
     # The base chart renders CRDs and cluster roles only: no platform value changes it, so it
-    # gets none (tests/test_helm_releases.py proves every value written is read).
+    # gets none (tests/tools/test_helm_releases.py proves every value written is read).
     values: dict[str, dict[str, Any]] = {"base": {}}
     if cni_enabled:
         values["cni"] = deep_merge(

@@ -456,14 +456,21 @@ def units(out: Path, mesh: Mesh) -> list[Unit]:
     """Every simulated cluster; fails if any emitted manifest file belongs to none."""
     out = out.resolve()
     dirs: dict[str, list[Path]] = {}
-    for cluster in mesh.spec.clusters:
-        dirs[cluster.name] = [out / cluster.name, out / "gitops" / "flux" / "clusters" /
-                              cluster.name, out / "gitops" / "flux" / "istio" / cluster.name]
+    for index, cluster in enumerate(mesh.spec.clusters):
+        # The traffic units first (kustomize builds each, as GitOps does), then the cluster
+        # directory's other files; the remote-secret placeholders (the same objects in every
+        # cluster) are judged once, in the first.
+        shared = [out / "remote-secrets"] if index == 0 else []
+        dirs[cluster.name] = [*sorted(out.glob(f"{cluster.name}/traffic/*/")),
+                              out / cluster.name, *shared,
+                              out / "gitops" / "flux" / "clusters" / cluster.name,
+                              out / "gitops" / "flux" / "istio" / cluster.name]
     dirs["argocd-management"] = [out / "gitops" / "argocd"]
     result: list[Unit] = []
     judged: set[Path] = set()
     for name, candidates in dirs.items():
         unit = Unit(name)
+        taken: set[Path] = set()  # files already in this unit (a traffic unit's, say)
         for directory in (d for d in candidates if d.is_dir()):
             if "gitops" in directory.relative_to(out).parts:
                 engine = directory.relative_to(out).parts[1]
@@ -482,11 +489,12 @@ def units(out: Path, mesh: Mesh) -> list[Unit]:
                                         f"kustomize build {directory.relative_to(out)}")
                     unit.objects.append((label, obj))
             for path in files:
-                if path.resolve() not in in_kustomization:
+                if path.resolve() not in in_kustomization | taken:
                     unit.objects.extend((str(path.relative_to(out)), doc)
                                         for doc in documents(path))
-            judged.update(p.resolve() for p in files)
-            judged.update(in_kustomization)
+            taken.update(p.resolve() for p in files)
+            taken.update(in_kustomization)
+        judged.update(taken)
         if unit.objects:
             result.append(unit)
     unjudged = [str(p.relative_to(out)) for p in manifest_files(out) if p.resolve() not in judged]
@@ -684,7 +692,8 @@ BROKEN = [
      "secrets/cacerts.yaml", "Secret istio-system/cacerts", "typo"),
     # Namespaces must exist before namespaced objects.
     ("missing-namespace", "namespaces.yaml", drop_namespace("sample"),
-     "traffic/sample/rules.yaml", "VirtualService sample/helloworld", 'namespaces "sample" not found'),
+     "traffic/sample/rules.yaml", "VirtualService sample/helloworld",
+     'namespaces "sample" not found'),
 ]
 
 

@@ -82,7 +82,7 @@ def test_every_emitted_object_is_valid(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
 def test_version_matrix(minor: int, platform: str, installer: str, tmp_path: Path) -> None:
     """The seed at each minor's last patch, each platform and installer meshgen accepts
-    there (the refused cells are tests/test_release_matrix.py's)."""
+    there (the refused cells are tests/tools/test_release_matrix.py's)."""
     # Against that minor's own CRDs, never a neighbour's.
     assert istio_crd_dir(schemas(), minor) == schemas() / "crds" / f"istio-1.{minor}"
     version = istio_release(minor).name

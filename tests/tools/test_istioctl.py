@@ -4,7 +4,7 @@ These run the newest released istioctl (1.30.3, built from its tagged source by
 scripts/install-istioctl-releases) over every example and the whole 1.10-1.30 matrix: it
 reads every networking API version meshgen emits (v1beta1 and v1) and every IstioOperator
 field of 1.10-1.30. The checks that need each minor's own istioctl are in
-tests/test_istioctl_releases.py.
+tests/tools/test_istioctl_releases.py.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def test_analyze_reports_no_errors(example: tuple[Mesh, Path], tmp_path: Path) -
 def test_manifest_generate_carries_the_cluster_identity(example: tuple[Mesh, Path]) -> None:
     mesh, out = example
     if mesh.spec.istio.installer not in ("istioctl", "operator"):
-        pytest.skip("no IstioOperator: helm values are rendered by tests/test_helm_releases.py")
+        pytest.skip("no IstioOperator: helm values are rendered by "
+                    "tests/tools/test_helm_releases.py")
     for cluster in mesh.spec.clusters:
         proc = run(tool("istioctl"), "manifest", "generate",
                    "-f", out / cluster.name / "istio" / "istio-operator.yaml")
@@ -129,7 +130,8 @@ def test_validate_rejects_an_unknown_field(tmp_path: Path) -> None:
 
 def test_analyze_rejects_a_route_to_a_missing_subset(tmp_path: Path) -> None:
     mesh = build(EXAMPLES["openshift-submariner"], tmp_path / "out")
-    target = break_file(tmp_path / "out", "traffic/sample/rules.yaml", "subset: v2\n", "subset: v3\n")
+    target = break_file(tmp_path / "out", "traffic/sample/rules.yaml", "subset: v2\n",
+                        "subset: v3\n")
     services = write_services(mesh, tmp_path)
     assert [m["code"] for m in errors(analyze(target, services))] == ["IST0101"]
     text = run(tool("istioctl"), "analyze", "-A", "--use-kube=false", target, services)
