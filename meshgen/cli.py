@@ -1,8 +1,9 @@
-"""The command line: the only module that prints or exits.
+"""The typer app: every command of the command line, its options and its help.
 
-Exit codes: 0 fine; 1 the spec has errors or the output is stale; 2 usage; 3 internal
-error (a bug); 130 interrupted. Heavy modules are imported inside the commands, so that
-`meshgen validate` in pre-commit starts fast.
+The plain `meshgen validate FILE...` does not come here: entry.py runs it without typer, since
+pre-commit runs it on every commit. Both print through report.py and exit through
+report.exit_with: 0 fine; 1 the spec has errors or the output is stale; 2 usage; 3 internal
+error (a bug); 130 interrupted. Modules only some commands need are imported inside them.
 """
 
 from __future__ import annotations
@@ -12,24 +13,24 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    pass
 
 from meshgen import __version__
 from meshgen.report import (
     EXIT_FAILED,
-    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     Format,
     Options,
+    apply,
+    bad_ignore,
+    use_color,
+    validate_files,
 )
-from meshgen.report import interrupted as _interrupted
+from meshgen.report import exit_with as _exit_with
 from meshgen.report import print_diagnostics as _print_diagnostics
 from meshgen.report import say as _say
 from meshgen.report import summary as _summary
@@ -101,11 +102,15 @@ NoColorOption = Annotated[
     bool, typer.Option("--no-color", help="No colours (also: the NO_COLOR variable).")
 ]
 
+SchemaDirOption = Annotated[
+    Path | None,
+    typer.Option("--schema-dir", metavar="DIR", help="Offline schemas (made by "
+                 "scripts/make_schemas.py); default: kubeconform's and the public CRD catalog."),
+]
+
 
 def _options(ignore: list[str] | None, warnings_as_errors: bool, quiet: bool,
              no_color: bool) -> Options:
-    from meshgen.report import bad_ignore
-
     codes = frozenset(code.strip().upper() for code in ignore or ())
     problem = bad_ignore(sorted(codes))
     if problem is not None:
@@ -146,7 +151,6 @@ def build(
     options = _options(ignore, warnings_as_errors, quiet, no_color)
     from meshgen.diagnostics import has_errors
     from meshgen.pipeline import compile_spec
-    from meshgen.report import apply
 
     with _progress(spec) as progress:
         result = compile_spec(spec, output, progress)
@@ -188,13 +192,6 @@ def build(
         }
         if not _conform(output, clusters, result.mesh.spec.istio.version, schema_dir, fmt):
             raise typer.Exit(EXIT_FAILED)
-
-
-SchemaDirOption = Annotated[
-    Path | None,
-    typer.Option("--schema-dir", metavar="DIR", help="Offline schemas (made by "
-                 "scripts/make_schemas.py); default: kubeconform's and the public CRD catalog."),
-]
 
 
 def _conform(output: Path, clusters: dict[str, int | None], istio_version: str | None,
@@ -333,8 +330,6 @@ def validate(
     no_color: NoColorOption = False,
 ) -> None:
     """Check specs without writing anything (for pre-commit and CI)."""
-    from meshgen.report import validate_files
-
     code = validate_files(specs, fmt, _options(ignore, warnings_as_errors, quiet, no_color))
     if code:
         raise typer.Exit(code)
@@ -374,19 +369,14 @@ def explain(
 
 def _explain_spec(spec: Path, options: Options) -> None:
     from meshgen.pipeline import check_spec
-    from meshgen.report import use_color
 
     result = check_spec(spec)
     if result.mesh is None or not result.ok:
         _print_diagnostics(result.diagnostics, Format.text, options)
         _say(f"{spec}: {_summary(result.diagnostics)}; fix them to see the summary")
         raise typer.Exit(EXIT_FAILED)
-    try:
-        from meshgen.summary import mesh_summary
-    except ImportError:
-        _say("the mesh summary is not available in this meshgen build (meshgen.summary is "
-             "missing); `meshgen validate` checks the spec")
-        raise typer.Exit(EXIT_FAILED) from None
+    from meshgen.summary import mesh_summary
+
     color = use_color(options) and sys.stdout.isatty()
     text = mesh_summary(result.mesh, color=color)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -485,39 +475,28 @@ def _write_single(path: Path, text: str, *, overwrite: bool) -> None:
 
 
 def main() -> None:
+    """The typer app under the exit contract of report.exit_with."""
     debug = "--debug" in sys.argv or os.environ.get("MESHGEN_DEBUG") == "1"
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
+    _exit_with(_run_app, debug=debug)
+
+
+def _run_app() -> int:
     try:
         # Without standalone mode click returns the exit code instead of calling exit.
         code = app(standalone_mode=False, prog_name="meshgen")
-    except KeyboardInterrupt:
-        sys.exit(_interrupted())
-    except SystemExit:
-        raise
-    except typer.Abort:
-        sys.exit(_interrupted())
-    except Exception as exc:
-        if isinstance(exc, typer.TyperException):
-            # Usage errors: bad option, missing argument, unknown command; without the
-            # validation library's prefix ("Value error, 'xml' is not one of ...").
-            message = getattr(exc, "message", None)
-            if isinstance(message, str):
-                exc.message = message.replace("Value error, ", "")
-            show = getattr(exc, "show", None)
-            if callable(show):
-                show()
-            sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
-        if isinstance(exc, OSError):
-            _say(f"{exc.filename or ''}: {exc.strerror or exc}")
-            sys.exit(EXIT_FAILED)
-        if debug:
-            raise
-        _say(f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; "
-             "please report it with the spec that triggered it (--debug shows the traceback)")
-        sys.exit(EXIT_INTERNAL)
-    if code == EXIT_INTERRUPTED:
-        # Typer turns a KeyboardInterrupt inside a command into Exit(130), returned here
-        # without a word; no command exits 130 itself.
-        sys.exit(_interrupted())
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    except typer.Abort:  # click's word for an interrupt (and for EOF at a prompt)
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:
+        # Usage errors: bad option, missing argument, unknown command; without the
+        # validation library's prefix ("Value error, 'xml' is not one of ...").
+        message = getattr(exc, "message", None)
+        if isinstance(message, str):
+            exc.message = message.replace("Value error, ", "")
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        exit_code: int = getattr(exc, "exit_code", EXIT_USAGE)
+        return exit_code
+    return code if isinstance(code, int) else EXIT_OK

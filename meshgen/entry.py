@@ -5,6 +5,7 @@ pydantic adapters for every option) costs about as much as the validation itself
 plain form of that one command (files, --format, --ignore, --warnings-as-errors, --quiet,
 --no-color) runs without typer.
 Everything else, --help and any other option included, goes to the typer app in cli.py.
+Both exit through report.exit_with, so a failure reads and exits the same on either path.
 """
 
 from __future__ import annotations
@@ -59,15 +60,7 @@ def main() -> None:
 
         cli_main()
         return
-    from meshgen.report import EXIT_INTERNAL, Format, interrupted, say, validate_files
+    from meshgen.report import Format, exit_with, validate_files
 
     files, fmt, options = plain
-    try:
-        code = validate_files(files, Format(fmt), options)
-    except KeyboardInterrupt:
-        code = interrupted()
-    except Exception as exc:  # the same contract as cli.main: one line, no traceback
-        say(f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; please "
-            "report it with the spec that triggered it (--debug shows the traceback)")
-        code = EXIT_INTERNAL
-    sys.exit(code)
+    exit_with(lambda: validate_files(files, Format(fmt), options))

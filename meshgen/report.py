@@ -1,13 +1,16 @@
-"""What the command line prints, without typer: shared by cli.py and the fast entry."""
+"""What the command line prints and how it exits, without typer: shared by cli.py and the
+fast entry (entry.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import NoReturn
 
 from meshgen.diagnostics import Diagnostic, Severity, printable
 
@@ -123,6 +126,45 @@ def interrupted() -> int:
     else:
         say(f"interrupted while writing {output}: run the build again to complete it")
     return EXIT_INTERRUPTED
+
+
+def exit_with(command: Callable[[], int], *, debug: bool = False) -> NoReturn:
+    """Run `command` and exit with meshgen's exit contract, the one of every command, whether
+    the typer app (cli.main) or the fast `validate` (entry.main) runs it:
+
+    - the command's own code: 0 fine, 1 the spec has errors or the output is stale, 2 usage;
+    - Ctrl-C: 130, saying what the interrupt left behind (`interrupted`);
+    - a file-system error no stage turned into a diagnostic: one line `PATH: reason`, 1;
+    - standard output closed early (`meshgen validate -f json ... | head -1`): 1, silently;
+    - any other exception is a bug in meshgen: one line `internal error: ...`, no traceback,
+      3; with `debug` (--debug, MESHGEN_DEBUG=1) the traceback instead.
+    """
+    try:
+        code = command()
+        sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
+    except KeyboardInterrupt:
+        code = interrupted()
+    except BrokenPipeError:
+        # What Python's documentation recommends: nothing more reaches the closed pipe, not
+        # even the flush at exit (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        with contextlib.suppress(OSError, ValueError):  # no descriptor behind sys.stdout
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_FAILED
+    except OSError as exc:
+        say(f"{exc.filename or ''}: {exc.strerror or exc}")
+        code = EXIT_FAILED
+    except Exception as exc:
+        if debug:
+            raise
+        say(f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; please "
+            "report it with the spec that triggered it (--debug shows the traceback)")
+        code = EXIT_INTERNAL
+    else:
+        if code == EXIT_INTERRUPTED:
+            # typer returns a Ctrl-C inside a command as the code 130, without a word; no
+            # command exits 130 itself.
+            code = interrupted()
+    sys.exit(code)
 
 
 def validate_files(specs: Sequence[Path], fmt: Format, options: Options = DEFAULT) -> int:
