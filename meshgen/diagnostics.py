@@ -6,7 +6,6 @@ print them all, then decide the exit code.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -178,6 +177,8 @@ def to_json_obj(d: Diagnostic) -> dict[str, object]:
 
 
 def format_json(diagnostics: Sequence[Diagnostic]) -> str:
+    import json  # only --format json needs it
+
     return json.dumps([to_json_obj(d) for d in diagnostics], indent=2) + "\n"
 
 

@@ -169,11 +169,16 @@ def exit_with(command: Callable[[], int], *, debug: bool = False) -> NoReturn:
 
 def validate_files(specs: Sequence[Path], fmt: Format, options: Options = DEFAULT) -> int:
     """`meshgen validate`: every diagnostic of every spec; the exit code."""
-    from meshgen.pipeline import check_spec
+    from meshgen.gcpause import gc_paused
 
-    diagnostics: list[Diagnostic] = []
-    for spec in specs:
-        diagnostics.extend(apply(check_spec(spec).diagnostics, options))
+    # Paused from the imports on (check_spec pauses it for its stages): defining and building
+    # the pydantic models makes many objects and no garbage the collector could free.
+    with gc_paused():
+        from meshgen.pipeline import check_spec
+
+        diagnostics: list[Diagnostic] = []
+        for spec in specs:
+            diagnostics.extend(apply(check_spec(spec).diagnostics, options))
     print_diagnostics(diagnostics, fmt, options)
     failed = any(d.is_error for d in diagnostics)
     if diagnostics and fmt is Format.text and not (options.quiet and not failed):

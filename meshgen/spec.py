@@ -10,8 +10,6 @@ The published JSON Schema (schema.py) accepts exactly what these models accept
 is 8080), no string or key holds a control character, and a CIDR is written in canonical form.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -32,7 +30,14 @@ from meshgen.spec_names import (
     ServiceName,
     Subdomain,
 )
-from meshgen.spec_scalars import IntPercent, IstioValues, PortNumber, definition
+from meshgen.spec_scalars import (
+    IntPercent,
+    IstioValues,
+    PortNumber,
+    definition,
+    empty_dict,
+    empty_list,
+)
 from meshgen.spec_traffic import (
     Duration,
     Fault,
@@ -66,7 +71,16 @@ CIDRs = Annotated[
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+    # `meshgen validate` runs on every commit (pre-commit), so the models cost little to
+    # define: a model's validator is built when first used, and Mesh's holds all the others,
+    # so the nested ones never build their own
+    # (https://docs.pydantic.dev/latest/api/config/#pydantic.config.ConfigDict.defer_build).
+    # For the same reason this module and spec_traffic.py do without `from __future__ import
+    # annotations` (pydantic would evaluate every field's annotation from its text), defaults
+    # that are models are made by `model_construct()` (no validator needed), and default
+    # factories are plain functions (spec_scalars.empty_list).
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False,
+                              defer_build=True)
 
 
 class Metadata(Model):
@@ -122,9 +136,9 @@ class Istio(Model):
         "namespaces get the injection label `istio.io/rev=<revision>` instead of "
         "`istio-injection`. Empty: no revision.", examples=["", "1-30"]
     )
-    cni: CNI = Field(CNI(), description="istio-cni settings.")
+    cni: CNI = Field(CNI.model_construct(), description="istio-cni settings.")
     values: IstioValues = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="Escape hatch: Istio install values (`spec.values` of the IstioOperator, "
         "the istiod chart's values, Sail `spec.values`), deep-merged last over what meshgen "
         "writes. It may not override meshID, clusterName or network (MG304).",
@@ -251,8 +265,10 @@ class GitOps(Model):
         Field("out", description="Where meshgen's output directory is in that repository, "
               "relative, without `..` (MG106).", examples=["out", "clusters/mesh1"])
     )
-    argocd: ArgoCD = Field(ArgoCD(), description="Argo CD settings (with `engine: argocd`).")
-    flux: Flux = Field(Flux(), description="Flux settings (with `engine: flux`).")
+    argocd: ArgoCD = Field(ArgoCD.model_construct(), description="Argo CD settings (with "
+                           "`engine: argocd`).")
+    flux: Flux = Field(Flux.model_construct(), description="Flux settings (with "
+                       "`engine: flux`).")
 
 
 class Cluster(Model):
@@ -304,7 +320,7 @@ class Namespace(Model):
     injection: bool = Field(True, description="Sidecar injection label: "
                             "`istio-injection: enabled` (or `istio.io/rev` with a revision); "
                             "`false`: `istio-injection: disabled`.")
-    clusters: list[DNSLabel] = Field(default_factory=list, description="Clusters that get "
+    clusters: list[DNSLabel] = Field(default_factory=empty_list, description="Clusters that get "
                                      "the namespace; empty: every cluster.",
                                      examples=[["cluster1", "cluster2"]])
 
@@ -353,7 +369,7 @@ class Route(Model):
     """An HTTP route of the VirtualService, tried in order."""
 
     match: list[Match] = Field(
-        default_factory=list, description="Conditions, any one of which selects the route; "
+        default_factory=empty_list, description="Conditions, any one of which selects the route; "
         "empty: every request (a catch-all, which must come last: MG412)."
     )
     destinations: list[Destination] = Field(min_length=1, description="Where matching "
@@ -374,13 +390,13 @@ class Service(Model):
                               examples=["helloworld"])
     namespace: DNSLabel = Field(description="Its namespace, one of `spec.namespaces` (MG404).",
                                 examples=["sample"])
-    ports: list[Port] = Field(default_factory=list, description="The Service's ports that "
+    ports: list[Port] = Field(default_factory=empty_list, description="The Service's ports that "
                               "routes, mirrors and matches may name (MG410).")
-    subsets: list[Subset] = Field(default_factory=list, description="DestinationRule "
+    subsets: list[Subset] = Field(default_factory=empty_list, description="DestinationRule "
                                   "subsets (versions) of the service.")
-    routes: list[Route] = Field(default_factory=list, description="VirtualService HTTP "
+    routes: list[Route] = Field(default_factory=empty_list, description="VirtualService HTTP "
                                 "routes, in order; none: no VirtualService.")
-    clusters: list[DNSLabel] = Field(default_factory=list, description="Clusters that get "
+    clusters: list[DNSLabel] = Field(default_factory=empty_list, description="Clusters that get "
                                      "its rules (multi-primary does not replicate config); "
                                      "empty: every cluster. Its namespace must be placed "
                                      "there too (MG408).",
@@ -407,17 +423,17 @@ class MeshSpec(Model):
     istio: Istio = Field(description="The Istio control plane of every cluster.")
     submariner: Submariner | None = Field(None, description="Submariner, which joins the "
                                           "clusters' networks; none: you connect them.")
-    secrets: Secrets = Field(Secrets(), description="Where Secrets come from: placeholders "
-                             "or External Secrets.")
+    secrets: Secrets = Field(Secrets.model_construct(), description="Where Secrets come from: "
+                             "placeholders or External Secrets.")
     gitops: GitOps | None = Field(None, description="Argo CD or Flux wiring; none: apply the "
                                   "output yourself.")
     security: Security | None = Field(None, description="mTLS mode and authorization "
                                       "policies, written into every cluster.")
     clusters: list[Cluster] = Field(min_length=1, description="The clusters of the mesh (at "
                                     "least one); their CIDRs must not overlap.")
-    namespaces: list[Namespace] = Field(default_factory=list, description="Application "
+    namespaces: list[Namespace] = Field(default_factory=empty_list, description="Application "
                                         "namespaces, labelled for sidecar injection.")
-    services: list[Service] = Field(default_factory=list, description="Services with "
+    services: list[Service] = Field(default_factory=empty_list, description="Services with "
                                     "subsets, routes and traffic policies.")
 
 

@@ -159,6 +159,17 @@ def _value_problems(value: Any, path: tuple[str | int, ...]) -> Any:
             yield from _value_problems(item, (*path, index))
 
 
+# Default factories of the models' lists and mappings. pydantic inspects the signature of every
+# default factory (does it take the validated data?); for the builtins `list` and `dict` that
+# means parsing their text signatures, a cost at every start-up that plain functions avoid.
+def empty_list() -> list[Any]:
+    return []
+
+
+def empty_dict() -> dict[Any, Any]:
+    return {}
+
+
 # The `istio.values` escape hatch: any JSON (no NaN or infinity), the text rule above.
 IstioValues = Annotated[
     dict[str, JsonValue],

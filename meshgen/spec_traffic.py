@@ -5,9 +5,7 @@ security.istio.io PeerAuthentication and AuthorizationPolicy; reference/istio.md
 that what users know from Istio reads the same here; models are strict like spec.py's.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -28,6 +26,8 @@ from meshgen.spec_scalars import (
     IntPercent,
     PortNumber,
     Text,
+    empty_dict,
+    empty_list,
 )
 
 # Go durations as Istio accepts them (google.protobuf.Duration in YAML): 5s, 1.5s, 100ms, 1m.
@@ -40,7 +40,9 @@ Locality = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+    # Built on first use, like spec.py's models (see there).
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False,
+                              defer_build=True)
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -71,7 +73,7 @@ class StringMatch(Model):
         return value
 
     @model_validator(mode="after")
-    def _one_kind(self) -> StringMatch:
+    def _one_kind(self) -> Self:
         if len(self.model_fields_set) != 1:
             raise ValueError("give exactly one of exact, prefix, regex")
         return self
@@ -81,12 +83,12 @@ class Match(Model):
     """A VirtualService `match` condition; all of its fields must hold."""
 
     headers: dict[HeaderName, StringMatch] = Field(
-        default_factory=dict, description="Request headers (lower-case names) and what each "
+        default_factory=empty_dict, description="Request headers (lower-case names) and what each "
         "must match.", examples=[{"x-canary": {"exact": "always"}}])
     uri: StringMatch | None = Field(None, description="What the request path must match.",
                                     examples=[{"prefix": "/api/"}])
     source_labels: dict[LabelKey, LabelValue] = Field(
-        default_factory=dict, alias="sourceLabels",
+        default_factory=empty_dict, alias="sourceLabels",
         description="Labels of the calling workload; `topology.istio.io/cluster: <name>` "
         "matches callers in one cluster.", examples=[{"app": "frontend"}])
     port: PortNumber | None = Field(None, description="The service port the request is "
@@ -216,10 +218,10 @@ class LocalityLB(Model):
 
     enabled: bool = Field(True, description="Prefer endpoints in the caller's locality "
                           "(`localityLbSetting.enabled`).")
-    failover: list[Failover] = Field(default_factory=list, description="Region pairs for "
+    failover: list[Failover] = Field(default_factory=empty_list, description="Region pairs for "
                                      "failover (`localityLbSetting.failover`).")
     failover_priority: list[LabelKey] = Field(
-        default_factory=list, alias="failoverPriority", description="Label keys, in order, "
+        default_factory=empty_list, alias="failoverPriority", description="Label keys, in order, "
         "that endpoints must share with the caller to be preferred "
         "(`localityLbSetting.failoverPriority`, Istio >= 1.12: MG420).",
         examples=[["topology.istio.io/cluster"]])
@@ -272,18 +274,18 @@ class PeerAuthentication(Model):
         "STRICT", description="`mtls.mode`. `STRICT`: mTLS only; `PERMISSIVE`: mTLS and "
         "plain text; `DISABLE`: plain text.")
     namespaces: list[DNSLabel] = Field(
-        default_factory=list, description="Namespaces that get one; empty: mesh-wide (in "
+        default_factory=empty_list, description="Namespaces that get one; empty: mesh-wide (in "
         "istio-system).", examples=[["shop"]])
 
 
 class AllowFrom(Model):
     """Who may call (`rules[].from[].source`)."""
 
-    namespaces: list[DNSLabel] = Field(default_factory=list, description="Callers from these "
+    namespaces: list[DNSLabel] = Field(default_factory=empty_list, description="Callers from these "
                                        "namespaces are allowed (`source.namespaces`).",
                                        examples=[["shop"]])
     service_accounts: list[ServiceAccountRef] = Field(
-        default_factory=list, alias="serviceAccounts", description="Callers with these "
+        default_factory=empty_list, alias="serviceAccounts", description="Callers with these "
         "identities, `<namespace>/<name>`, are allowed (`source.principals` "
         "`<trustDomain>/ns/<namespace>/sa/<name>`).", examples=[["shop/frontend"]])
 
@@ -296,7 +298,7 @@ class AuthorizationPolicy(Model):
     namespace: DNSLabel = Field(description="Its namespace, a declared one (MG419).",
                                 examples=["checkout"])
     selector: dict[LabelKey, LabelValue] = Field(
-        default_factory=dict, description="Labels of the workloads it applies to "
+        default_factory=empty_dict, description="Labels of the workloads it applies to "
         "(`selector.matchLabels`); empty: the whole namespace.", examples=[{"app": "checkout"}])
     allow: AllowFrom = Field(description="The callers allowed.")
 
@@ -307,5 +309,5 @@ class Security(Model):
     peer_authentication: PeerAuthentication | None = Field(
         None, alias="peerAuthentication", description="The mTLS mode.")
     authorization_policies: list[AuthorizationPolicy] = Field(
-        default_factory=list, alias="authorizationPolicies", description="Who may call "
+        default_factory=empty_list, alias="authorizationPolicies", description="Who may call "
         "which workloads.")

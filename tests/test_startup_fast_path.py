@@ -41,6 +41,25 @@ def test_plain_validate_imports_no_more_than_it_needs() -> None:
     assert heavy == []
 
 
+def test_defining_the_spec_models_builds_no_validator() -> None:
+    """Validators are built on first use (`defer_build`), Mesh's with every other model in
+    it: importing the models builds none, and `Field(SomeModel())` defaults would."""
+    proc = _python("""\
+        import inspect, json, sys
+        import pydantic
+        from meshgen import spec, spec_traffic
+        models = [c for m in (spec, spec_traffic) for c in vars(m).values()
+                  if inspect.isclass(c) and issubclass(c, pydantic.BaseModel)
+                  and c.__module__ == m.__name__]
+        print(json.dumps({"models": len(models),
+                          "built": [c.__name__ for c in models if c.__pydantic_complete__]}))
+        """)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["models"] > 30
+    assert result["built"] == []
+
+
 # How each path is entered with the same arguments: the fast path through the console entry,
 # the typer app directly.
 ENTRIES = {"fast": "from meshgen.entry import main", "typer": "from meshgen.cli import main"}
