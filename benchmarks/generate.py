@@ -108,11 +108,11 @@ def make_deep_spec(clusters: int = 2, services: int = 2000) -> str:
             "          destinations:",
             "            - {subset: v2}",
             "          timeout: 5s",
-            "          retries: {attempts: 2, perTryTimeout: 1s, retryOn: \"5xx,reset\"}",
+            '          retries: {attempts: 2, perTryTimeout: 1s, retryOn: "5xx,reset"}',
             "        - destinations:",
             "            - {subset: v1, weight: 80}",
             "            - {subset: v2, weight: 20}",
-            "          retries: {attempts: 2, retryOn: \"connect-failure,reset\"}",
+            '          retries: {attempts: 2, retryOn: "connect-failure,reset"}',
         ]
     return "\n".join(lines) + "\n"
 
@@ -124,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("clusters", type=int)
     parser.add_argument("services", type=int)
     parser.add_argument("--namespaces", type=int, help="default: services/50, at least 1")
-    parser.add_argument("--deep", action="store_true",
-                        help="narrow and deep: one namespace, 3 subsets and 3 routes each")
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="narrow and deep: one namespace, 3 subsets and 3 routes each",
+    )
     parser.add_argument("-o", "--output", type=Path, help="default: standard output")
     args = parser.parse_args(argv)
     if args.deep:

@@ -69,14 +69,27 @@ def helm_env(home: Path) -> dict[str, str]:
 
 
 def template_argv(helm: Path, values: Path, cluster: str) -> list[str]:
-    return [str(helm), "template", RELEASE, str(CHART), "-f", str(values),
-            "--set-string", f"cluster={cluster}"]
+    return [
+        str(helm),
+        "template",
+        RELEASE,
+        str(CHART),
+        "-f",
+        str(values),
+        "--set-string",
+        f"cluster={cluster}",
+    ]
 
 
 def render(helm: Path, values: Path, cluster: str, home: Path) -> str:
     """`helm template` for one cluster: the YAML stream it prints."""
-    proc = subprocess.run(template_argv(helm, values, cluster), env=helm_env(home),
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        template_argv(helm, values, cluster),
+        env=helm_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"helm template failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout
@@ -99,20 +112,27 @@ def time_helm(helm: Path, spec_text: str, workdir: Path) -> dict[str, Any]:
         if i == 0:
             docs = count_documents(out.encode())
         del out
-    return {"helm_s": total, "helm_runs": len(clusters), "helm_docs": docs,
-            "helm_values_bytes": values.stat().st_size}
+    return {
+        "helm_s": total,
+        "helm_runs": len(clusters),
+        "helm_docs": docs,
+        "helm_values_bytes": values.stat().st_size,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.helm_peer",
-                                     description="Write the Helm peer's values for a mesh.yaml.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.helm_peer",
+        description="Write the Helm peer's values for a mesh.yaml.",
+    )
     parser.add_argument("spec", type=Path)
     parser.add_argument("-o", "--output", type=Path, help="default: standard output")
     args = parser.parse_args(argv)
     text = args.spec.read_text(encoding="utf-8")
     if args.output is None:
-        sys.stdout.write(yaml.dump(values_from_spec(text), Dumper=yaml.CSafeDumper,
-                                   sort_keys=False))
+        sys.stdout.write(
+            yaml.dump(values_from_spec(text), Dumper=yaml.CSafeDumper, sort_keys=False)
+        )
     else:
         write_values(text, args.output)
     return 0

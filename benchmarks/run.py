@@ -83,8 +83,9 @@ def parse_size(text: str) -> Size:
         return _NAMED[text]
     clusters, sep, services = text.partition("x")
     if not (sep and clusters.isdigit() and services.isdigit()):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected CxS (e.g. 10x500), deep or "
-                                         "deep-small")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected CxS (e.g. 10x500), deep or deep-small"
+        )
     return Size(text, int(clusters), int(services))
 
 
@@ -165,8 +166,7 @@ def _peer(row: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]]) -> N
         row[f"{name}_error"] = f"{type(error).__name__}: {error}"[-500:]
 
 
-def measure(size: Size, helm: Path | None = None,
-            kustomize: Path | None = None) -> dict[str, Any]:
+def measure(size: Size, helm: Path | None = None, kustomize: Path | None = None) -> dict[str, Any]:
     """Every number of one row; run in a fresh process. With `helm`, the Helm peer; with
     `kustomize`, `kustomize build` of the largest unit of the output."""
     import yaml
@@ -181,9 +181,14 @@ def measure(size: Size, helm: Path | None = None,
 
         times, rendered, files, _ = _build(spec, out)
         row: dict[str, Any] = {
-            "size": size.name, "clusters": size.clusters, "services": size.services,
-            "spec_bytes": len(text.encode()), **times, "peak_rss_mb": _peak_rss_mb(),
-            "files": len(files), "output_bytes": sum(map(len, files.values())),
+            "size": size.name,
+            "clusters": size.clusters,
+            "services": size.services,
+            "spec_bytes": len(text.encode()),
+            **times,
+            "peak_rss_mb": _peak_rss_mb(),
+            "files": len(files),
+            "output_bytes": sum(map(len, files.values())),
             "max_files_per_cluster": max_files_per_cluster(files, size.clusters),
         }
         del rendered, files
@@ -208,8 +213,7 @@ def measure(size: Size, helm: Path | None = None,
     row["unique_documents"] = len({id(doc) for doc in docs})
     _timed(row, "json_floor", lambda: [json.dumps(d) for d in docs])
     _timed(row, "yamlemit", lambda: [dump(d) for d in docs])
-    _timed(row, "pyyaml_c", lambda: yaml.dump_all(docs, Dumper=yaml.CSafeDumper,
-                                                  sort_keys=False))
+    _timed(row, "pyyaml_c", lambda: yaml.dump_all(docs, Dumper=yaml.CSafeDumper, sort_keys=False))
     if size.services <= RT_MAX_SERVICES:
         _timed(row, "ruamel_rt_load", lambda: YAML().load(text))
     return row
@@ -260,15 +264,39 @@ def _x(value: float | None, base: float | None) -> str:
 
 
 COLUMNS = (
-    "size", "spec KB", "load", "validate+checks", "render", "emit", "write", "total",
-    "peak RSS MB", "files", "max files/cluster", "output MB", "docs (unique)", "json floor",
-    "yamlemit", "PyYAML C", "PyYAML C / yamlemit", "ruamel rt load", "rt / load", "rebuild",
+    "size",
+    "spec KB",
+    "load",
+    "validate+checks",
+    "render",
+    "emit",
+    "write",
+    "total",
+    "peak RSS MB",
+    "files",
+    "max files/cluster",
+    "output MB",
+    "docs (unique)",
+    "json floor",
+    "yamlemit",
+    "PyYAML C",
+    "PyYAML C / yamlemit",
+    "ruamel rt load",
+    "rt / load",
+    "rebuild",
     "mtimes changed",
 )
 
 PEER_COLUMNS = (
-    "size", "meshgen build", "helm peer (all clusters)", "helm per cluster", "helm / meshgen",
-    "units", "largest unit", "its docs", "kustomize build (largest unit)",
+    "size",
+    "meshgen build",
+    "helm peer (all clusters)",
+    "helm per cluster",
+    "helm / meshgen",
+    "units",
+    "largest unit",
+    "its docs",
+    "kustomize build (largest unit)",
 )
 
 
@@ -316,8 +344,11 @@ def _peer_cells(row: dict[str, Any]) -> Iterator[str]:
         note = _failed(row["helm_error"]) if "helm_error" in row else row.get("helm_note", "-")
         yield from (note, "-", "-")
     if "kustomize_note" in row or "units" not in row:
-        note = (_failed(row["kustomize_error"]) if "kustomize_error" in row
-                else row.get("kustomize_note", "-"))
+        note = (
+            _failed(row["kustomize_error"])
+            if "kustomize_error" in row
+            else row.get("kustomize_note", "-")
+        )
         yield from ("-", "-", "-", note)
         return
     yield f"{row['units']:,}"
@@ -329,8 +360,11 @@ def _peer_cells(row: dict[str, Any]) -> Iterator[str]:
         yield _s(row.get("kustomize_s"))
 
 
-def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS,
-                   cells: Callable[[dict[str, Any]], Iterator[str]] = _cells) -> str:
+def markdown_table(
+    rows: list[dict[str, Any]],
+    columns: tuple[str, ...] = COLUMNS,
+    cells: Callable[[dict[str, Any]], Iterator[str]] = _cells,
+) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -346,25 +380,35 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
 
     row = by_size.get("20x4000")
     if row is not None and "kustomize_s" in row and "kustomize_error" not in row:
-        lines.append(f"largest unit's `kustomize build` at 20x4000 under 10 s: "
-                     f"{_s(row['kustomize_s'])} ({row['largest_unit']}, "
-                     f"{row['largest_unit_docs']:,} docs): {verdict(row['kustomize_s'] < 10)}")
+        lines.append(
+            f"largest unit's `kustomize build` at 20x4000 under 10 s: "
+            f"{_s(row['kustomize_s'])} ({row['largest_unit']}, "
+            f"{row['largest_unit_docs']:,} docs): {verdict(row['kustomize_s'] < 10)}"
+        )
     row = by_size.get("300x20")
     if row is not None:
         most = row["max_files_per_cluster"]
-        lines.append(f"at most 30 files per cluster at 300 clusters (300x20): {most}: "
-                     f"{verdict(most <= 30)}")
+        lines.append(
+            f"at most 30 files per cluster at 300 clusters (300x20): {most}: {verdict(most <= 30)}"
+        )
     row = by_size.get("1000x10")
     if row is not None:
-        lines.append(f"1000x10 build under 10 s: {_s(row['total'])}: "
-                     f"{verdict(row['total'] < 10)}; under 500 MB peak RSS: "
-                     f"{row['peak_rss_mb']:,.0f} MB: {verdict(row['peak_rss_mb'] < 500)}")
+        lines.append(
+            f"1000x10 build under 10 s: {_s(row['total'])}: "
+            f"{verdict(row['total'] < 10)}; under 500 MB peak RSS: "
+            f"{row['peak_rss_mb']:,.0f} MB: {verdict(row['peak_rss_mb'] < 500)}"
+        )
     return lines
 
 
 def _revision() -> str:
-    proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return proc.stdout.strip() or "unknown"
 
 
@@ -415,23 +459,42 @@ class Peer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=None,
-                        help=f"comma-separated CxS, deep, deep-small (default: {DEFAULT_SIZES})")
-    parser.add_argument("--smoke", action="store_true",
-                        help=f"only {SMOKE_SIZES} and fewer start-up runs, for CI")
-    parser.add_argument("--peer-sizes", default=None,
-                        help="where the helm and kustomize peers run: comma-separated sizes, "
-                        f"or `all` (default: {PEER_SIZES} in the default set, every size "
-                        "with --sizes or --smoke)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help=f"comma-separated CxS, deep, deep-small (default: {DEFAULT_SIZES})",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help=f"only {SMOKE_SIZES} and fewer start-up runs, for CI"
+    )
+    parser.add_argument(
+        "--peer-sizes",
+        default=None,
+        help="where the helm and kustomize peers run: comma-separated sizes, "
+        f"or `all` (default: {PEER_SIZES} in the default set, every size "
+        "with --sizes or --smoke)",
+    )
     parser.add_argument("--no-helm", action="store_true", help="skip the Helm-chart peer")
-    parser.add_argument("--no-kustomize", action="store_true",
-                        help="skip `kustomize build` of the largest unit")
-    parser.add_argument("--helm", type=Path, default=TOOLS / "helm",
-                        help="the helm binary (default: .tools/bin/helm)")
-    parser.add_argument("--kustomize", type=Path, default=TOOLS / "kustomize",
-                        help="the kustomize binary (default: .tools/bin/kustomize)")
+    parser.add_argument(
+        "--no-kustomize", action="store_true", help="skip `kustomize build` of the largest unit"
+    )
+    parser.add_argument(
+        "--helm",
+        type=Path,
+        default=TOOLS / "helm",
+        help="the helm binary (default: .tools/bin/helm)",
+    )
+    parser.add_argument(
+        "--kustomize",
+        type=Path,
+        default=TOOLS / "kustomize",
+        help="the kustomize binary (default: .tools/bin/kustomize)",
+    )
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     parser.add_argument("--child", type=parse_size, help=argparse.SUPPRESS)
     parser.add_argument("--child-helm", type=Path, help=argparse.SUPPRESS)
@@ -450,8 +513,10 @@ def main(argv: list[str] | None = None) -> int:
         peer_at = None
     else:
         peer_at = {size.name for size in _parse_sizes(args.peer_sizes or PEER_SIZES)}
-    peers = (Peer("helm", args.helm, not args.no_helm),
-             Peer("kustomize", args.kustomize, not args.no_kustomize))
+    peers = (
+        Peer("helm", args.helm, not args.no_helm),
+        Peer("kustomize", args.kustomize, not args.no_kustomize),
+    )
     rows = []
     for size in sizes:
         plans = {peer.name: peer.plan(size, peer_at) for peer in peers}
@@ -466,35 +531,51 @@ def main(argv: list[str] | None = None) -> int:
     startup = measure_startup(runs=3 if args.smoke else 5)
     elapsed = time.perf_counter() - started
 
-    tools = ", ".join(f"{peer.name} {tool_version(peer.path)} ({_shown(peer.path)})"
-                      for peer in peers if peer.enabled and _usable(peer.path))
-    print(f"meshgen {revision}, {platform.python_implementation()} "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs"
-          f"{'; ' + tools if tools else ''}\n")
+    tools = ", ".join(
+        f"{peer.name} {tool_version(peer.path)} ({_shown(peer.path)})"
+        for peer in peers
+        if peer.enabled and _usable(peer.path)
+    )
+    print(
+        f"meshgen {revision}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs"
+        f"{'; ' + tools if tools else ''}\n"
+    )
     print("stage (ratio to the json floor):\n")
     print(markdown_table(rows))
-    peer_rows = [row for row in rows
-                 if not (row.get("helm_note") == "-" and row.get("kustomize_note") == "-")]
+    peer_rows = [
+        row
+        for row in rows
+        if not (row.get("helm_note") == "-" and row.get("kustomize_note") == "-")
+    ]
     if peer_rows:
-        print("meshgen next to its peers: the Helm chart benchmarks/helm-peer "
-              "(`helm template` once per cluster) and `kustomize build` of the largest "
-              "GitOps unit:\n")
+        print(
+            "meshgen next to its peers: the Helm chart benchmarks/helm-peer "
+            "(`helm template` once per cluster) and `kustomize build` of the largest "
+            "GitOps unit:\n"
+        )
         print(markdown_table(peer_rows, PEER_COLUMNS, _peer_cells))
     for line in goals(rows):
         print(f"goal: {line}")
-    print(f"start-up (median of {3 if args.smoke else 5}): `meshgen validate` on the example "
-          f"{_s(startup['meshgen_validate'])}, `import pydantic, ruamel.yaml` "
-          f"{_s(startup['bare_imports'])}: {startup['ratio']:.2f}x")
+    print(
+        f"start-up (median of {3 if args.smoke else 5}): `meshgen validate` on the example "
+        f"{_s(startup['meshgen_validate'])}, `import pydantic, ruamel.yaml` "
+        f"{_s(startup['bare_imports'])}: {startup['ratio']:.2f}x"
+    )
     print(f"whole run: {elapsed:.0f} s")
     if args.json is not None:
-        report = {"revision": revision, "python": platform.python_version(),
-                  "cpus": os.cpu_count(),
-                  "sizes": rows, "startup": startup, "elapsed_s": elapsed}
+        report = {
+            "revision": revision,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "sizes": rows,
+            "startup": startup,
+            "elapsed_s": elapsed,
+        }
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     changed = [row["size"] for row in rows if row["mtimes_changed"] or row["rebuild_written"]]
     if changed:
-        print(f"FAILED: a no-change rebuild changed files at {', '.join(changed)}",
-              file=sys.stderr)
+        print(f"FAILED: a no-change rebuild changed files at {', '.join(changed)}", file=sys.stderr)
         return 1
     return 0
 

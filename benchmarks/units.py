@@ -72,8 +72,9 @@ def _listed(kustomization: Path) -> list[str]:
     return entries
 
 
-def unit_documents(directory: Path, _cache: dict[Path, int] | None = None,
-                   _seen: frozenset[Path] = frozenset()) -> int:
+def unit_documents(
+    directory: Path, _cache: dict[Path, int] | None = None, _seen: frozenset[Path] = frozenset()
+) -> int:
     """Documents `kustomize build directory` renders: those of every file its kustomization
     lists, and of every listed directory, recursively (remote resources count 0)."""
     cache = {} if _cache is None else _cache
@@ -120,8 +121,9 @@ def time_kustomize(kustomize: Path, root: Path) -> dict[str, Any]:
     row["largest_unit"] = unit.path.relative_to(root).as_posix() or "."
     row["largest_unit_docs"] = unit.documents
     start = time.perf_counter()
-    proc = subprocess.run([str(kustomize), "build", str(unit.path)],
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        [str(kustomize), "build", str(unit.path)], capture_output=True, check=False
+    )
     row["kustomize_s"] = time.perf_counter() - start
     if proc.returncode != 0:
         row["kustomize_error"] = proc.stderr.decode(errors="replace").strip()[-500:]
@@ -131,9 +133,10 @@ def time_kustomize(kustomize: Path, root: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.units",
-                                     description="List the GitOps units of an output "
-                                     "directory and the documents each renders.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.units",
+        description="List the GitOps units of an output directory and the documents each renders.",
+    )
     parser.add_argument("root", type=Path)
     args = parser.parse_args(argv)
     units = units_of(args.root)
@@ -141,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{unit.documents:8,}  {unit.path.relative_to(args.root).as_posix() or '.'}")
     if units:
         largest = max(units, key=lambda u: u.documents)
-        print(f"largest: {largest.path.relative_to(args.root).as_posix() or '.'} "
-              f"({largest.documents:,} documents)")
+        print(
+            f"largest: {largest.path.relative_to(args.root).as_posix() or '.'} "
+            f"({largest.documents:,} documents)"
+        )
     return 0
 
 

@@ -75,8 +75,14 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", "-V", help="Print the meshgen version and exit.",
-                           callback=_version, is_eager=True)
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the meshgen version and exit.",
+            callback=_version,
+            is_eager=True,
+        ),
     ] = False,
 ) -> None:
     """Compile one mesh.yaml into per-cluster GitOps directories for an Istio multi-primary
@@ -84,16 +90,20 @@ def _main(
 
 
 FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", metavar="text|json|github",
-                         help="How to print diagnostics.")
+    Format,
+    typer.Option("--format", "-f", metavar="text|json|github", help="How to print diagnostics."),
 ]
 WarningsAsErrorsOption = Annotated[
     bool, typer.Option("--warnings-as-errors", help="Treat every warning as an error.")
 ]
 IgnoreOption = Annotated[
     list[str] | None,
-    typer.Option("--ignore", metavar="CODE", help="Do not report this warning code "
-                 "(repeatable, e.g. --ignore MG418); errors cannot be ignored."),
+    typer.Option(
+        "--ignore",
+        metavar="CODE",
+        help="Do not report this warning code "
+        "(repeatable, e.g. --ignore MG418); errors cannot be ignored.",
+    ),
 ]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print errors only: no warnings, no summary.")
@@ -104,13 +114,18 @@ NoColorOption = Annotated[
 
 SchemaDirOption = Annotated[
     Path | None,
-    typer.Option("--schema-dir", metavar="DIR", help="Offline schemas (made by "
-                 "scripts/make_schemas.py); default: kubeconform's and the public CRD catalog."),
+    typer.Option(
+        "--schema-dir",
+        metavar="DIR",
+        help="Offline schemas (made by "
+        "scripts/make_schemas.py); default: kubeconform's and the public CRD catalog.",
+    ),
 ]
 
 
-def _options(ignore: list[str] | None, warnings_as_errors: bool, quiet: bool,
-             no_color: bool) -> Options:
+def _options(
+    ignore: list[str] | None, warnings_as_errors: bool, quiet: bool, no_color: bool
+) -> Options:
     codes = frozenset(code.strip().upper() for code in ignore or ())
     problem = bad_ignore(sorted(codes))
     if problem is not None:
@@ -132,13 +147,19 @@ def build(
     ] = False,
     fmt: FormatOption = Format.text,
     validate_output: Annotated[
-        bool, typer.Option("--validate", help="Then check the output with kubeconform "
-                           "(when it is on PATH).")
+        bool,
+        typer.Option(
+            "--validate", help="Then check the output with kubeconform (when it is on PATH)."
+        ),
     ] = False,
     schema_dir: SchemaDirOption = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite (or prune) generated files that were "
-                           "changed by hand; see them first with --diff.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite (or prune) generated files that were "
+            "changed by hand; see them first with --diff.",
+        ),
     ] = False,
     warnings_as_errors: WarningsAsErrorsOption = False,
     ignore: IgnoreOption = None,
@@ -177,14 +198,18 @@ def build(
         _report_conflicts(output, conflict, fmt)
         raise typer.Exit(EXIT_FAILED) from None
     if not quiet:
-        _say(f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
-             f"{len(plan.pruned)} pruned")
+        _say(
+            f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
+            f"{len(plan.pruned)} pruned"
+        )
     if validate_output and result.mesh is not None:
         from meshgen.conform import find_kubeconform
 
         if find_kubeconform() is None:
-            _say("kubeconform is not on PATH; --validate skipped "
-                 "(go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0)")
+            _say(
+                "kubeconform is not on PATH; --validate skipped "
+                "(go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0)"
+            )
             return
         clusters = {
             c.name: int(c.kubernetes_version.split(".")[1]) if c.kubernetes_version else None
@@ -194,8 +219,13 @@ def build(
             raise typer.Exit(EXIT_FAILED)
 
 
-def _conform(output: Path, clusters: dict[str, int | None], istio_version: str | None,
-             schema_dir: Path | None, fmt: Format) -> bool:
+def _conform(
+    output: Path,
+    clusters: dict[str, int | None],
+    istio_version: str | None,
+    schema_dir: Path | None,
+    fmt: Format,
+) -> bool:
     """kubeconform over every cluster directory; print its findings; True if all valid.
 
     `istio_version` (1.M or 1.M.P) picks that minor's Istio CRDs and the Sail Operator release
@@ -207,9 +237,11 @@ def _conform(output: Path, clusters: dict[str, int | None], istio_version: str |
     binary = find_kubeconform()
     assert binary is not None
     if schema_dir is not None and not schema_dir.is_dir():
-        raise typer.BadParameter(f"{schema_dir} is not a folder; build the offline schemas "
-                                 f"once with `python scripts/make_schemas.py {schema_dir}`",
-                                 param_hint="--schema-dir")
+        raise typer.BadParameter(
+            f"{schema_dir} is not a folder; build the offline schemas "
+            f"once with `python scripts/make_schemas.py {schema_dir}`",
+            param_hint="--schema-dir",
+        )
     istio_minor = int(istio_version.split(".")[1]) if istio_version else None
     total = Summary()
     # The remote-secret placeholders sit next to the cluster directories, one per cluster.
@@ -218,21 +250,36 @@ def _conform(output: Path, clusters: dict[str, int | None], istio_version: str |
     for name, k8s_minor in clusters.items():
         if k8s_minor is None and istio_minor in KUBERNETES_SUPPORT:
             k8s_minor = KUBERNETES_SUPPORT[istio_minor][0]
-        total.add(run_kubeconform(
-            manifest_files(output / name), binary=binary, schema_dir=schema_dir,
-            istio_version=istio_version, kubernetes_minor=k8s_minor, display_root=Path.cwd()))
+        total.add(
+            run_kubeconform(
+                manifest_files(output / name),
+                binary=binary,
+                schema_dir=schema_dir,
+                istio_version=istio_version,
+                kubernetes_minor=k8s_minor,
+                display_root=Path.cwd(),
+            )
+        )
     unchecked = [d for d in total.diagnostics if d.code == "MG904"]
-    if schema_dir is None and unchecked and len(unchecked) == len(total.diagnostics) \
-            and total.valid == 0:
+    if (
+        schema_dir is None
+        and unchecked
+        and len(unchecked) == len(total.diagnostics)
+        and total.valid == 0
+    ):
         # Offline without a schema folder: one message with the fix, not one per object.
-        _say(f"kubeconform could not check any object ({len(unchecked)} unchecked, MG904): "
-             "its default schemas need network access. Build offline schemas once with "
-             "`python scripts/make_schemas.py schemas-offline` and pass "
-             "`--schema-dir schemas-offline`")
+        _say(
+            f"kubeconform could not check any object ({len(unchecked)} unchecked, MG904): "
+            "its default schemas need network access. Build offline schemas once with "
+            "`python scripts/make_schemas.py schemas-offline` and pass "
+            "`--schema-dir schemas-offline`"
+        )
         return False
     _print_diagnostics(total.diagnostics, fmt)
-    _say(f"kubeconform: {total.valid} valid, {total.invalid} invalid, {total.errors} errors, "
-         f"{total.skipped} skipped")
+    _say(
+        f"kubeconform: {total.valid} valid, {total.invalid} invalid, {total.errors} errors, "
+        f"{total.skipped} skipped"
+    )
     return total.invalid == 0 and total.errors == 0
 
 
@@ -271,7 +318,12 @@ def _check_output_dir(output: Path) -> None:
 
 
 def _check_or_diff(
-    spec: Path, output: Path, files: dict[str, bytes], *, diff: bool, fmt: Format,
+    spec: Path,
+    output: Path,
+    files: dict[str, bytes],
+    *,
+    diff: bool,
+    fmt: Format,
     quiet: bool = False,
 ) -> None:
     from meshgen import write
@@ -288,14 +340,16 @@ def _check_or_diff(
     written_by = write.manifest_identity(output).get("meshgen")
     if written_by is not None and written_by != __version__ and not quiet:
         # A note, not a failure: the files decide whether the output is stale.
-        _say(f"note: {output} was written by meshgen {written_by}; this is meshgen "
-             f"{__version__}")
+        _say(f"note: {output} was written by meshgen {written_by}; this is meshgen {__version__}")
     if drift.clean:
         if not quiet:
             _say(f"{output} is up to date")
         return
-    for label, paths in (("changed", drift.changed), ("missing", drift.missing),
-                         ("stale", drift.stale)):
+    for label, paths in (
+        ("changed", drift.changed),
+        ("missing", drift.missing),
+        ("stale", drift.stale),
+    ):
         for path in paths:
             _say(f"{output / path}: {label}")
     _say(f"{output} is out of date; run `meshgen build {spec} -o {output}`")
@@ -308,8 +362,10 @@ def _report_conflicts(output: Path, conflict: Exception, fmt: Format) -> None:
     problems: list[tuple[str, str]] = getattr(conflict, "problems", [])
     code: str = getattr(conflict, "code", "MG901")
     hint: str = getattr(conflict, "hint", "")
-    diags = [Diagnostic(code, Severity.ERROR, reason, Location((output / path).as_posix()), hint)
-             for path, reason in problems]
+    diags = [
+        Diagnostic(code, Severity.ERROR, reason, Location((output / path).as_posix()), hint)
+        for path, reason in problems
+    ]
     _print_diagnostics(diags, fmt)
     if getattr(conflict, "wrote_the_rest", False):
         _say(f"{output}: every other file written")
@@ -320,8 +376,12 @@ def _report_conflicts(output: Path, conflict: Exception, fmt: Format) -> None:
 @app.command()
 def validate(
     specs: Annotated[
-        list[Path], typer.Argument(help="Mesh specs to check (- for standard input).",
-                                   metavar="SPEC...", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Mesh specs to check (- for standard input).",
+            metavar="SPEC...",
+            show_default=False,
+        ),
     ],
     fmt: FormatOption = Format.text,
     warnings_as_errors: WarningsAsErrorsOption = False,
@@ -338,9 +398,14 @@ def validate(
 @app.command()
 def explain(
     topic: Annotated[
-        str | None, typer.Argument(help="A diagnostic code (MG201), or a spec file (or - "
-                                   "for standard input) to summarise; nothing: list every "
-                                   "code.", metavar="CODE|SPEC", show_default=False)
+        str | None,
+        typer.Argument(
+            help="A diagnostic code (MG201), or a spec file (or - "
+            "for standard input) to summarise; nothing: list every "
+            "code.",
+            metavar="CODE|SPEC",
+            show_default=False,
+        ),
     ] = None,
     no_color: NoColorOption = False,
 ) -> None:
@@ -353,8 +418,9 @@ def explain(
         lines = []
         for prefix, family in FAMILIES.items():
             lines.append(f"{prefix}xx  {family}")
-            lines.extend(f"  {c.code}  {c.summary}" for c in REGISTRY.values()
-                         if c.code.startswith(prefix))
+            lines.extend(
+                f"  {c.code}  {c.summary}" for c in REGISTRY.values() if c.code.startswith(prefix)
+            )
         sys.stdout.write("\n".join(lines) + "\n")
         return
     if re.fullmatch(r"(?i)mg\d{3}", topic.strip()):
@@ -384,20 +450,26 @@ def _explain_spec(spec: Path, options: Options) -> None:
 
 @app.command("check-output")
 def check_output(
-    directory: Annotated[Path, typer.Argument(help="A meshgen output directory.",
-                                              metavar="DIR")],
+    directory: Annotated[Path, typer.Argument(help="A meshgen output directory.", metavar="DIR")],
     schema_dir: SchemaDirOption = None,
     istio_version: Annotated[
-        str | None, typer.Option("--istio-version", metavar="1.M[.P]",
-                                 help="Istio MAJOR.MINOR[.PATCH] of the output: its "
-                                 "minor's CRD schemas, and those of the Sail Operator "
-                                 "release that accepts it (a bare minor: its newest "
-                                 "patch Sail accepts; default: the newest available).")
+        str | None,
+        typer.Option(
+            "--istio-version",
+            metavar="1.M[.P]",
+            help="Istio MAJOR.MINOR[.PATCH] of the output: its "
+            "minor's CRD schemas, and those of the Sail Operator "
+            "release that accepts it (a bare minor: its newest "
+            "patch Sail accepts; default: the newest available).",
+        ),
     ] = None,
     kubernetes_version: Annotated[
-        str | None, typer.Option("--kubernetes-version", metavar="1.M",
-                                 help="Kubernetes MAJOR.MINOR to validate against "
-                                 "(default: per Istio version).")
+        str | None,
+        typer.Option(
+            "--kubernetes-version",
+            metavar="1.M",
+            help="Kubernetes MAJOR.MINOR to validate against (default: per Istio version).",
+        ),
     ] = None,
     fmt: FormatOption = Format.text,
 ) -> None:
@@ -407,15 +479,16 @@ def check_output(
     _minor(istio_version, "--istio-version", patch=True)
     k8s_minor = _minor(kubernetes_version, "--kubernetes-version")
     if find_kubeconform() is None:
-        _say("kubeconform is not on PATH: "
-             "go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0")
+        _say(
+            "kubeconform is not on PATH: "
+            "go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0"
+        )
         raise typer.Exit(EXIT_FAILED)
     clusters = sorted(p.parent.name for p in directory.glob("*/kustomization.yaml"))
     if not clusters:
         _say(f"{directory}: no cluster directories (*/kustomization.yaml) found")
         raise typer.Exit(EXIT_FAILED)
-    if not _conform(directory, dict.fromkeys(clusters, k8s_minor), istio_version, schema_dir,
-                    fmt):
+    if not _conform(directory, dict.fromkeys(clusters, k8s_minor), istio_version, schema_dir, fmt):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -424,8 +497,12 @@ def _minor(version: str | None, option: str, *, patch: bool = False) -> int | No
     if version is None:
         return None
     parts = version.split(".")
-    if (len(parts) < 2 or parts[0] != "1" or not parts[1].isdigit()
-            or (patch and (len(parts) > 3 or not all(p.isdigit() for p in parts[1:])))):
+    if (
+        len(parts) < 2
+        or parts[0] != "1"
+        or not parts[1].isdigit()
+        or (patch and (len(parts) > 3 or not all(p.isdigit() for p in parts[1:])))
+    ):
         expected = "1.MINOR or 1.MINOR.PATCH" if patch else "1.MINOR"
         raise typer.BadParameter(f"expected {expected}, got {version!r}", param_hint=option)
     return int(parts[1])
@@ -434,8 +511,8 @@ def _minor(version: str | None, option: str, *, patch: bool = False) -> int | No
 @app.command()
 def schema(
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", metavar="FILE",
-                                  help="Write to FILE instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
 ) -> None:
     """Print the JSON Schema of mesh.yaml."""
@@ -450,10 +527,9 @@ def schema(
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the starter spec.",
-                                         metavar="PATH")] = Path(
-        "mesh.yaml"
-    ),
+    path: Annotated[
+        Path, typer.Argument(help="Where to write the starter spec.", metavar="PATH")
+    ] = Path("mesh.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
 ) -> None:
     """Write a commented starter mesh.yaml."""

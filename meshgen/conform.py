@@ -34,8 +34,9 @@ _K8S_LAYOUT = (
 )
 _CRD_LAYOUT = "{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"
 # The API groups whose CRDs come with each Istio minor (crds/istio-1.M) and Sail release.
-ISTIO_GROUPS = frozenset({"networking.istio.io", "security.istio.io", "telemetry.istio.io",
-                          "extensions.istio.io"})
+ISTIO_GROUPS = frozenset(
+    {"networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"}
+)
 SAIL_GROUP = "sailoperator.io"
 _ISTIO_VERSION = re.compile(r"1\.([0-9]+)(?:\.([0-9]+))?")
 
@@ -63,8 +64,11 @@ def find_kubeconform() -> str | None:
 def manifest_files(directory: Path) -> list[Path]:
     """Every emitted Kubernetes object file: not kustomization.yaml (kustomize checks it), not
     Helm values files (helm template checks them)."""
-    return sorted(p for p in directory.rglob("*.yaml")
-                  if p.name != "kustomization.yaml" and not p.name.endswith(".values.yaml"))
+    return sorted(
+        p
+        for p in directory.rglob("*.yaml")
+        if p.name != "kustomization.yaml" and not p.name.endswith(".values.yaml")
+    )
 
 
 def _minor_of(version: str) -> int:
@@ -80,8 +84,11 @@ def _patch_key(version: str) -> tuple[int, ...]:
 
 def _present(schema_dir: Path, prefix: str) -> list[str]:
     """The suffixes of the `crds/<prefix><suffix>` folders, oldest first."""
-    found = [p.name.removeprefix(prefix) for p in (schema_dir / "crds").glob(f"{prefix}*")
-             if re.fullmatch(r"[0-9]+(\.[0-9]+)*", p.name.removeprefix(prefix))]
+    found = [
+        p.name.removeprefix(prefix)
+        for p in (schema_dir / "crds").glob(f"{prefix}*")
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)*", p.name.removeprefix(prefix))
+    ]
     return sorted(found, key=_patch_key)
 
 
@@ -102,8 +109,12 @@ def sail_version(istio_version: str) -> str | None:
         raise ValueError(f"not an Istio 1.MINOR or 1.MINOR.PATCH version: {istio_version!r}")
     if istio_version.count(".") == 2:
         return istio_version
-    listed = {v for accepted in SAIL_RELEASES.values() for v in accepted
-              if v.startswith(f"{istio_version}.")}
+    listed = {
+        v
+        for accepted in SAIL_RELEASES.values()
+        for v in accepted
+        if v.startswith(f"{istio_version}.")
+    }
     return max(listed, key=_patch_key) if listed else None
 
 
@@ -139,16 +150,19 @@ def sail_crd_dir(schema_dir: Path, istio_version: str | None) -> Path | Missing:
     full = sail_version(istio_version)
     releases = sail_releases_for(full) if full is not None else ()
     if not releases:
-        known = sorted({v for accepted in SAIL_RELEASES.values() for v in accepted},
-                       key=_patch_key)
+        known = sorted({v for accepted in SAIL_RELEASES.values() for v in accepted}, key=_patch_key)
         return Missing(
             f"no Sail Operator release accepts Istio {istio_version} (Sail "
             f"{', '.join(SAIL_RELEASES)} install {known[0]} to {known[-1]})",
-            "use an Istio version a Sail Operator release installs, or another installer")
+            "use an Istio version a Sail Operator release installs, or another installer",
+        )
     usable = [r for r in releases if r in available]
     if not usable:
-        return Missing(f"no schema for the Sail Operator release that accepts Istio {full} "
-                       f"(Sail {', '.join(releases)}) in {where}", rebuild)
+        return Missing(
+            f"no schema for the Sail Operator release that accepts Istio {full} "
+            f"(Sail {', '.join(releases)}) in {where}",
+            rebuild,
+        )
     return where / f"sail-{max(usable, key=_patch_key)}"
 
 
@@ -161,8 +175,10 @@ class SchemaChoice:
     missing: dict[str, Missing] = field(default_factory=dict)
 
 
-_UNSERVED = ("that release's API server would refuse it too: emit an API version it serves, "
-             "or check the Istio version given")
+_UNSERVED = (
+    "that release's API server would refuse it too: emit an API version it serves, "
+    "or check the Istio version given"
+)
 
 
 def kubernetes_version(schema_dir: Path | None, wanted_minor: int | None) -> str:
@@ -170,7 +186,8 @@ def kubernetes_version(schema_dir: Path | None, wanted_minor: int | None) -> str
     if schema_dir is None:
         return f"1.{wanted_minor}.0" if wanted_minor is not None else "master"
     available = sorted(
-        int(m.group(1)) for p in (schema_dir / "k8s").glob("v1.*-local-strict")
+        int(m.group(1))
+        for p in (schema_dir / "k8s").glob("v1.*-local-strict")
         if (m := re.fullmatch(r"v1\.([0-9]+)\.0-local-strict", p.name))
     )
     if not available:
@@ -190,24 +207,39 @@ def choose_schemas(schema_dir: Path | None, istio_version: str | None) -> Schema
     crds = istio_crd_dir(schema_dir, minor)
     if crds is not None:
         locations.append(f"{crds}/{_CRD_LAYOUT}")
-        missing.update(dict.fromkeys(ISTIO_GROUPS, Missing(
-            f"Istio {crds.name.removeprefix('istio-')} has no CRD for {{api}}", _UNSERVED)))
+        missing.update(
+            dict.fromkeys(
+                ISTIO_GROUPS,
+                Missing(
+                    f"Istio {crds.name.removeprefix('istio-')} has no CRD for {{api}}", _UNSERVED
+                ),
+            )
+        )
     else:
         have = _present(schema_dir, "istio-1.")
-        reason = (f"no schema for Istio 1.{minor}" if minor is not None
-                  else "no Istio schemas") + f" in {schema_dir / 'crds'}"
+        reason = (
+            f"no schema for Istio 1.{minor}" if minor is not None else "no Istio schemas"
+        ) + f" in {schema_dir / 'crds'}"
         if have:
             reason += f" (it has Istio {_runs(have)})"
-        missing.update(dict.fromkeys(ISTIO_GROUPS, Missing(
-            reason, "run scripts/make_schemas.py with that release's CRDs (MESHGEN_SHARED); "
-            "another minor's CRDs accept fields and values this one does not have")))
+        missing.update(
+            dict.fromkeys(
+                ISTIO_GROUPS,
+                Missing(
+                    reason,
+                    "run scripts/make_schemas.py with that release's CRDs (MESHGEN_SHARED); "
+                    "another minor's CRDs accept fields and values this one does not have",
+                ),
+            )
+        )
     sail = sail_crd_dir(schema_dir, istio_version)
     if isinstance(sail, Missing):
         missing[SAIL_GROUP] = sail
     else:
         locations.append(f"{sail}/{_CRD_LAYOUT}")
         missing[SAIL_GROUP] = Missing(
-            f"Sail Operator {sail.name.removeprefix('sail-')} has no CRD for {{api}}", _UNSERVED)
+            f"Sail Operator {sail.name.removeprefix('sail-')} has no CRD for {{api}}", _UNSERVED
+        )
     locations.append(f"{schema_dir}/crds/common/{_CRD_LAYOUT}")
     return SchemaChoice(tuple(locations), missing)
 
@@ -229,12 +261,18 @@ def run_kubeconform(
     if istio_version is None and istio_minor is not None:
         istio_version = f"1.{istio_minor}"
     choice = choose_schemas(schema_dir, istio_version)
-    command = [binary, "-strict", "-summary", "-output", "json",
-               "-kubernetes-version", kubernetes_version(schema_dir, kubernetes_minor)]
+    command = [
+        binary,
+        "-strict",
+        "-summary",
+        "-output",
+        "json",
+        "-kubernetes-version",
+        kubernetes_version(schema_dir, kubernetes_minor),
+    ]
     for location in choice.locations:
         command += ["-schema-location", location]
-    proc = subprocess.run([*command, *map(str, files)], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([*command, *map(str, files)], capture_output=True, text=True, check=False)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -242,11 +280,16 @@ def run_kubeconform(
     return _summarize(report, display_root, choice.missing)
 
 
-def _summarize(report: dict[str, Any], display_root: Path | None,
-               missing: dict[str, Missing] | None = None) -> Summary:
+def _summarize(
+    report: dict[str, Any], display_root: Path | None, missing: dict[str, Missing] | None = None
+) -> Summary:
     counts = report.get("summary") or {}
-    summary = Summary(counts.get("valid", 0), counts.get("invalid", 0), counts.get("errors", 0),
-                      counts.get("skipped", 0))
+    summary = Summary(
+        counts.get("valid", 0),
+        counts.get("invalid", 0),
+        counts.get("errors", 0),
+        counts.get("skipped", 0),
+    )
     starts: dict[str, dict[tuple[str, str], int]] = {}
     for resource in report.get("resources") or []:
         status = resource.get("status", "")
@@ -263,32 +306,61 @@ def _summarize(report: dict[str, Any], display_root: Path | None,
         location = Location(shown.as_posix(), line, 1)
         what = f"{kind} {name!r}" if name else kind or "object"
         if status == "statusSkipped":
-            summary.diagnostics.append(Diagnostic(
-                "MG903", Severity.WARNING, f"{what}: no schema found, not validated", location,
-                "pass --schema-dir with the schemas of your CRDs"))
+            summary.diagnostics.append(
+                Diagnostic(
+                    "MG903",
+                    Severity.WARNING,
+                    f"{what}: no schema found, not validated",
+                    location,
+                    "pass --schema-dir with the schemas of your CRDs",
+                )
+            )
             continue
         group = str(resource.get("version", "")).rpartition("/")[0]
         msg = str(resource.get("msg", ""))
-        if (status == "statusError" and missing and group in missing
-                and msg.startswith("could not find schema")):
+        if (
+            status == "statusError"
+            and missing
+            and group in missing
+            and msg.startswith("could not find schema")
+        ):
             reason = missing[group].reason.replace("{api}", f"{resource.get('version')} {kind}")
-            summary.diagnostics.append(Diagnostic(
-                "MG904", Severity.ERROR, f"kubeconform could not check {what}: {reason}",
-                location, missing[group].hint))
+            summary.diagnostics.append(
+                Diagnostic(
+                    "MG904",
+                    Severity.ERROR,
+                    f"kubeconform could not check {what}: {reason}",
+                    location,
+                    missing[group].hint,
+                )
+            )
             continue
         if status == "statusError":
-            summary.diagnostics.append(Diagnostic(
-                "MG904", Severity.ERROR,
-                f"kubeconform could not check {what}: {resource.get('msg', 'error')}", location,
-                "without network access, pass --schema-dir with offline schemas "
-                "(scripts/make_schemas.py)"))
+            summary.diagnostics.append(
+                Diagnostic(
+                    "MG904",
+                    Severity.ERROR,
+                    f"kubeconform could not check {what}: {resource.get('msg', 'error')}",
+                    location,
+                    "without network access, pass --schema-dir with offline schemas "
+                    "(scripts/make_schemas.py)",
+                )
+            )
             continue
-        details = [f"{e.get('path', '')}: {e.get('msg', '')}".strip(": ")
-                   for e in resource.get("validationErrors") or []]
+        details = [
+            f"{e.get('path', '')}: {e.get('msg', '')}".strip(": ")
+            for e in resource.get("validationErrors") or []
+        ]
         message = "; ".join(details) or resource.get("msg", "rejected")
-        summary.diagnostics.append(Diagnostic(
-            "MG902", Severity.ERROR, f"kubeconform rejects {what}: {message}", location,
-            "this object would be refused by the API server; please report it"))
+        summary.diagnostics.append(
+            Diagnostic(
+                "MG902",
+                Severity.ERROR,
+                f"kubeconform rejects {what}: {message}",
+                location,
+                "this object would be refused by the API server; please report it",
+            )
+        )
     return summary
 
 

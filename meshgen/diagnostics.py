@@ -144,8 +144,9 @@ def format_text(diagnostics: Sequence[Diagnostic], *, color: bool = False) -> st
     for d in diagnostics:
         level = paint(_RED if d.is_error else _YELLOW, f"{d.severity}[{d.code}]")
         lines.append(f"{paint(_BOLD, _where(d.location))}: {level}: {_safe(d.message)}")
-        lines.extend(f"  {_where(r.location)}: {paint(_CYAN, 'note')}: {_safe(r.message)}"
-                     for r in d.related)
+        lines.extend(
+            f"  {_where(r.location)}: {paint(_CYAN, 'note')}: {_safe(r.message)}" for r in d.related
+        )
         if d.hint:
             lines.append(f"  {paint(_CYAN, 'hint')}: {_safe(d.hint)}")
     return "".join(line + "\n" for line in lines)

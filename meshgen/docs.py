@@ -21,8 +21,10 @@ from meshgen.spec_scalars import INT32_MAX
 
 START = "<!-- spec-reference:start -->"
 END = "<!-- spec-reference:end -->"
-NOTICE = ("<!-- Generated from the models by scripts/spec_tables.py: edit the descriptions in "
-          "meshgen/spec*.py, then run it. -->")
+NOTICE = (
+    "<!-- Generated from the models by scripts/spec_tables.py: edit the descriptions in "
+    "meshgen/spec*.py, then run it. -->"
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,11 @@ SUBTABLES = {table.model: table for table in TABLES[1:]}
 
 
 def _constraint_pattern(annotated: Any) -> str:
-    return next(str(meta.pattern) for meta in typing.get_args(annotated)[1:]
-                if getattr(meta, "pattern", None))
+    return next(
+        str(meta.pattern)
+        for meta in typing.get_args(annotated)[1:]
+        if getattr(meta, "pattern", None)
+    )
 
 
 def _field_pattern(model: type[BaseModel], name: str) -> str:
@@ -53,8 +58,11 @@ def _field_pattern(model: type[BaseModel], name: str) -> str:
     for meta in info.metadata:  # pydantic keeps a top-level Annotated's constraints here
         if getattr(meta, "pattern", None):
             return str(meta.pattern)
-    return next(_constraint_pattern(arg) for arg in typing.get_args(info.annotation)
-                if typing.get_origin(arg) is typing.Annotated)
+    return next(
+        _constraint_pattern(arg)
+        for arg in typing.get_args(info.annotation)
+        if typing.get_origin(arg) is typing.Annotated
+    )
 
 
 # Type names of the string patterns the spec uses; any other pattern reads "string".
@@ -83,8 +91,11 @@ FIELD_TYPES: dict[tuple[type[BaseModel], str], str] = {
     (spec.Secrets, "keyPrefix"): "path",
     (spec.GitOps, "revision"): "branch or revision",
 }
-DEFINITIONS = {"CIDRs": "CIDR or list of two (dual-stack)", "IstioValues": "mapping",
-               "StringMatch": "`{exact|prefix|regex: …}`"}
+DEFINITIONS = {
+    "CIDRs": "CIDR or list of two (dual-stack)",
+    "IstioValues": "mapping",
+    "StringMatch": "`{exact|prefix|regex: …}`",
+}
 
 
 def _unwrap(tp: Any) -> Any:
@@ -216,8 +227,10 @@ def _table(schema: dict[str, Any], table: Table) -> list[str]:
     for row in rows(table.model, top=table.model is spec.Mesh):
         prop = property_schema(schema, row.model, row.name)
         kind = FIELD_TYPES.get((row.model, row.name)) or types_.text(prop)
-        lines.append(f"| {_code(row.path)} | {_cell(kind)} | "
-                     f"{_cell(_default(row.info))} | {_cell(prop.get('description', ''))} |")
+        lines.append(
+            f"| {_code(row.path)} | {_cell(kind)} | "
+            f"{_cell(_default(row.info))} | {_cell(prop.get('description', ''))} |"
+        )
     return lines
 
 
@@ -229,8 +242,15 @@ def reference(schema: dict[str, Any] | None = None) -> str:
         schema = mesh_schema()
     from meshgen.schema import MODELINE
 
-    lines = [NOTICE, "", "```yaml", MODELINE, "```", "",
-             f"The schema's `$id` is `{schema['$id']}`."]
+    lines = [
+        NOTICE,
+        "",
+        "```yaml",
+        MODELINE,
+        "```",
+        "",
+        f"The schema's `$id` is `{schema['$id']}`.",
+    ]
     for table in TABLES:
         lines += ["", *_table(schema, table)]
     return "\n".join(lines) + "\n"

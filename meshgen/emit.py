@@ -33,8 +33,7 @@ def emit(rendered: Rendered, spec_name: str) -> dict[str, bytes]:
                 if text is None:
                     text = texts[id(doc)] = dump(doc)
                 parts.append(text)
-            blob = blobs[id(output.documents)] = (
-                yaml_header + "---\n".join(parts)).encode("utf-8")
+            blob = blobs[id(output.documents)] = (yaml_header + "---\n".join(parts)).encode("utf-8")
         files[output.path] = blob
     files["README.md"] = f"{readme_comment(spec_name)}\n{rendered.readme}".encode()
     return dict(sorted(files.items()))

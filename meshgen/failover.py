@@ -20,7 +20,6 @@ DEFAULT_OUTLIER_DETECTION: dict[str, Any] = {
 }
 
 
-
 def needs_default_outlier_detection(
     policy: TrafficPolicy | None, inherited: TrafficPolicy | None = None
 ) -> bool:

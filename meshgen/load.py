@@ -70,8 +70,13 @@ class _StopLoading(Exception):  # noqa: N818 - control flow, not an error type
         self.diagnostic = diagnostic
 
 
-def _diag(code: str, message: str, loc: Location, hint: str | None = None,
-          related: tuple[Related, ...] = ()) -> Diagnostic:
+def _diag(
+    code: str,
+    message: str,
+    loc: Location,
+    hint: str | None = None,
+    related: tuple[Related, ...] = (),
+) -> Diagnostic:
     return Diagnostic(code, Severity.ERROR, message, loc, hint, related)
 
 
@@ -129,8 +134,7 @@ def _is_anonymous_pipe(st: os.stat_result) -> bool:
 
 
 def _readable_pipe(st: os.stat_result, path: Path) -> bool:
-    return stat.S_ISFIFO(st.st_mode) and (stream_name(path) is not None
-                                          or _is_anonymous_pipe(st))
+    return stat.S_ISFIFO(st.st_mode) and (stream_name(path) is not None or _is_anonymous_pipe(st))
 
 
 def _read_path(path: Path) -> bytes:
@@ -171,10 +175,15 @@ def load_file(path: Path, display: str | None = None) -> tuple[Loaded | None, li
     try:
         blob = _read_path(path)
     except _Refused as refused:
-        return None, [_diag(
-            "MG009", f"cannot read the spec: it is {refused}, not a regular file",
-            Location(name), "pass a mesh.yaml file, or the spec on standard input as `-` "
-            "(e.g. `meshgen validate - < FILE`)")]
+        return None, [
+            _diag(
+                "MG009",
+                f"cannot read the spec: it is {refused}, not a regular file",
+                Location(name),
+                "pass a mesh.yaml file, or the spec on standard input as `-` "
+                "(e.g. `meshgen validate - < FILE`)",
+            )
+        ]
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return None, [_diag("MG009", f"cannot read the spec: {reason}", Location(name))]
@@ -188,8 +197,10 @@ def load_file(path: Path, display: str | None = None) -> tuple[Loaded | None, li
 
 # Byte-order marks, longest first (UTF-32LE's starts with UTF-16LE's).
 _BOMS = (
-    (b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"),
-    (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE"),
+    (b"\xff\xfe\x00\x00", "UTF-32LE"),
+    (b"\x00\x00\xfe\xff", "UTF-32BE"),
+    (b"\xff\xfe", "UTF-16LE"),
+    (b"\xfe\xff", "UTF-16BE"),
 )
 
 
@@ -222,20 +233,36 @@ def _line_col(blob: bytes, offset: int) -> tuple[int, int]:
 
 def load_bytes(blob: bytes, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
     if len(blob) > MAX_BYTES:
-        return None, [_diag(
-            "MG004", f"the spec is larger than {MAX_BYTES // (1024 * 1024)} MiB", Location(file),
-            "split the mesh or report your use case; a real spec is far smaller")]
+        return None, [
+            _diag(
+                "MG004",
+                f"the spec is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                Location(file),
+                "split the mesh or report your use case; a real spec is far smaller",
+            )
+        ]
     wide = _wide_encoding(blob)
     if wide is not None:
-        return None, [_diag("MG005", f"the spec is not UTF-8 but {wide}",
-                            Location(file, 1, 1), "save the file as UTF-8")]
+        return None, [
+            _diag(
+                "MG005",
+                f"the spec is not UTF-8 but {wide}",
+                Location(file, 1, 1),
+                "save the file as UTF-8",
+            )
+        ]
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _line_col(blob, exc.start)
-        return None, [_diag(
-            "MG005", f"the spec is not valid UTF-8 (byte 0x{blob[exc.start]:02x})",
-            Location(file, line, col), "save the file as UTF-8")]
+        return None, [
+            _diag(
+                "MG005",
+                f"the spec is not valid UTF-8 (byte 0x{blob[exc.start]:02x})",
+                Location(file, line, col),
+                "save the file as UTF-8",
+            )
+        ]
     return load_text(text, file)
 
 
@@ -263,8 +290,14 @@ def _load_text(text: str, file: str) -> tuple[Loaded | None, list[Diagnostic]]:
     except YAMLError as exc:  # pragma: no cover - libyaml reports marks for all we know of
         return None, [_diag("MG001", f"YAML error: {exc}", Location(file))]
     if node is None:
-        return None, [_diag("MG007", "the spec is empty", Location(file),
-                            "run `meshgen init` for a commented starter spec")]
+        return None, [
+            _diag(
+                "MG007",
+                "the spec is empty",
+                Location(file),
+                "run `meshgen init` for a commented starter spec",
+            )
+        ]
     positions = Positions(file)
     walker = _Walker(positions, yaml.constructor, yaml.resolver)
     try:
@@ -283,21 +316,28 @@ def _check_limits(yaml: Any, text: str, file: str) -> Diagnostic | None:
     for count, event in enumerate(yaml.parse(text)):
         if isinstance(event, DocumentStartEvent) and event.version not in (None, (1, 2)):
             mark = event.start_mark
-            return _version_diagnostic(".".join(map(str, event.version)),
-                                       Location(file, mark.line + 1, mark.column + 1))
+            return _version_diagnostic(
+                ".".join(map(str, event.version)), Location(file, mark.line + 1, mark.column + 1)
+            )
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH + 1:
                 mark = event.start_mark
-                return _diag("MG003", f"the spec is nested deeper than {MAX_DEPTH} levels",
-                             Location(file, mark.line + 1, mark.column + 1))
+                return _diag(
+                    "MG003",
+                    f"the spec is nested deeper than {MAX_DEPTH} levels",
+                    Location(file, mark.line + 1, mark.column + 1),
+                )
         elif isinstance(event, CollectionEndEvent):
             depth -= 1
         if count > MAX_EVENTS:
             mark = event.start_mark
-            return _diag("MG004", f"the spec has more than {MAX_EVENTS:,} YAML nodes",
-                         Location(file, mark.line + 1, mark.column + 1),
-                         "split the mesh or report your use case; a real spec is far smaller")
+            return _diag(
+                "MG004",
+                f"the spec has more than {MAX_EVENTS:,} YAML nodes",
+                Location(file, mark.line + 1, mark.column + 1),
+                "split the mesh or report your use case; a real spec is far smaller",
+            )
     return None
 
 
@@ -308,8 +348,10 @@ def _version_diagnostic(version: str | None, loc: Location) -> Diagnostic:
     asked = f"YAML {version} (%YAML {quote(version)[1:-1]})" if version else "another YAML"
     hint = "remove the %YAML line (or write %YAML 1.2)"
     if version == "1.1":
-        hint += (" and check the values YAML 1.1 reads differently: in 1.2 yes/no/on/off and "
-                 "1:20 are strings and 090 is 90; quote any you mean as text")
+        hint += (
+            " and check the values YAML 1.1 reads differently: in 1.2 yes/no/on/off and "
+            "1:20 are strings and 090 is 90; quote any you mean as text"
+        )
     return _diag("MG010", f"the spec asks for {asked}; meshgen reads YAML 1.2", loc, hint)
 
 
@@ -322,23 +364,30 @@ def _reader_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
     char = f"U+{code:04X}" if isinstance(code, int) else "a character"
     if isinstance(code, int) and (code < 0x20 or 0x7F <= code <= 0x9F):
         char += ", a control character"
-    return _diag("MG001", f"the spec contains {char}, which YAML does not allow",
-                 Location(file, line, col),
-                 "remove it (editors may not show it); in a double-quoted string write an "
-                 "escape such as \\x00 instead")
+    return _diag(
+        "MG001",
+        f"the spec contains {char}, which YAML does not allow",
+        Location(file, line, col),
+        "remove it (editors may not show it); in a double-quoted string write an "
+        "escape such as \\x00 instead",
+    )
 
 
 def _syntax_diagnostic(exc: Any, file: str, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-    at_tab = mark is not None and text[mark.index:mark.index + 1] == "\t"
+    at_tab = mark is not None and text[mark.index : mark.index + 1] == "\t"
     problem = exc.problem or exc.context or "invalid YAML"
     if "incompatible YAML document" in problem:
         version = re.search(r"^%YAML[ \t]+(\S+)", text, re.MULTILINE)
         return _version_diagnostic(version.group(1) if version else None, loc)
     if "expected a single document" in problem or "but found another document" in problem:
-        return _diag("MG007", "the spec must hold exactly one YAML document", loc,
-                     "remove the extra `---` documents")
+        return _diag(
+            "MG007",
+            "the spec must hold exactly one YAML document",
+            loc,
+            "remove the extra `---` documents",
+        )
     if at_tab or "tab" in problem.lower():
         hint = "indent with spaces; YAML does not allow tabs for indentation"
     elif "unexpected ':'" in problem:
@@ -363,25 +412,37 @@ class _Walker:
         self.active: set[int] = set()
 
     def loc(self, node: Any) -> Location:
-        return Location(self.positions.file, node.start_mark.line + 1,
-                        node.start_mark.column + 1)
+        return Location(self.positions.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def walk(self, node: Any, path: YamlPath) -> Any:
         if id(node) in self.seen:
             self.expanded += 1
         self.seen.add(id(node))
         if self.expanded > MAX_EXPANDED_NODES:
-            raise _StopLoading(_diag("MG003", "the spec expands to too many nodes through aliases",
-                              self.loc(node), "do not nest aliases (a YAML 'billion laughs')"))
+            raise _StopLoading(
+                _diag(
+                    "MG003",
+                    "the spec expands to too many nodes through aliases",
+                    self.loc(node),
+                    "do not nest aliases (a YAML 'billion laughs')",
+                )
+            )
         if len(path) > MAX_DEPTH:
-            raise _StopLoading(_diag("MG003", f"the spec is nested deeper than {MAX_DEPTH} levels",
-                              self.loc(node)))
+            raise _StopLoading(
+                _diag("MG003", f"the spec is nested deeper than {MAX_DEPTH} levels", self.loc(node))
+            )
         mark = node.start_mark
         self.positions.values[path] = (mark.line + 1, mark.column + 1)
         node_id = id(node)
         if node_id in self.active:
-            raise _StopLoading(_diag("MG003", "an alias refers to its own enclosing node",
-                              self.loc(node), "recursive YAML structures are not allowed"))
+            raise _StopLoading(
+                _diag(
+                    "MG003",
+                    "an alias refers to its own enclosing node",
+                    self.loc(node),
+                    "recursive YAML structures are not allowed",
+                )
+            )
         kind = node.id
         if kind == "scalar":
             return self.scalar(node, path)
@@ -397,28 +458,49 @@ class _Walker:
 
     def check_tag(self, node: Any, expected: str) -> None:
         if node.tag != expected:
-            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {quote(node.tag)}",
-                                     self.loc(node),
-                                     "remove the tag; mesh.yaml holds plain data only"))
+            raise _StopLoading(
+                _diag(
+                    "MG006",
+                    f"unsupported YAML tag {quote(node.tag)}",
+                    self.loc(node),
+                    "remove the tag; mesh.yaml holds plain data only",
+                )
+            )
 
     def mapping(self, node: Any, path: YamlPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         first_seen: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == f"{_TAG}merge":
-                raise _StopLoading(_diag("MG008", "merge keys (<<) are not supported",
-                                  self.loc(key_node),
-                                  "write the keys out, or put the anchor on the whole value"))
+                raise _StopLoading(
+                    _diag(
+                        "MG008",
+                        "merge keys (<<) are not supported",
+                        self.loc(key_node),
+                        "write the keys out, or put the anchor on the whole value",
+                    )
+                )
             if key_node.id != "scalar" or key_node.tag != f"{_TAG}str":
-                raise _StopLoading(_diag("MG008", "mapping keys must be plain strings",
-                                  self.loc(key_node), "quote the key"))
+                raise _StopLoading(
+                    _diag(
+                        "MG008",
+                        "mapping keys must be plain strings",
+                        self.loc(key_node),
+                        "quote the key",
+                    )
+                )
             key = key_node.value
             if key in first_seen:
                 first = first_seen[key]
-                raise _StopLoading(_diag(
-                    "MG002", f"duplicate key {quote(key)}", self.loc(key_node),
-                    "YAML parsers disagree on which value wins; keep one",
-                    (Related(self.loc(first), "first defined here"),)))
+                raise _StopLoading(
+                    _diag(
+                        "MG002",
+                        f"duplicate key {quote(key)}",
+                        self.loc(key_node),
+                        "YAML parsers disagree on which value wins; keep one",
+                        (Related(self.loc(first), "first defined here"),),
+                    )
+                )
             first_seen[key] = key_node
             child = (*path, key)
             kmark = key_node.start_mark
@@ -429,29 +511,47 @@ class _Walker:
     def scalar(self, node: Any, path: YamlPath) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            raise _StopLoading(_diag("MG006", f"unsupported YAML tag {quote(tag)}", self.loc(node),
-                              "remove the tag; mesh.yaml holds plain data only"))
+            raise _StopLoading(
+                _diag(
+                    "MG006",
+                    f"unsupported YAML tag {quote(tag)}",
+                    self.loc(node),
+                    "remove the tag; mesh.yaml holds plain data only",
+                )
+            )
         self.positions.raw[path] = node.value
         if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
             return node.value
         # A quoted scalar, or a plain one that would not resolve to this tag by itself, got
         # its tag explicitly (`!!bool "yes"`): YAML 1.1 and 1.2 readers would disagree on it.
-        if node.style or self.resolver.resolve(
-            type(node), node.value, (True, False)
-        ) != tag:
-            raise _StopLoading(_diag("MG006",
-                                     f"explicit YAML tag {quote(tag)} on {quote(node.value)}",
-                                     self.loc(node),
-                                     "remove the tag and write the plain value"))
+        if node.style or self.resolver.resolve(type(node), node.value, (True, False)) != tag:
+            raise _StopLoading(
+                _diag(
+                    "MG006",
+                    f"explicit YAML tag {quote(tag)} on {quote(node.value)}",
+                    self.loc(node),
+                    "remove the tag and write the plain value",
+                )
+            )
         if tag == f"{_TAG}int" and len(node.value) > MAX_INT_CHARS:
             # Python refuses to convert such a number (int_max_str_digits) and no field takes
             # one: a size limit, reported before anything else quotes the whole value.
-            raise _StopLoading(_diag(
-                "MG004", f"the number {quote(node.value)[1:-1]} is {len(node.value):,} "
-                "characters long", self.loc(node),
-                "no field of mesh.yaml takes a number that large; quote it if it is text"))
+            raise _StopLoading(
+                _diag(
+                    "MG004",
+                    f"the number {quote(node.value)[1:-1]} is {len(node.value):,} characters long",
+                    self.loc(node),
+                    "no field of mesh.yaml takes a number that large; quote it if it is text",
+                )
+            )
         try:
             return self.constructor.construct_object(node, deep=True)
         except (ValueError, KeyError, IndexError, TypeError):  # pragma: no cover - resolved
-            raise _StopLoading(_diag("MG006", f"cannot read {quote(node.value)} as {quote(tag)}",
-                                     self.loc(node), "remove the tag")) from None
+            raise _StopLoading(
+                _diag(
+                    "MG006",
+                    f"cannot read {quote(node.value)} as {quote(tag)}",
+                    self.loc(node),
+                    "remove the tag",
+                )
+            ) from None

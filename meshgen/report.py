@@ -65,12 +65,17 @@ def apply(diagnostics: Sequence[Diagnostic], options: Options) -> list[Diagnosti
 
 def use_color(options: Options = DEFAULT) -> bool:
     """Colour on a terminal only, unless NO_COLOR (https://no-color.org) or --no-color."""
-    return (options.color and not os.environ.get("NO_COLOR")
-            and os.environ.get("TERM") != "dumb" and sys.stderr.isatty())
+    return (
+        options.color
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM") != "dumb"
+        and sys.stderr.isatty()
+    )
 
 
-def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: Format,
-                      options: Options = DEFAULT) -> None:
+def print_diagnostics(
+    diagnostics: Sequence[Diagnostic], fmt: Format, options: Options = DEFAULT
+) -> None:
     from meshgen.diagnostics import FORMATTERS, format_text
 
     if options.quiet:
@@ -156,8 +161,10 @@ def exit_with(command: Callable[[], int], *, debug: bool = False) -> NoReturn:
     except Exception as exc:
         if debug:
             raise
-        say(f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; please "
-            "report it with the spec that triggered it (--debug shows the traceback)")
+        say(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in meshgen; please "
+            "report it with the spec that triggered it (--debug shows the traceback)"
+        )
         code = EXIT_INTERNAL
     else:
         if code == EXIT_INTERRUPTED:

@@ -37,8 +37,9 @@ SCHEMA_ID = f"https://{API_GROUP}/schemas/{API_VERSION_NAME}/mesh.schema.json"
 # repository is set here and nowhere else (examples/*/mesh.yaml and `meshgen init` use
 # MODELINE; tests/test_docs.py checks that they do).
 REPOSITORY = "meshgen/meshgen"
-SCHEMA_URL = (f"https://raw.githubusercontent.com/{REPOSITORY}/v{__version__}"
-              "/schemas/mesh.schema.json")
+SCHEMA_URL = (
+    f"https://raw.githubusercontent.com/{REPOSITORY}/v{__version__}/schemas/mesh.schema.json"
+)
 MODELINE = f"# yaml-language-server: $schema={SCHEMA_URL}"
 
 
@@ -50,8 +51,10 @@ class _Generator(GenerateJsonSchema):
             # pydantic writes dict[Key, Value] as patternProperties, which lets every key
             # that does not match through, unchecked.
             ((pattern, values),) = patterns.items()
-            json_schema["propertyNames"] = {**json_schema.get("propertyNames", {}),
-                                            "pattern": pattern}
+            json_schema["propertyNames"] = {
+                **json_schema.get("propertyNames", {}),
+                "pattern": pattern,
+            }
             json_schema["additionalProperties"] = values
         return json_schema
 
@@ -60,8 +63,7 @@ def mesh_schema() -> dict[str, Any]:
     from meshgen import spec_cidr, spec_scalars
     from meshgen.spec import Mesh
 
-    schema = Mesh.model_json_schema(by_alias=True, mode="validation",
-                                    schema_generator=_Generator)
+    schema = Mesh.model_json_schema(by_alias=True, mode="validation", schema_generator=_Generator)
     defs = schema.setdefault("$defs", {})
     defs.update(spec_scalars.SCHEMA_DEFS)
     defs.update(spec_cidr.SCHEMA_DEFS)
@@ -128,8 +130,10 @@ _CONTROL_RULES = {NO_CONTROL_REF, TEXT_NO_CONTROL_REF}
 
 
 def _has_control_rule(node: dict[str, Any]) -> bool:
-    return any(isinstance(item, dict) and item.get("$ref") in _CONTROL_RULES
-               for item in node.get("allOf", ()))
+    return any(
+        isinstance(item, dict) and item.get("$ref") in _CONTROL_RULES
+        for item in node.get("allOf", ())
+    )
 
 
 def _add_control_rule(node: dict[str, Any]) -> None:

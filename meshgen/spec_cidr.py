@@ -45,8 +45,10 @@ def parse_cidrs(value: Any) -> tuple[IPNetwork, ...]:
         raise PydanticCustomError("cidr", "at least one CIDR is required")
     if len(items) > MAX_CIDRS:
         raise PydanticCustomError(
-            "cidr", "at most {limit} CIDRs: dual-stack is one IPv4 and one IPv6 CIDR",
-            {"index": MAX_CIDRS, "limit": MAX_CIDRS})
+            "cidr",
+            "at most {limit} CIDRs: dual-stack is one IPv4 and one IPv6 CIDR",
+            {"index": MAX_CIDRS, "limit": MAX_CIDRS},
+        )
     # The index lets validate.py point at the list item rather than the field.
     return tuple(parse_cidr(item, index if is_list else None) for index, item in enumerate(items))
 
@@ -54,36 +56,45 @@ def parse_cidrs(value: Any) -> tuple[IPNetwork, ...]:
 def parse_cidr(item: Any, index: int | None = None) -> IPNetwork:
     if not isinstance(item, str):
         raise PydanticCustomError(
-            "cidr", "expected a CIDR string such as 10.128.0.0/14", {"index": index})
+            "cidr", "expected a CIDR string such as 10.128.0.0/14", {"index": index}
+        )
     ctx: dict[str, Any] = {"index": index, "cidr": item}
     suggestion = _suggest(item)
     if suggestion is not None and suggestion != item:
         ctx["network"] = suggestion
     if "%" in item:
         raise PydanticCustomError(
-            "cidr", "'{cidr}' has an IPv6 zone id (%...), which a network range cannot have",
-            ctx)
+            "cidr", "'{cidr}' has an IPv6 zone id (%...), which a network range cannot have", ctx
+        )
     if "/" not in item:
         raise PydanticCustomError(
-            "cidr", "'{cidr}' has no prefix length; write it as a CIDR such as 10.0.0.0/16", ctx)
+            "cidr", "'{cidr}' has no prefix length; write it as a CIDR such as 10.0.0.0/16", ctx
+        )
     try:
         net = ipaddress.ip_network(item, strict=True)
     except ValueError as exc:
         if "host bits set" in str(exc):
             raise PydanticCustomError(
-                "cidr", "'{cidr}' has host bits set; the network is {network}", ctx) from None
+                "cidr", "'{cidr}' has host bits set; the network is {network}", ctx
+            ) from None
         raise PydanticCustomError(
-            "cidr", "'{cidr}' is not a valid CIDR: {reason}", {**ctx, "reason": str(exc)},
+            "cidr",
+            "'{cidr}' is not a valid CIDR: {reason}",
+            {**ctx, "reason": str(exc)},
         ) from None
     kind = special_kind(net)
     if kind is not None:  # no "write ..." hint: the canonical form is just as unusable
         raise PydanticCustomError(
-            "cidr", "'{cidr}' is {kind}, which cannot hold pod or service addresses",
-            {"index": index, "cidr": item, "kind": kind})
+            "cidr",
+            "'{cidr}' is {kind}, which cannot hold pod or service addresses",
+            {"index": index, "cidr": item, "kind": kind},
+        )
     if str(net) != item:
         raise PydanticCustomError(
-            "cidr", "'{cidr}' is not in canonical form; meshgen writes it as {network}",
-            {**ctx, "network": str(net)})
+            "cidr",
+            "'{cidr}' is not in canonical form; meshgen writes it as {network}",
+            {**ctx, "network": str(net)},
+        )
     return net
 
 
@@ -157,10 +168,16 @@ def _ipv6_text() -> str:
             run = 8 - before - after
             if run < 2:
                 continue
-            head = "" if before == 0 else (
-                f"(?:{_GROUP}:){{{before - 1}}}{_NONZERO}" if before > 1 else _NONZERO)
-            tail = "" if after == 0 else (
-                f"{_NONZERO}(?::{_GROUP}){{{after - 1}}}" if after > 1 else _NONZERO)
+            head = (
+                ""
+                if before == 0
+                else (f"(?:{_GROUP}:){{{before - 1}}}{_NONZERO}" if before > 1 else _NONZERO)
+            )
+            tail = (
+                ""
+                if after == 0
+                else (f"{_NONZERO}(?::{_GROUP}){{{after - 1}}}" if after > 1 else _NONZERO)
+            )
             guards = ""
             if before >= run + 1:  # a run as long as the '::' one before it would win
                 guards += f"(?!(?:{_ANY_GROUP}:)*0(?::0){{{run - 1}}}:(?:{_ANY_GROUP}:)*:)"
@@ -210,21 +227,27 @@ def _ipv6_host_bits() -> str:
 
 
 IPV4_CIDR = _ipv4_pattern()
-IPV4_NOT = (r"^(?:0\.0\.0\.0/|127\.[0-9.]+/(?:3[0-2]|[12][0-9]|[89])$"
-            r"|169\.254\.[0-9.]+/(?:3[0-2]|2[0-9]|1[6-9])$"
-            r"|2(?:2[4-9]|3[0-9])\.[0-9.]+/(?:3[0-2]|[12][0-9]|[4-9])$)")
+IPV4_NOT = (
+    r"^(?:0\.0\.0\.0/|127\.[0-9.]+/(?:3[0-2]|[12][0-9]|[89])$"
+    r"|169\.254\.[0-9.]+/(?:3[0-2]|2[0-9]|1[6-9])$"
+    r"|2(?:2[4-9]|3[0-9])\.[0-9.]+/(?:3[0-2]|[12][0-9]|[4-9])$)"
+)
 IPV6_CIDR = f"^{_ipv6_text()}/{_PREFIX6}$"
 IPV6_HOST_BITS = _ipv6_host_bits()
-IPV6_NOT = (r"^(?:::/|::1/128$|::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}/"
-            r"|ff[0-9a-f]{2}:[^/]*/(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[89])$"
-            r"|fe[89ab][0-9a-f]:[^/]*/(?:12[0-8]|1[01][0-9]|[2-9][0-9]|1[0-9])$)")
+IPV6_NOT = (
+    r"^(?:::/|::1/128$|::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}/"
+    r"|ff[0-9a-f]{2}:[^/]*/(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[89])$"
+    r"|fe[89ab][0-9a-f]:[^/]*/(?:12[0-8]|1[01][0-9]|[2-9][0-9]|1[0-9])$)"
+)
 
 
 # --- JSON Schema definitions (schema.py adds them to $defs) ----------------------------------
 
 _CIDR_REF = "#/$defs/CIDR"
-_CANONICAL = ("lower-case hex, no leading zeros, the longest run of zero groups written "
-              "as ::, no host bits set")
+_CANONICAL = (
+    "lower-case hex, no leading zeros, the longest run of zero groups written "
+    "as ::, no host bits set"
+)
 
 SCHEMA_DEFS: dict[str, Any] = {
     "IPv4CIDR": {
@@ -241,8 +264,11 @@ SCHEMA_DEFS: dict[str, Any] = {
         "description": f"An IPv6 CIDR in canonical form ({_CANONICAL}), not ::/n, loopback, "
         "link-local, multicast or IPv4-mapped.",
         "allOf": [
-            {"pattern": IPV6_CIDR, "patternErrorMessage": "not an IPv6 network in canonical "
-             f"form such as fd00:10:244::/56 ({_CANONICAL})"},
+            {
+                "pattern": IPV6_CIDR,
+                "patternErrorMessage": "not an IPv6 network in canonical "
+                f"form such as fd00:10:244::/56 ({_CANONICAL})",
+            },
             {"pattern": IPV6_HOST_BITS, "patternErrorMessage": "host bits are set"},
         ],
         "not": {"pattern": IPV6_NOT},

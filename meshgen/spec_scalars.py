@@ -37,8 +37,15 @@ _TEXT_CONTROL = re.compile(TEXT_CONTROL_CHARACTERS)
 
 INT32_MAX = 2**31 - 1  # Istio's int32 and uint32 fields: larger values are rejected by Istio
 
-_NAMES = {0x00: "NUL", 0x09: "tab", 0x0A: "line feed", 0x0D: "carriage return",
-          0x1B: "escape", 0x7F: "delete", 0x85: "next line"}
+_NAMES = {
+    0x00: "NUL",
+    0x09: "tab",
+    0x0A: "line feed",
+    0x0D: "carriage return",
+    0x1B: "escape",
+    0x7F: "delete",
+    0x85: "next line",
+}
 
 
 def control_character(text: str, *, multiline: bool = False) -> str | None:

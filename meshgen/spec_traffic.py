@@ -34,15 +34,18 @@ from meshgen.spec_scalars import (
 Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")]
 Percent = Annotated[float, Field(ge=0, le=100)] | IntPercent
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$", max_length=256)]
-ServiceAccountRef = Annotated[str, StringConstraints(
-    pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+ServiceAccountRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+]
 Locality = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,2}$")]
 
 
 class Model(BaseModel):
     # Built on first use, like spec.py's models (see there).
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False,
-                              defer_build=True)
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, populate_by_name=False, defer_build=True
+    )
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -55,14 +58,23 @@ class StringMatch(Model):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
     exact: Text | SkipJsonSchema[None] = Field(
-        None, json_schema_extra=_no_default, description="The whole value equals this.",
-        examples=["always"])
+        None,
+        json_schema_extra=_no_default,
+        description="The whole value equals this.",
+        examples=["always"],
+    )
     prefix: Text | SkipJsonSchema[None] = Field(
-        None, json_schema_extra=_no_default, description="The value starts with this.",
-        examples=["/api/"])
+        None,
+        json_schema_extra=_no_default,
+        description="The value starts with this.",
+        examples=["/api/"],
+    )
     regex: Text | SkipJsonSchema[None] = Field(
-        None, json_schema_extra=_no_default, description="The whole value matches this RE2 "
-        "regular expression (Envoy's syntax).", examples=["^/v[0-9]+/"])
+        None,
+        json_schema_extra=_no_default,
+        description="The whole value matches this RE2 regular expression (Envoy's syntax).",
+        examples=["^/v[0-9]+/"],
+    )
 
     @field_validator("exact", "prefix", "regex", mode="before")
     @classmethod
@@ -83,48 +95,78 @@ class Match(Model):
     """A VirtualService `match` condition; all of its fields must hold."""
 
     headers: dict[HeaderName, StringMatch] = Field(
-        default_factory=empty_dict, description="Request headers (lower-case names) and what each "
-        "must match.", examples=[{"x-canary": {"exact": "always"}}])
-    uri: StringMatch | None = Field(None, description="What the request path must match.",
-                                    examples=[{"prefix": "/api/"}])
+        default_factory=empty_dict,
+        description="Request headers (lower-case names) and what each must match.",
+        examples=[{"x-canary": {"exact": "always"}}],
+    )
+    uri: StringMatch | None = Field(
+        None, description="What the request path must match.", examples=[{"prefix": "/api/"}]
+    )
     source_labels: dict[LabelKey, LabelValue] = Field(
-        default_factory=empty_dict, alias="sourceLabels",
+        default_factory=empty_dict,
+        alias="sourceLabels",
         description="Labels of the calling workload; `topology.istio.io/cluster: <name>` "
-        "matches callers in one cluster.", examples=[{"app": "frontend"}])
-    port: PortNumber | None = Field(None, description="The service port the request is "
-                                    "sent to; a declared port (MG410).", examples=[8080])
+        "matches callers in one cluster.",
+        examples=[{"app": "frontend"}],
+    )
+    port: PortNumber | None = Field(
+        None,
+        description="The service port the request is sent to; a declared port (MG410).",
+        examples=[8080],
+    )
 
 
 class Retries(Model):
     """A VirtualService retry policy (`retries`)."""
 
-    attempts: Int32Count = Field(description="Number of retries (`retries.attempts`).",
-                                 examples=[2])
+    attempts: Int32Count = Field(
+        description="Number of retries (`retries.attempts`).", examples=[2]
+    )
     per_try_timeout: Duration | None = Field(
-        None, alias="perTryTimeout", description="Timeout of each attempt, a Go duration "
-        "(`retries.perTryTimeout`).", examples=["2s"])
+        None,
+        alias="perTryTimeout",
+        description="Timeout of each attempt, a Go duration (`retries.perTryTimeout`).",
+        examples=["2s"],
+    )
     retry_on: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+(,[a-z0-9-]+)*$")] | None = (
-        Field(None, alias="retryOn", description="Comma-separated Envoy retry conditions "
-              "(`retries.retryOn`); none: Istio's default.",
-              examples=["5xx,reset,connect-failure"]))
+        Field(
+            None,
+            alias="retryOn",
+            description="Comma-separated Envoy retry conditions "
+            "(`retries.retryOn`); none: Istio's default.",
+            examples=["5xx,reset,connect-failure"],
+        )
+    )
 
 
 class Delay(Model):
     """Delay requests before forwarding them (`fault.delay`)."""
 
-    fixed_delay: Duration = Field(alias="fixedDelay", description="How long to delay, a Go "
-                                  "duration (`fault.delay.fixedDelay`).", examples=["5s"])
-    percentage: Percent = Field(100, description="Percentage of requests delayed, 0-100 "
-                                "(`fault.delay.percentage.value`).", examples=[10])
+    fixed_delay: Duration = Field(
+        alias="fixedDelay",
+        description="How long to delay, a Go duration (`fault.delay.fixedDelay`).",
+        examples=["5s"],
+    )
+    percentage: Percent = Field(
+        100,
+        description="Percentage of requests delayed, 0-100 (`fault.delay.percentage.value`).",
+        examples=[10],
+    )
 
 
 class Abort(Model):
     """Answer requests with an error instead of forwarding them (`fault.abort`)."""
 
-    http_status: HTTPStatus = Field(alias="httpStatus", description="The HTTP status "
-                                    "returned (`fault.abort.httpStatus`).", examples=[503])
-    percentage: Percent = Field(100, description="Percentage of requests aborted, 0-100 "
-                                "(`fault.abort.percentage.value`).", examples=[5])
+    http_status: HTTPStatus = Field(
+        alias="httpStatus",
+        description="The HTTP status returned (`fault.abort.httpStatus`).",
+        examples=[503],
+    )
+    percentage: Percent = Field(
+        100,
+        description="Percentage of requests aborted, 0-100 (`fault.abort.percentage.value`).",
+        examples=[5],
+    )
 
 
 class Fault(Model):
@@ -137,44 +179,73 @@ class Fault(Model):
 class Mirror(Model):
     """Send a copy of the requests to another subset of the service; answers are dropped."""
 
-    subset: DNSLabel | None = Field(None, description="A declared subset (MG401) receiving "
-                                    "the copies (`mirror.subset`).", examples=["v3"])
-    port: PortNumber | None = Field(None, description="A declared port (MG410) "
-                                    "(`mirror.port.number`).", examples=[8080])
-    percentage: Percent = Field(100, description="Percentage of requests mirrored, 0-100 "
-                                "(`mirrorPercentage.value`).", examples=[5])
+    subset: DNSLabel | None = Field(
+        None,
+        description="A declared subset (MG401) receiving the copies (`mirror.subset`).",
+        examples=["v3"],
+    )
+    port: PortNumber | None = Field(
+        None, description="A declared port (MG410) (`mirror.port.number`).", examples=[8080]
+    )
+    percentage: Percent = Field(
+        100,
+        description="Percentage of requests mirrored, 0-100 (`mirrorPercentage.value`).",
+        examples=[5],
+    )
 
 
 class TCPSettings(Model):
     """TCP connection pool limits (`connectionPool.tcp`)."""
 
     max_connections: Int32Positive | None = Field(
-        None, alias="maxConnections", description="Maximum connections to the service per "
-        "Envoy (`tcp.maxConnections`).", examples=[100])
+        None,
+        alias="maxConnections",
+        description="Maximum connections to the service per Envoy (`tcp.maxConnections`).",
+        examples=[100],
+    )
     connect_timeout: Duration | None = Field(
-        None, alias="connectTimeout", description="TCP connect timeout, a Go duration "
-        "(`tcp.connectTimeout`).", examples=["1s"])
+        None,
+        alias="connectTimeout",
+        description="TCP connect timeout, a Go duration (`tcp.connectTimeout`).",
+        examples=["1s"],
+    )
 
 
 class HTTPSettings(Model):
     """HTTP connection pool limits (`connectionPool.http`)."""
 
     http1_max_pending_requests: Int32Positive | None = Field(
-        None, alias="http1MaxPendingRequests", description="Maximum requests queued while "
-        "waiting for a connection (`http.http1MaxPendingRequests`).", examples=[50])
+        None,
+        alias="http1MaxPendingRequests",
+        description="Maximum requests queued while "
+        "waiting for a connection (`http.http1MaxPendingRequests`).",
+        examples=[50],
+    )
     http2_max_requests: Int32Positive | None = Field(
-        None, alias="http2MaxRequests", description="Maximum active requests to the service "
-        "(`http.http2MaxRequests`).", examples=[1000])
+        None,
+        alias="http2MaxRequests",
+        description="Maximum active requests to the service (`http.http2MaxRequests`).",
+        examples=[1000],
+    )
     max_requests_per_connection: Int32Count | None = Field(
-        None, alias="maxRequestsPerConnection", description="Requests per connection before "
+        None,
+        alias="maxRequestsPerConnection",
+        description="Requests per connection before "
         "it is closed; 1 disables keep-alive (`http.maxRequestsPerConnection`).",
-        examples=[10])
-    max_retries: Int32Count | None = Field(None, alias="maxRetries", description="Maximum "
-                                           "outstanding retries to the service "
-                                           "(`http.maxRetries`).", examples=[3])
-    idle_timeout: Duration | None = Field(None, alias="idleTimeout", description="Close "
-                                          "connections idle this long, a Go duration "
-                                          "(`http.idleTimeout`).", examples=["30s"])
+        examples=[10],
+    )
+    max_retries: Int32Count | None = Field(
+        None,
+        alias="maxRetries",
+        description="Maximum outstanding retries to the service (`http.maxRetries`).",
+        examples=[3],
+    )
+    idle_timeout: Duration | None = Field(
+        None,
+        alias="idleTimeout",
+        description="Close connections idle this long, a Go duration (`http.idleTimeout`).",
+        examples=["30s"],
+    )
 
 
 class ConnectionPool(Model):
@@ -189,57 +260,87 @@ class OutlierDetection(Model):
     (`trafficPolicy.outlierDetection`); locality failover needs it."""
 
     consecutive_5xx_errors: Int32Count | None = Field(
-        None, alias="consecutive5xxErrors", description="Consecutive 5xx answers that eject "
-        "an endpoint (`outlierDetection.consecutive5xxErrors`).", examples=[5])
-    interval: Duration | None = Field(None, description="Time between ejection sweeps, a Go "
-                                      "duration (`outlierDetection.interval`).",
-                                      examples=["10s"])
+        None,
+        alias="consecutive5xxErrors",
+        description="Consecutive 5xx answers that eject "
+        "an endpoint (`outlierDetection.consecutive5xxErrors`).",
+        examples=[5],
+    )
+    interval: Duration | None = Field(
+        None,
+        description="Time between ejection sweeps, a Go duration (`outlierDetection.interval`).",
+        examples=["10s"],
+    )
     base_ejection_time: Duration | None = Field(
-        None, alias="baseEjectionTime", description="Minimum ejection time, a Go duration "
-        "(`outlierDetection.baseEjectionTime`).", examples=["30s"])
+        None,
+        alias="baseEjectionTime",
+        description="Minimum ejection time, a Go duration (`outlierDetection.baseEjectionTime`).",
+        examples=["30s"],
+    )
     max_ejection_percent: IntPercent | None = Field(
-        None, alias="maxEjectionPercent", description="Maximum percentage of endpoints ejected "
-        "at once (`outlierDetection.maxEjectionPercent`).", examples=[100])
+        None,
+        alias="maxEjectionPercent",
+        description="Maximum percentage of endpoints ejected "
+        "at once (`outlierDetection.maxEjectionPercent`).",
+        examples=[100],
+    )
 
 
 class Failover(Model):
     """Where traffic goes when a region has no healthy endpoints."""
 
-    from_: Locality = Field(alias="from", description="The region failing over "
-                            "(`failover[].from`); a `clusters[].region` (MG415).",
-                            examples=["us-east1"])
-    to: Locality = Field(description="The region taking over (`failover[].to`); a "
-                         "`clusters[].region` (MG415).", examples=["us-west1"])
+    from_: Locality = Field(
+        alias="from",
+        description="The region failing over (`failover[].from`); a `clusters[].region` (MG415).",
+        examples=["us-east1"],
+    )
+    to: Locality = Field(
+        description="The region taking over (`failover[].to`); a `clusters[].region` (MG415).",
+        examples=["us-west1"],
+    )
 
 
 class LocalityLB(Model):
     """Locality-aware load balancing (`loadBalancer.localityLbSetting`); failover needs
     outlier detection (meshgen adds a default, MG418)."""
 
-    enabled: bool = Field(True, description="Prefer endpoints in the caller's locality "
-                          "(`localityLbSetting.enabled`).")
-    failover: list[Failover] = Field(default_factory=empty_list, description="Region pairs for "
-                                     "failover (`localityLbSetting.failover`).")
+    enabled: bool = Field(
+        True, description="Prefer endpoints in the caller's locality (`localityLbSetting.enabled`)."
+    )
+    failover: list[Failover] = Field(
+        default_factory=empty_list,
+        description="Region pairs for failover (`localityLbSetting.failover`).",
+    )
     failover_priority: list[LabelKey] = Field(
-        default_factory=empty_list, alias="failoverPriority", description="Label keys, in order, "
+        default_factory=empty_list,
+        alias="failoverPriority",
+        description="Label keys, in order, "
         "that endpoints must share with the caller to be preferred "
         "(`localityLbSetting.failoverPriority`, Istio >= 1.12: MG420).",
-        examples=[["topology.istio.io/cluster"]])
+        examples=[["topology.istio.io/cluster"]],
+    )
 
 
 class LoadBalancer(Model):
     """Load balancing (`trafficPolicy.loadBalancer`)."""
 
     # LEAST_CONN is the name before Istio 1.14 and a deprecated alias after (MG420, MG421).
-    simple: Literal[
-        "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN", "RANDOM", "PASSTHROUGH"] | None = Field(
-        None, description="Load-balancing algorithm (`loadBalancer.simple`). `ROUND_ROBIN`: "
+    simple: (
+        Literal["ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN", "RANDOM", "PASSTHROUGH"] | None
+    ) = Field(
+        None,
+        description="Load-balancing algorithm (`loadBalancer.simple`). `ROUND_ROBIN`: "
         "in turn; `LEAST_REQUEST`: fewest active requests (Istio >= 1.14, MG420); "
         "`LEAST_CONN`: its name before 1.14, deprecated after (MG421); `RANDOM`: at random; "
-        "`PASSTHROUGH`: to the address the caller asked for.")
-    locality: LocalityLB | None = Field(None, alias="localityLbSetting", description="Locality "
-                                        "load balancing and failover; failover needs "
-                                        "outlier detection (meshgen adds a default, MG418).")
+        "`PASSTHROUGH`: to the address the caller asked for.",
+    )
+    locality: LocalityLB | None = Field(
+        None,
+        alias="localityLbSetting",
+        description="Locality "
+        "load balancing and failover; failover needs "
+        "outlier detection (meshgen adds a default, MG418).",
+    )
 
 
 class TLS(Model):
@@ -247,7 +348,8 @@ class TLS(Model):
 
     mode: Literal["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"] = Field(
         description="`tls.mode`. `DISABLE`: plain text; `SIMPLE`: TLS; `MUTUAL`: TLS with "
-        "client certificates; `ISTIO_MUTUAL`: mTLS with Istio's certificates.")
+        "client certificates; `ISTIO_MUTUAL`: mTLS with Istio's certificates."
+    )
 
 
 class TrafficPolicy(Model):
@@ -258,12 +360,15 @@ class TrafficPolicy(Model):
     `outlierDetection`, meshgen adds `consecutive5xxErrors: 5, interval: 10s,
     baseEjectionTime: 30s` and says so with warning MG418."""
 
-    connection_pool: ConnectionPool | None = Field(None, alias="connectionPool",
-                                                   description="Connection pool limits.")
+    connection_pool: ConnectionPool | None = Field(
+        None, alias="connectionPool", description="Connection pool limits."
+    )
     outlier_detection: OutlierDetection | None = Field(
-        None, alias="outlierDetection", description="Ejection of failing endpoints.")
-    load_balancer: LoadBalancer | None = Field(None, alias="loadBalancer",
-                                               description="Load balancing and failover.")
+        None, alias="outlierDetection", description="Ejection of failing endpoints."
+    )
+    load_balancer: LoadBalancer | None = Field(
+        None, alias="loadBalancer", description="Load balancing and failover."
+    )
     tls: TLS | None = Field(None, description="TLS settings.")
 
 
@@ -271,35 +376,50 @@ class PeerAuthentication(Model):
     """A PeerAuthentication named `default` (security.istio.io)."""
 
     mode: Literal["STRICT", "PERMISSIVE", "DISABLE"] = Field(
-        "STRICT", description="`mtls.mode`. `STRICT`: mTLS only; `PERMISSIVE`: mTLS and "
-        "plain text; `DISABLE`: plain text.")
+        "STRICT",
+        description="`mtls.mode`. `STRICT`: mTLS only; `PERMISSIVE`: mTLS and "
+        "plain text; `DISABLE`: plain text.",
+    )
     namespaces: list[DNSLabel] = Field(
-        default_factory=empty_list, description="Namespaces that get one; empty: mesh-wide (in "
-        "istio-system).", examples=[["shop"]])
+        default_factory=empty_list,
+        description="Namespaces that get one; empty: mesh-wide (in istio-system).",
+        examples=[["shop"]],
+    )
 
 
 class AllowFrom(Model):
     """Who may call (`rules[].from[].source`)."""
 
-    namespaces: list[DNSLabel] = Field(default_factory=empty_list, description="Callers from these "
-                                       "namespaces are allowed (`source.namespaces`).",
-                                       examples=[["shop"]])
+    namespaces: list[DNSLabel] = Field(
+        default_factory=empty_list,
+        description="Callers from these namespaces are allowed (`source.namespaces`).",
+        examples=[["shop"]],
+    )
     service_accounts: list[ServiceAccountRef] = Field(
-        default_factory=empty_list, alias="serviceAccounts", description="Callers with these "
+        default_factory=empty_list,
+        alias="serviceAccounts",
+        description="Callers with these "
         "identities, `<namespace>/<name>`, are allowed (`source.principals` "
-        "`<trustDomain>/ns/<namespace>/sa/<name>`).", examples=[["shop/frontend"]])
+        "`<trustDomain>/ns/<namespace>/sa/<name>`).",
+        examples=[["shop/frontend"]],
+    )
 
 
 class AuthorizationPolicy(Model):
     """An ALLOW AuthorizationPolicy (security.istio.io)."""
 
-    name: DNSLabel = Field(description="Name of the AuthorizationPolicy.",
-                           examples=["checkout-callers"])
-    namespace: DNSLabel = Field(description="Its namespace, a declared one (MG419).",
-                                examples=["checkout"])
+    name: DNSLabel = Field(
+        description="Name of the AuthorizationPolicy.", examples=["checkout-callers"]
+    )
+    namespace: DNSLabel = Field(
+        description="Its namespace, a declared one (MG419).", examples=["checkout"]
+    )
     selector: dict[LabelKey, LabelValue] = Field(
-        default_factory=empty_dict, description="Labels of the workloads it applies to "
-        "(`selector.matchLabels`); empty: the whole namespace.", examples=[{"app": "checkout"}])
+        default_factory=empty_dict,
+        description="Labels of the workloads it applies to "
+        "(`selector.matchLabels`); empty: the whole namespace.",
+        examples=[{"app": "checkout"}],
+    )
     allow: AllowFrom = Field(description="The callers allowed.")
 
 
@@ -307,7 +427,10 @@ class Security(Model):
     """mTLS and authorization (security.istio.io), written into every cluster."""
 
     peer_authentication: PeerAuthentication | None = Field(
-        None, alias="peerAuthentication", description="The mTLS mode.")
+        None, alias="peerAuthentication", description="The mTLS mode."
+    )
     authorization_policies: list[AuthorizationPolicy] = Field(
-        default_factory=empty_list, alias="authorizationPolicies", description="Who may call "
-        "which workloads.")
+        default_factory=empty_list,
+        alias="authorizationPolicies",
+        description="Who may call which workloads.",
+    )

@@ -3,7 +3,9 @@
 from meshgen.schema import MODELINE
 
 # The modeline names the published schema (schema.py), so the file works wherever it goes.
-STARTER = MODELINE + """
+STARTER = (
+    MODELINE
+    + """
 # A meshgen spec: one Istio multi-primary mesh over a flat network (Submariner).
 # Check it with `meshgen validate mesh.yaml`; compile it with `meshgen build mesh.yaml`.
 apiVersion: meshgen.dev/v1alpha1
@@ -44,3 +46,4 @@ spec:
             - {subset: v1, weight: 50}
             - {subset: v2, weight: 50}
 """
+)

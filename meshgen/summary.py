@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from meshgen.checks.reserved import OWNER_NAMES, RESERVED
 from meshgen.spec import Cluster, Mesh, Route, Service
 
-MAX_CLUSTERS = 8   # drawn one by one; beyond, the first SHOWN_CLUSTERS and a note
+MAX_CLUSTERS = 8  # drawn one by one; beyond, the first SHOWN_CLUSTERS and a note
 SHOWN_CLUSTERS = 6
 MAX_WATCH_EDGES = 4  # istiod -> each peer's API server edges, up to this many clusters
 MAX_SERVICES = 8
-MAP_COLUMNS = 32     # widest island of the address map
+MAP_COLUMNS = 32  # widest island of the address map
 
 
 # --- shared descriptions -----------------------------------------------------------------
@@ -115,13 +115,21 @@ def _ranges(mesh: Mesh, version: int) -> list[_Range]:
     clusters = mesh.spec.clusters
     out: list[_Range] = []
     for i, c in enumerate(clusters):
-        for kind, nets, mark in (("pods", c.pod_cidr, "=" if i >= 26 else chr(65 + i)),
-                                 ("services", c.service_cidr, "-" if i >= 26 else chr(97 + i))):
+        for kind, nets, mark in (
+            ("pods", c.pod_cidr, "=" if i >= 26 else chr(65 + i)),
+            ("services", c.service_cidr, "-" if i >= 26 else chr(97 + i)),
+        ):
             for n in nets:
                 net = _network(n)
                 if net is not None and net.version == version:
-                    out.append(_Range(int(net.network_address), int(net.broadcast_address),
-                                      mark, f"{c.name} {kind} {net}"))
+                    out.append(
+                        _Range(
+                            int(net.network_address),
+                            int(net.broadcast_address),
+                            mark,
+                            f"{c.name} {kind} {net}",
+                        )
+                    )
     owners = {"submariner"} if mesh.spec.submariner is not None else set()
     if any(c.platform == "openshift" for c in clusters):
         owners.add("openshift")
@@ -129,8 +137,14 @@ def _ranges(mesh: Mesh, version: int) -> list[_Range]:
         return out  # reserved ranges only where the mesh has addresses of this family
     for r in RESERVED:
         if r.owner in owners and r.network.version == version:
-            out.append(_Range(int(r.network.network_address), int(r.network.broadcast_address),
-                              "#", f"{r.network} {OWNER_NAMES[r.owner]}: {r.purpose}"))
+            out.append(
+                _Range(
+                    int(r.network.network_address),
+                    int(r.network.broadcast_address),
+                    "#",
+                    f"{r.network} {OWNER_NAMES[r.owner]}: {r.purpose}",
+                )
+            )
     return sorted(out, key=lambda r: (r.start, r.end))
 
 
@@ -180,17 +194,26 @@ def address_map(mesh: Mesh) -> list[str]:
         ranges = _ranges(mesh, version)
         if not ranges:
             continue
-        parts = [f"{_address(isl[0].start, version)} {_bar(isl)} "
-                 f"{_address(max(r.end for r in isl), version)}" for isl in _islands(ranges)]
+        parts = [
+            f"{_address(isl[0].start, version)} {_bar(isl)} "
+            f"{_address(max(r.end for r in isl), version)}"
+            for isl in _islands(ranges)
+        ]
         lines.append(f"IPv{version} " + " ~ ".join(parts))
         seen: set[str] = set()
         for r in ranges:
             if r.mark in "=-" and r.mark in seen:
                 continue
             seen.add(r.mark)
-            text = r.text if r.mark not in "=-" else (
-                "pods of the clusters after the 26th" if r.mark == "=" else
-                "services of the clusters after the 26th")
+            text = (
+                r.text
+                if r.mark not in "=-"
+                else (
+                    "pods of the clusters after the 26th"
+                    if r.mark == "="
+                    else "services of the clusters after the 26th"
+                )
+            )
             legend.append(f"  {r.mark} {text}")
     return [*lines, *dict.fromkeys(legend)]
 
@@ -220,8 +243,11 @@ def mermaid(mesh: Mesh) -> list[str]:
         out.append(f"  subgraph c{i}[{_q(f'{c.name} ({c.platform})')}]")
         net = _q("pods " + _cidrs(c.pod_cidr), "services " + _cidrs(c.service_cidr))
         out.append(f"    c{i}net[{net}]")
-        watch = "" if len(clusters) <= MAX_WATCH_EDGES else (
-            f"watches {len(clusters) - 1} peer API servers")
+        watch = (
+            ""
+            if len(clusters) <= MAX_WATCH_EDGES
+            else (f"watches {len(clusters) - 1} peer API servers")
+        )
         out.append(f"    c{i}istiod[{_q('istiod', *([watch] if watch else []))}]")
         out.append(f"    c{i}api[{_q('API server')}]")
         if sub is not None:
@@ -269,34 +295,49 @@ def mermaid(mesh: Mesh) -> list[str]:
 # --- terminal text -----------------------------------------------------------------------
 
 _BOLD, _CYAN, _GREEN, _YELLOW, _DIM, _RESET = (
-    "\033[1m", "\033[36m", "\033[32m", "\033[33m", "\033[2m", "\033[0m")
+    "\033[1m",
+    "\033[36m",
+    "\033[32m",
+    "\033[33m",
+    "\033[2m",
+    "\033[0m",
+)
 
 
 def mesh_summary(mesh: Mesh, *, color: bool) -> str:
     """The mesh as terminal text: clusters, tunnels, istiod watches, routes, address map.
     ANSI colours when `color`, plain text otherwise."""
+
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
 
     spec = mesh.spec
     clusters = spec.clusters
     n = len(clusters)
-    out = [paint(_BOLD, f"mesh {mesh.metadata.name}") +
-           f": Istio {spec.istio.version} multi-primary, network {spec.network}, "
-           f"{n} cluster{'s' * (n != 1)}, {len(spec.services)} service"
-           f"{'s' * (len(spec.services) != 1)}", "", paint(_BOLD, "clusters")]
+    out = [
+        paint(_BOLD, f"mesh {mesh.metadata.name}")
+        + f": Istio {spec.istio.version} multi-primary, network {spec.network}, "
+        f"{n} cluster{'s' * (n != 1)}, {len(spec.services)} service"
+        f"{'s' * (len(spec.services) != 1)}",
+        "",
+        paint(_BOLD, "clusters"),
+    ]
     shown = clusters if n <= MAX_CLUSTERS else clusters[:SHOWN_CLUSTERS]
     for c in shown:
-        out.append(f"  {paint(_BOLD, c.name)} ({c.platform}): pods "
-                   f"{paint(_CYAN, _cidrs(c.pod_cidr))}, services "
-                   f"{paint(_CYAN, _cidrs(c.service_cidr))}")
+        out.append(
+            f"  {paint(_BOLD, c.name)} ({c.platform}): pods "
+            f"{paint(_CYAN, _cidrs(c.pod_cidr))}, services "
+            f"{paint(_CYAN, _cidrs(c.service_cidr))}"
+        )
     if len(shown) < n:
         out.append(paint(_DIM, f"  ... and {n - len(shown)} more clusters"))
     sub = spec.submariner
     if sub is not None:
-        out.append(f"  Submariner broker on {paint(_BOLD, sub.broker)}; "
-                   f"{n * (n - 1) // 2} {sub.cable_driver} tunnel"
-                   f"{'s' * (n * (n - 1) // 2 != 1)} between the gateways (full mesh)")
+        out.append(
+            f"  Submariner broker on {paint(_BOLD, sub.broker)}; "
+            f"{n * (n - 1) // 2} {sub.cable_driver} tunnel"
+            f"{'s' * (n * (n - 1) // 2 != 1)} between the gateways (full mesh)"
+        )
     if n > 1:
         out.append(f"  each istiod watches the {n - 1} other API server{'s' * (n > 2)}")
     if spec.services:

@@ -61,22 +61,33 @@ def _control_characters(data: Any, positions: Positions) -> dict[YamlPath, Diagn
     while stack:
         path, node = stack.pop()
         if isinstance(node, str):
-            multiline = len(path) > len(ISTIO_VALUES) and path[:len(ISTIO_VALUES)] == ISTIO_VALUES
+            multiline = len(path) > len(ISTIO_VALUES) and path[: len(ISTIO_VALUES)] == ISTIO_VALUES
             char = control_character(node, multiline=multiline)
             if char is not None:
                 message = f"control character {describe_character(char)} in {_dotted(path)}"
-                found[path] = Diagnostic("MG110", Severity.ERROR, message, positions.at(path),
-                                         _control_hint(node, multiline=multiline))
+                found[path] = Diagnostic(
+                    "MG110",
+                    Severity.ERROR,
+                    message,
+                    positions.at(path),
+                    _control_hint(node, multiline=multiline),
+                )
         elif isinstance(node, dict):
             for key, value in node.items():
                 child = (*path, key)
                 char = control_character(key) if isinstance(key, str) else None
                 if char is not None:
-                    message = (f"control character {describe_character(char)} in the key "
-                               f"{key!r} of {_dotted(path)}")
-                    found[child] = Diagnostic("MG110", Severity.ERROR, message,
-                                              positions.key_at(child),
-                                              "keys are names: no control characters")
+                    message = (
+                        f"control character {describe_character(char)} in the key "
+                        f"{key!r} of {_dotted(path)}"
+                    )
+                    found[child] = Diagnostic(
+                        "MG110",
+                        Severity.ERROR,
+                        message,
+                        positions.key_at(child),
+                        "keys are names: no control characters",
+                    )
                     continue
                 stack.append((child, value))
         elif isinstance(node, list):
@@ -91,12 +102,16 @@ def _sortable(path: YamlPath) -> tuple[tuple[int, str], ...]:
 def _control_hint(value: str, *, multiline: bool) -> str:
     body = value.removesuffix("\n")
     if body and body != value and control_character(body) is None:
-        return ("a block scalar (| or >) keeps the final line break: write the value on one "
-                "line, or use |- or >-")
+        return (
+            "a block scalar (| or >) keeps the final line break: write the value on one "
+            "line, or use |- or >-"
+        )
     if multiline:
         return f"strings in istio.values may hold tabs and line feeds, nothing else: {value!r}"
-    return ("meshgen copies values into YAML, shell commands and Markdown, so they hold no "
-            f"control characters, line breaks and tabs included: {value!r}")
+    return (
+        "meshgen copies values into YAML, shell commands and Markdown, so they hold no "
+        f"control characters, line breaks and tabs included: {value!r}"
+    )
 
 
 def _error_path(err: Any, data: Any) -> YamlPath:

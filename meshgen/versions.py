@@ -47,8 +47,7 @@ class Fact:
     source: str
 
     def holds(self, version: Version) -> bool:
-        return any(first <= version and (end is None or version < end)
-                   for first, end in self.spans)
+        return any(first <= version and (end is None or version < end) for first, end in self.spans)
 
     @property
     def first(self) -> str:
@@ -68,8 +67,14 @@ class Fact:
         return f"{major}.{minor - 1}"
 
 
-def _fact(summary: str, source: str, *, since: str = "1.0.0", until: str | None = None,
-          spans: tuple[tuple[str, str | None], ...] = ()) -> Fact:
+def _fact(
+    summary: str,
+    source: str,
+    *,
+    since: str = "1.0.0",
+    until: str | None = None,
+    spans: tuple[tuple[str, str | None], ...] = (),
+) -> Fact:
     ranges = spans or ((since, until),)
     return Fact(summary, tuple((parse(a), parse(b) if b else None) for a, b in ranges), source)
 
@@ -78,82 +83,110 @@ def _fact(summary: str, source: str, *, since: str = "1.0.0", until: str | None 
 NETWORKING_V1 = _fact(
     "networking.istio.io/v1 and security.istio.io/v1 are served (istioctl before 1.22 "
     "silently skips v1 objects)",
-    "https://istio.io/latest/blog/2024/v1-apis/", since="1.22.0")
+    "https://istio.io/latest/blog/2024/v1-apis/",
+    since="1.22.0",
+)
 LB_LEAST_REQUEST = _fact(
     "DestinationRule loadBalancer.simple accepts LEAST_REQUEST (LEAST_CONN is its deprecated "
     "alias from then on)",
     "https://github.com/istio/api/blob/1.14.0/networking/v1alpha3/destination_rule.proto",
-    since="1.14.0")
+    since="1.14.0",
+)
 FAILOVER_PRIORITY = _fact(
     "DestinationRule localityLbSetting.failoverPriority exists",
     "https://github.com/istio/api/blob/1.12.0/networking/v1alpha3/destination_rule.proto",
-    since="1.12.0")
+    since="1.12.0",
+)
 
 # --- The install: istioctl / operator --------------------------------------------------------
 IN_CLUSTER_OPERATOR = _fact(
     "the in-cluster Istio operator (and its IstioOperator CRD) ships",
     "https://istio.io/latest/blog/2024/in-cluster-operator-deprecation-announcement/",
-    until="1.24.0")
+    until="1.24.0",
+)
 OPENSHIFT_PROFILE_BEYOND_SEED = _fact(
     "the istioctl `openshift` profile sets more than the 1.10 values the seed spells out "
     "(privileged CNI from 1.11, then the Multus provider and platform, then the Helm "
-    "profiles)", "https://github.com/istio/istio/pull/34232", since="1.11.0")
+    "profiles)",
+    "https://github.com/istio/istio/pull/34232",
+    since="1.11.0",
+)
 OPENSHIFT_PROFILE_INJECTED_NETWORK = _fact(
     "the istioctl `openshift` profile injects the k8s.v1.cni.cncf.io/networks annotation "
     "through sidecarInjectorWebhook.injectedAnnotations",
     "https://github.com/istio/istio/blob/1.18.7/manifests/profiles/openshift.yaml",
-    until="1.19.0")
+    until="1.19.0",
+)
 MULTUS_NETWORK_NAMESPACED = _fact(
     "the injected Multus network is `default/istio-cni` (the cni chart's own "
     "NetworkAttachmentDefinition in `default`), not a per-namespace `istio-cni`",
     "https://github.com/istio/istio/blob/1.19.10/manifests/charts/istio-cni/templates/"
-    "network-attachment-definition.yaml", since="1.19.0")
+    "network-attachment-definition.yaml",
+    since="1.19.0",
+)
 CNI_LOGGING_LEVEL = _fact(
     "the cni chart reads cni.logging.level; cni.logLevel is a no-op",
     "https://github.com/istio/istio/blob/1.23.6/manifests/charts/istio-cni/values.yaml",
-    since="1.23.0")
+    since="1.23.0",
+)
 
 # --- The install: Helm charts (each chart reads only its own values) --------------------------
 HELM_CNI_PRIVILEGED_VALUE = _fact(
     "the cni chart reads cni.privileged (added for 1.13, backported to 1.11.6 and 1.12.2; "
     "from 1.22 the DaemonSet template decides it alone)",
     "https://github.com/istio/istio/pull/36583",
-    spans=(("1.11.6", "1.12.0"), ("1.12.2", "1.22.0")))
+    spans=(("1.11.6", "1.12.0"), ("1.12.2", "1.22.0")),
+)
 HELM_CNI_PROVIDER_VALUE = _fact(
     "the cni chart reads cni.provider (`multus` makes it create the NetworkAttachmentDefinition)",
     "https://github.com/istio/istio/blob/1.19.10/manifests/charts/istio-cni/values.yaml",
-    since="1.19.0")
+    since="1.19.0",
+)
 HELM_OPENSHIFT_PROFILE = _fact(
     "every chart has files/profile-openshift.yaml, selected with `profile: openshift`",
     "https://github.com/istio/istio/tree/1.21.6/manifests/charts/istio-cni/files",
-    spans=(("1.21.0", "1.24.0"),))
+    spans=(("1.21.0", "1.24.0"),),
+)
 HELM_PLATFORM_PROFILE = _fact(
     "every chart applies files/profile-platform-<global.platform>.yaml (`profile: openshift` "
     "is an unknown profile from here)",
     "https://github.com/istio/istio/tree/1.24.6/manifests/charts/istio-cni/files",
-    since="1.24.0")
+    since="1.24.0",
+)
 HELM_ISTIOD_PLATFORM_VALUE = _fact(
     "the istiod chart reads global.platform (OpenShift: the proxy UID from the namespace)",
     "https://github.com/istio/istio/blob/1.19.10/manifests/charts/istio-control/"
-    "istio-discovery/values.yaml", since="1.19.0")
+    "istio-discovery/values.yaml",
+    since="1.19.0",
+)
 HELM_PILOT_CNI_VALUE = _fact(
     "the istiod chart reads pilot.cni.enabled instead of istio_cni.enabled",
     "https://github.com/istio/istio/blob/1.22.8/manifests/charts/istio-control/"
-    "istio-discovery/values.yaml", since="1.22.0")
+    "istio-discovery/values.yaml",
+    since="1.22.0",
+)
 
 # --- Platform and operations -------------------------------------------------------------------
 OPENSHIFT_SIDECAR_NEEDS_ANYUID = _fact(
     "on OpenShift the sidecar runs as UID 1337, so injected namespaces need the anyuid SCC",
-    "https://istio.io/v1.19/docs/setup/platform-setup/openshift/", until="1.20.0")
+    "https://istio.io/v1.19/docs/setup/platform-setup/openshift/",
+    until="1.20.0",
+)
 TOP_LEVEL_CREATE_REMOTE_SECRET = _fact(
     "`istioctl create-remote-secret` is a top-level command (before: `istioctl x ...`)",
-    "https://istio.io/v1.12/docs/setup/install/multicluster/multi-primary/", since="1.12.0")
+    "https://istio.io/v1.12/docs/setup/install/multicluster/multi-primary/",
+    since="1.12.0",
+)
 REMOTE_SECRET_WITHOUT_TOKEN_SECRETS = _fact(
     "istioctl creates remote secrets on Kubernetes >= 1.24 (no service-account token Secrets)",
-    "https://github.com/istio/istio/pull/39003", since="1.14.0")
+    "https://github.com/istio/istio/pull/39003",
+    since="1.14.0",
+)
 OLDEST_KUBERNETES_124 = _fact(
     "the oldest Kubernetes the release supports is 1.24 or newer",
-    "https://istio.io/latest/docs/releases/supported-releases/", since="1.18.0")
+    "https://istio.io/latest/docs/releases/supported-releases/",
+    since="1.18.0",
+)
 
 FACTS: dict[str, Fact] = {
     name: value for name, value in globals().items() if isinstance(value, Fact)
@@ -175,8 +208,9 @@ class IstioRelease:
 
     @property
     def networking_api_version(self) -> str:
-        return "networking.istio.io/v1" if self.has(NETWORKING_V1) else (
-            "networking.istio.io/v1beta1")
+        return (
+            "networking.istio.io/v1" if self.has(NETWORKING_V1) else ("networking.istio.io/v1beta1")
+        )
 
     @property
     def security_api_version(self) -> str:
@@ -207,8 +241,11 @@ class IstioRelease:
 
     @property
     def create_remote_secret(self) -> str:
-        return "istioctl create-remote-secret" if self.has(TOP_LEVEL_CREATE_REMOTE_SECRET) else (
-            "istioctl x create-remote-secret")
+        return (
+            "istioctl create-remote-secret"
+            if self.has(TOP_LEVEL_CREATE_REMOTE_SECRET)
+            else ("istioctl x create-remote-secret")
+        )
 
     @property
     def multus_network_annotation(self) -> str:
@@ -218,16 +255,32 @@ class IstioRelease:
 # Kubernetes minors each Istio minor supports (istio.io data/compatibility/supportStatus.yaml,
 # "Supported releases"), as (oldest, newest) 1.x minors.
 KUBERNETES_SUPPORT: dict[int, tuple[int, int]] = {
-    10: (18, 21), 11: (18, 22), 12: (19, 22), 13: (20, 23), 14: (21, 24), 15: (22, 25),
-    16: (22, 25), 17: (23, 26), 18: (24, 27), 19: (25, 28), 20: (25, 29), 21: (26, 29),
-    22: (27, 30), 23: (27, 30), 24: (28, 31), 25: (29, 32), 26: (29, 33), 27: (29, 33),
-    28: (30, 34), 29: (31, 35), 30: (32, 36),
+    10: (18, 21),
+    11: (18, 22),
+    12: (19, 22),
+    13: (20, 23),
+    14: (21, 24),
+    15: (22, 25),
+    16: (22, 25),
+    17: (23, 26),
+    18: (24, 27),
+    19: (25, 28),
+    20: (25, 29),
+    21: (26, 29),
+    22: (27, 30),
+    23: (27, 30),
+    24: (28, 31),
+    25: (29, 32),
+    26: (29, 33),
+    27: (29, 33),
+    28: (30, 34),
+    29: (31, 35),
+    30: (32, 36),
 }
 
 
 def release(version: str) -> IstioRelease:
     return IstioRelease(parse(version))
-
 
 
 # The Istio versions each Sail Operator release accepts in `Istio.spec.version` and
@@ -236,22 +289,132 @@ def release(version: str) -> IstioRelease:
 # keeps end-of-life versions, which the operator refuses to reconcile).
 SAIL_RELEASES: dict[str, tuple[str, ...]] = {
     "1.0.0": ("1.24.3", "1.24.2", "1.24.1", "1.23.5", "1.23.4", "1.23.3", "1.23.0"),
-    "1.25.2": ("1.25.2", "1.25.1", "1.24.4", "1.24.3", "1.24.2", "1.24.1", "1.24.0", "1.23.5",
-               "1.23.4", "1.23.3", "1.23.2", "1.22.8", "1.22.7", "1.22.6", "1.22.5", "1.21.6"),
-    "1.26.3": ("1.26.3", "1.26.2", "1.26.1", "1.26.0", "1.25.3", "1.25.2", "1.25.1", "1.24.6",
-               "1.24.5", "1.24.4", "1.24.3", "1.24.2", "1.24.1", "1.24.0"),
-    "1.27.3": ("1.27.3", "1.27.2", "1.27.1", "1.27.0", "1.26.6", "1.26.5", "1.26.4", "1.26.3",
-               "1.26.2", "1.26.1", "1.26.0", "1.25.5", "1.25.4", "1.25.3", "1.25.2", "1.25.1",
-               "1.24.6", "1.24.5", "1.24.4", "1.24.3", "1.24.2", "1.24.1", "1.24.0"),
-    "1.28.3": ("1.28.3", "1.28.2", "1.28.1", "1.28.0", "1.27.5", "1.27.4", "1.27.3", "1.27.2",
-               "1.27.1", "1.27.0", "1.26.8", "1.26.7", "1.26.6", "1.26.5", "1.26.4", "1.26.3",
-               "1.26.2", "1.26.1", "1.26.0"),
-    "1.29.2": ("1.29.2", "1.29.1", "1.29.0", "1.28.6", "1.28.5", "1.28.4", "1.28.3", "1.28.2",
-               "1.28.1", "1.28.0", "1.27.9", "1.27.8", "1.27.7", "1.27.6", "1.27.5", "1.27.4",
-               "1.27.3", "1.27.2", "1.27.1", "1.27.0"),
-    "1.30.3": ("1.30.3", "1.30.2", "1.30.1", "1.30.0", "1.29.6", "1.29.5", "1.29.4", "1.29.3",
-               "1.29.2", "1.29.1", "1.29.0", "1.28.10", "1.28.9", "1.28.8", "1.28.7", "1.28.6",
-               "1.28.5", "1.28.4", "1.28.3", "1.28.2", "1.28.1", "1.28.0"),
+    "1.25.2": (
+        "1.25.2",
+        "1.25.1",
+        "1.24.4",
+        "1.24.3",
+        "1.24.2",
+        "1.24.1",
+        "1.24.0",
+        "1.23.5",
+        "1.23.4",
+        "1.23.3",
+        "1.23.2",
+        "1.22.8",
+        "1.22.7",
+        "1.22.6",
+        "1.22.5",
+        "1.21.6",
+    ),
+    "1.26.3": (
+        "1.26.3",
+        "1.26.2",
+        "1.26.1",
+        "1.26.0",
+        "1.25.3",
+        "1.25.2",
+        "1.25.1",
+        "1.24.6",
+        "1.24.5",
+        "1.24.4",
+        "1.24.3",
+        "1.24.2",
+        "1.24.1",
+        "1.24.0",
+    ),
+    "1.27.3": (
+        "1.27.3",
+        "1.27.2",
+        "1.27.1",
+        "1.27.0",
+        "1.26.6",
+        "1.26.5",
+        "1.26.4",
+        "1.26.3",
+        "1.26.2",
+        "1.26.1",
+        "1.26.0",
+        "1.25.5",
+        "1.25.4",
+        "1.25.3",
+        "1.25.2",
+        "1.25.1",
+        "1.24.6",
+        "1.24.5",
+        "1.24.4",
+        "1.24.3",
+        "1.24.2",
+        "1.24.1",
+        "1.24.0",
+    ),
+    "1.28.3": (
+        "1.28.3",
+        "1.28.2",
+        "1.28.1",
+        "1.28.0",
+        "1.27.5",
+        "1.27.4",
+        "1.27.3",
+        "1.27.2",
+        "1.27.1",
+        "1.27.0",
+        "1.26.8",
+        "1.26.7",
+        "1.26.6",
+        "1.26.5",
+        "1.26.4",
+        "1.26.3",
+        "1.26.2",
+        "1.26.1",
+        "1.26.0",
+    ),
+    "1.29.2": (
+        "1.29.2",
+        "1.29.1",
+        "1.29.0",
+        "1.28.6",
+        "1.28.5",
+        "1.28.4",
+        "1.28.3",
+        "1.28.2",
+        "1.28.1",
+        "1.28.0",
+        "1.27.9",
+        "1.27.8",
+        "1.27.7",
+        "1.27.6",
+        "1.27.5",
+        "1.27.4",
+        "1.27.3",
+        "1.27.2",
+        "1.27.1",
+        "1.27.0",
+    ),
+    "1.30.3": (
+        "1.30.3",
+        "1.30.2",
+        "1.30.1",
+        "1.30.0",
+        "1.29.6",
+        "1.29.5",
+        "1.29.4",
+        "1.29.3",
+        "1.29.2",
+        "1.29.1",
+        "1.29.0",
+        "1.28.10",
+        "1.28.9",
+        "1.28.8",
+        "1.28.7",
+        "1.28.6",
+        "1.28.5",
+        "1.28.4",
+        "1.28.3",
+        "1.28.2",
+        "1.28.1",
+        "1.28.0",
+    ),
 }
 
 

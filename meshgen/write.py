@@ -56,9 +56,14 @@ class OutputConflict(Exception):  # noqa: N818 - the name is the public API
     """meshgen refuses to write (or could not finish): `problems` lists (relative path,
     reason); `code` is the diagnostic code and `hint` what the user can do."""
 
-    def __init__(self, problems: list[tuple[str, str]], code: str = "MG901",
-                 hint: str = "meshgen never overwrites or deletes files it did not write",
-                 *, wrote_the_rest: bool = False) -> None:
+    def __init__(
+        self,
+        problems: list[tuple[str, str]],
+        code: str = "MG901",
+        hint: str = "meshgen never overwrites or deletes files it did not write",
+        *,
+        wrote_the_rest: bool = False,
+    ) -> None:
         self.problems = problems
         self.code = code
         self.hint = hint
@@ -234,15 +239,19 @@ def _parse_manifest(doc: object) -> dict[str, frozenset[str]]:
     return owned
 
 
-def _manifest_bytes(files: Mapping[str, str], *, pending: Mapping[str, str] | None = None,
-                     holder: str | None = None, created: list[str] | None = None,
-                     identity: Mapping[str, str] | None = None) -> bytes:
+def _manifest_bytes(
+    files: Mapping[str, str],
+    *,
+    pending: Mapping[str, str] | None = None,
+    holder: str | None = None,
+    created: list[str] | None = None,
+    identity: Mapping[str, str] | None = None,
+) -> bytes:
     doc: dict[str, object] = {"generator": "meshgen", "version": 2, "files": dict(files)}
     # {"meshgen": <version>, "spec": <sha256 of the spec's bytes>}: deterministic per spec.
     doc.update(identity or {})
     if pending is not None:
-        doc.update(state="in-progress", pending=dict(pending), holder=holder,
-                   created=created or [])
+        doc.update(state="in-progress", pending=dict(pending), holder=holder, created=created or [])
     return (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode()
 
 
@@ -274,9 +283,16 @@ def _locked(root: Path, mode: int) -> Iterator[int]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise OutputConflict(
-                        [(".", f"another meshgen build{_holder(root)} is writing this output "
-                          f"directory (waited {LOCK_WAIT_SECONDS:g} s)")],
-                        "MG905", "wait for it to finish, then run this build again") from None
+                        [
+                            (
+                                ".",
+                                f"another meshgen build{_holder(root)} is writing this output "
+                                f"directory (waited {LOCK_WAIT_SECONDS:g} s)",
+                            )
+                        ],
+                        "MG905",
+                        "wait for it to finish, then run this build again",
+                    ) from None
                 time.sleep(0.05)
         yield fd
     finally:
@@ -296,8 +312,14 @@ def _holder(root: Path) -> str:
 # --- planning ----------------------------------------------------------------------------------
 
 
-def _check_ancestors(root: Path, rel: str, root_dev: int, owned: Mapping[str, object],
-                     files: Mapping[str, bytes], seen: dict[str, str | None]) -> str | None:
+def _check_ancestors(
+    root: Path,
+    rel: str,
+    root_dev: int,
+    owned: Mapping[str, object],
+    files: Mapping[str, bytes],
+    seen: dict[str, str | None],
+) -> str | None:
     """Why `rel` cannot be written because of a parent directory, or None."""
     parts = rel.split("/")
     for i in range(1, len(parts)):
@@ -322,8 +344,14 @@ def _check_ancestors(root: Path, rel: str, root_dev: int, owned: Mapping[str, ob
     return None
 
 
-def _make_plan(root: Path, files: Mapping[str, bytes], digests: Mapping[str, str],
-               manifest: _Manifest, *, force: bool) -> _Plan:
+def _make_plan(
+    root: Path,
+    files: Mapping[str, bytes],
+    digests: Mapping[str, str],
+    manifest: _Manifest,
+    *,
+    force: bool,
+) -> _Plan:
     plan = _Plan()
     root_st = os.lstat(root)
     seen: dict[str, str | None] = {}
@@ -381,8 +409,9 @@ def _kind_reason(st: os.stat_result) -> str:
     return "is not a regular file"
 
 
-def _owned_only(root: Path, rel: str, owned: Mapping[str, object],
-                files: Mapping[str, bytes]) -> bool:
+def _owned_only(
+    root: Path, rel: str, owned: Mapping[str, object], files: Mapping[str, bytes]
+) -> bool:
     """Whether directory `rel` holds nothing but owned files that the new output drops."""
     for directory, dirnames, filenames in os.walk(root / rel):
         for name in filenames:
@@ -412,9 +441,11 @@ def _raise_problems(plan: _Plan) -> None:
         raise OutputConflict(sorted(plan.problems.items()))
     if plan.edited:
         raise OutputConflict(
-            sorted(plan.edited.items()), "MG906",
+            sorted(plan.edited.items()),
+            "MG906",
             "`meshgen build --diff` shows the edits; move them into mesh.yaml (or keep them "
-            "elsewhere), then rebuild, or rebuild with --force to overwrite them")
+            "elsewhere), then rebuild, or rebuild with --force to overwrite them",
+        )
 
 
 def _root_usable(root: Path, *, create: bool) -> bool:
@@ -436,9 +467,12 @@ def _root_usable(root: Path, *, create: bool) -> bool:
 
 
 def _io_conflict(rel: str, exc: OSError) -> OutputConflict:
-    return OutputConflict([(rel, f"cannot write: {exc.strerror or exc}")], "MG907",
-                          "make the output directory writable (and its file system writable "
-                          "and not full), then run the build again")
+    return OutputConflict(
+        [(rel, f"cannot write: {exc.strerror or exc}")],
+        "MG907",
+        "make the output directory writable (and its file system writable "
+        "and not full), then run the build again",
+    )
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -475,8 +509,13 @@ def _split(rel: str) -> tuple[str, str]:
     return directory, name
 
 
-def write_output(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False,
-                 identity: Mapping[str, str] | None = None) -> WritePlan:
+def write_output(
+    out_dir: Path,
+    files: Mapping[str, bytes],
+    *,
+    force: bool = False,
+    identity: Mapping[str, str] | None = None,
+) -> WritePlan:
     """Make out_dir hold exactly `files` plus the user's own entries. Raises OutputConflict."""
     root = _abs(out_dir)
     _validate(files)
@@ -492,8 +531,13 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, force: bool = Fal
         raise
 
 
-def _write_locked(root: Path, files: Mapping[str, bytes], *, force: bool,
-                  identity: Mapping[str, str] | None = None) -> WritePlan:
+def _write_locked(
+    root: Path,
+    files: Mapping[str, bytes],
+    *,
+    force: bool,
+    identity: Mapping[str, str] | None = None,
+) -> WritePlan:
     manifest = _load_manifest(root)
     digests = _digests(files)
     plan = _make_plan(root, files, digests, manifest, force=force)
@@ -509,9 +553,16 @@ def _write_locked(root: Path, files: Mapping[str, bytes], *, force: bool,
         dirs.close()
 
 
-def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping[str, str],
-           manifest: _Manifest, plan: _Plan, result: WritePlan,
-           identity: Mapping[str, str] | None = None) -> WritePlan:
+def _apply(
+    root: Path,
+    dirs: _Dirs,
+    files: Mapping[str, bytes],
+    digests: Mapping[str, str],
+    manifest: _Manifest,
+    plan: _Plan,
+    result: WritePlan,
+    identity: Mapping[str, str] | None = None,
+) -> WritePlan:
     _remove_stale_temps(dirs, files)
     # The journal: each file of the old and the new output with the hash it has now, and the
     # hash it is about to get.
@@ -523,8 +574,11 @@ def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping
     created = sorted(rel for rel in plan.written if plan.snapshots[rel] is None)
     holder = f"pid {os.getpid()} on {socket.gethostname()}"
     try:
-        _replace(dirs, MANIFEST_NAME, _manifest_bytes(journal, pending=pending, holder=holder,
-                                                      created=created))
+        _replace(
+            dirs,
+            MANIFEST_NAME,
+            _manifest_bytes(journal, pending=pending, holder=holder, created=created),
+        )
     except OSError as exc:
         raise _io_conflict(MANIFEST_NAME, exc) from None
 
@@ -580,15 +634,20 @@ def _apply(root: Path, dirs: _Dirs, files: Mapping[str, bytes], digests: Mapping
                 owned[rel] = plan.current[rel]
         # The renames must be durable before the manifest says the new output is complete.
         _sync_filesystem(root)
-        _replace(dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items())),
-                                                      identity=identity))
+        _replace(
+            dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items())), identity=identity)
+        )
     except OSError as exc:
         # The journal stays `in-progress`: the next run recognises both versions and converges.
         raise _io_conflict(_relative(root, exc), exc) from None
     if raced:
-        raise OutputConflict(sorted(raced.items()), "MG906",
-                             "another program changed these files during the build; look at "
-                             "them, then run the build again", wrote_the_rest=True)
+        raise OutputConflict(
+            sorted(raced.items()),
+            "MG906",
+            "another program changed these files during the build; look at "
+            "them, then run the build again",
+            wrote_the_rest=True,
+        )
     return result
 
 
@@ -609,12 +668,11 @@ def _write_temp(dirs: _Dirs, rel: str, data: bytes) -> str:
     with suppress(OSError):
         mode = stat.S_IMODE(os.lstat(name, dir_fd=fd_dir).st_mode)  # keep a mode the user set
     temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode,
-                 dir_fd=fd_dir)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=fd_dir)
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fchmod(fd, mode)
     except BaseException:
         os.close(fd)
@@ -631,14 +689,15 @@ def _create(dirs: _Dirs, rel: str, data: bytes) -> bool:
     directory, name = _split(rel)
     fd_dir = dirs.fd(directory, create=True)
     try:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666,
-                     dir_fd=fd_dir)
+        fd = os.open(
+            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=fd_dir
+        )
     except FileExistsError:
         return False
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     return True
@@ -725,11 +784,9 @@ def check_output(out_dir: Path, files: Mapping[str, bytes]) -> Drift:
             st = _lstat(root, rel)
             if st is None:
                 missing.append(rel)
-            elif not stat.S_ISREG(st.st_mode) or not _same_content(f"{root}/{rel}", st,
-                                                                   files[rel]):
+            elif not stat.S_ISREG(st.st_mode) or not _same_content(f"{root}/{rel}", st, files[rel]):
                 changed.append(rel)
-        stale = sorted(rel for rel in manifest.owned
-                       if rel not in files and _is_regular(root, rel))
+        stale = sorted(rel for rel in manifest.owned if rel not in files and _is_regular(root, rel))
     return Drift(tuple(changed), tuple(missing), tuple(stale), not manifest.complete)
 
 
@@ -746,8 +803,11 @@ def manifest_identity(out_dir: Path) -> dict[str, str]:
         return {}
     if not isinstance(doc, dict):
         return {}
-    return {key: value for key in ("meshgen", "spec")
-            if isinstance(value := doc.get(key), str) and len(value) < 200}
+    return {
+        key: value
+        for key in ("meshgen", "spec")
+        if isinstance(value := doc.get(key), str) and len(value) < 200
+    }
 
 
 def _is_regular(root: Path, rel: str) -> bool:
@@ -791,15 +851,16 @@ def write_single_file(path: Path, data: bytes, *, overwrite: bool) -> None:
         if not os.path.isfile(path):
             raise OutputConflict([(rel, "exists and is not a regular file")])
         if not overwrite:
-            raise OutputConflict([(rel, "exists; not overwriting it")], "MG901",
-                                 "use --force to overwrite it")
+            raise OutputConflict(
+                [(rel, "exists; not overwriting it")], "MG901", "use --force to overwrite it"
+            )
     temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -81,9 +81,18 @@ ISTIO_CRD_FILES = ("charts/base/crds/crd-all.gen.yaml", "charts/base/files/crd-a
 # The fallback for a minor that SHARED lacks: istio.io/api tags the Go module proxy serves,
 # one per Istio minor (checked 2026-11; 1.19 is the oldest served).
 ISTIO_API = {
-    19: "v1.19.0", 20: "v1.20.0", 21: "v1.21.0", 22: "v1.22.0", 23: "v1.23.0",
-    24: "v1.24.0", 25: "v1.25.0", 26: "v1.26.0", 27: "v1.27.0", 28: "v1.28.0",
-    29: "v1.29.0", 30: "v1.30.1",
+    19: "v1.19.0",
+    20: "v1.20.0",
+    21: "v1.21.0",
+    22: "v1.22.0",
+    23: "v1.23.0",
+    24: "v1.24.0",
+    25: "v1.25.0",
+    26: "v1.26.0",
+    27: "v1.27.0",
+    28: "v1.28.0",
+    29: "v1.29.0",
+    30: "v1.30.1",
 }
 NAD_MODULE = "github.com/k8snetworkplumbingwg/network-attachment-definition-client@v1.7.6"
 # Go module -> CRD files in it (globs); all land in OUT/crds/common (checked 2026-11).
@@ -124,10 +133,17 @@ CONVERSION = "v6"
 # This schema checks the envelope and the top-level spec fields of
 # https://github.com/istio/istio/blob/1.30.3/operator/pkg/apis/types.go; `istioctl manifest
 # generate`, run by the tests, validates everything below them.
-_COMPONENT = {"type": "object", "properties": {
-    "enabled": {"type": "boolean"}, "namespace": {"type": "string"},
-    "hub": {"type": "string"}, "tag": {}, "k8s": {"type": "object"},
-}, "additionalProperties": False}
+_COMPONENT = {
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "namespace": {"type": "string"},
+        "hub": {"type": "string"},
+        "tag": {},
+        "k8s": {"type": "object"},
+    },
+    "additionalProperties": False,
+}
 ISTIO_OPERATOR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["apiVersion", "kind"],
@@ -150,9 +166,12 @@ ISTIO_OPERATOR_SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "properties": {
                         **dict.fromkeys(
-                            ("base", "pilot", "cni", "ztunnel", "istiodRemote"), _COMPONENT),
-                        **{name: {"type": "array", "items": {"type": "object"}}
-                           for name in ("ingressGateways", "egressGateways")},
+                            ("base", "pilot", "cni", "ztunnel", "istiodRemote"), _COMPONENT
+                        ),
+                        **{
+                            name: {"type": "array", "items": {"type": "object"}}
+                            for name in ("ingressGateways", "egressGateways")
+                        },
                     },
                     "additionalProperties": False,
                 },
@@ -172,8 +191,13 @@ def go_module_dir(module: str) -> Path:
     for prefix, extra in MODULE_ENV.items():
         if module.startswith(prefix):
             env.update(extra)
-    out = subprocess.run(["go", "mod", "download", "-json", module], capture_output=True,
-                         text=True, check=False, env=env)
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", module],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     info = json.loads(out.stdout or "{}")
     if "Dir" not in info:
         sys.exit(f"make_schemas: cannot download {module}: {info.get('Error', out.stderr)}")
@@ -194,8 +218,7 @@ class Converter:
     def convert(self, schema: dict[str, Any]) -> dict[str, Any]:
         # CRD root schemas often list only spec/status.
         props = schema.setdefault("properties", {})
-        for name, kind in (("apiVersion", "string"), ("kind", "string"),
-                           ("metadata", "object")):
+        for name, kind in (("apiVersion", "string"), ("kind", "string"), ("metadata", "object")):
             props.setdefault(name, {"type": kind})
         self._node(schema)
         for rule in schema.get("x-kubernetes-validations", []):
@@ -203,7 +226,9 @@ class Converter:
             if match is not None:
                 # metadata stays open (the API server checks ObjectMeta); its name is pinned.
                 props["metadata"].setdefault("properties", {})["name"] = {
-                    "type": "string", "enum": [match.group(1)]}
+                    "type": "string",
+                    "enum": [match.group(1)],
+                }
                 self.cel_skipped -= 1
         return schema
 
@@ -219,12 +244,16 @@ class Converter:
             if "enum" in node and None not in node["enum"]:
                 node["enum"] = [*node["enum"], None]
         properties: dict[str, Any] = node.get("properties") or {}
-        if (properties and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            properties
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
             node["additionalProperties"] = False
         if "required" in node:
-            node["required"] = [name for name in node["required"]
-                                if "default" not in properties.get(name, {})]
+            node["required"] = [
+                name for name in node["required"] if "default" not in properties.get(name, {})
+            ]
             if not node["required"]:
                 del node["required"]
         children = list(properties.values())
@@ -257,9 +286,15 @@ def convert_crds(crd_file: Path, out: Path, converter: Converter) -> int:
 
 def _localize(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: (v.replace("/api/_definitions.json#", "_definitions.json#")
-                    if k == "$ref" and isinstance(v, str) else _localize(v))
-                for k, v in node.items() if k != "$id"}
+        return {
+            k: (
+                v.replace("/api/_definitions.json#", "_definitions.json#")
+                if k == "$ref" and isinstance(v, str)
+                else _localize(v)
+            )
+            for k, v in node.items()
+            if k != "$id"
+        }
     if isinstance(node, list):
         return [_localize(v) for v in node]
     return node
@@ -288,11 +323,13 @@ def istio_sources() -> dict[int, tuple[str, Path | None]]:
     """Istio minor -> (what, CRD file): the newest release of each minor in SHARED, else the
     istio.io/api tag (file None: downloaded later, only when the stamp is stale)."""
     sources: dict[int, tuple[str, Path | None]] = {
-        minor: (f"istio.io/api@{tag}", None) for minor, tag in ISTIO_API.items()}
+        minor: (f"istio.io/api@{tag}", None) for minor, tag in ISTIO_API.items()
+    }
     releases = SHARED / "istio-releases"
-    found = sorted((p for p in releases.glob("1.*.*") if re.fullmatch(r"1\.[0-9]+\.[0-9]+",
-                                                                      p.name)),
-                   key=lambda p: _version_key(p.name))
+    found = sorted(
+        (p for p in releases.glob("1.*.*") if re.fullmatch(r"1\.[0-9]+\.[0-9]+", p.name)),
+        key=lambda p: _version_key(p.name),
+    )
     for release in found:
         crd_file = next((release / f for f in ISTIO_CRD_FILES if (release / f).exists()), None)
         if crd_file is None:
@@ -303,9 +340,10 @@ def istio_sources() -> dict[int, tuple[str, Path | None]]:
 
 def sail_sources() -> dict[str, list[Path]]:
     releases = SHARED / "sail-operator"
-    found = sorted((p for p in releases.glob("*") if re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+",
-                                                                  p.name)),
-                   key=lambda p: _version_key(p.name))
+    found = sorted(
+        (p for p in releases.glob("*") if re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", p.name)),
+        key=lambda p: _version_key(p.name),
+    )
     sources = {}
     for release in found:
         files = sorted((release / "crds").glob("*.yaml"))
@@ -320,9 +358,11 @@ def stamp_text(istio: dict[int, tuple[str, Path | None]], sail: dict[str, list[P
     for path in [f for _, f in istio.values() if f] + [f for fs in sail.values() for f in fs]:
         digest.update(path.relative_to(SHARED).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
-    return (f"istio={','.join(f'1.{m}:{what}' for m, (what, _) in istio.items())};"
-            f"sail={','.join(sail)};shared={digest.hexdigest()[:16]};"
-            f"crds={','.join(CRD_MODULES)};kv={KUBERNETES_VALIDATE};{CONVERSION}")
+    return (
+        f"istio={','.join(f'1.{m}:{what}' for m, (what, _) in istio.items())};"
+        f"sail={','.join(sail)};shared={digest.hexdigest()[:16]};"
+        f"crds={','.join(CRD_MODULES)};kv={KUBERNETES_VALIDATE};{CONVERSION}"
+    )
 
 
 def main(out: Path) -> None:
@@ -332,12 +372,17 @@ def main(out: Path) -> None:
     if stamp_file.exists() and stamp_file.read_text() == stamp:
         return
     if not any(f for _, f in istio.values()):
-        print(f"make_schemas: warning: no Istio releases in {SHARED}/istio-releases: only "
-              f"1.{min(ISTIO_API)}-1.{max(ISTIO_API)} from istio.io/api (set MESHGEN_SHARED)",
-              file=sys.stderr)
+        print(
+            f"make_schemas: warning: no Istio releases in {SHARED}/istio-releases: only "
+            f"1.{min(ISTIO_API)}-1.{max(ISTIO_API)} from istio.io/api (set MESHGEN_SHARED)",
+            file=sys.stderr,
+        )
     if not sail:
-        print(f"make_schemas: warning: no Sail Operator releases in {SHARED}/sail-operator: "
-              "Sail objects will have no schema (set MESHGEN_SHARED)", file=sys.stderr)
+        print(
+            f"make_schemas: warning: no Sail Operator releases in {SHARED}/sail-operator: "
+            "Sail objects will have no schema (set MESHGEN_SHARED)",
+            file=sys.stderr,
+        )
     if out.exists():
         shutil.rmtree(out)
     versions = core_schemas(out)
@@ -363,10 +408,13 @@ def main(out: Path) -> None:
     iop.parent.mkdir(parents=True, exist_ok=True)
     iop.write_text(json.dumps(ISTIO_OPERATOR_SCHEMA, indent=1), encoding="utf-8")
     stamp_file.write_text(stamp)
-    print(f"make_schemas: {versions} Kubernetes versions, {crds} CRD schemas (Istio "
-          f"{', '.join(f'1.{m} from {what}' for m, (what, _) in istio.items())}; Sail "
-          f"{', '.join(sail) or 'none'}) in {out}; {converter.cel_skipped} CEL rules "
-          "not checkable offline", file=sys.stderr)
+    print(
+        f"make_schemas: {versions} Kubernetes versions, {crds} CRD schemas (Istio "
+        f"{', '.join(f'1.{m} from {what}' for m, (what, _) in istio.items())}; Sail "
+        f"{', '.join(sail) or 'none'}) in {out}; {converter.cel_skipped} CEL rules "
+        "not checkable offline",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

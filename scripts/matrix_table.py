@@ -50,8 +50,9 @@ def verdicts(path: Path) -> dict[tuple[str, str, str], dict[str, str]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            cells[(row["version"], row["platform"], row["installer"])][row["judge"]] = (
-                row["verdict"])
+            cells[(row["version"], row["platform"], row["installer"])][row["judge"]] = row[
+                "verdict"
+            ]
     return cells
 
 
@@ -69,9 +70,12 @@ def table(path: Path) -> str:
     cells = verdicts(path)
     versions = sorted({key[0] for key in cells}, key=lambda v: tuple(map(int, v.split("."))))
     columns = [(p, i) for p in PLATFORMS for i in INSTALLERS]
-    lines = [HEADER.rstrip("\n"), "",
-             "| Istio | " + " | ".join(f"{p} {i}" for p, i in columns) + " |",
-             "|---" * (len(columns) + 1) + "|"]
+    lines = [
+        HEADER.rstrip("\n"),
+        "",
+        "| Istio | " + " | ".join(f"{p} {i}" for p, i in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
     for version in versions:
         row = [cell_text(cells.get((version, p, i), {})) for p, i in columns]
         lines.append(f"| {version} | " + " | ".join(row) + " |")
@@ -90,10 +94,16 @@ def main(argv: list[str]) -> int:
     if check:
         current = out.read_text(encoding="utf-8") if out.exists() else ""
         if current != text:
-            sys.stdout.writelines(difflib.unified_diff(
-                current.splitlines(True), text.splitlines(True), str(out), "this run"))
-            print(f"matrix_table: {out} is stale: run scripts/matrix_table.py after a full "
-                  "test run and commit it", file=sys.stderr)
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    current.splitlines(True), text.splitlines(True), str(out), "this run"
+                )
+            )
+            print(
+                f"matrix_table: {out} is stale: run scripts/matrix_table.py after a full "
+                "test run and commit it",
+                file=sys.stderr,
+            )
             return 1
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)

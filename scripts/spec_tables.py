@@ -30,8 +30,10 @@ DIAGNOSTICS_PAGE = ROOT / "docs" / "diagnostics.md"
 
 CODES_START = "<!-- diagnostic-codes:start -->"
 CODES_END = "<!-- diagnostic-codes:end -->"
-CODES_NOTICE = ("<!-- Generated from meshgen/codes.py by scripts/spec_tables.py: edit the "
-                "registry, then run it. -->")
+CODES_NOTICE = (
+    "<!-- Generated from meshgen/codes.py by scripts/spec_tables.py: edit the "
+    "registry, then run it. -->"
+)
 
 # Outside code spans, what Markdown would read as markup: `<subset>` as an HTML tag,
 # `kube-*, ... openshift-*` as emphasis, `[x]` as a link (an underscore inside a word, as in
@@ -66,12 +68,20 @@ def _family(code: str) -> str:
 def _code_section(entry: Code) -> list[str]:
     fence = _fence(entry.example)
     return [
-        f"### {entry.code}", "",
-        f"**{entry.severity}**: {markdown_text(entry.title)}", "",
-        f"**Why:** {markdown_text(entry.why)}", "",
-        f"**How to fix:** {markdown_text(entry.fix)}", "",
-        "**Example:**", "",
-        fence, entry.example, fence, "",
+        f"### {entry.code}",
+        "",
+        f"**{entry.severity}**: {markdown_text(entry.title)}",
+        "",
+        f"**Why:** {markdown_text(entry.why)}",
+        "",
+        f"**How to fix:** {markdown_text(entry.fix)}",
+        "",
+        "**Example:**",
+        "",
+        fence,
+        entry.example,
+        fence,
+        "",
     ]
 
 
@@ -79,12 +89,13 @@ def diagnostics_reference(registry: dict[str, Code] | None = None) -> str:
     """The Markdown between CODES_START and CODES_END: a table, then a section per code."""
     registry = REGISTRY if registry is None else registry
     codes = sorted(registry)
-    lines = [CODES_NOTICE, "",
-             "| code | severity | problem |", "|---|---|---|"]
+    lines = [CODES_NOTICE, "", "| code | severity | problem |", "|---|---|---|"]
     for code in codes:
         entry = registry[code]
-        lines.append(f"| [{code}](#{code.lower()}) | {entry.severity} | "
-                     f"{markdown_text(entry.title, cell=True)} |")
+        lines.append(
+            f"| [{code}](#{code.lower()}) | {entry.severity} | "
+            f"{markdown_text(entry.title, cell=True)} |"
+        )
     family = None
     for code in codes:
         if _family(code) != family:
@@ -108,8 +119,9 @@ def update_spec_page(text: str) -> str:
 
 
 def update_diagnostics_page(text: str) -> str:
-    return replace_between(text, CODES_START, CODES_END, diagnostics_reference(),
-                           "docs/diagnostics.md")
+    return replace_between(
+        text, CODES_START, CODES_END, diagnostics_reference(), "docs/diagnostics.md"
+    )
 
 
 PAGES: dict[Path, Callable[[str], str]] = {
@@ -133,8 +145,10 @@ def main(argv: list[str]) -> int:
             page.write_text(updated, encoding="utf-8")
             print(f"{name}: generated part updated")
     if stale:
-        print(f"{', '.join(stale)}: generated part is stale: run python scripts/spec_tables.py",
-              file=sys.stderr)
+        print(
+            f"{', '.join(stale)}: generated part is stale: run python scripts/spec_tables.py",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

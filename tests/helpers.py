@@ -24,12 +24,17 @@ EXAMPLES = {p.parent.name: p for p in sorted((ROOT / "examples").glob("*/mesh.ya
 API_VERSION = "meshgen.dev/v1alpha1"
 
 
-def spec_data(*clusters: dict[str, Any], name: str = "m", version: str = "1.30.0",
-              **spec: Any) -> dict[str, Any]:
+def spec_data(
+    *clusters: dict[str, Any], name: str = "m", version: str = "1.30.0", **spec: Any
+) -> dict[str, Any]:
     """A Mesh spec as data: the header every spec starts with, `istio.version`, the clusters
     (see `cluster`), then any other `spec` fields (namespaces=..., services=...)."""
-    return {"apiVersion": API_VERSION, "kind": "Mesh", "metadata": {"name": name},
-            "spec": {"istio": {"version": version}, "clusters": list(clusters), **spec}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Mesh",
+        "metadata": {"name": name},
+        "spec": {"istio": {"version": version}, "clusters": list(clusters), **spec},
+    }
 
 
 def cluster(name: str, pod_cidr: str, service_cidr: str, **fields: Any) -> dict[str, Any]:
@@ -39,10 +44,10 @@ def cluster(name: str, pod_cidr: str, service_cidr: str, **fields: Any) -> dict[
 
 def east_west() -> list[dict[str, Any]]:
     """Two Kubernetes clusters in two regions, `east` and `west`."""
-    return [cluster("east", "10.16.0.0/16", "10.116.0.0/20", platform="kubernetes",
-                    region="us-east"),
-            cluster("west", "10.17.0.0/16", "10.117.0.0/20", platform="kubernetes",
-                    region="us-west")]
+    return [
+        cluster("east", "10.16.0.0/16", "10.116.0.0/20", platform="kubernetes", region="us-east"),
+        cluster("west", "10.17.0.0/16", "10.117.0.0/20", platform="kubernetes", region="us-west"),
+    ]
 
 
 def seed_data() -> dict[str, Any]:

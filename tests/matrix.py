@@ -22,8 +22,16 @@ def start_session() -> None:
 
 
 def record(judge: str, version: str, platform: str, installer: str, verdict: str) -> None:
-    line = json.dumps({"judge": judge, "version": version, "platform": platform,
-                       "installer": installer, "verdict": verdict}, sort_keys=True)
+    line = json.dumps(
+        {
+            "judge": judge,
+            "version": version,
+            "platform": platform,
+            "installer": installer,
+            "verdict": verdict,
+        },
+        sort_keys=True,
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     # One short append per call: O_APPEND keeps lines whole under pytest-xdist workers too.
     fd = os.open(RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -57,8 +57,11 @@ def _spec(path: Path) -> dict[str, Any]:
     return data
 
 
-ARGOCD_EXAMPLES = sorted(name for name, path in EXAMPLES.items()
-                         if (_spec(path)["spec"].get("gitops") or {}).get("engine") == "argocd")
+ARGOCD_EXAMPLES = sorted(
+    name
+    for name, path in EXAMPLES.items()
+    if (_spec(path)["spec"].get("gitops") or {}).get("engine") == "argocd"
+)
 
 
 def _checkout(spec: Path, repo: Path) -> tuple[dict[str, Any], Path]:
@@ -102,8 +105,9 @@ def _phase(app: dict[str, Any], gitops_path: str) -> tuple[str, str]:
         return cluster, source["chart"]
     if source["path"] == f"{gitops_path}/{cluster}":
         return cluster, "mesh"
-    assert re.fullmatch(rf"{re.escape(gitops_path)}/{cluster}/traffic/[a-z0-9.-]+",
-                        source["path"]), source
+    assert re.fullmatch(
+        rf"{re.escape(gitops_path)}/{cluster}/traffic/[a-z0-9.-]+", source["path"]
+    ), source
     return cluster, "traffic"
 
 
@@ -124,8 +128,11 @@ def _generate(appset: dict[str, Any]) -> list[dict[str, Any]]:
             assert "{{" not in text, text
             app = json.loads(text)
             app = {"apiVersion": appset["apiVersion"], "kind": "Application", **app}
-            app["metadata"] = {**app["metadata"], "namespace": appset["metadata"]["namespace"],
-                               "annotations": {SYNC_WAVE: str(_wave(appset))}}
+            app["metadata"] = {
+                **app["metadata"],
+                "namespace": appset["metadata"]["namespace"],
+                "annotations": {SYNC_WAVE: str(_wave(appset))},
+            }
             apps.append(app)
     return apps
 
@@ -142,8 +149,10 @@ def check_ordering(data: dict[str, Any], repo: Path, out: Path) -> None:
     root = _root(out)
     assert (root["apiVersion"], root["kind"]) == ("argoproj.io/v1alpha1", "Application")
     namespace = root["metadata"]["namespace"]
-    assert root["spec"]["destination"] == {"server": "https://kubernetes.default.svc",
-                                           "namespace": namespace}
+    assert root["spec"]["destination"] == {
+        "server": "https://kubernetes.default.svc",
+        "namespace": namespace,
+    }
     source = root["spec"]["source"]
     assert source["repoURL"] == gitops["repoURL"]
     assert source["targetRevision"] == gitops.get("revision", "main")
@@ -154,8 +163,11 @@ def check_ordering(data: dict[str, Any], repo: Path, out: Path) -> None:
     built = _build(synced)
     assert built
     assert all(child["kind"] in ("Application", "ApplicationSet") for child in built)
-    children = [app for child in built
-                for app in (_generate(child) if child["kind"] == "ApplicationSet" else [child])]
+    children = [
+        app
+        for child in built
+        for app in (_generate(child) if child["kind"] == "ApplicationSet" else [child])
+    ]
     names = [child["metadata"]["name"] for child in children]
     assert len(names) == len(set(names))
     assert root["metadata"]["name"] not in names  # the root does not manage itself
@@ -165,15 +177,22 @@ def check_ordering(data: dict[str, Any], repo: Path, out: Path) -> None:
         assert child["spec"]["destination"]["name"] in clusters
 
     # Every Application meshgen wrote (outside bootstrap/) is reachable from the root.
-    written = {doc["metadata"]["name"]
-               for path in (out / "gitops" / "argocd").glob("*.yaml")
-               for doc in _load(path) if doc.get("kind") == "Application"}
+    written = {
+        doc["metadata"]["name"]
+        for path in (out / "gitops" / "argocd").glob("*.yaml")
+        for doc in _load(path)
+        if doc.get("kind") == "Application"
+    }
     assert written <= set(names)
     # ... and every traffic unit in the checkout is one Application's path.
-    units = {str(path.parent.relative_to(repo))
-             for path in out.glob("*/traffic/*/kustomization.yaml")}
-    assert units == {child["spec"]["source"]["path"] for child in children
-                     if "/traffic/" in child["spec"]["source"].get("path", "")}
+    units = {
+        str(path.parent.relative_to(repo)) for path in out.glob("*/traffic/*/kustomization.yaml")
+    }
+    assert units == {
+        child["spec"]["source"]["path"]
+        for child in children
+        if "/traffic/" in child["spec"]["source"].get("path", "")
+    }
 
     # The mesh Applications' paths exist in the checkout and are kustomize directories.
     for child in children:
@@ -197,16 +216,17 @@ def check_ordering(data: dict[str, Any], repo: Path, out: Path) -> None:
         assert "mesh" in waves, cluster
         ordered = sorted(waves, key=lambda p: waves[p])
         assert ordered == [p for p in PHASES if p in waves], (cluster, waves)
-    order = [_phase(child, gitops_path)[1]
-             for child in sorted(children, key=lambda c: (_wave(c), c["metadata"]["name"]))]
+    order = [
+        _phase(child, gitops_path)[1]
+        for child in sorted(children, key=lambda c: (_wave(c), c["metadata"]["name"]))
+    ]
     assert [PHASES.index(p) for p in order] == sorted(PHASES.index(p) for p in order)
 
     check_health_patch(out, namespace)
     # The README no longer has the children applied with `kubectl apply -k`, waves unseen.
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert f"kubectl apply -k {gitops_path}/gitops/argocd" not in readme
-    assert f"kubectl apply -f {gitops_path}/gitops/argocd/bootstrap/root-application.yaml" \
-        in readme
+    assert f"kubectl apply -f {gitops_path}/gitops/argocd/bootstrap/root-application.yaml" in readme
 
 
 def lua_problems(code: str) -> list[str]:
@@ -261,20 +281,28 @@ def test_lua_check_finds_broken_code() -> None:
 
 
 @pytest.mark.parametrize("name", ARGOCD_EXAMPLES)
-def test_example_waves_order_the_install(name: str, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_waves_order_the_install(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     data, out = _checkout(EXAMPLES[name].relative_to(ROOT), tmp_path)
     check_ordering(data, tmp_path, out)
 
 
-@pytest.mark.parametrize(("installer", "version", "cni"), [
-    ("helm", "1.30.0", True), ("helm", "1.22.3", True), ("helm", "1.30.0", False),
-    ("istioctl", "1.30.0", True), ("sail", "1.30.0", True),
-])
+@pytest.mark.parametrize(
+    ("installer", "version", "cni"),
+    [
+        ("helm", "1.30.0", True),
+        ("helm", "1.22.3", True),
+        ("helm", "1.30.0", False),
+        ("istioctl", "1.30.0", True),
+        ("sail", "1.30.0", True),
+    ],
+)
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
-def test_waves_order_the_install(installer: str, version: str, cni: bool, platform: str,
-                                 tmp_path: Path) -> None:
+def test_waves_order_the_install(
+    installer: str, version: str, cni: bool, platform: str, tmp_path: Path
+) -> None:
     data = copy.deepcopy(seed_data())
     data["spec"]["istio"].update(version=version, installer=installer, cni={"enabled": cni})
     for cluster in data["spec"]["clusters"]:
@@ -290,8 +318,9 @@ def test_waves_order_the_install(installer: str, version: str, cni: bool, platfo
     assert _root(out)["metadata"]["namespace"] == expected
 
 
-def test_a_child_without_a_wave_breaks_the_order(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_child_without_a_wave_breaks_the_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The check itself: a child that loses its annotation syncs in wave 0, with the CRDs."""
     monkeypatch.chdir(ROOT)
     name = ARGOCD_EXAMPLES[0]

@@ -39,11 +39,14 @@ F = TypeVar("F", bound=Callable[..., None])
 
 def _needs(tool: Path) -> Callable[[F], F]:
     """Marked `tools`, and skipped without the pinned binary."""
+
     def mark(test: F) -> F:
-        skip = pytest.mark.skipif(not tool.exists(), reason=f"no .tools/bin/{tool.name} "
-                                  "(scripts/install-tools builds it)")
+        skip = pytest.mark.skipif(
+            not tool.exists(), reason=f"no .tools/bin/{tool.name} (scripts/install-tools builds it)"
+        )
         marked: F = pytest.mark.tools(skip(test))
         return marked
+
     return mark
 
 
@@ -76,8 +79,11 @@ def test_wide_specs_are_valid(clusters: int, services: int) -> None:
 def test_every_cidr_of_1000_clusters_is_disjoint() -> None:
     data = yaml.safe_load(make_spec(1000, 10))
     nets = sorted(
-        (ipaddress.IPv4Network(c[key]) for c in data["spec"]["clusters"]
-         for key in ("podCIDR", "serviceCIDR")),
+        (
+            ipaddress.IPv4Network(c[key])
+            for c in data["spec"]["clusters"]
+            for key in ("podCIDR", "serviceCIDR")
+        ),
         key=lambda n: n.network_address,
     )
     assert len(nets) == 2000
@@ -108,7 +114,10 @@ def test_generate_cli_writes_the_spec(tmp_path: Path) -> None:
     target = tmp_path / "mesh.yaml"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.generate", "3", "7", "-o", str(target)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert target.read_text() == make_spec(3, 7)
@@ -208,22 +217,35 @@ def meshgen_rules(out: Path, cluster: str) -> tuple[dict[Key, dict[str, Any]], l
 def test_helm_peer_renders_what_meshgen_writes(tmp_path: Path, name: str) -> None:
     """Object for object, field order included, for every cluster; only the order of the
     documents differs (meshgen groups them by namespace, helm sorts manifests by kind)."""
-    text = {"wide 3x12": lambda: make_spec(3, 12, namespaces=3),
-            "deep 2x5": lambda: make_deep_spec(2, 5),
-            "rich": lambda: RICH_SPEC}[name]()
+    text = {
+        "wide 3x12": lambda: make_spec(3, 12, namespaces=3),
+        "deep 2x5": lambda: make_deep_spec(2, 5),
+        "rich": lambda: RICH_SPEC,
+    }[name]()
     check_clean(text)
     spec, out, values = tmp_path / "mesh.yaml", tmp_path / "out", tmp_path / "values.yaml"
     spec.write_text(text, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     write_values(text, values)
     clusters = [c["name"] for c in yaml.safe_load(text)["spec"]["clusters"]]
     for cluster in clusters:
         ours, _ = meshgen_rules(out, cluster)
         assert ours, f"meshgen wrote no rules for {cluster}"
-        theirs = _rules(list(yaml.load_all(helm_render(HELM, values, cluster, tmp_path / "h"),
-                                           Loader=yaml.CSafeLoader)), f"helm {cluster}")
+        theirs = _rules(
+            list(
+                yaml.load_all(
+                    helm_render(HELM, values, cluster, tmp_path / "h"), Loader=yaml.CSafeLoader
+                )
+            ),
+            f"helm {cluster}",
+        )
         assert sorted(theirs) == sorted(ours), cluster
         for key, doc in ours.items():
             # json.dumps keeps key order: the fields come in the same order too.
@@ -238,12 +260,14 @@ def test_helm_peer_renders_what_meshgen_writes(tmp_path: Path, name: str) -> Non
     ("field", "where"),
     [("trafficPolicy", "service"), ("trafficPolicy", "subset"), ("cluster", "destination")],
 )
-def test_helm_peer_refuses_what_it_does_not_cover(tmp_path: Path, field: str,
-                                                   where: str) -> None:
+def test_helm_peer_refuses_what_it_does_not_cover(tmp_path: Path, field: str, where: str) -> None:
     data = yaml.safe_load(make_spec(2, 1))
     service = data["spec"]["services"][0]
-    target = {"service": service, "subset": service["subsets"][0],
-              "destination": service["routes"][0]["destinations"][0]}[where]
+    target = {
+        "service": service,
+        "subset": service["subsets"][0],
+        "destination": service["routes"][0]["destinations"][0],
+    }[where]
     target[field] = "c1" if field == "cluster" else {"tls": {"mode": "ISTIO_MUTUAL"}}
     values = tmp_path / "values.yaml"
     write_values(yaml.safe_dump(data, sort_keys=False), values)
@@ -276,17 +300,24 @@ def test_units_in_any_layout(tmp_path: Path) -> None:
     """One unit per cluster, small units under traffic/, nested units, .yml and
     `Kustomization`, a remote resource and a directory that is not a unit."""
     doc = "kind: ConfigMap\n"
-    _write(tmp_path / "c0" / "kustomization.yaml",
-           "resources:\n- namespaces.yaml\n- traffic/a\n- https://example.com/x.yaml\n")
+    _write(
+        tmp_path / "c0" / "kustomization.yaml",
+        "resources:\n- namespaces.yaml\n- traffic/a\n- https://example.com/x.yaml\n",
+    )
     _write(tmp_path / "c0" / "namespaces.yaml", f"# header\n{doc}---\n{doc}")
     _write(tmp_path / "c0" / "traffic" / "a" / "kustomization.yml", "resources: [rules.yaml]\n")
     _write(tmp_path / "c0" / "traffic" / "a" / "rules.yaml", "---\n".join([doc] * 3))
-    _write(tmp_path / "c0" / "traffic" / "b" / "Kustomization",
-           "resources:\n- rules.yaml\ncomponents:\n- ../a\n")
+    _write(
+        tmp_path / "c0" / "traffic" / "b" / "Kustomization",
+        "resources:\n- rules.yaml\ncomponents:\n- ../a\n",
+    )
     _write(tmp_path / "c0" / "traffic" / "b" / "rules.yaml", "---\n".join([doc] * 4))
     _write(tmp_path / "c0" / "secrets" / "cacerts.yaml", doc)  # no kustomization: no unit
     assert [p.relative_to(tmp_path).as_posix() for p in find_units(tmp_path)] == [
-        "c0", "c0/traffic/a", "c0/traffic/b"]
+        "c0",
+        "c0/traffic/a",
+        "c0/traffic/b",
+    ]
     counts = {u.path.relative_to(tmp_path).as_posix(): u.documents for u in units_of(tmp_path)}
     assert counts == {"c0": 5, "c0/traffic/a": 3, "c0/traffic/b": 7}
     largest = largest_unit(tmp_path)
@@ -301,14 +332,20 @@ def test_unit_counts_are_what_kustomize_builds(tmp_path: Path) -> None:
     documents `kustomize build` prints for it."""
     spec, out = tmp_path / "mesh.yaml", tmp_path / "out"
     spec.write_text(make_spec(2, 60), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     units = units_of(out)
     assert units
     for unit in units:
-        built = subprocess.run([str(KUSTOMIZE), "build", str(unit.path)],
-                               capture_output=True, check=False)
+        built = subprocess.run(
+            [str(KUSTOMIZE), "build", str(unit.path)], capture_output=True, check=False
+        )
         assert built.returncode == 0, built.stderr
         docs = [d for d in yaml.safe_load_all(built.stdout) if d is not None]
         assert len(docs) == unit.documents, unit.path
@@ -323,10 +360,17 @@ def test_peer_cells_say_why_a_peer_did_not_run(tmp_path: Path) -> None:
     assert missing.plan(size, None) == (None, f"n/a (tool missing: {tmp_path / 'helm'})")
     assert missing.plan(size, {"20x1000"}) == (None, "-")
     assert Peer("kustomize", KUSTOMIZE, enabled=False).plan(size, None) == (
-        None, "skipped (--no-kustomize)")
-    row = {"size": "2x10", "clusters": 2, "services": 10, "total": 0.1,
-           "helm_note": "n/a (tool missing: .tools/bin/helm)",
-           "kustomize_note": "n/a (tool missing: .tools/bin/kustomize)"}
+        None,
+        "skipped (--no-kustomize)",
+    )
+    row = {
+        "size": "2x10",
+        "clusters": 2,
+        "services": 10,
+        "total": 0.1,
+        "helm_note": "n/a (tool missing: .tools/bin/helm)",
+        "kustomize_note": "n/a (tool missing: .tools/bin/kustomize)",
+    }
     cells = list(_peer_cells(row))
     assert len(cells) == len(PEER_COLUMNS)
     assert cells[2] == "n/a (tool missing: .tools/bin/helm)"
@@ -349,10 +393,13 @@ def test_default_sizes_cover_the_issue() -> None:
 def _table(stdout: str, first: str) -> tuple[list[str], list[list[str]]]:
     """The markdown table whose header starts with `first`: its columns and rows."""
     lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines)
-                 if line.startswith("| size |") and line.split("|")[2].strip() == first)
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("| size |") and line.split("|")[2].strip() == first
+    )
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
@@ -365,14 +412,32 @@ def test_smoke_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--smoke", "--json", str(report)],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     columns, rows = _table(proc.stdout, COLUMNS[1])
     assert columns == list(COLUMNS)
-    expected = {"load", "validate+checks", "render", "emit", "write", "total", "peak RSS MB",
-                "files", "max files/cluster", "output MB", "json floor", "PyYAML C",
-                "ruamel rt load", "rebuild", "mtimes changed"}
+    expected = {
+        "load",
+        "validate+checks",
+        "render",
+        "emit",
+        "write",
+        "total",
+        "peak RSS MB",
+        "files",
+        "max files/cluster",
+        "output MB",
+        "json floor",
+        "PyYAML C",
+        "ruamel rt load",
+        "rebuild",
+        "mtimes changed",
+    }
     assert expected <= set(columns)
     assert [row[0] for row in rows] == ["2x10", "deep 2x20"], proc.stdout
     assert "start-up" in proc.stdout
@@ -401,13 +466,28 @@ def test_smoke_benchmark_runs_end_to_end(tmp_path: Path) -> None:
 
 def test_missing_tools_are_reported_not_fatal(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--smoke", "--sizes", "2x10",
-         "--helm", str(tmp_path / "helm"), "--kustomize", str(tmp_path / "kustomize")],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--smoke",
+            "--sizes",
+            "2x10",
+            "--helm",
+            str(tmp_path / "helm"),
+            "--kustomize",
+            str(tmp_path / "kustomize"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     columns, rows = _table(proc.stdout, PEER_COLUMNS[1])
     cell = dict(zip(columns, rows[0], strict=True))
     assert cell["helm peer (all clusters)"] == f"n/a (tool missing: {tmp_path / 'helm'})"
     assert cell["kustomize build (largest unit)"] == (
-        f"n/a (tool missing: {tmp_path / 'kustomize'})")
+        f"n/a (tool missing: {tmp_path / 'kustomize'})"
+    )

@@ -28,10 +28,12 @@ def test_seed_is_clean() -> None:
 
 
 def test_results_are_sorted_and_registered() -> None:
-    text = edit(("podCIDR: 10.132.0.0/14", "podCIDR: 10.128.0.0/15"),
-                ('version: "1.10.0"', 'version: "1.9.0"'),
-                ("broker: cluster1", "broker: cluster3"),
-                ("{subset: v2, weight: 100}", "{subset: v3, weight: 90}"))
+    text = edit(
+        ("podCIDR: 10.132.0.0/14", "podCIDR: 10.128.0.0/15"),
+        ('version: "1.10.0"', 'version: "1.9.0"'),
+        ("broker: cluster1", "broker: cluster3"),
+        ("{subset: v2, weight: 100}", "{subset: v3, weight: 90}"),
+    )
     diags = diagnose(text)
     assert diags == sorted(diags, key=sort_key)
     assert {d.code for d in diags} == {"MG201", "MG301", "MG401", "MG402", "MG502"}
@@ -51,34 +53,48 @@ def test_every_registered_code_is_documented_by_a_check() -> None:
 def test_design_example_message() -> None:
     """The text of a cross-cluster overlap: message, note and hint, word for word."""
     [diag] = diagnose(edit(("podCIDR: 10.132.0.0/14", "podCIDR: 10.128.0.0/15")))
-    assert diag.message == ('pod CIDR 10.128.0.0/15 of cluster "cluster2" overlaps pod CIDR '
-                            '10.128.0.0/14 of cluster "cluster1"')
+    assert diag.message == (
+        'pod CIDR 10.128.0.0/15 of cluster "cluster2" overlaps pod CIDR '
+        '10.128.0.0/14 of cluster "cluster1"'
+    )
     assert [(str(r.location), r.message) for r in diag.related] == [
-        ("mesh.yaml:13:16", "cluster1's pod CIDR is defined here")]
+        ("mesh.yaml:13:16", "cluster1's pod CIDR is defined here")
+    ]
     # The first free /15 after 10.128.0.0/15 that no cluster or reserved range uses.
-    assert diag.hint == ("Submariner routes pod IPs directly; give each cluster a disjoint range, "
-                         "e.g. 10.132.0.0/15")
+    assert diag.hint == (
+        "Submariner routes pod IPs directly; give each cluster a disjoint range, e.g. 10.132.0.0/15"
+    )
 
 
 # --- the sweep against a brute-force oracle -------------------------------------------------
 
+
 def _oracle(nets: list[IPNetwork]) -> list[tuple[int, int]]:
-    return [(i, j) for i, j in combinations(range(len(nets)), 2)
-            if nets[i].version == nets[j].version and nets[i].overlaps(nets[j])]
+    return [
+        (i, j)
+        for i, j in combinations(range(len(nets)), 2)
+        if nets[i].version == nets[j].version and nets[i].overlaps(nets[j])
+    ]
 
 
 # Small address spaces so that random networks collide often.
-_v4 = st.builds(lambda a, p: ipaddress.IPv4Network((a, p), strict=False),
-                st.integers(0, 2**12 - 1).map(lambda a: (a << 20) | (10 << 24)),
-                st.integers(4, 32))
-_v6 = st.builds(lambda a, p: ipaddress.IPv6Network((a, p), strict=False),
-                st.integers(0, 2**10 - 1).map(lambda a: (0xFD << 120) | (a << 100)),
-                st.integers(8, 128))
+_v4 = st.builds(
+    lambda a, p: ipaddress.IPv4Network((a, p), strict=False),
+    st.integers(0, 2**12 - 1).map(lambda a: (a << 20) | (10 << 24)),
+    st.integers(4, 32),
+)
+_v6 = st.builds(
+    lambda a, p: ipaddress.IPv6Network((a, p), strict=False),
+    st.integers(0, 2**10 - 1).map(lambda a: (0xFD << 120) | (a << 100)),
+    st.integers(8, 128),
+)
 _nets = st.lists(st.one_of(_v4, _v6), max_size=40)
 # Inside 10/8, so that every network is one the schema accepts (no 0.0.0.0/4).
-_v4_in_10 = st.builds(lambda a, p: ipaddress.IPv4Network((a, p), strict=False),
-                      st.integers(0, 2**8 - 1).map(lambda a: (a << 16) | (10 << 24)),
-                      st.integers(8, 32))
+_v4_in_10 = st.builds(
+    lambda a, p: ipaddress.IPv4Network((a, p), strict=False),
+    st.integers(0, 2**8 - 1).map(lambda a: (a << 16) | (10 << 24)),
+    st.integers(8, 32),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -115,19 +131,31 @@ def test_overlap_diagnostics_match_the_oracle(cidrs: list[tuple[IPNetwork, IPNet
 
 
 def test_sweep_handles_identical_and_nested_networks() -> None:
-    nets: list[IPNetwork] = [ipaddress.ip_network(n) for n in (
-        "10.0.0.0/8", "10.0.0.0/8", "10.1.0.0/16", "fd00::/8", "10.0.0.0/32", "11.0.0.0/8")]
+    nets: list[IPNetwork] = [
+        ipaddress.ip_network(n)
+        for n in (
+            "10.0.0.0/8",
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "fd00::/8",
+            "10.0.0.0/32",
+            "11.0.0.0/8",
+        )
+    ]
     assert overlapping_pairs(nets) == [(0, 1), (0, 2), (0, 4), (1, 2), (1, 4)]
 
 
-@pytest.mark.parametrize(("used", "net", "expected"), [
-    (["10.0.0.0/9"], "10.0.0.0/9", "10.128.0.0/9"),
-    (["10.0.0.0/8"], "10.0.0.0/16", "172.16.0.0/16"),
-    (["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"], "10.0.0.0/16", None),
-    (["10.128.0.0/14"], "10.130.0.0/16", "10.132.0.0/16"),  # after the offender first
-    (["10.0.0.0/8"], "10.0.0.0/7", None),  # no private block holds a /7
-    (["fd00::/9"], "fd00::/48", "fd80::/48"),
-])
+@pytest.mark.parametrize(
+    ("used", "net", "expected"),
+    [
+        (["10.0.0.0/9"], "10.0.0.0/9", "10.128.0.0/9"),
+        (["10.0.0.0/8"], "10.0.0.0/16", "172.16.0.0/16"),
+        (["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"], "10.0.0.0/16", None),
+        (["10.128.0.0/14"], "10.130.0.0/16", "10.132.0.0/16"),  # after the offender first
+        (["10.0.0.0/8"], "10.0.0.0/7", None),  # no private block holds a /7
+        (["fd00::/9"], "fd00::/48", "fd80::/48"),
+    ],
+)
 def test_free_range(used: list[str], net: str, expected: str | None) -> None:
     found = FreeRanges(ipaddress.ip_network(u) for u in used).near(ipaddress.ip_network(net))
     assert (str(found) if found else None) == expected

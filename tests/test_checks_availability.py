@@ -37,47 +37,66 @@ def codes(text: str) -> list[tuple[str, str]]:
     assert loaded is not None, diags
     mesh, diags = validate(loaded)
     assert mesh is not None, diags
-    return [(d.code, d.severity.value) for d in run_checks(mesh, loaded.positions)
-            if d.code in ("MG420", "MG421")]
+    return [
+        (d.code, d.severity.value)
+        for d in run_checks(mesh, loaded.positions)
+        if d.code in ("MG420", "MG421")
+    ]
 
 
 def test_build_refuses_the_failover_example_on_1_10(tmp_path: Path) -> None:
     """The defect as a user met it: exit 0, then Istio 1.10 rejected the DestinationRule."""
     spec = tmp_path / "mesh.yaml"
     spec.write_text(failover_example("1.10.6"), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "meshgen", "build", str(spec), "-o",
-                           str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "error[MG420]: loadBalancer.simple LEAST_REQUEST" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("version", "expected"), [
-    ("1.10.6", [("MG420", "error")]),
-    ("1.13.9", [("MG420", "error")]),
-    ("1.14.0", []),
-    ("1.30.3", []),
-])
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.10.6", [("MG420", "error")]),
+        ("1.13.9", [("MG420", "error")]),
+        ("1.14.0", []),
+        ("1.30.3", []),
+    ],
+)
 def test_least_request_needs_1_14(version: str, expected: list[tuple[str, str]]) -> None:
     assert codes(failover_example(version, simple="LEAST_REQUEST")) == expected
 
 
-@pytest.mark.parametrize(("version", "expected"), [
-    ("1.10.6", []),
-    ("1.13.9", []),
-    ("1.14.0", [("MG421", "warning")]),
-])
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.10.6", []),
+        ("1.13.9", []),
+        ("1.14.0", [("MG421", "warning")]),
+    ],
+)
 def test_least_conn_is_the_old_name(version: str, expected: list[tuple[str, str]]) -> None:
     assert codes(failover_example(version, simple="LEAST_CONN")) == expected
 
 
-@pytest.mark.parametrize(("version", "expected"), [
-    ("1.11.8", [("MG420", "error")]),
-    ("1.12.0", []),
-])
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.11.8", [("MG420", "error")]),
+        ("1.12.0", []),
+    ],
+)
 def test_failover_priority_needs_1_12(version: str, expected: list[tuple[str, str]]) -> None:
-    text = failover_example(version, simple="ROUND_ROBIN", localityLbSetting={
-        "enabled": True, "failoverPriority": ["topology.kubernetes.io/region"]})
+    text = failover_example(
+        version,
+        simple="ROUND_ROBIN",
+        localityLbSetting={"enabled": True, "failoverPriority": ["topology.kubernetes.io/region"]},
+    )
     assert codes(text) == expected
 
 

@@ -16,11 +16,15 @@ def istio(*lines: str, at: str = "1.10.0") -> Edit:
     return 'version: "1.10.0"', "\n    ".join((f'version: "{at}"', *lines))
 
 
-KUBERNETES = [("name: cluster1\n      platform: openshift", "name: cluster1"),
-              ("name: cluster2\n      platform: openshift", "name: cluster2")]
+KUBERNETES = [
+    ("name: cluster1\n      platform: openshift", "name: cluster1"),
+    ("name: cluster2\n      platform: openshift", "name: cluster2"),
+]
 
-K8S_124 = ("serviceCIDR: 172.30.0.0/16",
-           'serviceCIDR: 172.30.0.0/16\n      kubernetesVersion: "1.24"')
+K8S_124 = (
+    "serviceCIDR: 172.30.0.0/16",
+    'serviceCIDR: 172.30.0.0/16\n      kubernetesVersion: "1.24"',
+)
 
 CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("too-old", [version("1.9.0")], ["MG301 error 7:14"]),
@@ -29,8 +33,11 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("newest", [version("1.30.5")], []),
     ("operator-removed", [istio("installer: operator", at="1.24.0")], ["MG302 error 8:16"]),
     ("operator-1.23", [istio("installer: operator", at="1.23.3")], []),
-    ("operator-unsupported-version", [istio("installer: operator", at="1.9.0")],
-     ["MG301 error 7:14"]),
+    (
+        "operator-unsupported-version",
+        [istio("installer: operator", at="1.9.0")],
+        ["MG301 error 7:14"],
+    ),
     ("helm", [istio("installer: helm")], []),
     ("sail", [istio("installer: sail", at="1.26.0")], []),
     # Sail's versions.yaml files decide (meshgen.versions.SAIL_RELEASES): 1.23.0 is listed by
@@ -40,14 +47,21 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("sail-unlisted-patch", [istio("installer: sail", at="1.23.6")], ["MG303 error 7:14"]),
     ("sail-too-old", [istio("installer: sail", at="1.20.8")], ["MG303 error 7:14"]),
     ("istioctl", [istio("installer: istioctl", at="1.26.0")], []),
-    ("owned-values", [istio("values:",
-                            "  global:",
-                            "    meshID: other",         # line 10
-                            "    network: network2",     # line 11
-                            "    multiCluster:",
-                            "      clusterName: c1",     # line 13
-                            "      enabled: true")],
-     ["MG304 error 10:9", "MG304 error 11:9", "MG304 error 13:11"]),
+    (
+        "owned-values",
+        [
+            istio(
+                "values:",
+                "  global:",
+                "    meshID: other",  # line 10
+                "    network: network2",  # line 11
+                "    multiCluster:",
+                "      clusterName: c1",  # line 13
+                "      enabled: true",
+            )
+        ],
+        ["MG304 error 10:9", "MG304 error 11:9", "MG304 error 13:11"],
+    ),
     ("flow-values", [istio("values: {global: {meshID: other}}")], ["MG304 error 8:23"]),
     ("free-values", [istio("values: {global: {proxy: {logLevel: debug}}, meshID: x}")], []),
     ("cni-off-openshift", [istio("cni: {enabled: false}")], ["MG305 warning 8:20"]),
@@ -57,12 +71,27 @@ CASES: list[tuple[str, list[Edit], list[str]]] = [
     ("new-istioctl-new-k8s", [K8S_124, version("1.14.0")], []),
     ("revision-default", [istio("revision: default")], ["MG306 warning 8:15"]),
     ("revision-named", [istio("revision: canary")], []),
-    ("external-secrets-no-store", [("broker: cluster1", "broker: cluster1\n  secrets:\n"
-                                    "    provider: external-secrets")], ["MG105 error 11:15"]),
-    ("external-secrets", [("broker: cluster1", "broker: cluster1\n  secrets:\n"
-                           "    provider: external-secrets\n    store: {name: vault}")], []),
-    ("placeholder-secrets", [("broker: cluster1", "broker: cluster1\n  secrets:\n"
-                              "    provider: placeholder")], []),
+    (
+        "external-secrets-no-store",
+        [("broker: cluster1", "broker: cluster1\n  secrets:\n    provider: external-secrets")],
+        ["MG105 error 11:15"],
+    ),
+    (
+        "external-secrets",
+        [
+            (
+                "broker: cluster1",
+                "broker: cluster1\n  secrets:\n"
+                "    provider: external-secrets\n    store: {name: vault}",
+            )
+        ],
+        [],
+    ),
+    (
+        "placeholder-secrets",
+        [("broker: cluster1", "broker: cluster1\n  secrets:\n    provider: placeholder")],
+        [],
+    ),
 ]
 
 
@@ -83,11 +112,14 @@ def test_operator_message_names_the_removal() -> None:
     assert "istioctl" in (diag.hint or "")
 
 
-@pytest.mark.parametrize(("values", "hint"), [
-    ("{global: {meshID: x}}", "set spec.meshID instead"),
-    ("{global: {network: x}}", "set spec.network instead"),
-    ("{global: {multiCluster: {clusterName: x}}}", "cluster's name"),
-])
+@pytest.mark.parametrize(
+    ("values", "hint"),
+    [
+        ("{global: {meshID: x}}", "set spec.meshID instead"),
+        ("{global: {network: x}}", "set spec.network instead"),
+        ("{global: {multiCluster: {clusterName: x}}}", "cluster's name"),
+    ],
+)
 def test_owned_value_hints(values: str, hint: str) -> None:
     [diag] = diagnose(edit(istio(f"values: {values}")))
     assert hint in (diag.hint or "")
@@ -99,15 +131,18 @@ def test_openshift_cni_warning_points_at_a_cluster() -> None:
     assert [str(r.location) for r in diag.related] == ["mesh.yaml:13:17"]
 
 
-@pytest.mark.parametrize(("at", "nearest", "releases"), [
-    ("1.23.6", "1.23.5", "Sail 1.0.0, 1.25.2"),
-    ("1.10.0", "1.21.6", "Sail 1.25.2"),
-    ("1.22.0", "1.22.8", "Sail 1.25.2"),
-])
-def test_sail_hint_names_the_nearest_accepted_version(at: str, nearest: str,
-                                                      releases: str) -> None:
+@pytest.mark.parametrize(
+    ("at", "nearest", "releases"),
+    [
+        ("1.23.6", "1.23.5", "Sail 1.0.0, 1.25.2"),
+        ("1.10.0", "1.21.6", "Sail 1.25.2"),
+        ("1.22.0", "1.22.8", "Sail 1.25.2"),
+    ],
+)
+def test_sail_hint_names_the_nearest_accepted_version(at: str, nearest: str, releases: str) -> None:
     [diag] = diagnose(edit(istio("installer: sail", at=at)))
     assert diag.code == "MG303"
-    assert f'no Sail Operator release accepts Istio {at}' in diag.message
-    assert diag.hint == (f'use version "{nearest}" (accepted by {releases}), or installer: '
-                         "istioctl or helm")
+    assert f"no Sail Operator release accepts Istio {at}" in diag.message
+    assert diag.hint == (
+        f'use version "{nearest}" (accepted by {releases}), or installer: istioctl or helm'
+    )

@@ -26,13 +26,17 @@ spec:
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "meshgen", *args],
-        capture_output=True, text=True, cwd=cwd, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
     )
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
 
 
 @pytest.fixture
@@ -199,8 +203,9 @@ def test_hand_edit_is_refused_then_forced(tmp_path: Path) -> None:
     target.write_text(target.read_text() + "# hot fix\n")
     proc = run("build", str(SEED_EXAMPLE), "-o", str(out))
     assert proc.returncode == 1
-    assert ("cluster2/traffic/sample/rules.yaml: error[MG906]: was changed since meshgen wrote "
-            "it") in proc.stderr
+    assert (
+        "cluster2/traffic/sample/rules.yaml: error[MG906]: was changed since meshgen wrote it"
+    ) in proc.stderr
     assert "--diff" in proc.stderr
     assert target.read_text().endswith("# hot fix\n")
     check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")

@@ -17,17 +17,34 @@ from tests.helpers import ROOT, SEED_EXAMPLE
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 # What pip needs to install meshgen; the rest of the checkout is not part of the package.
 PACKAGE = ("meshgen", "pyproject.toml", "README.md", ".pre-commit-hooks.yaml")
-OFFLINE = ("Could not find a version", "Failed to establish a new connection",
-           "Temporary failure in name resolution", "No matching distribution")
+OFFLINE = (
+    "Could not find a version",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "No matching distribution",
+)
 
-pytestmark = pytest.mark.skipif(not PRE_COMMIT.exists(),
-                                reason="pre-commit is not installed (pip install .[test])")
+pytestmark = pytest.mark.skipif(
+    not PRE_COMMIT.exists(), reason="pre-commit is not installed (pip install .[test])"
+)
 
 
 def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                    "-c", "commit.gpgsign=false", *args], cwd=cwd, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +54,9 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in PACKAGE:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, repo / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                source, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         else:
             shutil.copy2(source, repo / name)
     git("init", "-q", cwd=repo)
@@ -63,24 +81,42 @@ def user_repo(tmp_path: Path, files: dict[str, str]) -> Path:
     return repo
 
 
-def try_repo(hook_repo: Path, home: Path, repo: Path, hook: str,
-             *extra: str) -> subprocess.CompletedProcess[str]:
+def try_repo(
+    hook_repo: Path, home: Path, repo: Path, hook: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
     env.pop("MESHGEN_DEBUG", None)
-    proc = subprocess.run([str(PRE_COMMIT), "try-repo", str(hook_repo), hook, "--all-files",
-                           "--color", "never", *extra], cwd=repo, env=env, text=True,
-                          capture_output=True, check=False, timeout=900)
+    proc = subprocess.run(
+        [
+            str(PRE_COMMIT),
+            "try-repo",
+            str(hook_repo),
+            hook,
+            "--all-files",
+            "--color",
+            "never",
+            *extra,
+        ],
+        cwd=repo,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=900,
+    )
     if proc.returncode == 3 and any(s in proc.stdout + proc.stderr for s in OFFLINE):
         pytest.skip("pre-commit could not install meshgen's dependencies (offline)")
     return proc
 
 
-def test_validate_hook_default_files(hook_repo: Path, pre_commit_home: Path,
-                                     tmp_path: Path) -> None:
+def test_validate_hook_default_files(
+    hook_repo: Path, pre_commit_home: Path, tmp_path: Path
+) -> None:
     seed = SEED_EXAMPLE.read_text(encoding="utf-8")
     bad = seed.replace("podCIDR: 10.132.0.0/14", "podCIDR: 10.128.0.0/15")
-    repo = user_repo(tmp_path, {"good/mesh.yaml": seed, "bad/mesh.yml": bad,
-                                "other.yaml": "not: [a mesh\n"})
+    repo = user_repo(
+        tmp_path, {"good/mesh.yaml": seed, "bad/mesh.yml": bad, "other.yaml": "not: [a mesh\n"}
+    )
     proc = try_repo(hook_repo, pre_commit_home, repo, "meshgen-validate")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "bad/mesh.yml:" in proc.stdout
@@ -88,16 +124,21 @@ def test_validate_hook_default_files(hook_repo: Path, pre_commit_home: Path,
     assert "other.yaml" not in proc.stdout  # not a mesh.yaml: not matched by default
 
 
-def test_build_check_hook_default_args(hook_repo: Path, pre_commit_home: Path,
-                                       tmp_path: Path) -> None:
+def test_build_check_hook_default_args(
+    hook_repo: Path, pre_commit_home: Path, tmp_path: Path
+) -> None:
     repo = user_repo(tmp_path, {"mesh.yaml": SEED_EXAMPLE.read_text(encoding="utf-8")})
     stale = try_repo(hook_repo, pre_commit_home, repo, "meshgen-build-check")
     assert stale.returncode == 1, stale.stdout + stale.stderr
     assert "out is out of date" in stale.stdout
     # Built by the same code the hook runs (the copy, not the live checkout).
-    subprocess.run([sys.executable, "-m", "meshgen", "build", "mesh.yaml", "-o", "out"],
-                   cwd=repo, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(hook_repo)})
+    subprocess.run(
+        [sys.executable, "-m", "meshgen", "build", "mesh.yaml", "-o", "out"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(hook_repo)},
+    )
     git("add", ".", cwd=repo)
     fresh = try_repo(hook_repo, pre_commit_home, repo, "meshgen-build-check")
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr

@@ -20,15 +20,32 @@ from tests.helpers import ROOT, SEED_EXAMPLE
 
 COMMANDS = ("build", "validate", "explain", "check-output", "schema", "init")
 # typer/click/pydantic notation that must never reach a user.
-LEAKS = ("{SPEC", "{DIR", "<list", "<path>", "<str>", "list[Path]", "Value error",
-         "Traceback", "typer", "pydantic")
+LEAKS = (
+    "{SPEC",
+    "{DIR",
+    "<list",
+    "<path>",
+    "<str>",
+    "list[Path]",
+    "Value error",
+    "Traceback",
+    "typer",
+    "pydantic",
+)
 
 
-def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshgen", *args], capture_output=True,
-                          text=True, cwd=cwd, check=False, input=stdin,
-                          env={**os.environ, "NO_COLOR": "", **(env or {})})
+def run(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        input=stdin,
+        env={**os.environ, "NO_COLOR": "", **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -69,25 +86,37 @@ def test_shell_completion() -> None:
     proc = run("--show-completion", "bash")
     assert proc.returncode == 0, proc.stderr
     assert "_MESHGEN_COMPLETE" in proc.stdout
-    env = {"_MESHGEN_COMPLETE": "complete_bash", "COMP_WORDS": "meshgen expl",
-           "COMP_CWORD": "1"}
-    proc = subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'meshgen'; "
-                           "from meshgen.entry import main; main()"],
-                          capture_output=True, text=True, cwd=ROOT, check=False,
-                          env={**os.environ, **env})
+    env = {"_MESHGEN_COMPLETE": "complete_bash", "COMP_WORDS": "meshgen expl", "COMP_CWORD": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv[0] = 'meshgen'; from meshgen.entry import main; main()",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env={**os.environ, **env},
+    )
     assert proc.stdout.split() == ["explain"], proc.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["validate"], "Missing argument 'SPEC...'"),
-    (["build"], "Missing argument 'SPEC'"),
-    (["validate", "--format", "xml", "x.yaml"], "'xml' is not one of 'text', 'json', 'github'"),
-    (["validate", "--ignore", "MG201", "x.yaml"], "MG201 is an error; only warnings can be "
-     "ignored"),
-    (["validate", "--ignore", "MG999", "x.yaml"], "MG999 is not a meshgen diagnostic code"),
-    (["check-output", "out", "--istio-version", "2.x"], "expected 1.MINOR or 1.MINOR.PATCH"),
-    (["frobnicate"], "No such command 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate"], "Missing argument 'SPEC...'"),
+        (["build"], "Missing argument 'SPEC'"),
+        (["validate", "--format", "xml", "x.yaml"], "'xml' is not one of 'text', 'json', 'github'"),
+        (
+            ["validate", "--ignore", "MG201", "x.yaml"],
+            "MG201 is an error; only warnings can be ignored",
+        ),
+        (["validate", "--ignore", "MG999", "x.yaml"], "MG999 is not a meshgen diagnostic code"),
+        (["check-output", "out", "--istio-version", "2.x"], "expected 1.MINOR or 1.MINOR.PATCH"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
 def test_usage_errors_are_plain(args: list[str], message: str) -> None:
     proc = run(*args)
     assert proc.returncode == 2, proc.stderr
@@ -194,8 +223,14 @@ def test_manifest_records_version_and_spec_hash(tmp_path: Path) -> None:
     assert run("build", str(spec), "-o", str(out), cwd=tmp_path).returncode == 0
     assert manifest.read_bytes() == first
     # Through standard input: the same hash.
-    piped = run("build", "-", "-o", str(tmp_path / "piped"), cwd=tmp_path,
-                stdin=spec.read_text(encoding="utf-8"))
+    piped = run(
+        "build",
+        "-",
+        "-o",
+        str(tmp_path / "piped"),
+        cwd=tmp_path,
+        stdin=spec.read_text(encoding="utf-8"),
+    )
     assert piped.returncode == 0, piped.stderr
     piped_doc = json.loads((tmp_path / "piped" / ".meshgen-manifest.json").read_bytes())
     assert piped_doc["spec"] == doc["spec"]
@@ -222,8 +257,7 @@ def test_check_notes_another_meshgen_version(tmp_path: Path) -> None:
 
 def test_build_warnings_as_errors_writes_nothing(warning_spec: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run("build", str(warning_spec), "-o", str(out), "--warnings-as-errors",
-               cwd=tmp_path)
+    proc = run("build", str(warning_spec), "-o", str(out), "--warnings-as-errors", cwd=tmp_path)
     assert proc.returncode == 1
     assert "nothing written" in proc.stderr
     assert not out.exists()

@@ -63,14 +63,22 @@ def test_versions_agree() -> None:
 
 def test_runtime_dependencies_are_what_meshgen_imports() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    declared = {re.split(r"[<>=!~\[ ]", dep, maxsplit=1)[0].lower()
-                for dep in project["dependencies"]}
-    modules = {"pydantic": "pydantic", "ruamel": "ruamel.yaml", "typer": "typer",
-               "rich": "rich", "yaml": "pyyaml", "jsonschema": "jsonschema"}
+    declared = {
+        re.split(r"[<>=!~\[ ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]
+    }
+    modules = {
+        "pydantic": "pydantic",
+        "ruamel": "ruamel.yaml",
+        "typer": "typer",
+        "rich": "rich",
+        "yaml": "pyyaml",
+        "jsonschema": "jsonschema",
+    }
     imported = set()
     for path in (ROOT / "meshgen").rglob("*.py"):
-        for top in re.findall(r"^\s*(?:import|from) ([a-z_]+)", path.read_text(encoding="utf-8"),
-                              flags=re.MULTILINE):
+        for top in re.findall(
+            r"^\s*(?:import|from) ([a-z_]+)", path.read_text(encoding="utf-8"), flags=re.MULTILINE
+        ):
             if top in modules:
                 imported.add(modules[top])
     # ruamel.yaml.clib is the C parser ruamel loads itself (declared so that loading stays
@@ -78,8 +86,10 @@ def test_runtime_dependencies_are_what_meshgen_imports() -> None:
     assert declared - {"ruamel.yaml.clib"} == imported
     assert "pyyaml" not in declared
     assert "jsonschema" not in declared
-    test_extra = {re.split(r"[<>=!~\[ ]", dep, maxsplit=1)[0].lower()
-                  for dep in project["optional-dependencies"]["test"]}
+    test_extra = {
+        re.split(r"[<>=!~\[ ]", dep, maxsplit=1)[0].lower()
+        for dep in project["optional-dependencies"]["test"]
+    }
     assert {"pyyaml", "jsonschema", "pre-commit"} <= test_extra
 
 

@@ -23,8 +23,12 @@ NAMES = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
 def meshes(draw: st.DrawFn) -> dict[str, Any]:
     n_clusters = draw(st.integers(1, 4))
     clusters = [
-        {"name": f"c{i}", "platform": draw(st.sampled_from(["kubernetes", "openshift"])),
-         "podCIDR": f"10.{i}.0.0/16", "serviceCIDR": f"10.{100 + i}.0.0/20"}
+        {
+            "name": f"c{i}",
+            "platform": draw(st.sampled_from(["kubernetes", "openshift"])),
+            "podCIDR": f"10.{i}.0.0/16",
+            "serviceCIDR": f"10.{100 + i}.0.0/20",
+        }
         for i in range(n_clusters)
     ]
     namespaces = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
@@ -33,17 +37,26 @@ def meshes(draw: st.DrawFn) -> dict[str, Any]:
         subsets = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
         weights = [100 // len(subsets)] * len(subsets)
         weights[0] += 100 - sum(weights)
-        services.append({
-            "name": f"svc{index}",
-            "namespace": draw(st.sampled_from(namespaces)),
-            "subsets": [{"name": s, "labels": {"version": s}} for s in subsets],
-            "routes": [{"destinations": [
-                {"subset": s, "weight": w} for s, w in zip(subsets, weights, strict=True)
-            ]}],
-        })
+        services.append(
+            {
+                "name": f"svc{index}",
+                "namespace": draw(st.sampled_from(namespaces)),
+                "subsets": [{"name": s, "labels": {"version": s}} for s in subsets],
+                "routes": [
+                    {
+                        "destinations": [
+                            {"subset": s, "weight": w}
+                            for s, w in zip(subsets, weights, strict=True)
+                        ]
+                    }
+                ],
+            }
+        )
     minor = draw(st.integers(10, 30))
     return {
-        "apiVersion": "meshgen.dev/v1alpha1", "kind": "Mesh", "metadata": {"name": "m"},
+        "apiVersion": "meshgen.dev/v1alpha1",
+        "kind": "Mesh",
+        "metadata": {"name": "m"},
         "spec": {
             "istio": {"version": f"1.{minor}.0", "revision": draw(st.sampled_from(["", "r1"]))},
             "clusters": clusters,
@@ -71,8 +84,14 @@ def test_same_spec_same_bytes(data: dict[str, Any]) -> None:
 
 def build_with_seed(spec: Path, out: Path, seed: str) -> dict[str, bytes]:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    proc = subprocess.run([sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 

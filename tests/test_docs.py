@@ -73,8 +73,11 @@ def test_every_property_has_a_description() -> None:
 
 
 def test_every_object_definition_has_a_description() -> None:
-    missing = [name for name, node in SCHEMA["$defs"].items()
-               if "properties" in node and not node.get("description", "").strip()]
+    missing = [
+        name
+        for name, node in SCHEMA["$defs"].items()
+        if "properties" in node and not node.get("description", "").strip()
+    ]
     assert missing == []
 
 
@@ -125,8 +128,9 @@ def test_descriptions_are_single_lines_under_no_generated_title() -> None:
 
 def spec_tables() -> ModuleType:
     """scripts/spec_tables.py as a module."""
-    spec = importlib.util.spec_from_file_location("spec_tables",
-                                                  ROOT / "scripts" / "spec_tables.py")
+    spec = importlib.util.spec_from_file_location(
+        "spec_tables", ROOT / "scripts" / "spec_tables.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -141,7 +145,9 @@ def test_generated_docs_are_fresh() -> None:
 
 
 def test_check_mode_finds_a_stale_page_and_the_rewrite_fixes_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     tables = spec_tables()
     page = tmp_path / "diagnostics.md"
@@ -179,7 +185,10 @@ def test_update_readme_needs_the_markers() -> None:
 
 # Documented in their own tables of docs/spec.md, relative to where they are used.
 SUBTABLES: dict[type[BaseModel], str] = {
-    TrafficPolicy: "Traffic policy", Match: "Route matches", Security: "Security"}
+    TrafficPolicy: "Traffic policy",
+    Match: "Route matches",
+    Security: "Security",
+}
 
 
 def field_paths(model: type[BaseModel], prefix: str = "", *, stop: bool = True) -> set[str]:
@@ -223,10 +232,12 @@ def test_subtables_list_exactly_their_model_fields() -> None:
 def test_diagnostics_page_is_the_registry() -> None:
     tables = spec_tables()
     assert tables.update_diagnostics_page(DIAGNOSTICS_DOC) == DIAGNOSTICS_DOC, (
-        "run python scripts/spec_tables.py")
+        "run python scripts/spec_tables.py"
+    )
     generated = DIAGNOSTICS_DOC.split(tables.CODES_START, 1)[1].split(tables.CODES_END, 1)[0]
-    rows = re.findall(r"^\| \[(MG\d{3})\]\(#(mg\d{3})\) \| ([a-z/]+) \|", generated,
-                      flags=re.MULTILINE)
+    rows = re.findall(
+        r"^\| \[(MG\d{3})\]\(#(mg\d{3})\) \| ([a-z/]+) \|", generated, flags=re.MULTILINE
+    )
     assert [code for code, _, _ in rows] == sorted(REGISTRY), "each code once, in order"
     for code, anchor, severity in rows:
         assert anchor == code.lower()
@@ -291,8 +302,11 @@ def anchors(page: Path) -> set[str]:
 
 def links(page: Path) -> list[str]:
     """The targets of the Markdown links of `page`, outside code blocks and code spans."""
-    return [target for line in prose_lines(page.read_text(encoding="utf-8"))
-            for target in LINK.findall(re.sub(r"(`+)[^`]*?\1", "", line))]
+    return [
+        target
+        for line in prose_lines(page.read_text(encoding="utf-8"))
+        for target in LINK.findall(re.sub(r"(`+)[^`]*?\1", "", line))
+    ]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda path: path.relative_to(ROOT).as_posix())
@@ -320,7 +334,8 @@ def test_the_link_checker_sees_links_and_anchors() -> None:
     assert "the-spec-meshyaml-meshgendevv1alpha1" in anchors(SPEC_PAGE)
     assert "traffic-policy" in anchors(SPEC_PAGE)
     assert slug("Release fidelity: every Istio minor's own release judges the output") == (
-        "release-fidelity-every-istio-minors-own-release-judges-the-output")
+        "release-fidelity-every-istio-minors-own-release-judges-the-output"
+    )
 
 
 # Documents only the authors had (a sibling checkout's notes) are no source for a reader.

@@ -65,7 +65,11 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> str:
         (directory / name).write_text(text)
     proc = subprocess.run(
         [sys.executable, "-m", "meshgen", "validate", "--format", "github", *specs],
-        capture_output=True, text=True, cwd=directory, check=False)
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        check=False,
+    )
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ""
     return proc.stdout
@@ -80,7 +84,10 @@ def _commands(output: str) -> list[tuple[str, dict[str, str], str]]:
 def test_one_command_per_diagnostic(output: str) -> None:
     commands = _commands(output)
     assert [(level, p["title"]) for level, p, _ in commands] == [
-        ("error", "MG110"), ("error", "MG201"), ("error", "MG201")]
+        ("error", "MG110"),
+        ("error", "MG201"),
+        ("error", "MG201"),
+    ]
     assert all(list(p) == ["file", "line", "col", "title"] for _, p, _ in commands)
 
 
@@ -100,9 +107,11 @@ def test_message_escapes_percent_and_line_breaks_only(output: str) -> None:
     assert hole.splitlines() == [
         "control character U+000A (line feed) in metadata.name",
         "hint: meshgen copies values into YAML, shell commands and Markdown, so they hold no "
-        f"control characters, line breaks and tabs included: {VALUE!r}"]
+        f"control characters, line breaks and tabs included: {VALUE!r}",
+    ]
     assert overlap.splitlines()[1] == (
-        f"{OVERLAP}:13:16: note: cluster1's pod CIDR is defined here")
+        f"{OVERLAP}:13:16: note: cluster1's pod CIDR is defined here"
+    )
     raw = output.splitlines()[1]
     assert "%0Ax,y:z%25.yaml:13:16: note:" in raw  # `:` and `,` are plain in a message
 
@@ -115,9 +124,12 @@ def test_control_characters_in_a_file_name_cannot_forge_a_command(output: str) -
     assert len(message.splitlines()) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="the file= property names the escaped display name "
-                   "(line\\u000abreak\\u000d.yaml), not the file; command.ts escapes CR and LF "
-                   "in a property as %0D and %0A")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the file= property names the escaped display name "
+    "(line\\u000abreak\\u000d.yaml), not the file; command.ts escapes CR and LF "
+    "in a property as %0D and %0A",
+)
 def test_file_property_names_the_real_file(output: str) -> None:
     _, props, _ = _commands(output)[2]
     assert props["file"] == BREAK

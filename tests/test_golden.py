@@ -48,7 +48,8 @@ def golden_dir(name: str) -> Path:
 
 def test_every_golden_directory_has_its_example() -> None:
     assert sorted(p.name for p in (ROOT / "tests" / "golden").iterdir()) == sorted(
-        name for name in EXAMPLES if golden_dir(name) != ROOT / "out")
+        name for name in EXAMPLES if golden_dir(name) != ROOT / "out"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

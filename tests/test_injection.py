@@ -38,8 +38,11 @@ def readme_of(mesh: Mesh) -> str:
     """out/README.md of `mesh` (it needs the traffic units the whole render decides)."""
     return render(mesh).readme
 
-EVIL = ("'\"$(touch pwned)`id`;rm -rf x|y&&z&w<v>u\\\n```\n# heading\n| a | b |\n"
-        "[l](http://e) <script>*em*_u_ ~~s~~ &amp; --> <!-- ${HOME} ~ {a,b} *")
+
+EVIL = (
+    "'\"$(touch pwned)`id`;rm -rf x|y&&z&w<v>u\\\n```\n# heading\n| a | b |\n"
+    "[l](http://e) <script>*em*_u_ ~~s~~ &amp; --> <!-- ${HOME} ~ {a,b} *"
+)
 
 # Every string field that reaches the README, as a marker (each unique, none inside another).
 MARKERS = {
@@ -67,8 +70,9 @@ MARKERS = {
     "gitops.path": "zqpath",
     "gitops.argocd.namespace": "zqargo",
 }
-_MARKER = re.compile("|".join(re.escape(m) for m in sorted(MARKERS.values(), key=len,
-                                                             reverse=True)))
+_MARKER = re.compile(
+    "|".join(re.escape(m) for m in sorted(MARKERS.values(), key=len, reverse=True))
+)
 
 
 def hostile(text: str) -> str:
@@ -101,8 +105,7 @@ def tame_data(**spec: Any) -> dict[str, Any]:
     data["spec"].update(meshID="zqmid", network="zqnet", trustDomain="zqtd.local")
     data["spec"]["submariner"]["broker"] = "zqa1"
     clusters = data["spec"]["clusters"]
-    for cluster, name, api in zip(clusters, ["zqa1", "zqb2"], ["zqapia", "zqapib"],
-                                  strict=True):
+    for cluster, name, api in zip(clusters, ["zqa1", "zqb2"], ["zqapia", "zqapib"], strict=True):
         cluster.update(name=name, apiServer=f"https://{api}:6443")
     data["spec"]["namespaces"] = [{"name": "zqns"}]
     for service in data["spec"]["services"]:
@@ -117,10 +120,20 @@ def tame_data(**spec: Any) -> dict[str, Any]:
     return data
 
 
-EXTERNAL = {"secrets": {"provider": "external-secrets", "keyPrefix": "zqkp",
-                        "store": {"kind": "ClusterSecretStore", "name": "zqstore"}}}
-GITOPS = {"engine": "argocd", "repoURL": "https://zqgit/zqrepo.git", "revision": "zqbranch",
-          "path": "zqpath", "argocd": {"namespace": "zqargo"}}
+EXTERNAL = {
+    "secrets": {
+        "provider": "external-secrets",
+        "keyPrefix": "zqkp",
+        "store": {"kind": "ClusterSecretStore", "name": "zqstore"},
+    }
+}
+GITOPS = {
+    "engine": "argocd",
+    "repoURL": "https://zqgit/zqrepo.git",
+    "revision": "zqbranch",
+    "path": "zqpath",
+    "argocd": {"namespace": "zqargo"},
+}
 
 # Between them, every step and command builder of the README.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -129,13 +142,20 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "seed": {"submariner.natTraversal": False},
     # Submariner by its operator, External Secrets, Argo CD, Helm charts.
     "operator-external-argocd": {
-        "submariner.deploy": "operator", "istio.version": "1.30.0", "istio.installer": "helm",
-        **EXTERNAL, "gitops": GITOPS},
+        "submariner.deploy": "operator",
+        "istio.version": "1.30.0",
+        "istio.installer": "helm",
+        **EXTERNAL,
+        "gitops": GITOPS,
+    },
     # helm install commands, reader token secrets (Kubernetes >= 1.24), Flux.
     "helm-reader-token": {"istio.version": "1.30.0", "istio.installer": "helm"},
     "flux-operator-installer": {
-        "istio.version": "1.20.0", "istio.installer": "operator", "istio.revision": "zqrev",
-        "gitops": {**GITOPS, "engine": "flux"}},
+        "istio.version": "1.20.0",
+        "istio.installer": "operator",
+        "istio.revision": "zqrev",
+        "gitops": {**GITOPS, "engine": "flux"},
+    },
     "sail": {"istio.version": "1.24.0", "istio.installer": "sail", **EXTERNAL},
 }
 
@@ -166,12 +186,12 @@ def shell_commands(block: str) -> list[list[str]]:
             word_start = False
         elif ch == '"':  # a variable of an earlier line, "$NAME", or shlex.quote's "'"
             end = block.index('"', i + 1)
-            assert re.fullmatch(r"\$[A-Z_][A-Z0-9_]*|'+", block[i + 1:end]), block[i:end + 1]
+            assert re.fullmatch(r"\$[A-Z_][A-Z0-9_]*|'+", block[i + 1 : end]), block[i : end + 1]
             i, word_start = end + 1, False
         elif ch in " \t":
             i, word_start = i + 1, True
         elif ch in "\n|" or block.startswith("&&", i):
-            assert not block.startswith("||", i), block[i - 20:i + 20]
+            assert not block.startswith("||", i), block[i - 20 : i + 20]
             parts.append(block[start:i])
             i += 2 if ch == "&" else 1
             start, word_start = i, True
@@ -180,8 +200,7 @@ def shell_commands(block: str) -> list[list[str]]:
             i = start = block.find("\n", i) % (len(block) + 1)
         elif ch in "<>" and word_start and block[i + 1] == " ":  # to or from the next word
             i += 1
-        elif block.startswith("$(", i) and re.search(r"(^|\n)[A-Z_][A-Z0-9_]*=$",
-                                                     block[start:i]):
+        elif block.startswith("$(", i) and re.search(r"(^|\n)[A-Z_][A-Z0-9_]*=$", block[start:i]):
             parts.append(block[start:i])  # NAME=$( pipeline )
             i = start = i + 2
             depth += 1
@@ -190,7 +209,7 @@ def shell_commands(block: str) -> list[list[str]]:
             i = start = i + 1
             depth -= 1
         else:
-            assert ch in _PLAIN, f"unquoted {ch!r} in {block[max(0, i - 40):i + 40]!r}"
+            assert ch in _PLAIN, f"unquoted {ch!r} in {block[max(0, i - 40) : i + 40]!r}"
             i, word_start = i + 1, False
     parts.append(block[start:])
     assert depth == 0
@@ -237,8 +256,12 @@ def test_every_marked_field_reaches_the_readme() -> None:
 
 
 def _argv_with(readme: str, *words: str) -> list[list[str]]:
-    return [argv for block in sh_blocks(readme) for argv in shell_commands(block)
-            if argv[:len(words)] == list(words)]
+    return [
+        argv
+        for block in sh_blocks(readme)
+        for argv in shell_commands(block)
+        if argv[: len(words)] == list(words)
+    ]
 
 
 @pytest.mark.parametrize("deploy", ["subctl", "operator"])
@@ -248,10 +271,21 @@ def test_subctl_join_is_one_builder(deploy: str) -> None:
     evil = cast(Mesh, _swap(mesh_from(data)))
     joins = _argv_with(readme_of(evil), "subctl", "join")
     assert joins[-1] == [
-        "subctl", "join", "broker-info.subm", "--context", hostile("zqb2"),
-        "--clusterid", hostile("zqb2"), "--clustercidr", hostile("10.132.0.0/14"),
-        "--servicecidr", hostile("172.31.0.0/16"), "--cable-driver", hostile("libreswan"),
-        "--natt=false"]
+        "subctl",
+        "join",
+        "broker-info.subm",
+        "--context",
+        hostile("zqb2"),
+        "--clusterid",
+        hostile("zqb2"),
+        "--clustercidr",
+        hostile("10.132.0.0/14"),
+        "--servicecidr",
+        hostile("172.31.0.0/16"),
+        "--cable-driver",
+        hostile("libreswan"),
+        "--natt=false",
+    ]
     assert len(joins) == (2 if deploy == "subctl" else 1)  # operator: not the broker
 
 
@@ -277,28 +311,67 @@ def test_spec_name_cannot_end_the_comment() -> None:
 # --- the escaping helpers themselves ------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [
-    "plain", "a`b", "``x``", "`", " a ", "a|b", "a\\|b", "x\n# h", "<b>", "*a*", "",
-    "a\\", "[a](b)", "| --- |",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "a`b",
+        "``x``",
+        "`",
+        " a ",
+        "a|b",
+        "a\\|b",
+        "x\n# h",
+        "<b>",
+        "*a*",
+        "",
+        "a\\",
+        "[a](b)",
+        "| --- |",
+    ],
+)
 def test_code_span_shows_the_value_in_a_table(value: str) -> None:
     row = f"| h |\n|---|\n| {mdesc.cell(mdesc.code(value))} |\n"
     html = _MD.render(row)
     shown = re.findall(r"<code>(.*?)</code>", html, flags=re.DOTALL)
-    expected = (value.replace("\n", "\\u000a").replace("&", "&amp;").replace("<", "&lt;")
-                .replace(">", "&gt;").replace('"', "&quot;")) or " "
+    expected = (
+        value.replace("\n", "\\u000a")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    ) or " "
     assert shown == [expected]
     assert html.count("<td>") == 1
 
 
-@pytest.mark.parametrize("value", ["a*b*c", "x_y_z", "[l](u)", "<i>", "a|b", "&amp;", "~~s~~",
-                                   "\\*", "# h", "line\nbreak", "`c`"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a*b*c",
+        "x_y_z",
+        "[l](u)",
+        "<i>",
+        "a|b",
+        "&amp;",
+        "~~s~~",
+        "\\*",
+        "# h",
+        "line\nbreak",
+        "`c`",
+    ],
+)
 def test_text_is_shown_as_is(value: str) -> None:
     html = _MD.render(f"| h |\n|---|\n| {mdesc.cell(mdesc.text(value))} |\n")
     cell = re.search(r"<td>(.*?)</td>", html, flags=re.DOTALL)
     assert cell is not None
-    expected = (value.replace("\n", "\\u000a").replace("&", "&amp;").replace("<", "&lt;")
-                .replace(">", "&gt;").replace('"', "&quot;"))
+    expected = (
+        value.replace("\n", "\\u000a")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
     assert cell.group(1) == expected
 
 

@@ -54,38 +54,56 @@ def one(diags: list[Diagnostic]) -> Diagnostic:
     return diags[0]
 
 
-def meshgen(*args: str, cwd: Path = ROOT,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshgen", *args], capture_output=True,
-                          text=True, cwd=cwd, check=False, timeout=TIMEOUT, input=stdin)
+def meshgen(
+    *args: str, cwd: Path = ROOT, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=TIMEOUT,
+        input=stdin,
+    )
 
 
 # --- 1. special IP ranges as pod or service CIDRs ------------------------------------------
 
 
-@pytest.mark.parametrize(("cidr", "code", "what"), [
-    ("255.255.255.255/32", "MG203", "limited broadcast"),   # covered by nothing else before
-    ("127.0.0.0/8", "MG104", "loopback"),
-    ("120.0.0.0/5", "MG203", "loopback"),                   # covers 127/8
-    ("169.254.0.0/16", "MG104", "link-local"),
-    ("224.0.0.0/4", "MG104", "multicast"),
-    ("192.0.0.0/2", "MG203", "multicast"),
-    ("0.0.0.0/16", "MG104", "unspecified"),
-    ("0.1.0.0/16", "MG203", '"this network"'),
-    ("'::1/128'", "MG104", "loopback"),
-    ("'fe80::/10'", "MG104", "link-local"),
-    ("'ff00::/8'", "MG104", "multicast"),
-    ("'::/0'", "MG104", "unspecified"),
-])
-def test_special_ranges_are_rejected_as_cidrs(tmp_path: Path, cidr: str, code: str,
-                                              what: str) -> None:
-    text = edit(("  submariner:\n    broker: cluster1\n", ""),
-                ("podCIDR: 10.128.0.0/14", f"podCIDR: {cidr}"))
+@pytest.mark.parametrize(
+    ("cidr", "code", "what"),
+    [
+        ("255.255.255.255/32", "MG203", "limited broadcast"),  # covered by nothing else before
+        ("127.0.0.0/8", "MG104", "loopback"),
+        ("120.0.0.0/5", "MG203", "loopback"),  # covers 127/8
+        ("169.254.0.0/16", "MG104", "link-local"),
+        ("224.0.0.0/4", "MG104", "multicast"),
+        ("192.0.0.0/2", "MG203", "multicast"),
+        ("0.0.0.0/16", "MG104", "unspecified"),
+        ("0.1.0.0/16", "MG203", '"this network"'),
+        ("'::1/128'", "MG104", "loopback"),
+        ("'fe80::/10'", "MG104", "link-local"),
+        ("'ff00::/8'", "MG104", "multicast"),
+        ("'::/0'", "MG104", "unspecified"),
+    ],
+)
+def test_special_ranges_are_rejected_as_cidrs(
+    tmp_path: Path, cidr: str, code: str, what: str
+) -> None:
+    text = edit(
+        ("  submariner:\n    broker: cluster1\n", ""),
+        ("podCIDR: 10.128.0.0/14", f"podCIDR: {cidr}"),
+    )
     errors = [d for d in diagnostics_of(text, tmp_path) if d.code in ("MG104", "MG203")]
     assert errors, cidr
     d = errors[0]
     assert (d.code, d.severity, d.location.line, d.location.column) == (
-        code, Severity.ERROR, 11, 16)
+        code,
+        Severity.ERROR,
+        11,
+        16,
+    )
     assert what in d.message
     assert d.hint or code == "MG104"
 
@@ -131,17 +149,21 @@ def test_yaml_1_2_directive_is_accepted() -> None:
 # --- 3. NUL, control characters, UTF-16/32 -------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "location", "char"), [
-    ("a: b\nc: d\x00e\n", "mesh.yaml:2:5", "U+0000, a control character"),
-    # Columns count characters: "é" is one column but two bytes in libyaml's offset.
-    ("a: b\né: c\x00\n", "mesh.yaml:2:5", "U+0000"),
-    ("a: b\nc: d\x07\n", "mesh.yaml:2:5", "U+0007"),
-    ("a: \x7f\n", "mesh.yaml:1:4", "U+007F"),
-    ("a: \x9b\n", "mesh.yaml:1:4", "U+009B"),
-    ("a:\n  b: \ufffe\n", "mesh.yaml:2:6", "U+FFFE"),
-])
-def test_forbidden_characters_are_reported_at_line_and_column(text: str, location: str,
-                                                              char: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "location", "char"),
+    [
+        ("a: b\nc: d\x00e\n", "mesh.yaml:2:5", "U+0000, a control character"),
+        # Columns count characters: "é" is one column but two bytes in libyaml's offset.
+        ("a: b\né: c\x00\n", "mesh.yaml:2:5", "U+0000"),
+        ("a: b\nc: d\x07\n", "mesh.yaml:2:5", "U+0007"),
+        ("a: \x7f\n", "mesh.yaml:1:4", "U+007F"),
+        ("a: \x9b\n", "mesh.yaml:1:4", "U+009B"),
+        ("a:\n  b: \ufffe\n", "mesh.yaml:2:6", "U+FFFE"),
+    ],
+)
+def test_forbidden_characters_are_reported_at_line_and_column(
+    text: str, location: str, char: str
+) -> None:
     result, diags = load_text(text, "mesh.yaml")
     assert result is None
     d = one(diags)
@@ -151,14 +173,17 @@ def test_forbidden_characters_are_reported_at_line_and_column(text: str, locatio
     assert d.hint is not None
 
 
-@pytest.mark.parametrize(("encoding", "named"), [
-    ("utf-16-le", "UTF-16LE without a byte-order mark"),
-    ("utf-16-be", "UTF-16BE without a byte-order mark"),
-    ("utf-32-le", "UTF-32LE without a byte-order mark"),
-    ("utf-32-be", "UTF-32BE without a byte-order mark"),
-    ("utf-16", f"UTF-16{sys.byteorder[0].upper()}E (it starts with a byte-order mark)"),
-    ("utf-32", f"UTF-32{sys.byteorder[0].upper()}E (it starts with a byte-order mark)"),
-])
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [
+        ("utf-16-le", "UTF-16LE without a byte-order mark"),
+        ("utf-16-be", "UTF-16BE without a byte-order mark"),
+        ("utf-32-le", "UTF-32LE without a byte-order mark"),
+        ("utf-32-be", "UTF-32BE without a byte-order mark"),
+        ("utf-16", f"UTF-16{sys.byteorder[0].upper()}E (it starts with a byte-order mark)"),
+        ("utf-32", f"UTF-32{sys.byteorder[0].upper()}E (it starts with a byte-order mark)"),
+    ],
+)
 def test_utf16_and_utf32_are_named_with_or_without_a_bom(encoding: str, named: str) -> None:
     result, diags = load_bytes(SEED_TEXT.encode(encoding), "mesh.yaml")
     assert result is None
@@ -186,18 +211,20 @@ LONG = "1" * 100_000
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "github"])
-@pytest.mark.parametrize(("old", "new"), [
-    ("meshID: mesh1", f"meshID: {LONG}"),                         # MG004 from the loader
-    ("meshID: mesh1", f"meshID: 1.{LONG}"),                       # a float: MG102
-    ("name: sample", f"name: s{'x' * 100_000}"),                   # MG104 pattern
-    ("name: sample", f"name: \"{'a b ' * 25_000}\""),              # with spaces
-    ("meshID: mesh1", f"meshID: mesh1\n  x{'y' * 1000}: 1"),      # MG101 unknown key
-    ("meshID: mesh1", f"meshID: mesh1\n  x{'y' * 100_000}: 1"),   # MG001: a too long key
-    ("podCIDR: 10.128.0.0/14", f"podCIDR: 10.0.0.0/{LONG}"),      # spec.py's CIDR errors
-    ("kind: Mesh", f"kind: {'M' * 100_000}"),                      # literal_error
-])
-def test_no_diagnostic_line_quotes_100_kb(tmp_path: Path, fmt: str, old: str,
-                                          new: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("meshID: mesh1", f"meshID: {LONG}"),  # MG004 from the loader
+        ("meshID: mesh1", f"meshID: 1.{LONG}"),  # a float: MG102
+        ("name: sample", f"name: s{'x' * 100_000}"),  # MG104 pattern
+        ("name: sample", f'name: "{"a b " * 25_000}"'),  # with spaces
+        ("meshID: mesh1", f"meshID: mesh1\n  x{'y' * 1000}: 1"),  # MG101 unknown key
+        ("meshID: mesh1", f"meshID: mesh1\n  x{'y' * 100_000}: 1"),  # MG001: a too long key
+        ("podCIDR: 10.128.0.0/14", f"podCIDR: 10.0.0.0/{LONG}"),  # spec.py's CIDR errors
+        ("kind: Mesh", f"kind: {'M' * 100_000}"),  # literal_error
+    ],
+)
+def test_no_diagnostic_line_quotes_100_kb(tmp_path: Path, fmt: str, old: str, new: str) -> None:
     diags = diagnostics_of(SEED_TEXT.replace(old, new), tmp_path)
     assert diags
     out = {"text": format_text, "json": format_json, "github": format_github}[fmt](diags)
@@ -217,7 +244,8 @@ def test_the_huge_integer_is_a_size_error_at_its_node() -> None:
 def test_shorten_cuts_quoted_values_and_long_words_only() -> None:
     value = "x" * 200
     assert shorten(f"unknown field {value!r} in spec") == (
-        f"unknown field '{'x' * MAX_QUOTED}\u2026' in spec")
+        f"unknown field '{'x' * MAX_QUOTED}\u2026' in spec"
+    )
     assert shorten(f'quote it: "{value}"') == f'quote it: "{"x" * MAX_QUOTED}\u2026"'
     assert shorten(f"the number {value}") == f"the number {'x' * MAX_QUOTED}\u2026"
     # Apostrophes are not quotes; short messages are untouched however many they have.
@@ -227,7 +255,7 @@ def test_shorten_cuts_quoted_values_and_long_words_only() -> None:
     escaped = repr("a" * 79 + "\x1b" * 10)
     assert shorten(escaped) == "'" + "a" * 79 + "\u2026'"
     # Whatever the shape, the result is bounded.
-    for hostile in (" '" * 60_000, "'\\'" * 60_000, " \"x" * 60_000, "a " * 60_000):
+    for hostile in (" '" * 60_000, "'\\'" * 60_000, ' "x' * 60_000, "a " * 60_000):
         assert len(shorten(hostile)) <= MAX_TEXT + 1
 
 
@@ -242,15 +270,17 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith(
         "mesh.yaml: error[MG009]: cannot read the spec: it is a named pipe (FIFO), not a "
-        "regular file\n  hint: ")
+        "regular file\n  hint: "
+    )
     proc = meshgen("build", str(fifo), "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "named pipe (FIFO)" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("path", "kind"), [("/dev/null", "a character device"),
-                                            (".", "a directory")])
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/dev/null", "a character device"), (".", "a directory")]
+)
 def test_other_non_regular_files_are_refused(path: str, kind: str) -> None:
     d = one(load_file(Path(path), "spec")[1])
     assert (d.code, str(d.location)) == ("MG009", "spec")
@@ -259,8 +289,9 @@ def test_other_non_regular_files_are_refused(path: str, kind: str) -> None:
     assert "`-`" in d.hint
 
 
-def test_a_fifo_is_checked_before_it_is_opened(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fifo_is_checked_before_it_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fifo = tmp_path / "p"
     os.mkfifo(fifo)
     opened: list[str] = []
@@ -279,12 +310,21 @@ def test_a_fifo_is_checked_before_it_is_opened(tmp_path: Path,
 # --- 7. a spec piped in, and stable headers -----------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "name"), [
-    ("-", "<stdin>"), ("/dev/stdin", "<stdin>"), ("/dev/fd/0", "<stdin>"),
-    ("/proc/self/fd/0", "<stdin>"), ("/proc/1234/fd/0", "<stdin>"),
-    ("/dev/fd/63", "<pipe>"), ("/proc/self/fd/12", "<pipe>"),
-    ("mesh.yaml", None), ("/dev/stdin.yaml", None), ("/proc/self/fd/x", None),
-])
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("-", "<stdin>"),
+        ("/dev/stdin", "<stdin>"),
+        ("/dev/fd/0", "<stdin>"),
+        ("/proc/self/fd/0", "<stdin>"),
+        ("/proc/1234/fd/0", "<stdin>"),
+        ("/dev/fd/63", "<pipe>"),
+        ("/proc/self/fd/12", "<pipe>"),
+        ("mesh.yaml", None),
+        ("/dev/stdin.yaml", None),
+        ("/proc/self/fd/x", None),
+    ],
+)
 def test_stream_names(path: str, name: str | None) -> None:
     assert stream_name(Path(path)) == name
     if name is not None:
@@ -309,16 +349,23 @@ def test_a_spec_piped_in_builds_the_same_bytes_every_time(tmp_path: Path) -> Non
     os.close(w)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "meshgen", "validate", f"/dev/fd/{r}"], capture_output=True,
-            text=True, cwd=tmp_path, check=False, timeout=TIMEOUT, pass_fds=(r,))
+            [sys.executable, "-m", "meshgen", "validate", f"/dev/fd/{r}"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+            timeout=TIMEOUT,
+            pass_fds=(r,),
+        )
     finally:
         os.close(r)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_piped_diagnostics_name_stdin(tmp_path: Path) -> None:
-    proc = meshgen("validate", "-", cwd=tmp_path,
-                   stdin=SEED_TEXT.replace("kind: Mesh", "kind: Mush"))
+    proc = meshgen(
+        "validate", "-", cwd=tmp_path, stdin=SEED_TEXT.replace("kind: Mesh", "kind: Mush")
+    )
     assert proc.returncode == 1
     assert re.match(r"<stdin>:\d+:7: error\[MG104\]", proc.stderr), proc.stderr
 
@@ -342,19 +389,27 @@ TRAFFIC = """\
 
 
 def _traffic_spec(reverse: bool) -> str:
-    text = edit(("""\
+    text = edit(
+        (
+            """\
       subsets:
         - {name: v1, labels: {version: v1}}
         - {name: v2, labels: {version: v2}}
       routes:
         - destinations:
             - {subset: v2, weight: 100}
-""", TRAFFIC))
+""",
+            TRAFFIC,
+        )
+    )
     if reverse:
-        text = text.replace("{version: v1, app: hello, zone: b}",
-                            "{zone: b, app: hello, version: v1}")
-        text = text.replace("{x-user: {exact: tester}, x-canary: {prefix: \"1\"}}",
-                            "{x-canary: {prefix: \"1\"}, x-user: {exact: tester}}")
+        text = text.replace(
+            "{version: v1, app: hello, zone: b}", "{zone: b, app: hello, version: v1}"
+        )
+        text = text.replace(
+            '{x-user: {exact: tester}, x-canary: {prefix: "1"}}',
+            '{x-canary: {prefix: "1"}, x-user: {exact: tester}}',
+        )
         text = text.replace("{version: v0, app: caller}", "{app: caller, version: v0}")
     return text
 
@@ -372,8 +427,10 @@ def test_label_and_header_order_in_the_spec_does_not_change_the_output(tmp_path:
     rules = outputs[0]["cluster1/traffic/sample/rules.yaml"].decode()
     assert "labels:\n      app: hello\n      version: v1\n      zone: b\n" in rules
     # The pinned subset adds topology.istio.io/cluster in its sorted place.
-    assert ("labels:\n      app: hello\n      topology.istio.io/cluster: cluster2\n"
-            "      version: v1\n      zone: b\n") in rules
+    assert (
+        "labels:\n      app: hello\n      topology.istio.io/cluster: cluster2\n"
+        "      version: v1\n      zone: b\n"
+    ) in rules
     assert re.search(r"headers:\n\s+x-canary:\n.*\n\s+x-user:", rules)
     assert re.search(r"sourceLabels:\n\s+app: caller\n\s+version: v0\n", rules)
 
@@ -399,8 +456,14 @@ def _build_interrupted(tmp_path: Path, when: str) -> subprocess.CompletedProcess
         from meshgen.cli import main
         main()
     """)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, check=False, timeout=TIMEOUT)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=TIMEOUT,
+    )
 
 
 def test_ctrl_c_after_the_write_says_the_output_is_complete(tmp_path: Path) -> None:
@@ -409,8 +472,8 @@ def test_ctrl_c_after_the_write_says_the_output_is_complete(tmp_path: Path) -> N
     proc = _build_interrupted(tmp_path, "after")
     assert proc.returncode == 130
     assert proc.stderr.strip().endswith(
-        f"meshgen: interrupted after {tmp_path / 'out'} was completely written: it is up "
-        "to date")
+        f"meshgen: interrupted after {tmp_path / 'out'} was completely written: it is up to date"
+    )
     assert "Traceback" not in proc.stderr
     files = compile_spec(SEED_EXAMPLE.relative_to(ROOT), tmp_path / "out").files
     assert files is not None
@@ -432,14 +495,23 @@ HOSTILE = "a\x1b[31mred\x1b]0;title\x07\rb\nc\x9b2J\u202eevil\x7f"
 
 
 def _hostile_diagnostic() -> Diagnostic:
-    return Diagnostic("MG104", Severity.ERROR, f"bad {HOSTILE}",
-                      Location(f"m\x1b[2J{HOSTILE}.yaml", 3, 4), f"hint {HOSTILE}",
-                      (Related(Location("n\x1b.yaml", 1, 2), f"note {HOSTILE}"),))
+    return Diagnostic(
+        "MG104",
+        Severity.ERROR,
+        f"bad {HOSTILE}",
+        Location(f"m\x1b[2J{HOSTILE}.yaml", 3, 4),
+        f"hint {HOSTILE}",
+        (Related(Location("n\x1b.yaml", 1, 2), f"note {HOSTILE}"),),
+    )
 
 
 def _no_raw_controls(text: str, allowed: str = "\n") -> None:
-    bad = [ch for ch in text if (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F
-                                 or 0x202A <= ord(ch) <= 0x202E) and ch not in allowed]
+    bad = [
+        ch
+        for ch in text
+        if (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or 0x202A <= ord(ch) <= 0x202E)
+        and ch not in allowed
+    ]
     assert bad == [], text
 
 
@@ -453,8 +525,14 @@ def test_text_format_escapes_control_characters() -> None:
 
 
 def test_github_format_escapes_controls_then_its_own_syntax() -> None:
-    d = Diagnostic("MG201", Severity.WARNING, "50% of\r\nx\x1b", Location("a:b,c%.yaml", 2, 3),
-                   "h: 100%", (Related(Location("r.yaml", 1, 1), "first, here"),))
+    d = Diagnostic(
+        "MG201",
+        Severity.WARNING,
+        "50% of\r\nx\x1b",
+        Location("a:b,c%.yaml", 2, 3),
+        "h: 100%",
+        (Related(Location("r.yaml", 1, 1), "first, here"),),
+    )
     out = format_github([d])
     _no_raw_controls(out)
     assert out.endswith("\n")

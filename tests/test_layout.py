@@ -57,6 +57,7 @@ def test_a_large_namespace_is_cut_into_parts_of_bounded_size() -> None:
 
 def test_services_stay_in_their_unit_as_others_come_and_go() -> None:
     """Rules move between units (Argo CD Applications) only when the parts double."""
+
     def units(count: int) -> dict[str, str]:
         mesh = mesh_of(make_deep_spec(1, count))
         split = TrafficUnits(mesh.spec.services)
@@ -83,7 +84,8 @@ def test_remote_secret_placeholders_are_shared_by_every_peer() -> None:
     out = {f.path: f.documents for f in render(mesh_of(make_spec(3, 1))).files}
     assert not [p for p in out if "/secrets/istio-remote-secret" in p]
     assert [p for p in out if p.startswith("remote-secrets/")] == [
-        f"remote-secrets/istio-remote-secret-c{i}.yaml" for i in range(3)]
+        f"remote-secrets/istio-remote-secret-c{i}.yaml" for i in range(3)
+    ]
 
 
 def test_a_single_cluster_has_no_remote_secrets() -> None:
@@ -93,8 +95,9 @@ def test_a_single_cluster_has_no_remote_secrets() -> None:
 
 @pytest.mark.parametrize("name", ["gitops", "remote-secrets"])
 def test_a_cluster_named_like_a_top_level_directory_is_refused(name: str) -> None:
-    data = spec_data(cluster(name, "10.0.0.0/16", "10.100.0.0/16"),
-                     cluster("b", "10.1.0.0/16", "10.101.0.0/16"))
+    data = spec_data(
+        cluster(name, "10.0.0.0/16", "10.100.0.0/16"), cluster("b", "10.1.0.0/16", "10.101.0.0/16")
+    )
     codes = [(d.code, d.message) for d in diagnose(yaml.safe_dump(data, sort_keys=False))]
     assert ("MG506", f'cluster name "{name}" collides with the out/{name} directory') in codes
 
@@ -107,19 +110,28 @@ def test_more_clusters_than_practical_is_a_warning() -> None:
         return [d.message for d in run_checks(mesh, loaded.positions) if d.code == "MG507"]
 
     assert mg507(20) == []
-    assert mg507(21) == ["21 clusters in one multi-primary mesh: every istiod watches 20 API "
-                         "servers (420 remote secrets in all)"]
+    assert mg507(21) == [
+        "21 clusters in one multi-primary mesh: every istiod watches 20 API "
+        "servers (420 remote secrets in all)"
+    ]
 
 
 def test_units_do_not_depend_on_which_cluster_renders_first() -> None:
-    data = spec_data(cluster("a", "10.0.0.0/16", "10.100.0.0/16"),
-                     cluster("b", "10.1.0.0/16", "10.101.0.0/16"),
-                     namespaces=[{"name": "shop"}],
-                     services=[{"name": f"s{i}", "namespace": "shop",
-                                "ports": [{"name": "http", "number": 80}],
-                                "subsets": [{"name": "v1", "labels": {"version": "v1"}}],
-                                **({"clusters": ["a"]} if i % 2 else {})}
-                               for i in range(300)])
+    data = spec_data(
+        cluster("a", "10.0.0.0/16", "10.100.0.0/16"),
+        cluster("b", "10.1.0.0/16", "10.101.0.0/16"),
+        namespaces=[{"name": "shop"}],
+        services=[
+            {
+                "name": f"s{i}",
+                "namespace": "shop",
+                "ports": [{"name": "http", "number": 80}],
+                "subsets": [{"name": "v1", "labels": {"version": "v1"}}],
+                **({"clusters": ["a"]} if i % 2 else {}),
+            }
+            for i in range(300)
+        ],
+    )
     mesh = mesh_from(data)
     a, b = unit_sizes(mesh, "a"), unit_sizes(mesh, "b")
     # The number of parts comes from the namespace in the whole spec: the same in a and b.

@@ -67,8 +67,13 @@ ERRORS: list[tuple[str, str, str, str, str | None]] = [
     ("recursive-map", "a: &x\n  b: *x\n", "MG003", "mesh.yaml:1:4", "recursive"),
     ("too-deep", nested(MAX_DEPTH + 1), "MG003", f"mesh.yaml:1:{MAX_DEPTH + 2}", None),
     # MG006: tags other than the plain-data ones.
-    ("python-tag", "a: !!python/object/apply:os.system ['ls']\n", "MG006", "mesh.yaml:1:4",
-     "remove the tag"),
+    (
+        "python-tag",
+        "a: !!python/object/apply:os.system ['ls']\n",
+        "MG006",
+        "mesh.yaml:1:4",
+        "remove the tag",
+    ),
     ("custom-tag", "a: !custom x\n", "MG006", "mesh.yaml:1:4", "remove the tag"),
     ("binary-tag", "a: !!binary aGVsbG8=\n", "MG006", "mesh.yaml:1:4", "remove the tag"),
     ("set-tag", "a: !!set {x, y}\n", "MG006", "mesh.yaml:1:4", "remove the tag"),
@@ -80,16 +85,20 @@ ERRORS: list[tuple[str, str, str, str, str | None]] = [
     ("tagged-empty-int", "a: !!int ''\n", "MG006", "mesh.yaml:1:4", "plain value"),
     ("tagged-bad-float", "a: !!float x\n", "MG006", "mesh.yaml:1:4", "plain value"),
     # Nesting far beyond the limit is refused before libyaml's recursive composer runs.
-    ("deep-flow", "a: " + "[" * 30000 + "]" * 30000, "MG003", f"mesh.yaml:1:{MAX_DEPTH + 4}",
-     None),
+    ("deep-flow", "a: " + "[" * 30000 + "]" * 30000, "MG003", f"mesh.yaml:1:{MAX_DEPTH + 4}", None),
     ("deep-block", "- " * 20000 + "x\n", "MG003", f"mesh.yaml:1:{2 * MAX_DEPTH + 3}", None),
     # MG007: not exactly one document.
     ("empty", "", "MG007", "mesh.yaml", "meshgen init"),
     ("only-comment", "# nothing here\n", "MG007", "mesh.yaml", "meshgen init"),
     ("two-documents", "a: 1\n---\nb: 2\n", "MG007", "mesh.yaml:2:1", "---"),
     # MG008: merge keys and keys that YAML 1.2 does not resolve to strings.
-    ("merge-key", "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2\n", "MG008", "mesh.yaml:3:3",
-     "write the keys out"),
+    (
+        "merge-key",
+        "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2\n",
+        "MG008",
+        "mesh.yaml:3:3",
+        "write the keys out",
+    ),
     ("int-key", "1: x\n", "MG008", "mesh.yaml:1:1", "quote the key"),
     ("bool-key", "true: x\n", "MG008", "mesh.yaml:1:1", "quote the key"),
     ("null-key", "null: x\n", "MG008", "mesh.yaml:1:1", "quote the key"),
@@ -207,11 +216,11 @@ def test_every_node_of_the_example_has_a_position() -> None:
         assert path in result.positions.values, path
         if path and isinstance(path[-1], str):
             line, col = result.positions.keys[path]
-            assert lines[line - 1][col - 1:].startswith(path[-1]), path
+            assert lines[line - 1][col - 1 :].startswith(path[-1]), path
     # Scalars: the recorded position is where the source text of the value starts.
     for path, raw in result.positions.raw.items():
         line, col = result.positions.values[path]
-        assert lines[line - 1][col - 1:].lstrip("\"'").startswith(raw), path
+        assert lines[line - 1][col - 1 :].lstrip("\"'").startswith(raw), path
 
 
 def test_positions_of_the_example() -> None:
@@ -231,7 +240,7 @@ def test_positions_of_the_example() -> None:
 
 
 def test_raw_keeps_the_source_text_of_numbers() -> None:
-    result = loaded("spec:\n  version: 1.10\n  quoted: \"1.10\"\n")
+    result = loaded('spec:\n  version: 1.10\n  quoted: "1.10"\n')
     assert result.data == {"spec": {"version": 1.1, "quoted": "1.10"}}
     assert result.positions.raw[("spec", "version")] == "1.10"
     assert result.positions.raw[("spec", "quoted")] == "1.10"
@@ -255,9 +264,7 @@ SCALARS: list[tuple[str, str, object]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("source", "value"), [c[1:] for c in SCALARS], ids=[c[0] for c in SCALARS]
-)
+@pytest.mark.parametrize(("source", "value"), [c[1:] for c in SCALARS], ids=[c[0] for c in SCALARS])
 def test_yaml_1_2_scalars(source: str, value: object) -> None:
     data = loaded(f"a: {source}\n").data
     assert data == {"a": value}

@@ -126,21 +126,20 @@ scalars = (
     | st.text(chars, max_size=20)
     | st.sampled_from(["", "1.10", "1.10.0", "10.0.0.0/8", "cluster1", "v1", "yes", "Mesh"])
 )
-FIELDS = sorted({str(p[-1]) for seed in SEEDS for p in paths(seed)
-                 if p and isinstance(p[-1], str)})
+FIELDS = sorted({str(p[-1]) for seed in SEEDS for p in paths(seed) if p and isinstance(p[-1], str)})
 # Mostly string keys; now and then an int, bool or null (the loader's MG008).
 keys = st.integers(0, 9).flatmap(
-    lambda n: (st.integers() | st.booleans() | st.none()) if n == 0
-    else st.text(chars, max_size=12) | st.sampled_from(FIELDS)
-)
-values = (
-    st.recursive(
-        scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
-        max_leaves=10,
+    lambda n: (
+        (st.integers() | st.booleans() | st.none())
+        if n == 0
+        else st.text(chars, max_size=12) | st.sampled_from(FIELDS)
     )
-    | st.integers(1, 70).map(deep)
 )
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=10,
+) | st.integers(1, 70).map(deep)
 
 
 def node_at(data: Any, path: YamlPath) -> Any:

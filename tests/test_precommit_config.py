@@ -68,8 +68,13 @@ def test_validate_hook_takes_every_bundled_example() -> None:
     for spec in EXAMPLES.values():
         assert re.search(pattern, relative(spec)), relative(spec)
         assert re.search(default, relative(spec)), relative(spec)
-    for other in ("mesh.yaml", "tests/data/mesh.yaml", "examples/a/b/mesh.yaml",
-                  "examples/a/mesh.yaml.orig", "examples/a/other.yaml"):
+    for other in (
+        "mesh.yaml",
+        "tests/data/mesh.yaml",
+        "examples/a/b/mesh.yaml",
+        "examples/a/mesh.yaml.orig",
+        "examples/a/other.yaml",
+    ):
         assert not re.search(pattern, other), other
 
 
@@ -96,8 +101,9 @@ def test_ruff_and_mypy_run_over_the_code() -> None:
         assert re.search(mypy["files"], relative(path)), relative(path)
 
 
-@pytest.mark.skipif(not PRE_COMMIT.exists(),
-                    reason="pre-commit is not installed (pip install .[test])")
+@pytest.mark.skipif(
+    not PRE_COMMIT.exists(), reason="pre-commit is not installed (pip install .[test])"
+)
 def test_pre_commit_runs_the_config(tmp_path: Path) -> None:
     """The real `pre-commit run --all-files` over a copy of the examples and out/."""
     repo = tmp_path / "repo"
@@ -110,16 +116,32 @@ def test_pre_commit_runs_the_config(tmp_path: Path) -> None:
     (repo / "tests" / "data").mkdir(parents=True)
     (repo / "tests" / "data" / "mesh.yaml").write_text("kind: NotAMesh\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(PRE_COMMIT_HOME=str(tmp_path / "home"), NO_COLOR="1",
-               PATH=f"{PRE_COMMIT.parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        PRE_COMMIT_HOME=str(tmp_path / "home"),
+        NO_COLOR="1",
+        PATH=f"{PRE_COMMIT.parent}{os.pathsep}{env.get('PATH', '')}",
+    )
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "add", "."], cwd=repo, check=True, env=env)
 
-    valid = subprocess.run([str(PRE_COMMIT), "validate-config", CONFIG.name], cwd=repo, env=env,
-                           capture_output=True, text=True, check=False)
+    valid = subprocess.run(
+        [str(PRE_COMMIT), "validate-config", CONFIG.name],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert valid.returncode == 0, valid.stdout + valid.stderr
-    proc = subprocess.run([str(PRE_COMMIT), "run", "--all-files", "--color", "never"], cwd=repo,
-                          env=env, capture_output=True, text=True, check=False, timeout=300)
+    proc = subprocess.run(
+        [str(PRE_COMMIT), "run", "--all-files", "--color", "never"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = {line.split(".")[0]: line for line in proc.stdout.splitlines()}
     assert lines["meshgen validate (examples)"].endswith("Passed"), proc.stdout

@@ -15,8 +15,10 @@ from tests.helpers import ROOT, SEED_EXAMPLE, seed_data
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 LINES = README.splitlines()
 
-INSTALL_AND_RUN = ("python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/meshgen "
-                   "build examples/openshift-submariner/mesh.yaml -o out")
+INSTALL_AND_RUN = (
+    "python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/meshgen "
+    "build examples/openshift-submariner/mesh.yaml -o out"
+)
 TEST = "./scripts/test"
 FIRST_SCREEN = 24  # lines of a small terminal
 

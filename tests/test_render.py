@@ -64,7 +64,9 @@ def test_every_minor_renders_identity_and_version_specific_fields(
     iop = render_istio_operator(mesh, cluster)
     values = iop["spec"]["values"]
     assert values["global"] == {
-        "meshID": "mesh1", "multiCluster": {"clusterName": "cluster2"}, "network": "network1"
+        "meshID": "mesh1",
+        "multiCluster": {"clusterName": "cluster2"},
+        "network": "network1",
     }
     assert iop["spec"]["components"]["cni"] == {"enabled": True, "namespace": "kube-system"}
     cni = values["cni"]
@@ -137,7 +139,8 @@ def test_placeholders_have_exact_names_labels_and_empty_keys() -> None:
     # One placeholder per cluster (for its peers), none inside the cluster directories.
     assert [p for p in out if "remote-secret" in p] == [
         "remote-secrets/istio-remote-secret-cluster1.yaml",
-        "remote-secrets/istio-remote-secret-cluster2.yaml"]
+        "remote-secrets/istio-remote-secret-cluster2.yaml",
+    ]
 
 
 def test_kustomization_lists_no_placeholder_and_no_operator_with_istioctl() -> None:
@@ -149,8 +152,12 @@ def test_kustomization_lists_no_placeholder_and_no_operator_with_istioctl() -> N
     ]
     # The rules are their own unit, applied after the cluster directory.
     assert out["cluster1/traffic/sample/kustomization.yaml"] == (
-        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-         "resources": ["rules.yaml"]},)
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": ["rules.yaml"],
+        },
+    )
 
 
 def test_operator_installer_lists_the_istio_operator() -> None:
@@ -188,10 +195,14 @@ def test_weighted_routes_and_full_hosts() -> None:
     host = "helloworld.sample.svc.cluster.local"
     assert vs["spec"] == {
         "hosts": [host],
-        "http": [{"route": [
-            {"destination": {"host": host, "subset": "v1"}, "weight": 90},
-            {"destination": {"host": host, "subset": "v2"}, "weight": 10},
-        ]}],
+        "http": [
+            {
+                "route": [
+                    {"destination": {"host": host, "subset": "v1"}, "weight": 90},
+                    {"destination": {"host": host, "subset": "v2"}, "weight": 10},
+                ]
+            }
+        ],
     }
 
 

@@ -20,36 +20,54 @@ RULE_KINDS = ("DestinationRule", "VirtualService")
 
 
 def _service(name: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "namespace": "shop", "ports": [{"name": "http", "number": 8080}],
-            "subsets": [{"name": "v1", "labels": {"version": "v1"}},
-                        {"name": "v2", "labels": {"version": "v2"}}],
-            "routes": [{"destinations": [{"subset": "v1", "weight": 90},
-                                         {"subset": "v2", "weight": 10}]}],
-            **fields}
+    return {
+        "name": name,
+        "namespace": "shop",
+        "ports": [{"name": "http", "number": 8080}],
+        "subsets": [
+            {"name": "v1", "labels": {"version": "v1"}},
+            {"name": "v2", "labels": {"version": "v2"}},
+        ],
+        "routes": [
+            {"destinations": [{"subset": "v1", "weight": 90}, {"subset": "v2", "weight": 10}]}
+        ],
+        **fields,
+    }
 
 
 def _rendered() -> Rendered:
     """Clusters a and b get both services; c gets only `web` (`api` is placed in a and b):
     a and b share a placement, c has another one. Both services are in one namespace, so
     the rules of c differ from those of a and b in every layout of the traffic files."""
-    return render(mesh_from(spec_data(
-        cluster("a", "10.16.0.0/16", "10.116.0.0/20", platform="kubernetes"),
-        cluster("b", "10.17.0.0/16", "10.117.0.0/20", platform="kubernetes"),
-        cluster("c", "10.18.0.0/16", "10.118.0.0/20", platform="kubernetes"),
-        namespaces=[{"name": "shop"}],
-        services=[_service("web"), _service("api", clusters=["a", "b"])],
-    )))
+    return render(
+        mesh_from(
+            spec_data(
+                cluster("a", "10.16.0.0/16", "10.116.0.0/20", platform="kubernetes"),
+                cluster("b", "10.17.0.0/16", "10.117.0.0/20", platform="kubernetes"),
+                cluster("c", "10.18.0.0/16", "10.118.0.0/20", platform="kubernetes"),
+                namespaces=[{"name": "shop"}],
+                services=[_service("web"), _service("api", clusters=["a", "b"])],
+            )
+        )
+    )
 
 
 def _traffic_files(rendered: Rendered, name: str) -> list[OutputFile]:
     """The files of cluster `name` that hold DestinationRules or VirtualServices."""
-    return [f for f in rendered.files if f.path.startswith(f"{name}/")
-            and any(d.get("kind") in RULE_KINDS for d in f.documents)]
+    return [
+        f
+        for f in rendered.files
+        if f.path.startswith(f"{name}/") and any(d.get("kind") in RULE_KINDS for d in f.documents)
+    ]
 
 
 def _rules(rendered: Rendered, name: str) -> list[Manifest]:
-    return [d for f in _traffic_files(rendered, name) for d in f.documents
-            if d.get("kind") in RULE_KINDS]
+    return [
+        d
+        for f in _traffic_files(rendered, name)
+        for d in f.documents
+        if d.get("kind") in RULE_KINDS
+    ]
 
 
 def _key(doc: Manifest) -> tuple[str, str]:
@@ -59,8 +77,12 @@ def _key(doc: Manifest) -> tuple[str, str]:
 def test_clusters_with_the_same_placement_share_the_rule_objects() -> None:
     rendered = _rendered()
     a, b = _rules(rendered, "a"), _rules(rendered, "b")
-    assert sorted(map(_key, a)) == [("DestinationRule", "api"), ("DestinationRule", "web"),
-                                    ("VirtualService", "api"), ("VirtualService", "web")]
+    assert sorted(map(_key, a)) == [
+        ("DestinationRule", "api"),
+        ("DestinationRule", "web"),
+        ("VirtualService", "api"),
+        ("VirtualService", "web"),
+    ]
     assert len(a) == len(b)
     assert all(x is y for x, y in zip(a, b, strict=True))
     # The documents of each file too: emit serializes and encodes a shared tuple once.

@@ -22,9 +22,11 @@ MANAGED = {"app.kubernetes.io/managed-by": "meshgen"}
 
 def es_data(data: dict[str, Any] | None = None, **secrets: Any) -> dict[str, Any]:
     data = copy.deepcopy(data or seed_data())
-    data["spec"]["secrets"] = {"provider": "external-secrets",
-                               "store": {"kind": "ClusterSecretStore", "name": "vault"},
-                               **secrets}
+    data["spec"]["secrets"] = {
+        "provider": "external-secrets",
+        "store": {"kind": "ClusterSecretStore", "name": "vault"},
+        **secrets,
+    }
     return data
 
 
@@ -82,8 +84,11 @@ def test_seed_example_exact_objects() -> None:
             "spec": {
                 "refreshInterval": "1h",
                 "secretStoreRef": {"kind": "ClusterSecretStore", "name": "vault"},
-                "target": {"name": "cacerts", "creationPolicy": "Owner",
-                           "template": {"type": "Opaque"}},
+                "target": {
+                    "name": "cacerts",
+                    "creationPolicy": "Owner",
+                    "template": {"type": "Opaque"},
+                },
                 "data": [
                     {"secretKey": key, "remoteRef": {"key": cacerts_ref, "property": key}}
                     for key in ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
@@ -93,8 +98,11 @@ def test_seed_example_exact_objects() -> None:
         {
             "apiVersion": "external-secrets.io/v1",
             "kind": "ExternalSecret",
-            "metadata": {"name": "istio-remote-secret-cluster2", "namespace": "istio-system",
-                         "labels": MANAGED},
+            "metadata": {
+                "name": "istio-remote-secret-cluster2",
+                "namespace": "istio-system",
+                "labels": MANAGED,
+            },
             "spec": {
                 "refreshInterval": "1h",
                 "secretStoreRef": {"kind": "ClusterSecretStore", "name": "vault"},
@@ -109,8 +117,12 @@ def test_seed_example_exact_objects() -> None:
                         },
                     },
                 },
-                "data": [{"secretKey": "cluster2",
-                          "remoteRef": {"key": "meshgen/mesh1/cluster2/remote-kubeconfig"}}],
+                "data": [
+                    {
+                        "secretKey": "cluster2",
+                        "remoteRef": {"key": "meshgen/mesh1/cluster2/remote-kubeconfig"},
+                    }
+                ],
             },
         },
     ]
@@ -124,11 +136,11 @@ def test_each_external_secret_renders_its_placeholder_exactly(example: str) -> N
             render_remote_secret(peer) for peer in mesh.spec.clusters if peer is not cluster
         ]
         rendered = render_external_secrets(mesh, cluster)
-        assert [produced_secret(es) for es in rendered] == [
-            placeholder_secret(p) for p in expected]
+        assert [produced_secret(es) for es in rendered] == [placeholder_secret(p) for p in expected]
         # Each ExternalSecret is named after the Secret it renders.
         assert [es["metadata"]["name"] for es in rendered] == [
-            p["metadata"]["name"] for p in expected]
+            p["metadata"]["name"] for p in expected
+        ]
 
 
 def test_store_and_key_prefix_come_from_the_spec() -> None:
@@ -141,10 +153,14 @@ def test_store_and_key_prefix_come_from_the_spec() -> None:
     for es in (cacerts, remote):
         assert es["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "vault-istio"}
     assert {d["remoteRef"]["key"] for d in cacerts["spec"]["data"]} == {
-        "team/prod/payments/cluster2/cacerts"}
-    assert remote["spec"]["data"] == [{
-        "secretKey": "cluster1",
-        "remoteRef": {"key": "team/prod/payments/cluster1/remote-kubeconfig"}}]
+        "team/prod/payments/cluster2/cacerts"
+    }
+    assert remote["spec"]["data"] == [
+        {
+            "secretKey": "cluster1",
+            "remoteRef": {"key": "team/prod/payments/cluster1/remote-kubeconfig"},
+        }
+    ]
 
 
 def test_placeholder_provider_renders_none() -> None:
@@ -159,8 +175,9 @@ def test_single_cluster_has_only_cacerts() -> None:
     del data["spec"]["clusters"][1]
     del data["spec"]["submariner"]
     mesh = mesh_from(data)
-    assert [es["metadata"]["name"] for es in
-            render_external_secrets(mesh, mesh.spec.clusters[0])] == ["cacerts"]
+    assert [
+        es["metadata"]["name"] for es in render_external_secrets(mesh, mesh.spec.clusters[0])
+    ] == ["cacerts"]
 
 
 def test_submariner_secrets_render_their_placeholders_exactly() -> None:
@@ -173,10 +190,12 @@ def test_submariner_secrets_render_their_placeholders_exactly() -> None:
         rendered = render_submariner_external_secrets(mesh, cluster)
         placeholders = [doc for _, doc in render_submariner_placeholders(mesh, cluster)]
         assert [produced_secret(es) for es in rendered] == [
-            placeholder_secret(p) for p in placeholders]
+            placeholder_secret(p) for p in placeholders
+        ]
         broker, psk = rendered
         assert {d["remoteRef"]["key"] for d in broker["spec"]["data"]} == {
-            f"meshgen/mesh1/{cluster.name}/submariner-broker"}
+            f"meshgen/mesh1/{cluster.name}/submariner-broker"
+        }
         psk_keys |= {d["remoteRef"]["key"] for d in psk["spec"]["data"]}
     # One PSK for every gateway of the mesh.
     assert psk_keys == {"meshgen/mesh1/submariner-ipsec-psk"}

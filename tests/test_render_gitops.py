@@ -32,8 +32,13 @@ WEBHOOK_DRIFT = {
 }
 
 
-def gitops_mesh(engine: str, installer: str = "helm", version: str = "1.30.0",
-                platform: str = "openshift", **gitops: Any) -> Mesh:
+def gitops_mesh(
+    engine: str,
+    installer: str = "helm",
+    version: str = "1.30.0",
+    platform: str = "openshift",
+    **gitops: Any,
+) -> Mesh:
     data = copy.deepcopy(seed_data())
     data["spec"]["istio"].update(version=version, installer=installer)
     for cluster in data["spec"]["clusters"]:
@@ -43,8 +48,7 @@ def gitops_mesh(engine: str, installer: str = "helm", version: str = "1.30.0",
 
 
 def files(mesh: Mesh) -> dict[str, tuple[Manifest, ...]]:
-    rendered = [(f.path, f.documents) for f in render(mesh).files
-                if f.path.startswith("gitops/")]
+    rendered = [(f.path, f.documents) for f in render(mesh).files if f.path.startswith("gitops/")]
     paths = [path for path, _ in rendered]
     assert len(paths) == len(set(paths))
     return dict(rendered)
@@ -77,21 +81,30 @@ def test_every_path_is_under_gitops_and_every_object_is_labelled() -> None:
 
 def test_argocd_files() -> None:
     out = files(gitops_mesh("argocd"))
-    assert list(out) == ["gitops/argocd/kustomization.yaml", "gitops/argocd/cluster1.yaml",
-                         "gitops/argocd/cluster2.yaml",
-                         "gitops/argocd/bootstrap/root-application.yaml",
-                         "gitops/argocd/bootstrap/argocd-cm.patch.yaml"]
+    assert list(out) == [
+        "gitops/argocd/kustomization.yaml",
+        "gitops/argocd/cluster1.yaml",
+        "gitops/argocd/cluster2.yaml",
+        "gitops/argocd/bootstrap/root-application.yaml",
+        "gitops/argocd/bootstrap/argocd-cm.patch.yaml",
+    ]
     (listing,) = out["gitops/argocd/kustomization.yaml"]
     # bootstrap/ is not listed: Argo CD syncs neither the root itself nor argocd-cm.
-    assert listing == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                       "resources": ["cluster1.yaml", "cluster2.yaml"]}
+    assert listing == {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["cluster1.yaml", "cluster2.yaml"],
+    }
 
 
-@pytest.mark.parametrize(("platforms", "namespace"), [
-    (("openshift", "openshift"), "openshift-gitops"),
-    (("kubernetes", "kubernetes"), "argocd"),
-    (("openshift", "kubernetes"), "argocd"),
-])
+@pytest.mark.parametrize(
+    ("platforms", "namespace"),
+    [
+        (("openshift", "openshift"), "openshift-gitops"),
+        (("kubernetes", "kubernetes"), "argocd"),
+        (("openshift", "kubernetes"), "argocd"),
+    ],
+)
 def test_argocd_namespace_default(platforms: tuple[str, str], namespace: str) -> None:
     data = copy.deepcopy(seed_data())
     data["spec"]["istio"].update(version="1.30.0", installer="helm")
@@ -112,8 +125,12 @@ def test_argocd_namespace_default(platforms: tuple[str, str], namespace: str) ->
 
 
 def test_argocd_root_application() -> None:
-    mesh = gitops_mesh("argocd", path="clusters/mesh", revision="release",
-                       argocd={"namespace": "gitops", "project": "mesh"})
+    mesh = gitops_mesh(
+        "argocd",
+        path="clusters/mesh",
+        revision="release",
+        argocd={"namespace": "gitops", "project": "mesh"},
+    )
     (root,) = files(mesh)["gitops/argocd/bootstrap/root-application.yaml"]
     assert (root["apiVersion"], root["kind"]) == ("argoproj.io/v1alpha1", "Application")
     assert root["metadata"]["name"] == f"{mesh.metadata.name}-apps"
@@ -121,10 +138,15 @@ def test_argocd_root_application() -> None:
     assert "finalizers" not in root["metadata"]  # deleting the root keeps its children
     assert "annotations" not in root["metadata"]
     assert root["spec"]["project"] == "mesh"
-    assert root["spec"]["source"] == {"repoURL": REPO, "targetRevision": "release",
-                                      "path": "clusters/mesh/gitops/argocd"}
-    assert root["spec"]["destination"] == {"server": "https://kubernetes.default.svc",
-                                           "namespace": "gitops"}
+    assert root["spec"]["source"] == {
+        "repoURL": REPO,
+        "targetRevision": "release",
+        "path": "clusters/mesh/gitops/argocd",
+    }
+    assert root["spec"]["destination"] == {
+        "server": "https://kubernetes.default.svc",
+        "namespace": "gitops",
+    }
     assert root["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
 
 
@@ -138,27 +160,41 @@ def test_argocd_root_name_stays_a_label_value() -> None:
 
 def test_argocd_health_check_patch() -> None:
     (patch,) = files(gitops_mesh("argocd", argocd={"namespace": "gitops"}))[
-        "gitops/argocd/bootstrap/argocd-cm.patch.yaml"]
+        "gitops/argocd/bootstrap/argocd-cm.patch.yaml"
+    ]
     # Only the one key: `kubectl patch --type merge` keeps every other key of argocd-cm.
-    assert patch == {"apiVersion": "v1", "kind": "ConfigMap",
-                     "metadata": {"name": "argocd-cm", "namespace": "gitops"},
-                     "data": {APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA}}
+    assert patch == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": "gitops"},
+        "data": {APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA},
+    }
     assert APPLICATION_HEALTH_KEY == "resource.customizations.health.argoproj.io_Application"
 
 
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
 @pytest.mark.parametrize("version", ["1.10.0", "1.22.3", "1.30.0"])
 def test_argocd_helm_applications(version: str, platform: str) -> None:
-    mesh = gitops_mesh("argocd", version=version, platform=platform, path="clusters/mesh",
-                       revision="release", argocd={"namespace": "gitops", "project": "mesh"})
+    mesh = gitops_mesh(
+        "argocd",
+        version=version,
+        platform=platform,
+        path="clusters/mesh",
+        revision="release",
+        argocd={"namespace": "gitops", "project": "mesh"},
+    )
     out = files(mesh)
     for cluster in mesh.spec.clusters:
         *docs, traffic = out[f"gitops/argocd/{cluster.name}.yaml"]
         assert traffic["kind"] == "ApplicationSet"
         apps = by_name(tuple(docs))
         name = cluster.name
-        assert list(apps) == [f"{name}-istio-base", f"{name}-istio-cni", f"{name}-istiod",
-                              f"{name}-mesh"]
+        assert list(apps) == [
+            f"{name}-istio-base",
+            f"{name}-istio-cni",
+            f"{name}-istiod",
+            f"{name}-mesh",
+        ]
         for app in docs:
             assert (app["apiVersion"], app["kind"]) == ("argoproj.io/v1alpha1", "Application")
             assert app["metadata"]["namespace"] == "gitops"
@@ -170,18 +206,26 @@ def test_argocd_helm_applications(version: str, platform: str) -> None:
         assert waves == ["0", "1", "2", "3"]
         assert traffic["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "4"
         values = helm_values(mesh, cluster)
-        for key, release, namespace in (("base", "istio-base", "istio-system"),
-                                        ("cni", "istio-cni", "kube-system"),
-                                        ("istiod", "istiod", "istio-system")):
+        for key, release, namespace in (
+            ("base", "istio-base", "istio-system"),
+            ("cni", "istio-cni", "kube-system"),
+            ("istiod", "istiod", "istio-system"),
+        ):
             spec = apps[f"{name}-{release}"]["spec"]
             assert spec["source"] == {
-                "repoURL": HELM_REPOSITORY, "chart": key, "targetRevision": version,
-                "helm": {"releaseName": release, "valuesObject": values[key]}}
+                "repoURL": HELM_REPOSITORY,
+                "chart": key,
+                "targetRevision": version,
+                "helm": {"releaseName": release, "valuesObject": values[key]},
+            }
             assert spec["destination"] == {"name": name, "namespace": namespace}
             assert "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]
         mesh_app = apps[f"{name}-mesh"]["spec"]
-        assert mesh_app["source"] == {"repoURL": REPO, "targetRevision": "release",
-                                      "path": f"clusters/mesh/{name}"}
+        assert mesh_app["source"] == {
+            "repoURL": REPO,
+            "targetRevision": "release",
+            "path": f"clusters/mesh/{name}",
+        }
         assert mesh_app["destination"] == {"name": name}
 
 
@@ -199,7 +243,10 @@ def test_argocd_webhook_drift_is_ignored() -> None:
     assert "ignoreDifferences" not in apps["cluster1-mesh"]["spec"]
     # The CRDs are too large for client-side apply's annotation.
     assert base["syncPolicy"]["syncOptions"] == [
-        "CreateNamespace=true", "ServerSideApply=true", "RespectIgnoreDifferences=true"]
+        "CreateNamespace=true",
+        "ServerSideApply=true",
+        "RespectIgnoreDifferences=true",
+    ]
 
 
 def test_argocd_without_cni() -> None:
@@ -207,16 +254,23 @@ def test_argocd_without_cni() -> None:
     data["spec"]["istio"].update(version="1.30.0", installer="helm", cni={"enabled": False})
     data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO}
     apps = by_name(files(mesh_from(data))["gitops/argocd/cluster2.yaml"])
-    assert list(apps) == ["cluster2-istio-base", "cluster2-istiod", "cluster2-mesh",
-                          "cluster2-traffic"]
-    assert [a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
-            for a in apps.values()] == ["0", "2", "3", "4"]
+    assert list(apps) == [
+        "cluster2-istio-base",
+        "cluster2-istiod",
+        "cluster2-mesh",
+        "cluster2-traffic",
+    ]
+    assert [
+        a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for a in apps.values()
+    ] == ["0", "2", "3", "4"]
 
 
-@pytest.mark.parametrize(("installer", "version"),
-                         [("istioctl", "1.10.0"), ("operator", "1.23.0"), ("sail", "1.30.0")])
-def test_argocd_other_installers_only_sync_the_cluster_directory(installer: str,
-                                                                 version: str) -> None:
+@pytest.mark.parametrize(
+    ("installer", "version"), [("istioctl", "1.10.0"), ("operator", "1.23.0"), ("sail", "1.30.0")]
+)
+def test_argocd_other_installers_only_sync_the_cluster_directory(
+    installer: str, version: str
+) -> None:
     out = files(gitops_mesh("argocd", installer=installer, version=version))
     for cluster in ("cluster1", "cluster2"):
         app, traffic = out[f"gitops/argocd/{cluster}.yaml"]
@@ -232,21 +286,42 @@ def test_argocd_traffic_units_are_one_application_set_per_cluster() -> None:
     data = copy.deepcopy(seed_data())
     data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO, "path": "clusters/mesh"}
     data["spec"]["namespaces"].append({"name": "shop"})
-    data["spec"]["services"].append({"name": "cart", "namespace": "shop",
-                                     "ports": [{"name": "http", "number": 80}],
-                                     "subsets": [{"name": "v1", "labels": {"version": "v1"}}]})
+    data["spec"]["services"].append(
+        {
+            "name": "cart",
+            "namespace": "shop",
+            "ports": [{"name": "http", "number": 80}],
+            "subsets": [{"name": "v1", "labels": {"version": "v1"}}],
+        }
+    )
     out = files(mesh_from(data))
     _, traffic = out["gitops/argocd/cluster1.yaml"]
     assert (traffic["apiVersion"], traffic["kind"]) == ("argoproj.io/v1alpha1", "ApplicationSet")
     assert traffic["metadata"]["namespace"] == "openshift-gitops"
     assert traffic["metadata"]["labels"] == MANAGED_BY
-    assert traffic["spec"]["generators"] == [{"list": {"elements": [
-        {"name": "cluster1-traffic-sample", "path": "clusters/mesh/cluster1/traffic/sample"},
-        {"name": "cluster1-traffic-shop", "path": "clusters/mesh/cluster1/traffic/shop"}]}}]
+    assert traffic["spec"]["generators"] == [
+        {
+            "list": {
+                "elements": [
+                    {
+                        "name": "cluster1-traffic-sample",
+                        "path": "clusters/mesh/cluster1/traffic/sample",
+                    },
+                    {
+                        "name": "cluster1-traffic-shop",
+                        "path": "clusters/mesh/cluster1/traffic/shop",
+                    },
+                ]
+            }
+        }
+    ]
     template = traffic["spec"]["template"]
     assert template["metadata"] == {"name": "{{name}}", "labels": MANAGED_BY}
-    assert template["spec"]["source"] == {"repoURL": REPO, "targetRevision": "main",
-                                          "path": "{{path}}"}
+    assert template["spec"]["source"] == {
+        "repoURL": REPO,
+        "targetRevision": "main",
+        "path": "{{path}}",
+    }
     assert template["spec"]["destination"] == {"name": "cluster1"}
     assert template["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     # Nothing but the two parameters is templated.
@@ -277,35 +352,48 @@ def test_no_traffic_units_no_application_set() -> None:
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
 @pytest.mark.parametrize("version", ["1.10.0", "1.22.3", "1.30.0"])
 def test_flux_helm(version: str, platform: str) -> None:
-    mesh = gitops_mesh("flux", version=version, platform=platform, path="clusters/mesh",
-                       revision="prod", flux={"namespace": "flux", "interval": "5m"})
+    mesh = gitops_mesh(
+        "flux",
+        version=version,
+        platform=platform,
+        path="clusters/mesh",
+        revision="prod",
+        flux={"namespace": "flux", "interval": "5m"},
+    )
     out = files(mesh)
     assert list(out) == [
         f"gitops/flux/{kind}/{cluster}/{name}"
         for cluster in ("cluster1", "cluster2")
-        for kind, name in (("clusters", "sources.yaml"), ("clusters", "kustomizations.yaml"),
-                           ("istio", "kustomization.yaml"), ("istio", "helmreleases.yaml"))
+        for kind, name in (
+            ("clusters", "sources.yaml"),
+            ("clusters", "kustomizations.yaml"),
+            ("istio", "kustomization.yaml"),
+            ("istio", "helmreleases.yaml"),
+        )
     ]
     for cluster in mesh.spec.clusters:
         name = cluster.name
         sources = by_name(out[f"gitops/flux/clusters/{name}/sources.yaml"])
         git = sources["meshgen"]
-        assert (git["apiVersion"], git["kind"]) == ("source.toolkit.fluxcd.io/v1",
-                                                    "GitRepository")
+        assert (git["apiVersion"], git["kind"]) == ("source.toolkit.fluxcd.io/v1", "GitRepository")
         assert git["metadata"]["namespace"] == "flux"
         assert git["spec"]["url"] == REPO
         assert git["spec"]["ref"] == {"branch": "prod"}
         assert git["spec"]["interval"] == "5m"
         helm_repo = sources["istio"]
-        assert (helm_repo["apiVersion"], helm_repo["kind"]) == ("source.toolkit.fluxcd.io/v1",
-                                                                "HelmRepository")
+        assert (helm_repo["apiVersion"], helm_repo["kind"]) == (
+            "source.toolkit.fluxcd.io/v1",
+            "HelmRepository",
+        )
         assert helm_repo["spec"]["url"] == HELM_REPOSITORY
 
         ks = by_name(out[f"gitops/flux/clusters/{name}/kustomizations.yaml"])
         assert list(ks) == ["istio", "mesh", "traffic-sample"]
         for k in ks.values():
-            assert (k["apiVersion"], k["kind"]) == ("kustomize.toolkit.fluxcd.io/v1",
-                                                    "Kustomization")
+            assert (k["apiVersion"], k["kind"]) == (
+                "kustomize.toolkit.fluxcd.io/v1",
+                "Kustomization",
+            )
             assert k["metadata"]["namespace"] == "flux"
             assert k["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "meshgen"}
             assert k["spec"]["prune"] is True
@@ -322,21 +410,25 @@ def test_flux_helm(version: str, platform: str) -> None:
         releases = by_name(out[f"gitops/flux/istio/{name}/helmreleases.yaml"])
         assert list(releases) == ["istio-base", "istio-cni", "istiod"]
         assert [r["spec"].get("dependsOn") for r in releases.values()] == [
-            None, [{"name": "istio-base"}], [{"name": "istio-base"}, {"name": "istio-cni"}]]
+            None,
+            [{"name": "istio-base"}],
+            [{"name": "istio-base"}, {"name": "istio-cni"}],
+        ]
         values = helm_values(mesh, cluster)
-        for key, release in (("base", "istio-base"), ("cni", "istio-cni"),
-                             ("istiod", "istiod")):
+        for key, release in (("base", "istio-base"), ("cni", "istio-cni"), ("istiod", "istiod")):
             hr = releases[release]
-            assert (hr["apiVersion"], hr["kind"]) == ("helm.toolkit.fluxcd.io/v2",
-                                                      "HelmRelease")
+            assert (hr["apiVersion"], hr["kind"]) == ("helm.toolkit.fluxcd.io/v2", "HelmRelease")
             assert hr["metadata"]["namespace"] == "flux"
             spec = hr["spec"]
-            assert spec["chart"] == {"spec": {
-                "chart": key, "version": version,
-                "sourceRef": {"kind": "HelmRepository", "name": "istio", "namespace": "flux"}}}
+            assert spec["chart"] == {
+                "spec": {
+                    "chart": key,
+                    "version": version,
+                    "sourceRef": {"kind": "HelmRepository", "name": "istio", "namespace": "flux"},
+                }
+            }
             assert spec["releaseName"] == release
-            assert spec["targetNamespace"] == ("kube-system" if key == "cni"
-                                               else "istio-system")
+            assert spec["targetNamespace"] == ("kube-system" if key == "cni" else "istio-system")
             assert spec["install"]["createNamespace"] is True
             assert spec["values"] == values[key]
         assert releases["istio-base"]["spec"]["upgrade"] == {"crds": "CreateReplace"}
@@ -351,8 +443,10 @@ def test_flux_bootstrap_directory_has_no_kustomization_yaml() -> None:
         bootstrap = flux_bootstrap_path(mesh, cluster)
         assert bootstrap == f"clusters/mesh/gitops/flux/clusters/{cluster.name}"
         inside = [p for p in out if f"clusters/mesh/{p}".startswith(f"{bootstrap}/")]
-        assert sorted(inside) == [f"gitops/flux/clusters/{cluster.name}/kustomizations.yaml",
-                                  f"gitops/flux/clusters/{cluster.name}/sources.yaml"]
+        assert sorted(inside) == [
+            f"gitops/flux/clusters/{cluster.name}/kustomizations.yaml",
+            f"gitops/flux/clusters/{cluster.name}/sources.yaml",
+        ]
 
 
 def test_flux_without_cni() -> None:
@@ -364,13 +458,18 @@ def test_flux_without_cni() -> None:
     assert releases["istiod"]["spec"]["dependsOn"] == [{"name": "istio-base"}]
 
 
-@pytest.mark.parametrize(("installer", "version"),
-                         [("istioctl", "1.10.0"), ("operator", "1.23.0"), ("sail", "1.30.0")])
-def test_flux_other_installers_only_apply_the_cluster_directory(installer: str,
-                                                                version: str) -> None:
+@pytest.mark.parametrize(
+    ("installer", "version"), [("istioctl", "1.10.0"), ("operator", "1.23.0"), ("sail", "1.30.0")]
+)
+def test_flux_other_installers_only_apply_the_cluster_directory(
+    installer: str, version: str
+) -> None:
     out = files(gitops_mesh("flux", installer=installer, version=version))
-    assert list(out) == [f"gitops/flux/clusters/{c}/{f}" for c in ("cluster1", "cluster2")
-                         for f in ("sources.yaml", "kustomizations.yaml")]
+    assert list(out) == [
+        f"gitops/flux/clusters/{c}/{f}"
+        for c in ("cluster1", "cluster2")
+        for f in ("sources.yaml", "kustomizations.yaml")
+    ]
     (git,) = out["gitops/flux/clusters/cluster1/sources.yaml"]
     assert git["kind"] == "GitRepository"
     mesh_ks, traffic = out["gitops/flux/clusters/cluster1/kustomizations.yaml"]
@@ -380,12 +479,15 @@ def test_flux_other_installers_only_apply_the_cluster_directory(installer: str,
     assert "dependsOn" not in mesh_ks["spec"]
 
 
-@pytest.mark.parametrize(("url", "flux"), [
-    ("https://github.com/org/repo.git", "https://github.com/org/repo.git"),
-    ("ssh://git@github.com/org/repo.git", "ssh://git@github.com/org/repo.git"),
-    ("git@github.com:org/repo.git", "ssh://git@github.com/org/repo.git"),
-    ("git@gitlab.example.com:group/sub/repo", "ssh://git@gitlab.example.com/group/sub/repo"),
-])
+@pytest.mark.parametrize(
+    ("url", "flux"),
+    [
+        ("https://github.com/org/repo.git", "https://github.com/org/repo.git"),
+        ("ssh://git@github.com/org/repo.git", "ssh://git@github.com/org/repo.git"),
+        ("git@github.com:org/repo.git", "ssh://git@github.com/org/repo.git"),
+        ("git@gitlab.example.com:group/sub/repo", "ssh://git@gitlab.example.com/group/sub/repo"),
+    ],
+)
 def test_flux_git_urls(url: str, flux: str) -> None:
     assert flux_git_url(url) == flux
     mesh = gitops_mesh("flux", repoURL=url)

@@ -19,54 +19,90 @@ from tests.helpers import mesh_from, seed_data, with_istio
 MINORS = range(OLDEST_MINOR, NEWEST_MINOR + 1)
 PLATFORMS = ("openshift", "kubernetes")
 
-IDENTITY = {"global.meshID": "mesh1", "global.multiCluster.clusterName": "cluster1",
-            "global.network": "network1"}
+IDENTITY = {
+    "global.meshID": "mesh1",
+    "global.multiCluster.clusterName": "cluster1",
+    "global.network": "network1",
+}
 EXCLUDE = {"cni.excludeNamespaces": ["istio-system", "kube-system"]}
 LOG_LEVEL = {"cni.logLevel": "info"}  # < 1.23
 LOGGING_LEVEL = {"cni.logging.level": "info"}  # >= 1.23
-MULTUS_PATHS = {"cni.cniBinDir": "/var/lib/cni/bin", "cni.cniConfDir": "/etc/cni/multus/net.d",
-                "cni.chained": False, "cni.cniConfFileName": "istio-cni.conf"}
-ANNOTATION = {"sidecarInjectorWebhook.injectedAnnotations.k8s.v1.cni.cncf.io/networks":
-              "istio-cni"}
+MULTUS_PATHS = {
+    "cni.cniBinDir": "/var/lib/cni/bin",
+    "cni.cniConfDir": "/etc/cni/multus/net.d",
+    "cni.chained": False,
+    "cni.cniConfFileName": "istio-cni.conf",
+}
+ANNOTATION = {"sidecarInjectorWebhook.injectedAnnotations.k8s.v1.cni.cncf.io/networks": "istio-cni"}
 PLATFORM = {"global.platform": "openshift"}
 PROFILE = {"profile": "openshift"}
 
 # (first minor, last minor) -> flattened values of each chart.
 KUBERNETES: dict[tuple[int, int], dict[str, dict[str, Any]]] = {
-    (10, 21): {"base": {}, "cni": {**EXCLUDE, **LOG_LEVEL},
-               "istiod": {**IDENTITY, "istio_cni.enabled": True}},
-    (22, 22): {"base": {}, "cni": {**EXCLUDE, **LOG_LEVEL},
-               "istiod": {**IDENTITY, "pilot.cni.enabled": True}},
-    (23, 30): {"base": {}, "cni": {**EXCLUDE, **LOGGING_LEVEL},
-               "istiod": {**IDENTITY, "pilot.cni.enabled": True}},
+    (10, 21): {
+        "base": {},
+        "cni": {**EXCLUDE, **LOG_LEVEL},
+        "istiod": {**IDENTITY, "istio_cni.enabled": True},
+    },
+    (22, 22): {
+        "base": {},
+        "cni": {**EXCLUDE, **LOG_LEVEL},
+        "istiod": {**IDENTITY, "pilot.cni.enabled": True},
+    },
+    (23, 30): {
+        "base": {},
+        "cni": {**EXCLUDE, **LOGGING_LEVEL},
+        "istiod": {**IDENTITY, "pilot.cni.enabled": True},
+    },
 }
 OPENSHIFT: dict[tuple[int, int], dict[str, dict[str, Any]]] = {
     # 1.10.0-1.12.0: the seed's values (the cni chart reads no `privileged` before 1.11.6 and
     # 1.12.2; test_privileged_follows_the_patch below).
-    (10, 12): {"base": {}, "cni": {**MULTUS_PATHS, **EXCLUDE, **LOG_LEVEL},
-               "istiod": {**IDENTITY, "istio_cni.enabled": True, "istio_cni.chained": False,
-                          **ANNOTATION}},
+    (10, 12): {
+        "base": {},
+        "cni": {**MULTUS_PATHS, **EXCLUDE, **LOG_LEVEL},
+        "istiod": {**IDENTITY, "istio_cni.enabled": True, "istio_cni.chained": False, **ANNOTATION},
+    },
     # 1.13-1.18: + privileged, as each release's OpenShift profile.
-    (13, 18): {"base": {}, "cni": {**MULTUS_PATHS, "cni.privileged": True, **EXCLUDE,
-                                   **LOG_LEVEL},
-               "istiod": {**IDENTITY, "istio_cni.enabled": True, "istio_cni.chained": False,
-                          **ANNOTATION}},
+    (13, 18): {
+        "base": {},
+        "cni": {**MULTUS_PATHS, "cni.privileged": True, **EXCLUDE, **LOG_LEVEL},
+        "istiod": {**IDENTITY, "istio_cni.enabled": True, "istio_cni.chained": False, **ANNOTATION},
+    },
     # 1.19-1.20: provider multus; istiod alone reads global.platform; no injected annotation.
-    (19, 20): {"base": {},
-               "cni": {**MULTUS_PATHS, "cni.privileged": True, "cni.provider": "multus",
-                       **EXCLUDE, **LOG_LEVEL},
-               "istiod": {**IDENTITY, **PLATFORM, "istio_cni.enabled": True,
-                          "istio_cni.chained": False}},
+    (19, 20): {
+        "base": {},
+        "cni": {
+            **MULTUS_PATHS,
+            "cni.privileged": True,
+            "cni.provider": "multus",
+            **EXCLUDE,
+            **LOG_LEVEL,
+        },
+        "istiod": {**IDENTITY, **PLATFORM, "istio_cni.enabled": True, "istio_cni.chained": False},
+    },
     # 1.21-1.23: the Helm-side profile of the cni and istiod charts (base reads none).
-    (21, 21): {"base": {}, "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
-               "istiod": {**PROFILE, **IDENTITY, "istio_cni.enabled": True}},
-    (22, 22): {"base": {}, "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
-               "istiod": {**PROFILE, **IDENTITY, "pilot.cni.enabled": True}},
-    (23, 23): {"base": {}, "cni": {**PROFILE, **EXCLUDE, **LOGGING_LEVEL},
-               "istiod": {**PROFILE, **IDENTITY, "pilot.cni.enabled": True}},
+    (21, 21): {
+        "base": {},
+        "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
+        "istiod": {**PROFILE, **IDENTITY, "istio_cni.enabled": True},
+    },
+    (22, 22): {
+        "base": {},
+        "cni": {**PROFILE, **EXCLUDE, **LOG_LEVEL},
+        "istiod": {**PROFILE, **IDENTITY, "pilot.cni.enabled": True},
+    },
+    (23, 23): {
+        "base": {},
+        "cni": {**PROFILE, **EXCLUDE, **LOGGING_LEVEL},
+        "istiod": {**PROFILE, **IDENTITY, "pilot.cni.enabled": True},
+    },
     # 1.24 on: the platform profile of the cni and istiod charts.
-    (24, 30): {"base": {}, "cni": {**PLATFORM, **EXCLUDE, **LOGGING_LEVEL},
-               "istiod": {**PLATFORM, **IDENTITY, "pilot.cni.enabled": True}},
+    (24, 30): {
+        "base": {},
+        "cni": {**PLATFORM, **EXCLUDE, **LOGGING_LEVEL},
+        "istiod": {**PLATFORM, **IDENTITY, "pilot.cni.enabled": True},
+    },
 }
 TABLES = {"kubernetes": KUBERNETES, "openshift": OPENSHIFT}
 
@@ -108,8 +144,11 @@ def test_no_value_a_version_does_not_read(minor: int) -> None:
     """The knobs that are no-ops or gone in a version (meshgen/versions.py) are not emitted."""
     for platform in PLATFORMS:
         mesh = with_istio(f"1.{minor}.0", platform)
-        flat = {f"{chart}:{k}" for chart, v in helm_values(mesh, mesh.spec.clusters[0]).items()
-                for k in flatten(v)}
+        flat = {
+            f"{chart}:{k}"
+            for chart, v in helm_values(mesh, mesh.spec.clusters[0]).items()
+            for k in flatten(v)
+        }
         if minor >= 23:
             assert "cni:cni.logLevel" not in flat
         if minor >= 22:
@@ -147,8 +186,10 @@ def test_trust_domain_and_revision() -> None:
 
 @pytest.mark.parametrize("minor", [10, 21, 30])
 def test_user_values_are_merged_last_into_istiod(minor: int) -> None:
-    user = {"global": {"proxy": {"privileged": True}},
-            "pilot": {"resources": {"requests": {"cpu": "1"}}, "cni": {"enabled": True}}}
+    user = {
+        "global": {"proxy": {"privileged": True}},
+        "pilot": {"resources": {"requests": {"cpu": "1"}}, "cni": {"enabled": True}},
+    }
     mesh = with_istio(f"1.{minor}.0", "openshift", values=copy.deepcopy(user))
     values = helm_values(mesh, mesh.spec.clusters[0])
     plain = helm_values(with_istio(f"1.{minor}.0", "openshift"), mesh.spec.clusters[0])
@@ -165,8 +206,7 @@ def test_user_values_are_merged_last_into_istiod(minor: int) -> None:
 
 def test_user_values_win_over_meshgen_values() -> None:
     mesh = with_istio("1.30.0", "kubernetes", values={"pilot": {"cni": {"enabled": False}}})
-    assert helm_values(mesh, mesh.spec.clusters[0])["istiod"]["pilot"]["cni"] == {
-        "enabled": False}
+    assert helm_values(mesh, mesh.spec.clusters[0])["istiod"]["pilot"]["cni"] == {"enabled": False}
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -191,18 +231,21 @@ def test_without_cni(minor: int, platform: str) -> None:
 
 def test_cni_settings_from_the_spec() -> None:
     cni = {"namespace": "istio-cni", "logLevel": "debug", "excludeNamespaces": ["kube-system"]}
-    for version, level in (("1.22.0", {"logLevel": "debug"}),
-                           ("1.23.0", {"logging": {"level": "debug"}})):
+    for version, level in (
+        ("1.22.0", {"logLevel": "debug"}),
+        ("1.23.0", {"logging": {"level": "debug"}}),
+    ):
         mesh = with_istio(version, "kubernetes", cni=cni)
         assert helm_values(mesh, mesh.spec.clusters[0])["cni"] == {
-            "cni": {"excludeNamespaces": ["kube-system"], **level}}
-        assert [c.namespace for c in charts(mesh)] == ["istio-system", "istio-cni",
-                                                       "istio-system"]
+            "cni": {"excludeNamespaces": ["kube-system"], **level}
+        }
+        assert [c.namespace for c in charts(mesh)] == ["istio-system", "istio-cni", "istio-system"]
 
 
-@pytest.mark.parametrize(("version", "privileged"), [
-    ("1.11.5", False), ("1.11.6", True), ("1.12.1", False), ("1.12.2", True),
-    ("1.13.0", True)])
+@pytest.mark.parametrize(
+    ("version", "privileged"),
+    [("1.11.5", False), ("1.11.6", True), ("1.12.1", False), ("1.12.2", True), ("1.13.0", True)],
+)
 def test_privileged_follows_the_patch(version: str, privileged: bool) -> None:
     """The cni chart's `privileged` value came with 1.13 and was backported to 1.11.6 and
     1.12.2 (istio/istio#36583, #36598): before that no value can make the DaemonSet

@@ -25,8 +25,23 @@ from meshgen.spec import Mesh
 from meshgen.validate import validate
 from tests.helpers import EXAMPLES, seed_data
 
-NAMES = ["a", "b", "a-b", "b-a", "all", "all-a", "v1", "v1-a", "v1-a-b", "kustomization",
-         "secrets", "traffic", "istio", "mesh", "cacerts"]
+NAMES = [
+    "a",
+    "b",
+    "a-b",
+    "b-a",
+    "all",
+    "all-a",
+    "v1",
+    "v1-a",
+    "v1-a-b",
+    "kustomization",
+    "secrets",
+    "traffic",
+    "istio",
+    "mesh",
+    "cacerts",
+]
 CLUSTERS = ["a", "b", "a-b", "kustomization", "secrets", "mesh"]
 # With CLUSTERS, pins make every one of these too: "v1" pinned to "a-b" and "v1-a" pinned to
 # "b" are both "v1-a-b"; a pin without subset to "a" is "all-a", like "all" pinned to "a".
@@ -59,16 +74,22 @@ def assert_names_unique(rendered: Rendered, mesh: Mesh) -> None:
     files = {f.path: f.documents for f in rendered.files}
     for cluster in mesh.spec.clusters:
         [listing] = files[f"{cluster.name}/kustomization.yaml"]
-        applied = [doc for resource in listing["resources"]
-                   for doc in files[f"{cluster.name}/{resource}"]]
+        applied = [
+            doc for resource in listing["resources"] for doc in files[f"{cluster.name}/{resource}"]
+        ]
         ids = Counter(_identity(doc) for doc in applied)
         assert not [i for i, n in ids.items() if n > 1], cluster.name
         for doc in applied:
             if doc["kind"] == "DestinationRule":
                 subsets = Counter(s["name"] for s in doc["spec"].get("subsets", []))
                 assert not [s for s, n in subsets.items() if n > 1], doc["metadata"]
-    gitops = [doc for path, docs in files.items() if path.startswith("gitops/")
-              for doc in docs if doc.get("kind") == "Application"]
+    gitops = [
+        doc
+        for path, docs in files.items()
+        if path.startswith("gitops/")
+        for doc in docs
+        if doc.get("kind") == "Application"
+    ]
     assert len({_identity(doc) for doc in gitops}) == len(gitops)
 
 
@@ -87,11 +108,19 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     clusters = draw(st.lists(st.sampled_from(CLUSTERS), min_size=1, max_size=3, unique=True))
     template = spec["clusters"][0]
     spec["clusters"] = [
-        {**template, "name": name, "podCIDR": f"10.{16 + 4 * i}.0.0/14",
-         "serviceCIDR": f"172.{16 + i}.0.0/16", "apiServer": f"https://api.{name}:6443"}
-        for i, name in enumerate(clusters)]
-    spec["submariner"] = {"broker": clusters[0], "deploy": draw(st.sampled_from(
-        ["subctl", "operator"]))}
+        {
+            **template,
+            "name": name,
+            "podCIDR": f"10.{16 + 4 * i}.0.0/14",
+            "serviceCIDR": f"172.{16 + i}.0.0/16",
+            "apiServer": f"https://api.{name}:6443",
+        }
+        for i, name in enumerate(clusters)
+    ]
+    spec["submariner"] = {
+        "broker": clusters[0],
+        "deploy": draw(st.sampled_from(["subctl", "operator"])),
+    }
     engine = draw(st.sampled_from([None, "argocd", "flux"]))
     if engine is not None:
         spec["gitops"] = {"engine": engine, "repoURL": "https://git.example.com/m.git"}
@@ -100,17 +129,31 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     namespaces = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
     spec["namespaces"] = [{"name": ns} for ns in namespaces]
     subsets = draw(st.lists(st.sampled_from(SUBSETS), min_size=1, max_size=3, unique=True))
-    pins = draw(st.lists(st.tuples(st.sampled_from([None, *subsets]),
-                                   st.sampled_from(clusters)), min_size=1, max_size=4))
+    pins = draw(
+        st.lists(
+            st.tuples(st.sampled_from([None, *subsets]), st.sampled_from(clusters)),
+            min_size=1,
+            max_size=4,
+        )
+    )
     weights = [100 // len(pins)] * len(pins)
     weights[0] += 100 - sum(weights)
-    spec["services"] = [{
-        "name": "web", "namespace": namespaces[-1], "ports": [{"name": "http", "number": 80}],
-        "subsets": [{"name": s, "labels": {"version": s}} for s in subsets],
-        "routes": [{"destinations": [
-            {**({"subset": s} if s else {}), "cluster": c, "weight": w}
-            for (s, c), w in zip(pins, weights, strict=True)]}],
-    }]
+    spec["services"] = [
+        {
+            "name": "web",
+            "namespace": namespaces[-1],
+            "ports": [{"name": "http", "number": 80}],
+            "subsets": [{"name": s, "labels": {"version": s}} for s in subsets],
+            "routes": [
+                {
+                    "destinations": [
+                        {**({"subset": s} if s else {}), "cluster": c, "weight": w}
+                        for (s, c), w in zip(pins, weights, strict=True)
+                    ]
+                }
+            ],
+        }
+    ]
     return data
 
 

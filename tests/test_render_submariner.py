@@ -42,12 +42,15 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 OPERATOR_NAMESPACE = {
     "apiVersion": "v1",
     "kind": "Namespace",
-    "metadata": {"name": "submariner-operator", "labels": {
-        **MANAGED,
-        "pod-security.kubernetes.io/enforce": "privileged",
-        "pod-security.kubernetes.io/audit": "privileged",
-        "pod-security.kubernetes.io/warn": "privileged",
-    }},
+    "metadata": {
+        "name": "submariner-operator",
+        "labels": {
+            **MANAGED,
+            "pod-security.kubernetes.io/enforce": "privileged",
+            "pod-security.kubernetes.io/audit": "privileged",
+            "pod-security.kubernetes.io/warn": "privileged",
+        },
+    },
 }
 
 
@@ -55,8 +58,7 @@ def submariner(cluster: str, pods: str, services: str) -> dict[str, Any]:
     return {
         "apiVersion": "submariner.io/v1alpha1",
         "kind": "Submariner",
-        "metadata": {"name": "submariner", "namespace": "submariner-operator",
-                     "labels": MANAGED},
+        "metadata": {"name": "submariner", "namespace": "submariner-operator", "labels": MANAGED},
         "spec": {
             "broker": "k8s",
             "brokerK8sApiServer": "api.cluster1.example.com:6443",
@@ -82,13 +84,19 @@ def test_seed_example_exact_objects() -> None:
     cluster1, cluster2 = mesh.spec.clusters
     assert render_submariner(mesh, cluster1) == [
         OPERATOR_NAMESPACE,
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": {"name": "submariner-k8s-broker", "labels": MANAGED}},
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "submariner-k8s-broker", "labels": MANAGED},
+        },
         {
             "apiVersion": "submariner.io/v1alpha1",
             "kind": "Broker",
-            "metadata": {"name": "submariner-broker", "namespace": "submariner-k8s-broker",
-                         "labels": MANAGED},
+            "metadata": {
+                "name": "submariner-broker",
+                "namespace": "submariner-k8s-broker",
+                "labels": MANAGED,
+            },
             "spec": {
                 "components": ["service-discovery", "connectivity"],
                 "globalnetEnabled": False,
@@ -106,8 +114,10 @@ def test_seed_example_exact_objects() -> None:
 
 def test_cidrs_are_the_checked_spec_fields() -> None:
     data = operator_data()
-    data["spec"]["clusters"][1].update(podCIDR=["10.132.0.0/14", "fd00:10:132::/56"],
-                                       serviceCIDR=["172.31.0.0/16", "fd00:10:96::/112"])
+    data["spec"]["clusters"][1].update(
+        podCIDR=["10.132.0.0/14", "fd00:10:132::/56"],
+        serviceCIDR=["172.31.0.0/16", "fd00:10:96::/112"],
+    )
     mesh = mesh_from(data)
     for cluster in mesh.spec.clusters:
         (sub,) = by_kind(render_submariner(mesh, cluster), "Submariner")
@@ -124,8 +134,10 @@ def test_broker_only_on_the_broker_cluster() -> None:
     data["spec"]["clusters"][1]["apiServer"] = "https://[2001:db8::1]:6443/"
     mesh = mesh_from(data)
     kinds = {c.name: [d["kind"] for d in render_submariner(mesh, c)] for c in mesh.spec.clusters}
-    assert kinds == {"cluster1": ["Namespace", "Submariner"],
-                     "cluster2": ["Namespace", "Namespace", "Broker", "Submariner"]}
+    assert kinds == {
+        "cluster1": ["Namespace", "Submariner"],
+        "cluster2": ["Namespace", "Namespace", "Broker", "Submariner"],
+    }
     for cluster in mesh.spec.clusters:
         (sub,) = by_kind(render_submariner(mesh, cluster), "Submariner")
         # No scheme, no trailing slash (subctl pkg/deploy/submariner.go removeSchemaPrefix).
@@ -133,8 +145,9 @@ def test_broker_only_on_the_broker_cluster() -> None:
 
 
 def test_spec_switches_reach_the_resources() -> None:
-    mesh = operator_mesh(cableDriver="wireguard", natTraversal=False, serviceDiscovery=False,
-                         version="0.21.0")
+    mesh = operator_mesh(
+        cableDriver="wireguard", natTraversal=False, serviceDiscovery=False, version="0.21.0"
+    )
     docs = render_submariner(mesh, mesh.spec.clusters[0])
     (sub,) = by_kind(docs, "Submariner")
     assert sub["spec"]["cableDriver"] == "wireguard"
@@ -143,8 +156,12 @@ def test_spec_switches_reach_the_resources() -> None:
     assert sub["spec"]["version"] == "0.21.0"
     (broker,) = by_kind(docs, "Broker")
     assert broker["spec"]["components"] == ["connectivity"]
-    assert "version" not in by_kind(render_submariner(operator_mesh(), mesh.spec.clusters[0]),
-                                     "Submariner")[0]["spec"]
+    assert (
+        "version"
+        not in by_kind(render_submariner(operator_mesh(), mesh.spec.clusters[0]), "Submariner")[0][
+            "spec"
+        ]
+    )
 
 
 def test_subctl_deploy_renders_no_operator_resources() -> None:
@@ -168,8 +185,12 @@ def test_every_subctl_join_follows_nat_traversal(deploy: str, nat: bool) -> None
     data["spec"]["submariner"]["deploy"] = deploy
     mesh = mesh_from(data)
     files = emit(render(mesh), "mesh.yaml")
-    joins = [line for blob in files.values() for line in blob.decode().splitlines()
-             if "subctl join " in line and "`subctl join`" not in line]
+    joins = [
+        line
+        for blob in files.values()
+        for line in blob.decode().splitlines()
+        if "subctl join " in line and "`subctl join`" not in line
+    ]
     sub = mesh.spec.submariner
     assert sub is not None
     joined = [c.name for c in mesh.spec.clusters if deploy == "subctl" or c.name != sub.broker]
@@ -183,8 +204,9 @@ def test_every_subctl_join_follows_nat_traversal(deploy: str, nat: bool) -> None
 def export_mesh(submariner: dict[str, Any] | None) -> Mesh:
     data = operator_data()
     data["spec"]["services"][0]["export"] = True
-    data["spec"]["services"].append({"name": "ratings", "namespace": "sample",
-                                     "clusters": ["cluster2"], "export": True})
+    data["spec"]["services"].append(
+        {"name": "ratings", "namespace": "sample", "clusters": ["cluster2"], "export": True}
+    )
     data["spec"]["services"].append({"name": "internal", "namespace": "sample"})
     if submariner is None:
         del data["spec"]["submariner"]
@@ -194,8 +216,11 @@ def export_mesh(submariner: dict[str, Any] | None) -> Mesh:
 
 
 def export(name: str) -> dict[str, Any]:
-    return {"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
-            "metadata": {"name": name, "namespace": "sample", "labels": MANAGED}}
+    return {
+        "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+        "kind": "ServiceExport",
+        "metadata": {"name": name, "namespace": "sample", "labels": MANAGED},
+    }
 
 
 @pytest.mark.parametrize("deploy", ["operator", "subctl"])
@@ -203,9 +228,12 @@ def test_exports_only_where_placed(deploy: str) -> None:
     mesh = export_mesh({"deploy": deploy})
     cluster1, cluster2 = mesh.spec.clusters
     assert render_service_exports(mesh, cluster1, services_in(mesh, cluster1)) == [
-        export("helloworld")]
+        export("helloworld")
+    ]
     assert render_service_exports(mesh, cluster2, services_in(mesh, cluster2)) == [
-        export("helloworld"), export("ratings")]
+        export("helloworld"),
+        export("ratings"),
+    ]
 
 
 def test_no_exports_without_service_discovery() -> None:
@@ -220,19 +248,32 @@ def test_placeholders_match_what_the_submariner_resource_references() -> None:
         (sub,) = by_kind(render_submariner(mesh, cluster), "Submariner")
         placeholders = render_submariner_placeholders(mesh, cluster)
         assert placeholders == [
-            ("secrets/submariner-broker-secret.yaml", {
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": "submariner-broker-secret",
-                             "namespace": "submariner-operator"},
-                "type": "Opaque",
-                "stringData": {"ca.crt": "", "namespace": "", "token": ""},
-            }),
-            ("secrets/submariner-ipsec-psk.yaml", {
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": "submariner-ipsec-psk", "namespace": "submariner-operator"},
-                "type": "Opaque",
-                "stringData": {"psk": ""},
-            }),
+            (
+                "secrets/submariner-broker-secret.yaml",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {
+                        "name": "submariner-broker-secret",
+                        "namespace": "submariner-operator",
+                    },
+                    "type": "Opaque",
+                    "stringData": {"ca.crt": "", "namespace": "", "token": ""},
+                },
+            ),
+            (
+                "secrets/submariner-ipsec-psk.yaml",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {
+                        "name": "submariner-ipsec-psk",
+                        "namespace": "submariner-operator",
+                    },
+                    "type": "Opaque",
+                    "stringData": {"psk": ""},
+                },
+            ),
         ]
         names = [doc["metadata"]["name"] for _, doc in placeholders]
         assert names == [sub["spec"]["brokerK8sSecret"], sub["spec"]["ceIPSecPSKSecret"]]
@@ -247,19 +288,25 @@ def test_manual_steps_name_every_cluster_and_secret() -> None:
     text = "\n".join(submariner_manual_steps(mesh))
     for cluster in ("cluster1", "cluster2"):
         assert f"kubectl --context {cluster} label node '<node>' submariner.io/gateway=true" in text
-        assert (f"kubectl --context {cluster} -n submariner-operator create secret generic "
-                "submariner-broker-secret --from-file=ca.crt=broker-ca.crt "
-                "--from-file=token=broker-token "
-                "--from-literal=namespace=submariner-k8s-broker") in text
-        assert (f"kubectl --context {cluster} -n submariner-operator create secret generic "
-                "submariner-ipsec-psk --from-file=psk=ipsec-psk") in text
+        assert (
+            f"kubectl --context {cluster} -n submariner-operator create secret generic "
+            "submariner-broker-secret --from-file=ca.crt=broker-ca.crt "
+            "--from-file=token=broker-token "
+            "--from-literal=namespace=submariner-k8s-broker"
+        ) in text
+        assert (
+            f"kubectl --context {cluster} -n submariner-operator create secret generic "
+            "submariner-ipsec-psk --from-file=psk=ipsec-psk"
+        ) in text
     assert "subctl deploy-broker --context cluster1" in text
     assert "submariner-latest/submariner-k8s-broker" in text
     assert "tr -- -_ +/ < broker-info.subm | base64 -d" in text
     # Only the non-broker cluster is joined; the flags carry the spec's values.
-    assert ("subctl join broker-info.subm --context cluster2 --clusterid cluster2 "
-            "--clustercidr 10.132.0.0/14 --servicecidr 172.31.0.0/16 "
-            "--cable-driver libreswan --natt=false") in text
+    assert (
+        "subctl join broker-info.subm --context cluster2 --clusterid cluster2 "
+        "--clustercidr 10.132.0.0/14 --servicecidr 172.31.0.0/16 "
+        "--cable-driver libreswan --natt=false"
+    ) in text
     assert "--context cluster1 --clusterid" not in text
     # Markdown: every code fence is closed.
     assert text.count("```") % 2 == 0

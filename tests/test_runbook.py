@@ -59,8 +59,9 @@ def fenced(readme: str, info: str) -> list[str]:
 def big_mesh(clusters: int, services: int = 3, *, broker: str | None = None) -> Mesh:
     text = make_spec(clusters, services)
     if broker is not None:
-        text = text.replace("  clusters:\n",
-                            f"  submariner:\n    broker: {broker}\n  clusters:\n", 1)
+        text = text.replace(
+            "  clusters:\n", f"  submariner:\n    broker: {broker}\n  clusters:\n", 1
+        )
     loaded, diags = load_text(text, "mesh.yaml")
     assert loaded is not None, diags
     mesh, diags = validate(loaded)
@@ -75,18 +76,39 @@ def test_seed_runbook_calls_helloworld_from_every_cluster() -> None:
     mesh = mesh_from(seed_data())
     argvs = commands(readme_of(mesh))
     for cluster in ("cluster1", "cluster2"):
-        assert ["kubectl", "--context", cluster, "exec", "deploy/sleep", "-c", "sleep", "-n",
-                "sample", "--", "curl", "-sS", "helloworld.sample:5000/hello"] in argvs
-        assert ["kubectl", "--context", cluster, "apply", "-f",
-                f"{cluster}/{VERIFY_DIR}/"] in argvs
-        proxy = [a for a in argvs if a[:5] == ["istioctl", "--context", cluster,
-                                               "proxy-config", "endpoints"]]
+        assert [
+            "kubectl",
+            "--context",
+            cluster,
+            "exec",
+            "deploy/sleep",
+            "-c",
+            "sleep",
+            "-n",
+            "sample",
+            "--",
+            "curl",
+            "-sS",
+            "helloworld.sample:5000/hello",
+        ] in argvs
+        assert ["kubectl", "--context", cluster, "apply", "-f", f"{cluster}/{VERIFY_DIR}/"] in argvs
+        proxy = [
+            a
+            for a in argvs
+            if a[:5] == ["istioctl", "--context", cluster, "proxy-config", "endpoints"]
+        ]
         assert proxy
-        assert proxy[0][-2:] == ["--cluster",
-                                 "outbound|5000||helloworld.sample.svc.cluster.local"]
+        assert proxy[0][-2:] == ["--cluster", "outbound|5000||helloworld.sample.svc.cluster.local"]
         assert ["kubectl", "config", "rename-context", "$CURRENT", cluster] in argvs
-        assert ["kubectl", "--context", cluster, "label", "node", "<node>",
-                "submariner.io/gateway=true"] in argvs
+        assert [
+            "kubectl",
+            "--context",
+            cluster,
+            "label",
+            "node",
+            "<node>",
+            "submariner.io/gateway=true",
+        ] in argvs
 
 
 def test_seed_expects_only_v2_as_the_route_says() -> None:
@@ -113,12 +135,16 @@ def test_subctl_verify_runs_again_after_istio_is_installed() -> None:
     assert verifies[-1] > install
 
 
-@pytest.mark.parametrize(("name", "present", "absent"), [
-    ("openshift-submariner", ["4500/UDP", "4490/UDP", "500/UDP", "ESP"], []),
-    ("kubernetes-three-clusters", ["4500/UDP", "4490/UDP"], ["500/UDP", "ESP"]),
-])
-def test_gateway_ports_follow_the_cable_driver(name: str, present: list[str],
-                                               absent: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "present", "absent"),
+    [
+        ("openshift-submariner", ["4500/UDP", "4490/UDP", "500/UDP", "ESP"], []),
+        ("kubernetes-three-clusters", ["4500/UDP", "4490/UDP"], ["500/UDP", "ESP"]),
+    ],
+)
+def test_gateway_ports_follow_the_cable_driver(
+    name: str, present: list[str], absent: list[str]
+) -> None:
     readme = readme_of(example(name))
     line = next(x for x in readme.splitlines() if x.startswith("Open these"))
     assert all(p in line for p in present)
@@ -139,8 +165,21 @@ def test_sleep_calls_from_a_namespace_the_authorization_policy_allows() -> None:
     checkout = mesh.spec.services[0]
     assert client_namespace(mesh, checkout) == "shop"  # the policy allows only shop
     argvs = commands(readme_of(mesh))
-    assert ["kubectl", "--context", "east", "exec", "deploy/sleep", "-c", "sleep", "-n", "shop",
-            "--", "curl", "-sS", "checkout.payments:8080/hello"] in argvs
+    assert [
+        "kubectl",
+        "--context",
+        "east",
+        "exec",
+        "deploy/sleep",
+        "-c",
+        "sleep",
+        "-n",
+        "shop",
+        "--",
+        "curl",
+        "-sS",
+        "checkout.payments:8080/hello",
+    ] in argvs
     # Locality load balancing: each caller's own region answers while it is healthy.
     assert expected(mesh, checkout, "east").versions == (("east", 100),)
     assert expected(mesh, checkout, "west").versions == (("west", 100),)
@@ -149,7 +188,8 @@ def test_sleep_calls_from_a_namespace_the_authorization_policy_allows() -> None:
 def test_authorization_policy_that_admits_no_sleep_expects_403() -> None:
     data = yaml.safe_load(EXAMPLES["locality-failover"].read_text())
     data["spec"]["security"]["authorizationPolicies"][0]["allow"] = {
-        "serviceAccounts": ["shop/frontend"]}
+        "serviceAccounts": ["shop/frontend"]
+    }
     mesh = mesh_from(data)
     checkout = mesh.spec.services[0]
     assert client_namespace(mesh, checkout) == "payments"
@@ -169,8 +209,9 @@ def test_service_without_subsets_answers_with_the_cluster_name() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_verify_manifests_are_yaml_and_never_listed(name: str, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_manifests_are_yaml_and_never_listed(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     result = compile_spec(EXAMPLES[name].relative_to(ROOT), tmp_path / "out")
     assert result.files is not None
@@ -190,17 +231,26 @@ def test_verify_manifests_are_yaml_and_never_listed(name: str, tmp_path: Path,
         assert path not in listed
         assert not any(res.rstrip("/").endswith(VERIFY_DIR) for res in listed)
     for cluster in mesh.spec.clusters:
-        docs = [d for p, b in verify.items() if p.startswith(f"{cluster.name}/")
-                for d in yaml.safe_load_all(b) if d]
+        docs = [
+            d
+            for p, b in verify.items()
+            if p.startswith(f"{cluster.name}/")
+            for d in yaml.safe_load_all(b)
+            if d
+        ]
         kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
         assert ("Deployment", "sleep") in kinds
         for service in mesh.spec.services[:MAX_VERIFIED_SERVICES]:
             for b in backends(mesh, service):
                 if b.cluster != cluster.name:
                     continue
-                [dep] = [d for d in docs if d["kind"] == "Deployment"
-                         and d["metadata"]["name"] == b.name
-                         and d["metadata"]["namespace"] == service.namespace]
+                [dep] = [
+                    d
+                    for d in docs
+                    if d["kind"] == "Deployment"
+                    and d["metadata"]["name"] == b.name
+                    and d["metadata"]["namespace"] == service.namespace
+                ]
                 labels = dep["spec"]["template"]["metadata"]["labels"]
                 subset = next((s for s in service.subsets if s.name == b.subset), None)
                 if subset is not None:
@@ -231,19 +281,27 @@ def test_fifty_clusters_use_loops_and_stay_small() -> None:
     loops = [a for a in argvs if a[:1] == ["for"]]
     assert ["for", "PEER", "in", *names] in loops
     assert ["for", "CLUSTER", "in", *names] in loops
-    assert not [a for a in argvs if a[:1] == ["kubectl"] and "apply" in a
-                and any(f"--context={n}" == w for n in names for w in a)]
+    assert not [
+        a
+        for a in argvs
+        if a[:1] == ["kubectl"]
+        and "apply" in a
+        and any(f"--context={n}" == w for n in names for w in a)
+    ]
 
 
 def test_loops_carry_hostile_values_only_as_data() -> None:
     """test_injection.py's check on a mesh big enough for loops: two more clusters whose
     names contain the markers of the first two, so the hostile twin has four hostile names."""
     data = tame_data(**{"submariner.natTraversal": False})
-    extra = [("zqa1c", "10.136.0.0/14", "172.29.0.0/16"), ("zqb2d", "10.140.0.0/14",
-                                                            "172.28.0.0/16")]
+    extra = [
+        ("zqa1c", "10.136.0.0/14", "172.29.0.0/16"),
+        ("zqb2d", "10.140.0.0/14", "172.28.0.0/16"),
+    ]
     for name, pods, services in extra:
-        data["spec"]["clusters"].append({"name": name, "platform": "openshift",
-                                         "podCIDR": pods, "serviceCIDR": services})
+        data["spec"]["clusters"].append(
+            {"name": name, "platform": "openshift", "podCIDR": pods, "serviceCIDR": services}
+        )
     tame = mesh_from(data)
     assert len(tame.spec.clusters) > LOOP_ABOVE
     evil = cast(Mesh, _swap(tame))
@@ -291,8 +349,18 @@ def test_mermaid_collapses_big_meshes() -> None:
 
 def test_mermaid_labels_escape_hostile_values() -> None:
     evil = cast(Mesh, _swap(mesh_from(seed_data())))
-    evil = evil.model_copy(update={"spec": evil.spec.model_copy(update={"clusters": [
-        c.model_copy(update={"name": c.name + '"]\n```\n<b>'}) for c in evil.spec.clusters]})})
+    evil = evil.model_copy(
+        update={
+            "spec": evil.spec.model_copy(
+                update={
+                    "clusters": [
+                        c.model_copy(update={"name": c.name + '"]\n```\n<b>'})
+                        for c in evil.spec.clusters
+                    ]
+                }
+            )
+        }
+    )
     for line in mermaid(evil):
         assert "\n" not in line
         assert "`" not in line
@@ -308,8 +376,14 @@ def test_address_map_draws_every_range_and_the_reserved_ones() -> None:
     assert "AAAABBBB" in lines[0]
     assert "aaaabbbb" in lines[0]
     text = "\n".join(lines)
-    for cidr in ("10.128.0.0/14", "10.132.0.0/14", "172.30.0.0/16", "172.31.0.0/16",
-                 "240.0.0.0/8", "100.64.0.0/16"):
+    for cidr in (
+        "10.128.0.0/14",
+        "10.132.0.0/14",
+        "172.30.0.0/16",
+        "172.31.0.0/16",
+        "240.0.0.0/8",
+        "100.64.0.0/16",
+    ):
         assert cidr in text
     assert fenced(readme_of(mesh), "text") == ["\n".join(lines) + "\n"]
 
@@ -348,8 +422,12 @@ def test_verify_manifests_pass_kubeconform_for_a_big_mesh(tmp_path: Path) -> Non
     assert len(files) == 5  # 5 clusters, one namespace
     version = result.mesh.spec.istio.version
     summary = run_kubeconform(
-        files, binary=tool("kubeconform"), schema_dir=schemas(), istio_version=version,
-        kubernetes_minor=KUBERNETES_SUPPORT[release(version).minor][0])
+        files,
+        binary=tool("kubeconform"),
+        schema_dir=schemas(),
+        istio_version=version,
+        kubernetes_minor=KUBERNETES_SUPPORT[release(version).minor][0],
+    )
     assert summary.diagnostics == []
     assert (summary.invalid, summary.errors, summary.skipped) == (0, 0, 0)
     assert summary.valid > 0

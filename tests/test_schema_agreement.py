@@ -53,8 +53,13 @@ CIDR_VALIDATOR = Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$def
 SCHEMA_LEVEL_CHECKS = frozenset({"MG105"})
 
 # A fixed, reproducible budget: ~4 ms a spec, a few seconds in all.
-BUDGET = settings(max_examples=1000, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=[HealthCheck.too_slow])
+BUDGET = settings(
+    max_examples=1000,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _seed(path: Any) -> Any:
@@ -118,8 +123,11 @@ def meshgen_verdict(data: Any) -> tuple[Any, list[Diagnostic]]:
     mesh, diags = validate(loaded)
     assert all(d.code.startswith("MG1") for d in diags), format_text(diags)
     if mesh is not None:
-        diags = [d for d in run_checks(mesh, loaded.positions)
-                 if d.is_error and d.code in SCHEMA_LEVEL_CHECKS]
+        diags = [
+            d
+            for d in run_checks(mesh, loaded.positions)
+            if d.is_error and d.code in SCHEMA_LEVEL_CHECKS
+        ]
     return loaded.data, diags
 
 
@@ -128,15 +136,17 @@ def assert_agree(data: Any, how: list[str]) -> bool:
     read, diags = meshgen_verdict(data)
     errors = sorted(VALIDATOR.iter_errors(read), key=lambda e: e.json_path)
     if (not diags) != (not errors):
-        schema_says = "\n".join(
-            f"  {e.json_path}: {_short(e.message)}" for e in errors[:8]) or "  (valid)"
+        schema_says = (
+            "\n".join(f"  {e.json_path}: {_short(e.message)}" for e in errors[:8]) or "  (valid)"
+        )
         pytest.fail(
             "meshgen and the JSON Schema disagree\n"
             f"mutations:\n{_lines(how)}\n"
             f"meshgen says:\n{_lines(format_text(diags).splitlines()) or '  (valid)'}\n"
             f"the schema says:\n{schema_says}\n"
             f"spec:\n  {_short(json.dumps(read, ensure_ascii=True), 4000)}",
-            pytrace=False)
+            pytrace=False,
+        )
     return not diags
 
 
@@ -195,15 +205,48 @@ CONTROL = [chr(c) for c in (0x00, 0x07, 0x09, 0x0A, 0x0D, 0x1B, 0x1F, 0x7F, 0x85
 ODD = ["\u00a0", "\u2028", "\u202e", "\ufeff", "é", "☕", "😀", "İ", "ﬀ", " ", "\\", '"', "'"]
 chars = st.sampled_from(CONTROL + ODD) | st.characters(exclude_categories=["Cs"])
 text = st.text(chars, max_size=12)
-numbers = st.sampled_from([
-    0, 1, -1, 5, 100, 101, 255, 599, 65535, 65536, 2**31 - 1, 2**31, 2**63, 10**20, 10**300,
-    0.0, 1.0, 5.0, 8080.0, 100.0, 100.5, 0.5, -0.0, 1e20, 1e300, 2.0**53 + 2, 1.5e-5,
-]) | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+numbers = (
+    st.sampled_from(
+        [
+            0,
+            1,
+            -1,
+            5,
+            100,
+            101,
+            255,
+            599,
+            65535,
+            65536,
+            2**31 - 1,
+            2**31,
+            2**63,
+            10**20,
+            10**300,
+            0.0,
+            1.0,
+            5.0,
+            8080.0,
+            100.0,
+            100.5,
+            0.5,
+            -0.0,
+            1e20,
+            1e300,
+            2.0**53 + 2,
+            1.5e-5,
+        ]
+    )
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 scalars = st.none() | st.booleans() | numbers | text | st.sampled_from(STRINGS)
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        text | st.sampled_from(FIELDS), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(text | st.sampled_from(FIELDS), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -212,13 +255,21 @@ def _cidr_variants(net: Any, draw: st.DrawFn) -> str:
     canonical = str(net)
     address, prefix = canonical.split("/")
     options = [
-        canonical, canonical, canonical.upper(), f"{address}/0{prefix}", f" {canonical}",
-        f"{canonical}\n", f"{address}%eth0/{prefix}", address,
+        canonical,
+        canonical,
+        canonical.upper(),
+        f"{address}/0{prefix}",
+        f" {canonical}",
+        f"{canonical}\n",
+        f"{address}%eth0/{prefix}",
+        address,
         f"{net.network_address + 1}/{prefix}" if net.num_addresses > 1 else canonical,
     ]
     if net.version == 6:
-        options += [f"{net.network_address.exploded}/{prefix}",
-                    re.sub(r"(^|:)0(?=:|$)", r"\g<1>00", canonical.split("/")[0]) + f"/{prefix}"]
+        options += [
+            f"{net.network_address.exploded}/{prefix}",
+            re.sub(r"(^|:)0(?=:|$)", r"\g<1>00", canonical.split("/")[0]) + f"/{prefix}",
+        ]
     else:
         options.append(f"{address}/{net.netmask}")
     return draw(st.sampled_from(options))
@@ -228,13 +279,20 @@ def _cidr_variants(net: Any, draw: st.DrawFn) -> str:
 def cidr_text(draw: st.DrawFn) -> str:
     """A CIDR in one of its many spellings, some canonical, most not, some special ranges."""
     if draw(st.booleans()):
-        bits = draw(st.integers(0, 2**32 - 1) | st.sampled_from(
-            [0x7F000000, 0xA9FE0000, 0xE0000000, 0x0A000000, 0]))
+        bits = draw(
+            st.integers(0, 2**32 - 1)
+            | st.sampled_from([0x7F000000, 0xA9FE0000, 0xE0000000, 0x0A000000, 0])
+        )
         net4 = ipaddress.ip_network((bits, draw(st.integers(0, 32))), strict=False)
         return _cidr_variants(net4, draw)
-    groups = draw(st.lists(st.sampled_from([0, 0, 0, 1, 0x10, 0x8000, 0xFD00, 0xFFFF, 0xFE80,
-                                            0xFF00]) | st.integers(0, 0xFFFF),
-                           min_size=8, max_size=8))
+    groups = draw(
+        st.lists(
+            st.sampled_from([0, 0, 0, 1, 0x10, 0x8000, 0xFD00, 0xFFFF, 0xFE80, 0xFF00])
+            | st.integers(0, 0xFFFF),
+            min_size=8,
+            max_size=8,
+        )
+    )
     bits = int("".join(f"{g:04x}" for g in groups), 16)
     net6 = ipaddress.ip_network((bits, draw(st.integers(0, 128))), strict=False)
     return _cidr_variants(net6, draw)
@@ -271,17 +329,48 @@ def fields_at(path: YamlPath) -> list[str]:
 def _string_variants(value: str, draw: st.DrawFn) -> str:
     inserted = draw(st.sampled_from(CONTROL + ODD))
     at = draw(st.integers(0, len(value)))
-    return draw(st.sampled_from([
-        value + "\n", value + "\r\n", "\n" + value, value + " ", " " + value, value + "\t",
-        value[:at] + inserted + value[at:], value.upper(), value.title(), "", value * 9,
-        value[:-1], value + "é", value + "-", "-" + value, value.replace("-", "_"),
-        value + ".", value + "/x", "../" + value,
-    ]))
+    return draw(
+        st.sampled_from(
+            [
+                value + "\n",
+                value + "\r\n",
+                "\n" + value,
+                value + " ",
+                " " + value,
+                value + "\t",
+                value[:at] + inserted + value[at:],
+                value.upper(),
+                value.title(),
+                "",
+                value * 9,
+                value[:-1],
+                value + "é",
+                value + "-",
+                "-" + value,
+                value.replace("-", "_"),
+                value + ".",
+                value + "/x",
+                "../" + value,
+            ]
+        )
+    )
 
 
 def _number_variants(value: int | float, draw: st.DrawFn) -> Any:
-    options: list[Any] = [float(value), value + 0.5, -value, value + 1, value - 1, str(value),
-                          value * 1000, 10**20, 2**31, True, None, [value]]
+    options: list[Any] = [
+        float(value),
+        value + 0.5,
+        -value,
+        value + 1,
+        value - 1,
+        str(value),
+        value * 1000,
+        10**20,
+        2**31,
+        True,
+        None,
+        [value],
+    ]
     if isinstance(value, float) and value.is_integer():
         options.append(int(value))
     return draw(st.sampled_from(options))
@@ -300,9 +389,18 @@ def _replacement(node: Any, key: str | int | None, draw: st.DrawFn) -> Any:
                 return draw(cidr_text())
             return _string_variants(node, draw)
         if isinstance(node, list):
-            return draw(st.sampled_from([
-                [], node + node[-1:], node[:-1], node[0] if node else None, [node], {"x": node},
-            ]))
+            return draw(
+                st.sampled_from(
+                    [
+                        [],
+                        node + node[-1:],
+                        node[:-1],
+                        node[0] if node else None,
+                        [node],
+                        {"x": node},
+                    ]
+                )
+            )
         if isinstance(node, dict):
             return draw(st.sampled_from([{}, [node], None, "x", list(node)]))
     if choice <= 7 and isinstance(key, str) and key in POOL:
@@ -322,8 +420,13 @@ def mutate(draw: st.DrawFn, data: Any) -> tuple[Any, str]:
         return data, f"delete {dotted(path)}"
     if op == "add" and isinstance(node, dict):
         known = [name for name in fields_at(path) if name not in node]
-        any_key = st.sampled_from(FIELDS) | text | st.sampled_from(
-            ["app", "x-canary", "Version", "a/b", "topology.istio.io/cluster", "-x", "a" * 64])
+        any_key = (
+            st.sampled_from(FIELDS)
+            | text
+            | st.sampled_from(
+                ["app", "x-canary", "Version", "a/b", "topology.istio.io/cluster", "-x", "a" * 64]
+            )
+        )
         use_known = bool(known) and draw(st.booleans())
         key = draw(st.sampled_from(known)) if use_known else draw(any_key)
         use_pool = key in POOL and draw(st.booleans())
@@ -439,8 +542,11 @@ CASES: list[tuple[str, Any, bool]] = [
     ("external-secrets-no-store", _secrets(provider="external-secrets"), False),
     ("external-secrets-null-store", _secrets(provider="external-secrets", store=None), False),
     ("external-secrets-store", _secrets(provider="external-secrets", store={"name": "v"}), True),
-    ("int32-max", _service(routes=[{"destinations": [{"subset": "v1"}],
-                                    "retries": {"attempts": 2**31}}]), False),
+    (
+        "int32-max",
+        _service(routes=[{"destinations": [{"subset": "v1"}], "retries": {"attempts": 2**31}}]),
+        False,
+    ),
 ]
 
 
@@ -465,7 +571,8 @@ def assert_cidr_agrees(text_: str) -> None:
     by_schema = CIDR_VALIDATOR.is_valid(text_)
     assert by_meshgen == by_schema, (
         f"{text_!r}: meshgen {'accepts' if by_meshgen else 'rejects'}, "
-        f"the schema {'accepts' if by_schema else 'rejects'}")
+        f"the schema {'accepts' if by_schema else 'rejects'}"
+    )
 
 
 @settings(max_examples=1500, deadline=None, derandomize=True, database=None)
@@ -509,8 +616,9 @@ def test_ipv6_every_zero_pattern() -> None:
             prefix = rng.choice([0, 128, *range(1, 128)])
             groups = [rng.choice(nonzero) if mask >> i & 1 else 0 for i in range(8)]
             if rng.random() < 0.5:  # mostly a valid network: clear the host bits
-                net = ipaddress.IPv6Network((int("".join(f"{g:04x}" for g in groups), 16),
-                                             prefix), strict=False)
+                net = ipaddress.IPv6Network(
+                    (int("".join(f"{g:04x}" for g in groups), 16), prefix), strict=False
+                )
                 groups = [int(h, 16) for h in net.network_address.exploded.split(":")]
             for spelling in _spellings(groups, prefix):
                 assert_cidr_agrees(spelling)
@@ -522,10 +630,35 @@ def test_ipv6_every_zero_pattern() -> None:
 # plus editors' patternErrorMessage. Anything else (pydantic's "ge", a typo) would be an
 # annotation every validator silently ignores.
 KEYWORDS = {
-    "$schema", "$id", "$ref", "$defs", "title", "description", "default", "type", "enum",
-    "const", "properties", "additionalProperties", "propertyNames", "required", "items",
-    "minItems", "maxItems", "minLength", "maxLength", "pattern", "minimum", "maximum",
-    "minProperties", "maxProperties", "anyOf", "allOf", "not", "if", "then",
+    "$schema",
+    "$id",
+    "$ref",
+    "$defs",
+    "title",
+    "description",
+    "default",
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "additionalProperties",
+    "propertyNames",
+    "required",
+    "items",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minProperties",
+    "maxProperties",
+    "anyOf",
+    "allOf",
+    "not",
+    "if",
+    "then",
     "patternErrorMessage",
 }
 
@@ -622,12 +755,12 @@ def test_every_integer_field_takes_integral_floats() -> None:
     for model in _models(Mesh, set()):
         for name, info in model.model_fields.items():
             if info.annotation is int:  # pydantic moved Annotated's metadata to the field
-                takes_floats = any(isinstance(m, BeforeValidator) and m.func is integral
-                                   for m in info.metadata)
+                takes_floats = any(
+                    isinstance(m, BeforeValidator) and m.func is integral for m in info.metadata
+                )
                 assert takes_floats, f"{model.__name__}.{name}"
             else:
-                assert not list(_ints_without_integral(info.annotation)), (
-                    f"{model.__name__}.{name}")
+                assert not list(_ints_without_integral(info.annotation)), f"{model.__name__}.{name}"
 
 
 def _patterns(node: Any) -> Iterator[str]:
@@ -665,15 +798,23 @@ def test_patterns_read_the_same_in_ecma262() -> None:
             for ending in ("", "\n", "\r\n", "\x85", "\u2028", "\t", " "):
                 strings |= {value + ending, value.upper() + ending}
     for mask in range(0, 256, 3):
-        groups = [rng.choice([0x1, 0x10, 0x8000, 0xFD00, 0xFE80]) if mask >> i & 1 else 0
-                  for i in range(8)]
+        groups = [
+            rng.choice([0x1, 0x10, 0x8000, 0xFD00, 0xFE80]) if mask >> i & 1 else 0
+            for i in range(8)
+        ]
         strings |= _spellings(groups, rng.randrange(129))
-    strings |= {f"10.{v}.0.0/{p}{e}" for v in range(0, 256, 17) for p in range(33)
-                for e in ("", "\n")}
+    strings |= {
+        f"10.{v}.0.0/{p}{e}" for v in range(0, 256, 17) for p in range(33) for e in ("", "\n")
+    }
     corpus = sorted(strings)
     patterns = sorted(set(_patterns(SCHEMA)))
-    node = subprocess.run(["node", "-e", _ECMA], input=json.dumps(
-        {"patterns": patterns, "strings": corpus}), capture_output=True, text=True, check=True)
+    node = subprocess.run(
+        ["node", "-e", _ECMA],
+        input=json.dumps({"patterns": patterns, "strings": corpus}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rules = {SCHEMA["$defs"][name]["pattern"] for name in ("NoControlCharacters", "MultilineText")}
     control_rule = re.compile(SCHEMA["$defs"]["NoControlCharacters"]["pattern"])
     for pattern, verdicts in zip(patterns, json.loads(node.stdout), strict=True):
@@ -716,10 +857,10 @@ def test_a_line_feed_in_any_string_is_rejected_by_both(name: str) -> None:
         for suffix in ("\n", "\x1b[2J"):
             data = _set(seed, path, node_at(seed, path) + suffix)
             in_values = path[:3] == ("spec", "istio", "values")
-            accepted = assert_agree(data, [f"examples/{name}/mesh.yaml",
-                                           f"set {dotted(path)} += {suffix!r}"])
+            accepted = assert_agree(
+                data, [f"examples/{name}/mesh.yaml", f"set {dotted(path)} += {suffix!r}"]
+            )
             assert accepted is (in_values and suffix == "\n")
             if not accepted:
                 _, diags = meshgen_verdict(data)
                 assert [d.code for d in diags] == ["MG110"], format_text(diags)
-

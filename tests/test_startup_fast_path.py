@@ -16,14 +16,32 @@ from tests.helpers import ROOT, SEED_EXAMPLE
 
 # Modules a plain `meshgen validate` of a valid spec has no use for: the typer app and its
 # stack, and the parts of meshgen that only other commands need.
-NOT_IMPORTED = ("typer", "click", "rich", "jsonschema", "meshgen.cli", "meshgen.render",
-                "meshgen.emit", "meshgen.write", "meshgen.schema", "meshgen.docs",
-                "meshgen.summary", "meshgen.conform", "meshgen.starter", "meshgen.yamlemit")
+NOT_IMPORTED = (
+    "typer",
+    "click",
+    "rich",
+    "jsonschema",
+    "meshgen.cli",
+    "meshgen.render",
+    "meshgen.emit",
+    "meshgen.write",
+    "meshgen.schema",
+    "meshgen.docs",
+    "meshgen.summary",
+    "meshgen.conform",
+    "meshgen.starter",
+    "meshgen.yamlemit",
+)
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def test_plain_validate_imports_no_more_than_it_needs() -> None:
@@ -64,12 +82,18 @@ def test_defining_the_spec_models_builds_no_validator() -> None:
 # the typer app directly.
 ENTRIES = {"fast": "from meshgen.entry import main", "typer": "from meshgen.cli import main"}
 FAILURES = {
-    "bug": ("RuntimeError('kaboom')", 3,
-            "meshgen: internal error: RuntimeError: kaboom. This is a bug in meshgen; please "
-            "report it with the spec that triggered it (--debug shows the traceback)\n"),
+    "bug": (
+        "RuntimeError('kaboom')",
+        3,
+        "meshgen: internal error: RuntimeError: kaboom. This is a bug in meshgen; please "
+        "report it with the spec that triggered it (--debug shows the traceback)\n",
+    ),
     "interrupt": ("KeyboardInterrupt", 130, "meshgen: interrupted\n"),
-    "file-system": ("PermissionError(13, 'Permission denied', 'mesh.yaml')", 1,
-                    "meshgen: mesh.yaml: Permission denied\n"),
+    "file-system": (
+        "PermissionError(13, 'Permission denied', 'mesh.yaml')",
+        1,
+        "meshgen: mesh.yaml: Permission denied\n",
+    ),
 }
 
 
@@ -101,9 +125,15 @@ def test_a_closed_pipe_on_stdout_exits_1_quietly(fmt: str, buffered: bool) -> No
         env["PYTHONUNBUFFERED"] = "1"
     bad = "apiVersion: [\n"
     try:
-        proc = subprocess.run([sys.executable, "-m", "meshgen", "validate", fmt, "-"],
-                              input=bad.encode(), stdout=write, stderr=subprocess.PIPE,
-                              cwd=ROOT, env=env, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "meshgen", "validate", fmt, "-"],
+            input=bad.encode(),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+            check=False,
+        )
     finally:
         os.close(write)
     assert (proc.returncode, proc.stderr) == (1, b"")

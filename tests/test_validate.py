@@ -60,124 +60,343 @@ def run(text: str) -> tuple[Mesh | None, list[Diagnostic]]:
 # (id, spec text, code, str(location), a substring of the hint or None)
 CASES: list[tuple[str, str, str, str, str | None]] = [
     # MG101: unknown field, at the key.
-    ("typo-installer", edit("    version", "    instaler: helm\n    version"),
-     "MG101", "mesh.yaml:7:5", "did you mean 'installer'?"),
-    ("typo-top-level", edit("kind: Mesh\n", "kind: Mesh\nmetdata: {}\n"),
-     "MG101", "mesh.yaml:3:1", "did you mean 'metadata'?"),
-    ("no-close-match", edit("kind: Mesh\n", "kind: Mesh\nzzzqqq: 1\n"),
-     "MG101", "mesh.yaml:3:1", "allowed fields: apiVersion, kind, metadata, spec"),
-    ("unknown-in-flow-map", edit("name: mesh1", "{name: mesh1, colour: red}"),
-     "MG101", "mesh.yaml:4:17", "allowed fields: name"),
+    (
+        "typo-installer",
+        edit("    version", "    instaler: helm\n    version"),
+        "MG101",
+        "mesh.yaml:7:5",
+        "did you mean 'installer'?",
+    ),
+    (
+        "typo-top-level",
+        edit("kind: Mesh\n", "kind: Mesh\nmetdata: {}\n"),
+        "MG101",
+        "mesh.yaml:3:1",
+        "did you mean 'metadata'?",
+    ),
+    (
+        "no-close-match",
+        edit("kind: Mesh\n", "kind: Mesh\nzzzqqq: 1\n"),
+        "MG101",
+        "mesh.yaml:3:1",
+        "allowed fields: apiVersion, kind, metadata, spec",
+    ),
+    (
+        "unknown-in-flow-map",
+        edit("name: mesh1", "{name: mesh1, colour: red}"),
+        "MG101",
+        "mesh.yaml:4:17",
+        "allowed fields: name",
+    ),
     # MG102: wrong type, at the value.
     ("version-float", edit('"1.10.0"', "1.10"), "MG102", "mesh.yaml:7:14", '"1.10.0"'),
     ("version-int", edit('"1.10.0"', "1"), "MG102", "mesh.yaml:7:14", 'write "1"'),
-    ("enabled-yes", edit("    version: \"1.10.0\"\n",
-                         "    version: \"1.10.0\"\n    cni:\n      enabled: yes\n"),
-     "MG102", "mesh.yaml:9:16", "true or false"),
-    ("port-number-quoted", service("      ports:\n        - {name: http, number: \"5000\"}\n"),
-     "MG102", "mesh.yaml:16:32", "without quotes"),
+    (
+        "enabled-yes",
+        edit('    version: "1.10.0"\n', '    version: "1.10.0"\n    cni:\n      enabled: yes\n'),
+        "MG102",
+        "mesh.yaml:9:16",
+        "true or false",
+    ),
+    (
+        "port-number-quoted",
+        service('      ports:\n        - {name: http, number: "5000"}\n'),
+        "MG102",
+        "mesh.yaml:16:32",
+        "without quotes",
+    ),
     ("name-int", edit("name: mesh1", "name: 7"), "MG102", "mesh.yaml:4:9", 'quote it: "7"'),
     ("spec-null", BASE.split("spec:")[0] + "spec:\n", "MG102", "mesh.yaml:5:6", None),
-    ("clusters-mapping", BASE.split("  clusters:")[0] + "  clusters: {name: cluster1}\n",
-     "MG102", "mesh.yaml:8:13", None),
+    (
+        "clusters-mapping",
+        BASE.split("  clusters:")[0] + "  clusters: {name: cluster1}\n",
+        "MG102",
+        "mesh.yaml:8:13",
+        None,
+    ),
     ("document-list", "- 1\n", "MG102", "mesh.yaml:1:1", None),
     # A label named `version` is not the Istio version: no release hint.
-    ("label-version-float",
-     service("      subsets:\n        - {name: v1, labels: {version: 1.0}}\n"),
-     "MG102", "mesh.yaml:16:40", 'quote it: "1.0"'),
+    (
+        "label-version-float",
+        service("      subsets:\n        - {name: v1, labels: {version: 1.0}}\n"),
+        "MG102",
+        "mesh.yaml:16:40",
+        'quote it: "1.0"',
+    ),
     # MG103: missing field, at the enclosing mapping.
-    ("missing-version", edit('    version: "1.10.0"\n', "    installer: helm\n"),
-     "MG103", "mesh.yaml:7:5", 'version: "1.10.0"'),
-    ("missing-podCIDR", edit("      podCIDR: 10.128.0.0/14\n", ""),
-     "MG103", "mesh.yaml:9:7", "overlap"),
-    ("missing-metadata-name", edit("metadata:\n  name: mesh1\n", "metadata: {}\n"),
-     "MG103", "mesh.yaml:3:11", None),
+    (
+        "missing-version",
+        edit('    version: "1.10.0"\n', "    installer: helm\n"),
+        "MG103",
+        "mesh.yaml:7:5",
+        'version: "1.10.0"',
+    ),
+    (
+        "missing-podCIDR",
+        edit("      podCIDR: 10.128.0.0/14\n", ""),
+        "MG103",
+        "mesh.yaml:9:7",
+        "overlap",
+    ),
+    (
+        "missing-metadata-name",
+        edit("metadata:\n  name: mesh1\n", "metadata: {}\n"),
+        "MG103",
+        "mesh.yaml:3:11",
+        None,
+    ),
     # MG104: values that break a rule.
-    ("name-path-traversal", edit("name: cluster1", "name: ../x"),
-     "MG104", "mesh.yaml:9:13", "did you mean 'x'?"),
-    ("name-uppercase-underscore", edit("name: cluster1", "name: Cluster_1"),
-     "MG104", "mesh.yaml:9:13", "did you mean 'cluster-1'?"),
+    (
+        "name-path-traversal",
+        edit("name: cluster1", "name: ../x"),
+        "MG104",
+        "mesh.yaml:9:13",
+        "did you mean 'x'?",
+    ),
+    (
+        "name-uppercase-underscore",
+        edit("name: cluster1", "name: Cluster_1"),
+        "MG104",
+        "mesh.yaml:9:13",
+        "did you mean 'cluster-1'?",
+    ),
     ("name-64-chars", edit("name: cluster1", "name: " + "a" * 64), "MG104", "mesh.yaml:9:13", None),
-    ("service-starts-with-digit", edit("name: hello", "name: 1hello", service()),
-     "MG104", "mesh.yaml:13:13", None),
+    (
+        "service-starts-with-digit",
+        edit("name: hello", "name: 1hello", service()),
+        "MG104",
+        "mesh.yaml:13:13",
+        None,
+    ),
     ("cidr-prefix-33", edit("10.128.0.0/14", "10.0.0.0/33"), "MG104", "mesh.yaml:10:16", None),
-    ("cidr-host-bits", edit("10.128.0.0/14", "10.0.0.1/8"),
-     "MG104", "mesh.yaml:10:16", "write 10.0.0.0/8"),
+    (
+        "cidr-host-bits",
+        edit("10.128.0.0/14", "10.0.0.1/8"),
+        "MG104",
+        "mesh.yaml:10:16",
+        "write 10.0.0.0/8",
+    ),
     # libyaml rejects ':' in plain scalars inside flow collections: quote IPv6 there.
-    ("cidr-host-bits-flow-list", edit("10.128.0.0/14", '["fd00::/56", 10.0.0.1/8]'),
-     "MG104", "mesh.yaml:10:30", "write 10.0.0.0/8"),
-    ("cidr-host-bits-block-list", edit("podCIDR: 10.128.0.0/14",
-                                       "podCIDR:\n        - fd00::/56\n        - 10.0.0.1/8"),
-     "MG104", "mesh.yaml:12:11", "write 10.0.0.0/8"),
+    (
+        "cidr-host-bits-flow-list",
+        edit("10.128.0.0/14", '["fd00::/56", 10.0.0.1/8]'),
+        "MG104",
+        "mesh.yaml:10:30",
+        "write 10.0.0.0/8",
+    ),
+    (
+        "cidr-host-bits-block-list",
+        edit("podCIDR: 10.128.0.0/14", "podCIDR:\n        - fd00::/56\n        - 10.0.0.1/8"),
+        "MG104",
+        "mesh.yaml:12:11",
+        "write 10.0.0.0/8",
+    ),
     ("cidr-no-prefix", edit("10.128.0.0/14", "10.0.0.0"), "MG104", "mesh.yaml:10:16", None),
     ("cidr-not-a-string", edit("10.128.0.0/14", "[42]"), "MG104", "mesh.yaml:10:17", None),
     ("cidr-empty-list", edit("10.128.0.0/14", "[]"), "MG104", "mesh.yaml:10:16", None),
-    ("platform-typo", edit("- name: cluster1", "- name: cluster1\n      platform: openshfit"),
-     "MG104", "mesh.yaml:10:17", "did you mean 'openshift'?"),
-    ("apiVersion-v1", edit("meshgen.dev/v1alpha1", "meshgen.dev/v1"),
-     "MG104", "mesh.yaml:1:13", "did you mean 'meshgen.dev/v1alpha1'?"),
+    (
+        "platform-typo",
+        edit("- name: cluster1", "- name: cluster1\n      platform: openshfit"),
+        "MG104",
+        "mesh.yaml:10:17",
+        "did you mean 'openshift'?",
+    ),
+    (
+        "apiVersion-v1",
+        edit("meshgen.dev/v1alpha1", "meshgen.dev/v1"),
+        "MG104",
+        "mesh.yaml:1:13",
+        "did you mean 'meshgen.dev/v1alpha1'?",
+    ),
     ("kind-Mes", edit("kind: Mesh", "kind: Mes"), "MG104", "mesh.yaml:2:7", "did you mean 'Mesh'?"),
     ("version-two-parts", edit('"1.10.0"', '"1.10"'), "MG104", "mesh.yaml:7:14", '"1.10.0"'),
-    ("label-value", service("      subsets:\n        - {name: v1, labels: {app: -bad-}}\n"),
-     "MG104", "mesh.yaml:16:36", None),
-    ("weight-101", service("      routes:\n        - destinations:\n"
-                           "            - {subset: v1, weight: 101}\n"),
-     "MG104", "mesh.yaml:17:36", None),
-    ("port-0", service("      ports:\n        - {name: http, number: 0}\n"),
-     "MG104", "mesh.yaml:16:32", None),
-    ("no-clusters", BASE.split("  clusters:")[0] + "  clusters: []\n",
-     "MG104", "mesh.yaml:8:13", None),
-    ("routes-no-destinations", service("      routes:\n        - destinations: []\n"),
-     "MG104", "mesh.yaml:16:25", None),
+    (
+        "label-value",
+        service("      subsets:\n        - {name: v1, labels: {app: -bad-}}\n"),
+        "MG104",
+        "mesh.yaml:16:36",
+        None,
+    ),
+    (
+        "weight-101",
+        service(
+            "      routes:\n        - destinations:\n            - {subset: v1, weight: 101}\n"
+        ),
+        "MG104",
+        "mesh.yaml:17:36",
+        None,
+    ),
+    (
+        "port-0",
+        service("      ports:\n        - {name: http, number: 0}\n"),
+        "MG104",
+        "mesh.yaml:16:32",
+        None,
+    ),
+    (
+        "no-clusters",
+        BASE.split("  clusters:")[0] + "  clusters: []\n",
+        "MG104",
+        "mesh.yaml:8:13",
+        None,
+    ),
+    (
+        "routes-no-destinations",
+        service("      routes:\n        - destinations: []\n"),
+        "MG104",
+        "mesh.yaml:16:25",
+        None,
+    ),
     # CIDRs: only the canonical text, which the hint spells out.
-    ("cidr-zone-id", edit("10.128.0.0/14", '"fd00::%eth0/56"'),
-     "MG104", "mesh.yaml:10:16", "write fd00::/56"),
-    ("cidr-upper-case", edit("10.128.0.0/14", '"FD00:10::/56"'),
-     "MG104", "mesh.yaml:10:16", "write fd00:10::/56"),
-    ("cidr-uncompressed", edit("10.128.0.0/14", '"fd00:0:0:0:0:0:0:0/56"'),
-     "MG104", "mesh.yaml:10:16", "write fd00::/56"),
-    ("cidr-prefix-leading-zero", edit("10.128.0.0/14", "10.128.0.0/014"),
-     "MG104", "mesh.yaml:10:16", "write 10.128.0.0/14"),
-    ("cidr-netmask", edit("10.128.0.0/14", "10.128.0.0/255.252.0.0"),
-     "MG104", "mesh.yaml:10:16", "write 10.128.0.0/14"),
-    ("cidr-space", edit("10.128.0.0/14", '" 10.128.0.0/14"'),
-     "MG104", "mesh.yaml:10:16", "write 10.128.0.0/14"),
-    ("cidr-three", edit("10.128.0.0/14", '[10.128.0.0/14, "fd00::/56", 10.1.0.0/16]'),
-     "MG104", "mesh.yaml:10:45", None),
-    ("cidr-ipv4-mapped", edit("10.128.0.0/14", '"::ffff:0:0/96"'),
-     "MG104", "mesh.yaml:10:16", None),
+    (
+        "cidr-zone-id",
+        edit("10.128.0.0/14", '"fd00::%eth0/56"'),
+        "MG104",
+        "mesh.yaml:10:16",
+        "write fd00::/56",
+    ),
+    (
+        "cidr-upper-case",
+        edit("10.128.0.0/14", '"FD00:10::/56"'),
+        "MG104",
+        "mesh.yaml:10:16",
+        "write fd00:10::/56",
+    ),
+    (
+        "cidr-uncompressed",
+        edit("10.128.0.0/14", '"fd00:0:0:0:0:0:0:0/56"'),
+        "MG104",
+        "mesh.yaml:10:16",
+        "write fd00::/56",
+    ),
+    (
+        "cidr-prefix-leading-zero",
+        edit("10.128.0.0/14", "10.128.0.0/014"),
+        "MG104",
+        "mesh.yaml:10:16",
+        "write 10.128.0.0/14",
+    ),
+    (
+        "cidr-netmask",
+        edit("10.128.0.0/14", "10.128.0.0/255.252.0.0"),
+        "MG104",
+        "mesh.yaml:10:16",
+        "write 10.128.0.0/14",
+    ),
+    (
+        "cidr-space",
+        edit("10.128.0.0/14", '" 10.128.0.0/14"'),
+        "MG104",
+        "mesh.yaml:10:16",
+        "write 10.128.0.0/14",
+    ),
+    (
+        "cidr-three",
+        edit("10.128.0.0/14", '[10.128.0.0/14, "fd00::/56", 10.1.0.0/16]'),
+        "MG104",
+        "mesh.yaml:10:45",
+        None,
+    ),
+    (
+        "cidr-ipv4-mapped",
+        edit("10.128.0.0/14", '"::ffff:0:0/96"'),
+        "MG104",
+        "mesh.yaml:10:16",
+        None,
+    ),
     # Integers: JSON Schema's (no fractional part), never booleans; Istio's int32 range.
-    ("port-fraction", service("      ports:\n        - {name: http, number: 5000.5}\n"),
-     "MG102", "mesh.yaml:16:32", None),
-    ("port-bool", service("      ports:\n        - {name: http, number: true}\n"),
-     "MG102", "mesh.yaml:16:32", None),
-    ("attempts-int32", service("      routes:\n        - destinations: [{subset: v1}]\n"
-                               "          retries: {attempts: 2147483648}\n"),
-     "MG104", "mesh.yaml:17:31", None),
+    (
+        "port-fraction",
+        service("      ports:\n        - {name: http, number: 5000.5}\n"),
+        "MG102",
+        "mesh.yaml:16:32",
+        None,
+    ),
+    (
+        "port-bool",
+        service("      ports:\n        - {name: http, number: true}\n"),
+        "MG102",
+        "mesh.yaml:16:32",
+        None,
+    ),
+    (
+        "attempts-int32",
+        service(
+            "      routes:\n        - destinations: [{subset: v1}]\n"
+            "          retries: {attempts: 2147483648}\n"
+        ),
+        "MG104",
+        "mesh.yaml:17:31",
+        None,
+    ),
     # Route matches: exactly one of exact, prefix, regex, a string.
-    ("match-two-kinds", service("      routes:\n        - destinations: [{subset: v1}]\n"
-                                "          match: [{uri: {exact: /a, prefix: /a}}]\n"),
-     "MG104", "mesh.yaml:17:25", None),
-    ("match-null", service("      routes:\n        - destinations: [{subset: v1}]\n"
-                           "          match: [{uri: {exact: /a, prefix: null}}]\n"),
-     "MG102", "mesh.yaml:17:45", None),
+    (
+        "match-two-kinds",
+        service(
+            "      routes:\n        - destinations: [{subset: v1}]\n"
+            "          match: [{uri: {exact: /a, prefix: /a}}]\n"
+        ),
+        "MG104",
+        "mesh.yaml:17:25",
+        None,
+    ),
+    (
+        "match-null",
+        service(
+            "      routes:\n        - destinations: [{subset: v1}]\n"
+            "          match: [{uri: {exact: /a, prefix: null}}]\n"
+        ),
+        "MG102",
+        "mesh.yaml:17:45",
+        None,
+    ),
     # MG110: a control character, in any string or key, at that node.
-    ("control-block-scalar", edit("podCIDR: 10.128.0.0/14", "podCIDR: |\n        10.128.0.0/14"),
-     "MG110", "mesh.yaml:10:16", "|- or >-"),
-    ("control-escape", edit("name: cluster1", 'name: "clus\\x1bter1"'),
-     "MG110", "mesh.yaml:9:13", "no control characters"),
+    (
+        "control-block-scalar",
+        edit("podCIDR: 10.128.0.0/14", "podCIDR: |\n        10.128.0.0/14"),
+        "MG110",
+        "mesh.yaml:10:16",
+        "|- or >-",
+    ),
+    (
+        "control-escape",
+        edit("name: cluster1", 'name: "clus\\x1bter1"'),
+        "MG110",
+        "mesh.yaml:9:13",
+        "no control characters",
+    ),
     ("control-tab", edit("name: mesh1", 'name: "mesh1\\t"'), "MG110", "mesh.yaml:4:9", None),
-    ("control-label-key", service('      subsets:\n        - {name: v1, labels: {"a\\nb": v1}}\n'),
-     "MG110", "mesh.yaml:16:31", "keys are names"),
-    ("control-in-match", service("      routes:\n        - destinations: [{subset: v1}]\n"
-                                 '          match: [{uri: {prefix: "/a\\u0085"}}]\n'),
-     "MG110", "mesh.yaml:17:34", None),
-    ("control-values-cr", edit('    version: "1.10.0"\n',
-                               '    version: "1.10.0"\n    values: {a: {b: "x\\r"}}\n'),
-     "MG110", "mesh.yaml:8:21", "tabs and line feeds"),
-    ("values-nan", edit('    version: "1.10.0"\n',
-                        '    version: "1.10.0"\n    values: {a: [.nan]}\n'),
-     "MG104", "mesh.yaml:8:18", None),
+    (
+        "control-label-key",
+        service('      subsets:\n        - {name: v1, labels: {"a\\nb": v1}}\n'),
+        "MG110",
+        "mesh.yaml:16:31",
+        "keys are names",
+    ),
+    (
+        "control-in-match",
+        service(
+            "      routes:\n        - destinations: [{subset: v1}]\n"
+            '          match: [{uri: {prefix: "/a\\u0085"}}]\n'
+        ),
+        "MG110",
+        "mesh.yaml:17:34",
+        None,
+    ),
+    (
+        "control-values-cr",
+        edit('    version: "1.10.0"\n', '    version: "1.10.0"\n    values: {a: {b: "x\\r"}}\n'),
+        "MG110",
+        "mesh.yaml:8:21",
+        "tabs and line feeds",
+    ),
+    (
+        "values-nan",
+        edit('    version: "1.10.0"\n', '    version: "1.10.0"\n    values: {a: [.nan]}\n'),
+        "MG104",
+        "mesh.yaml:8:18",
+        None,
+    ),
 ]
 
 
@@ -202,8 +421,11 @@ def test_case_typo_gets_did_you_mean_next_to_the_missing_field() -> None:
     found = {(d.code, str(d.location), d.hint) for d in diags}
     assert found == {
         ("MG101", "mesh.yaml:10:7", "did you mean 'podCIDR'?"),
-        ("MG103", "mesh.yaml:9:7",
-         "every cluster needs its podCIDR so meshgen can check ranges for overlap"),
+        (
+            "MG103",
+            "mesh.yaml:9:7",
+            "every cluster needs its podCIDR so meshgen can check ranges for overlap",
+        ),
     }
 
 
@@ -298,7 +520,8 @@ def test_control_character_message() -> None:
     assert d.message == "control character U+000A (line feed) in spec.clusters[0].podCIDR"
     (d,) = run(service('      subsets:\n        - {name: v1, labels: {"a\\u009fb": v1}}\n'))[1]
     assert d.message == (
-        "control character U+009F in the key 'a\\x9fb' of spec.services[0].subsets[0].labels")
+        "control character U+009F in the key 'a\\x9fb' of spec.services[0].subsets[0].labels"
+    )
 
 
 def test_control_characters_are_reported_once_each_and_alone() -> None:
@@ -314,17 +537,24 @@ def test_control_characters_are_reported_once_each_and_alone() -> None:
 
 
 def test_istio_values_may_hold_multi_line_text() -> None:
-    mesh, diags = run(edit('    version: "1.10.0"\n', '    version: "1.10.0"\n    values:\n'
-                           '      pem: |\n        line one\n        line two\n'
-                           '      tabbed: "a\\tb"\n'))
+    mesh, diags = run(
+        edit(
+            '    version: "1.10.0"\n',
+            '    version: "1.10.0"\n    values:\n'
+            "      pem: |\n        line one\n        line two\n"
+            '      tabbed: "a\\tb"\n',
+        )
+    )
     assert diags == []
     assert mesh is not None
     assert mesh.spec.istio.values == {"pem": "line one\nline two\n", "tabbed": "a\tb"}
 
 
 def test_integral_floats_are_integers() -> None:
-    text = service("      ports:\n        - {name: http, number: 5000.0}\n"
-                   "      routes:\n        - destinations: [{subset: v1, weight: 1e2}]\n")
+    text = service(
+        "      ports:\n        - {name: http, number: 5000.0}\n"
+        "      routes:\n        - destinations: [{subset: v1, weight: 1e2}]\n"
+    )
     mesh, diags = run(text)
     assert diags == []
     assert mesh is not None

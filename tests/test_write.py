@@ -236,8 +236,7 @@ def test_owned_file_and_directory_can_swap_kinds(out: Path) -> None:
     assert plan.pruned == ("a.yaml",)
     assert (out / "a.yaml" / "x.yaml").read_bytes() == b"now nested\n"
     assert (out / "b.yaml").read_bytes() == b"now a file\n"
-    assert check_output(out, {"a.yaml/x.yaml": b"now nested\n",
-                              "b.yaml": b"now a file\n"}).clean
+    assert check_output(out, {"a.yaml/x.yaml": b"now nested\n", "b.yaml": b"now a file\n"}).clean
 
 
 def test_directory_with_user_content_at_write_path_conflicts(out: Path) -> None:

@@ -46,8 +46,12 @@ def out(tmp_path: Path) -> Path:
 
 
 def meshgen(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshgen", *map(str, args)],
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 # --- hand edits ----------------------------------------------------------------------------------
@@ -111,6 +115,7 @@ def test_manifest_cannot_make_meshgen_prune_a_user_file(out: Path) -> None:
     git.mkdir()
     (git / "config").write_bytes(b"[core]\n")
     import hashlib
+
     digest = hashlib.sha256(b"[core]\n").hexdigest()
     forge(out, {".git/config": digest, "notes.txt": digest})
     (out / "notes.txt").write_bytes(b"[core]\n")
@@ -119,12 +124,15 @@ def test_manifest_cannot_make_meshgen_prune_a_user_file(out: Path) -> None:
     assert (out / "notes.txt").read_bytes() == b"[core]\n"
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 100_000 + "]" * 100_000,
-    '{"files": ' * 50_000 + "{}" + "}" * 50_000,
-    '{"files": {"a.yaml": 12}}',
-    "\xff\xfe",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"files": ' * 50_000 + "{}" + "}" * 50_000,
+        '{"files": {"a.yaml": 12}}',
+        "\xff\xfe",
+    ],
+)
 def test_bad_manifests_are_a_diagnostic_not_a_crash(out: Path, text: str) -> None:
     out.mkdir()
     (out / MANIFEST_NAME).write_text(text, errors="surrogateescape")
@@ -135,6 +143,7 @@ def test_bad_manifests_are_a_diagnostic_not_a_crash(out: Path, text: str) -> Non
 
 def test_manifest_entries_outside_the_output_are_ignored(tmp_path: Path, out: Path) -> None:
     import hashlib
+
     outside = tmp_path / "precious.yaml"
     outside.write_bytes(b"x\n")
     write_output(out, FILES)
@@ -171,8 +180,7 @@ def test_directories_are_never_recreated(out: Path) -> None:
     assert os.lstat(out / "cluster1").st_mode & 0o777 == 0o750
 
 
-def test_file_created_during_a_build_survives(out: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_created_during_a_build_survives(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_output(out, FILES)
     real = write._sync_filesystem
 
@@ -198,7 +206,8 @@ def test_file_created_during_a_build_survives(out: Path,
 
 
 def test_stale_temporary_files_are_removed_and_names_are_random(
-        out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_output(out, FILES)
     stale = out / "cluster1" / f"{TEMP_PREFIX}0123456789abcdef"
     stale.write_bytes(b"half")
@@ -224,12 +233,20 @@ def test_stale_temporary_files_are_removed_and_names_are_random(
 @pytest.fixture
 def locked_by_another_process(out: Path) -> Iterator[subprocess.Popen[bytes]]:
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        f"fd = os.open({str(out)!r}, os.O_RDONLY | os.O_DIRECTORY)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-        "print('locked', flush=True)\n"
-        "time.sleep(60)\n")], stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time\n"
+                f"fd = os.open({str(out)!r}, os.O_RDONLY | os.O_DIRECTORY)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+                "print('locked', flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+    )
     assert holder.stdout is not None
     assert holder.stdout.readline() == b"locked\n"
     yield holder
@@ -239,8 +256,8 @@ def locked_by_another_process(out: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_a_second_writer_waits_then_fails_naming_the_lock(
-        out: Path, locked_by_another_process: subprocess.Popen[bytes],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    out: Path, locked_by_another_process: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(write, "LOCK_WAIT_SECONDS", 0.3)
     started = time.monotonic()
     with pytest.raises(OutputConflict) as exc:
@@ -252,7 +269,8 @@ def test_a_second_writer_waits_then_fails_naming_the_lock(
 
 
 def test_the_lock_is_released_when_the_holder_is_killed(
-        out: Path, locked_by_another_process: subprocess.Popen[bytes]) -> None:
+    out: Path, locked_by_another_process: subprocess.Popen[bytes]
+) -> None:
     locked_by_another_process.send_signal(signal.SIGKILL)
     locked_by_another_process.wait()
     write_output(out, FILES)
@@ -260,8 +278,9 @@ def test_the_lock_is_released_when_the_holder_is_killed(
 
 
 def spec_variant(tmp_path: Path, name: str, version: str) -> Path:
-    text = SEED_EXAMPLE.read_text(encoding="utf-8").replace('version: "1.10.0"',
-                                                            f'version: "{version}"')
+    text = SEED_EXAMPLE.read_text(encoding="utf-8").replace(
+        'version: "1.10.0"', f'version: "{version}"'
+    )
     spec = tmp_path / name
     spec.write_text(text, encoding="utf-8")
     return spec
@@ -270,16 +289,20 @@ def spec_variant(tmp_path: Path, name: str, version: str) -> Path:
 def test_concurrent_builds_never_mix_outputs(tmp_path: Path) -> None:
     """Real processes, two different specs, one output folder: each build exits 0 or MG905,
     and the tree is exactly one spec's output."""
-    specs = [spec_variant(tmp_path, "a.yaml", "1.10.0"),
-             spec_variant(tmp_path, "b.yaml", "1.22.0")]
+    specs = [spec_variant(tmp_path, "a.yaml", "1.10.0"), spec_variant(tmp_path, "b.yaml", "1.22.0")]
     out = tmp_path / "out"
     (tmp_path / "out").mkdir()
     (out / "mine.txt").write_bytes(b"user\n")
     for _ in range(3):
-        procs = [subprocess.Popen([sys.executable, "-m", "meshgen", "build", str(s), "-o",
-                                   str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-                 for s in specs * 2]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "meshgen", "build", str(s), "-o", str(out)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for s in specs * 2
+        ]
         results = [(p.returncode, p.communicate()[1]) for p in procs]
         results = [(p.returncode, stderr) for p, (_, stderr) in zip(procs, results, strict=True)]
         for code, stderr in results:
@@ -298,8 +321,7 @@ def test_kill_9_at_random_moments_converges(tmp_path: Path) -> None:
     specs = []
     for name, version in (("a.yaml", "1.22.0"), ("b.yaml", "1.23.0")):
         spec = tmp_path / name
-        spec.write_text(make_spec(10, 300).replace('version: "1.30.0"',
-                                                   f'version: "{version}"'))
+        spec.write_text(make_spec(10, 300).replace('version: "1.30.0"', f'version: "{version}"'))
         specs.append(spec)
     out = tmp_path / "out"
     assert meshgen("build", specs[0], "-o", out).returncode == 0
@@ -307,8 +329,11 @@ def test_kill_9_at_random_moments_converges(tmp_path: Path) -> None:
     rng = random.Random(7)
     for i in range(12):
         spec = specs[(i + 1) % 2]
-        proc = subprocess.Popen([sys.executable, "-m", "meshgen", "build", str(spec), "-o",
-                                 str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.3, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -357,8 +382,9 @@ def mounted(tmp_path: Path) -> Iterator[list[Path]]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_a_volume_mounted_inside_the_output_is_never_touched(out: Path,
-                                                             mounted: list[Path]) -> None:
+def test_a_volume_mounted_inside_the_output_is_never_touched(
+    out: Path, mounted: list[Path]
+) -> None:
     write_output(out, FILES)
     volume = out / "cluster2"
     (volume / "kustomization.yaml").unlink()
@@ -386,7 +412,8 @@ def test_output_directory_may_be_a_mount_point(tmp_path: Path, mounted: list[Pat
 
 
 def test_read_only_file_system_fails_clearly_and_keeps_the_previous_output(
-        out: Path, mounted: list[Path]) -> None:
+    out: Path, mounted: list[Path]
+) -> None:
     mount_tmpfs(out)
     mounted.append(out)
     write_output(out, FILES)
@@ -411,11 +438,13 @@ def test_flock_is_on_the_directory_itself(out: Path) -> None:
     finally:
         os.close(fd)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [MANIFEST_NAME, "README.md", "cluster1", "cluster2"])
+        [MANIFEST_NAME, "README.md", "cluster1", "cluster2"]
+    )
 
 
-def test_a_file_half_created_by_a_killed_build_is_its_own(out: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_half_created_by_a_killed_build_is_its_own(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_output(out, FILES)
     more = {**V2, "cluster3/kustomization.yaml": b"resources: []\n" * 1000}
     real = write._create

@@ -44,8 +44,10 @@ def shared(*parts: str) -> Path:
     """A path inside the real-release folder; CI must have it, elsewhere its tests skip."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        message = (f"{path} is missing: set MESHGEN_SHARED to the folder with the real Istio "
-                   "releases (docs/development.md, Release fidelity)")
+        message = (
+            f"{path} is missing: set MESHGEN_SHARED to the folder with the real Istio "
+            "releases (docs/development.md, Release fidelity)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -78,8 +80,11 @@ def services_for(mesh: Mesh) -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": s.name, "namespace": s.namespace,
-                         "labels": {"app": s.name, "service": s.name}},
+            "metadata": {
+                "name": s.name,
+                "namespace": s.namespace,
+                "labels": {"app": s.name, "service": s.name},
+            },
             "spec": {
                 "selector": {"app": s.name},
                 "ports": [{"name": p.name, "port": p.number} for p in s.ports]
@@ -91,8 +96,7 @@ def services_for(mesh: Mesh) -> list[dict[str, Any]]:
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(c) for c in command], capture_output=True, text=True,
-                          check=False)
+    return subprocess.run([str(c) for c in command], capture_output=True, text=True, check=False)
 
 
 # The released istioctl builds of scripts/install-istioctl-releases: .tools/bin/istioctl-<tag>.
@@ -114,8 +118,9 @@ def release_istioctl(tag: str) -> str:
     shared("istio-src", f"istio-{tag}.tar.xz")
     path = TOOLS / "bin" / f"istioctl-{tag}"
     if not path.exists():
-        pytest.fail(f"{path} is missing: run scripts/install-istioctl-releases "
-                    "(scripts/install-tools does)")
+        pytest.fail(
+            f"{path} is missing: run scripts/install-istioctl-releases (scripts/install-tools does)"
+        )
     return str(path)
 
 
@@ -132,8 +137,9 @@ def load_make_schemas() -> ModuleType:
     """scripts/make_schemas.py as a module (its CRD list and converter)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_schemas",
-                                                  ROOT / "scripts" / "make_schemas.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_schemas", ROOT / "scripts" / "make_schemas.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

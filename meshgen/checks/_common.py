@@ -15,13 +15,15 @@ ISTIO: YamlPath = ("spec", "istio")
 SUBMARINER: YamlPath = ("spec", "submariner")
 
 
-def error(code: str, message: str, location: Location, hint: str,
-          related: Sequence[Related] = ()) -> Diagnostic:
+def error(
+    code: str, message: str, location: Location, hint: str, related: Sequence[Related] = ()
+) -> Diagnostic:
     return Diagnostic(code, Severity.ERROR, message, location, hint, tuple(related))
 
 
-def warning(code: str, message: str, location: Location, hint: str,
-            related: Sequence[Related] = ()) -> Diagnostic:
+def warning(
+    code: str, message: str, location: Location, hint: str, related: Sequence[Related] = ()
+) -> Diagnostic:
     return Diagnostic(code, Severity.WARNING, message, location, hint, tuple(related))
 
 

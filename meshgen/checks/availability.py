@@ -39,24 +39,30 @@ def check_field_availability(mesh: Mesh, positions: Positions) -> Iterator[Diagn
                 positions.at((*lb_path, "simple")),
                 f"use LEAST_CONN (the same algorithm under its name before Istio "
                 f"{versions.LB_LEAST_REQUEST.first}), or Istio "
-                f"{versions.LB_LEAST_REQUEST.first} or later")
+                f"{versions.LB_LEAST_REQUEST.first} or later",
+            )
         elif lb.simple == "LEAST_CONN" and rel.has(versions.LB_LEAST_REQUEST):
             yield warning(
                 "MG421",
                 f"loadBalancer.simple LEAST_CONN of {owner} is deprecated from Istio "
                 f"{versions.LB_LEAST_REQUEST.first} (this mesh uses {version})",
                 positions.at((*lb_path, "simple")),
-                "use LEAST_REQUEST, its current name")
+                "use LEAST_REQUEST, its current name",
+            )
         locality = lb.locality
-        if (locality is not None and locality.failover_priority
-                and not rel.has(versions.FAILOVER_PRIORITY)):
+        if (
+            locality is not None
+            and locality.failover_priority
+            and not rel.has(versions.FAILOVER_PRIORITY)
+        ):
             yield error(
                 "MG420",
                 f"localityLbSetting.failoverPriority of {owner} does not exist in Istio "
                 f"{version}: its DestinationRule would be rejected",
                 positions.key_at((*lb_path, "localityLbSetting", "failoverPriority")),
                 f"use localityLbSetting.failover (region to region), or Istio "
-                f"{versions.FAILOVER_PRIORITY.first} or later")
+                f"{versions.FAILOVER_PRIORITY.first} or later",
+            )
 
 
 CHECKS = (check_field_availability,)

@@ -20,10 +20,13 @@ def check_version(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     if versions.is_supported(version):
         return
     newest = f"1.{versions.NEWEST_MINOR}.0"
-    yield error("MG301", f"Istio {version} is not supported by this meshgen version",
-                positions.at((*ISTIO, "version")),
-                f'meshgen supports Istio {versions.SUPPORTED}; pick a release in that range, '
-                f'e.g. "{newest}"')
+    yield error(
+        "MG301",
+        f"Istio {version} is not supported by this meshgen version",
+        positions.at((*ISTIO, "version")),
+        f"meshgen supports Istio {versions.SUPPORTED}; pick a release in that range, "
+        f'e.g. "{newest}"',
+    )
 
 
 def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -31,8 +34,11 @@ def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     accepts (the operator would refuse the Istio resource)."""
     istio = mesh.spec.istio
     where = positions.at((*ISTIO, "installer"))
-    if (istio.installer == "sail" and versions.is_supported(istio.version)
-            and not versions.sail_releases_for(istio.version)):
+    if (
+        istio.installer == "sail"
+        and versions.is_supported(istio.version)
+        and not versions.sail_releases_for(istio.version)
+    ):
         nearest = versions.nearest_sail_version(istio.version)
         accepted_by = ", ".join(versions.sail_releases_for(nearest))
         yield error(
@@ -43,9 +49,13 @@ def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             positions.at((*ISTIO, "version")),
             f'use version "{nearest}" (accepted by Sail {accepted_by}), or installer: '
             "istioctl or helm",
-            [Related(where, "installer sail is chosen here")])
-    elif (istio.installer == "operator" and versions.is_supported(istio.version)
-          and not versions.release(istio.version).has_in_cluster_operator):
+            [Related(where, "installer sail is chosen here")],
+        )
+    elif (
+        istio.installer == "operator"
+        and versions.is_supported(istio.version)
+        and not versions.release(istio.version).has_in_cluster_operator
+    ):
         gone = versions.IN_CLUSTER_OPERATOR
         yield error(
             "MG302",
@@ -53,7 +63,8 @@ def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             f"in {gone.end} (this mesh uses {istio.version})",
             where,
             f"use installer: istioctl or helm (or Istio {gone.last_minor} or older to keep "
-            "the operator)")
+            "the operator)",
+        )
 
 
 # values paths meshgen sets itself; overriding them splits the mesh (every cluster has the same
@@ -62,8 +73,10 @@ def check_installer(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
 _OWNED = (
     (("global", "meshID"), "set spec.meshID instead"),
     (("global", "network"), "set spec.network instead"),
-    (("global", "multiCluster", "clusterName"),
-     "remove it: meshgen always sets clusterName to the cluster's name (clusters[].name)"),
+    (
+        ("global", "multiCluster", "clusterName"),
+        "remove it: meshgen always sets clusterName to the cluster's name (clusters[].name)",
+    ),
 )
 
 
@@ -73,8 +86,12 @@ def check_owned_values(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
         if not _has_path(mesh.spec.istio.values, keys):
             continue
         dotted = "values." + ".".join(keys)
-        yield error("MG304", f"istio.{dotted} overrides a value meshgen sets for the mesh to "
-                    "work", positions.key_at((*ISTIO, "values", *keys)), hint)
+        yield error(
+            "MG304",
+            f"istio.{dotted} overrides a value meshgen sets for the mesh to work",
+            positions.key_at((*ISTIO, "values", *keys)),
+            hint,
+        )
 
 
 def _has_path(values: object, keys: tuple[str, ...]) -> bool:
@@ -106,8 +123,13 @@ def check_openshift_cni(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
         "SCC)",
         positions.at((*ISTIO, "cni", "enabled")),
         "set istio.cni.enabled: true (the default)",
-        [Related(positions.at((*cluster_path(openshift[0]), "platform")),
-                 f"{first} is an OpenShift cluster")])
+        [
+            Related(
+                positions.at((*cluster_path(openshift[0]), "platform")),
+                f"{first} is an OpenShift cluster",
+            )
+        ],
+    )
 
 
 def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -120,8 +142,9 @@ def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         'revision "default" is the name Istio reserves for the default revision (and its '
         "revision tag)",
         positions.at((*ISTIO, "revision")),
-        f'leave revision empty to install the default revision, or name it after the release, '
-        f'e.g. "1-{minor}"')
+        f"leave revision empty to install the default revision, or name it after the release, "
+        f'e.g. "1-{minor}"',
+    )
 
 
 def check_old_istioctl(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -141,8 +164,15 @@ def check_old_istioctl(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
                 "Secrets)",
                 positions.at(("spec", "clusters", ci, "kubernetesVersion")),
                 f"use istioctl {fixed.first} or later for create-remote-secret (with "
-                "--secret-name), or a newer Istio")
+                "--secret-name), or a newer Istio",
+            )
 
 
-CHECKS = (check_version, check_installer, check_owned_values, check_openshift_cni,
-          check_revision, check_old_istioctl)
+CHECKS = (
+    check_version,
+    check_installer,
+    check_owned_values,
+    check_openshift_cni,
+    check_revision,
+    check_old_istioctl,
+)

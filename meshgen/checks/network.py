@@ -27,7 +27,7 @@ CODES = summaries("MG201", "MG202", "MG203", "MG204", "MG205", "MG206")
 class _Cidr:
     cluster: int
     name: str
-    kind: str   # "pod" | "service"
+    kind: str  # "pod" | "service"
     net: IPNetwork
     location: Location
 
@@ -38,8 +38,10 @@ class _Cidr:
 def _cidrs(mesh: Mesh, positions: Positions) -> list[_Cidr]:
     out = []
     for ci, cluster in enumerate(mesh.spec.clusters):
-        fields = (("pod", "podCIDR", cluster.pod_cidr),
-                  ("service", "serviceCIDR", cluster.service_cidr))
+        fields = (
+            ("pod", "podCIDR", cluster.pod_cidr),
+            ("service", "serviceCIDR", cluster.service_cidr),
+        )
         for kind, field, nets in fields:
             for item, net in enumerate(nets):
                 location = positions.at(cidr_path(positions, ci, field, item))
@@ -60,8 +62,12 @@ def check_overlaps(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             hint = f"Submariner routes {later.kind} IPs directly; give each cluster a disjoint"
             hint += f" range, e.g. {suggestion}" if suggestion else " range"
             yield error(
-                "MG201", f"{later.describe()} overlaps {first.describe()}", later.location, hint,
-                [Related(first.location, f"{first.name}'s {first.kind} CIDR is defined here")])
+                "MG201",
+                f"{later.describe()} overlaps {first.describe()}",
+                later.location,
+                hint,
+                [Related(first.location, f"{first.name}'s {first.kind} CIDR is defined here")],
+            )
             continue
         if first.kind == later.kind:
             hint = f"a cluster's {later.kind} CIDRs must be disjoint (one per address family)"
@@ -71,8 +77,10 @@ def check_overlaps(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         yield error(
             "MG202",
             f"{later.describe()} overlaps its own {first.kind} CIDR {first.net}",
-            later.location, hint,
-            [Related(first.location, f"the {first.kind} CIDR is defined here")])
+            later.location,
+            hint,
+            [Related(first.location, f"the {first.kind} CIDR is defined here")],
+        )
 
 
 def check_reserved(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -81,8 +89,11 @@ def check_reserved(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     submariner = mesh.spec.submariner is not None
     for cidr in _cidrs(mesh, positions):
         cluster = mesh.spec.clusters[cidr.cluster]
-        applies = {"submariner": submariner, "openshift": cluster.platform == "openshift",
-                   "ip": True}
+        applies = {
+            "submariner": submariner,
+            "openshift": cluster.platform == "openshift",
+            "ip": True,
+        }
         reported: set[str] = set()
         for r in RESERVED:
             if not applies[r.owner] or r.group in reported or not cidr.net.overlaps(r.network):
@@ -93,20 +104,26 @@ def check_reserved(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             message += f"{'' if r.owner == 'ip' else 's'} for {r.purpose}"
             notes: tuple[Related, ...] = ()
             if r.owner == "ip":
-                hint = (f"no network delivers {r.network} to a pod or Service; pick a "
-                        f"{cidr.kind} CIDR outside it, from a private range such as "
-                        f"{_PRIVATE[cidr.net.version]}")
+                hint = (
+                    f"no network delivers {r.network} to a pod or Service; pick a "
+                    f"{cidr.kind} CIDR outside it, from a private range such as "
+                    f"{_PRIVATE[cidr.net.version]}"
+                )
             else:
-                hint = (f"{owner} uses {r.network} for {r.purpose}; pick a {cidr.kind} CIDR "
-                        "outside it")
+                hint = (
+                    f"{owner} uses {r.network} for {r.purpose}; pick a {cidr.kind} CIDR outside it"
+                )
             if r.move:
                 hint += f", {r.move}"
             if r.owner == "submariner":
                 notes = (Related(positions.key_at(SUBMARINER), "Submariner is configured here"),)
             elif r.owner == "openshift":
                 platform = positions.at((*cluster_path(cidr.cluster), "platform"))
-                notes = (Related(platform, f"{cluster.name} runs OpenShift, whose network "
-                                 f"plugin is {owner}"),)
+                notes = (
+                    Related(
+                        platform, f"{cluster.name} runs OpenShift, whose network plugin is {owner}"
+                    ),
+                )
             yield Diagnostic("MG203", r.severity, message, cidr.location, hint, notes)
 
 
@@ -128,7 +145,8 @@ def check_globalnet(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         "endpoints, cannot work",
         positions.at((*SUBMARINER, "globalnet")),
         "give the clusters disjoint CIDRs and set globalnet: false (or use a multi-network "
-        "mesh with east-west gateways, which meshgen does not generate)")
+        "mesh with east-west gateways, which meshgen does not generate)",
+    )
 
 
 _FAMILY_NAMES = {(4,): "IPv4-only", (6,): "IPv6-only", (4, 6): "dual-stack"}
@@ -143,8 +161,7 @@ def check_families(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     clusters = mesh.spec.clusters
     for ci, cluster in enumerate(clusters):
         yield from _same_family_twice(ci, "pod", "podCIDR", cluster.pod_cidr, positions)
-        yield from _same_family_twice(ci, "service", "serviceCIDR", cluster.service_cidr,
-                                      positions)
+        yield from _same_family_twice(ci, "service", "serviceCIDR", cluster.service_cidr, positions)
         pods, services = _families(cluster.pod_cidr), _families(cluster.service_cidr)
         if pods != services:
             yield error(
@@ -154,8 +171,13 @@ def check_families(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 positions.at((*cluster_path(ci), "serviceCIDR")),
                 "give podCIDR and serviceCIDR the same address families: both IPv4, both "
                 "IPv6, or both dual-stack (one IPv4 and one IPv6 CIDR each)",
-                [Related(positions.at((*cluster_path(ci), "podCIDR")),
-                         "the pod CIDRs are defined here")])
+                [
+                    Related(
+                        positions.at((*cluster_path(ci), "podCIDR")),
+                        "the pod CIDRs are defined here",
+                    )
+                ],
+            )
     first = _families(clusters[0].pod_cidr)
     for ci, cluster in enumerate(clusters[1:], start=1):
         mine = _families(cluster.pod_cidr)
@@ -168,14 +190,20 @@ def check_families(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 "pods reach other clusters only over an address family both sides have (an "
                 "IPv6-only cluster cannot reach an IPv4-only one); give every cluster the same "
                 "families",
-                [Related(positions.at((*cluster_path(0), "podCIDR")),
-                         f"{clusters[0].name}'s pod CIDRs are defined here")])
+                [
+                    Related(
+                        positions.at((*cluster_path(0), "podCIDR")),
+                        f"{clusters[0].name}'s pod CIDRs are defined here",
+                    )
+                ],
+            )
     if mesh.spec.submariner is not None:
         yield from _ipv6_over_submariner(mesh, positions)
 
 
-def _same_family_twice(ci: int, kind: str, field: str, nets: tuple[IPNetwork, ...],
-                       positions: Positions) -> Iterator[Diagnostic]:
+def _same_family_twice(
+    ci: int, kind: str, field: str, nets: tuple[IPNetwork, ...], positions: Positions
+) -> Iterator[Diagnostic]:
     seen: dict[int, int] = {}
     for item, net in enumerate(nets):
         if net.version not in seen:
@@ -188,8 +216,13 @@ def _same_family_twice(ci: int, kind: str, field: str, nets: tuple[IPNetwork, ..
             positions.at(cidr_path(positions, ci, field, item)),
             f"dual-stack means one IPv4 and one IPv6 CIDR; keep one IPv{net.version} {kind} "
             "CIDR (a larger one covering both if you need the space)",
-            [Related(positions.at(cidr_path(positions, ci, field, seen[net.version])),
-                     f"the first IPv{net.version} {kind} CIDR is defined here")])
+            [
+                Related(
+                    positions.at(cidr_path(positions, ci, field, seen[net.version])),
+                    f"the first IPv{net.version} {kind} CIDR is defined here",
+                )
+            ],
+        )
 
 
 def _ipv6_over_submariner(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -209,7 +242,8 @@ def _ipv6_over_submariner(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
             cidr.location,
             "keep cross-cluster traffic on IPv4, or run Submariner 0.21 or later (partial IPv6 "
             "support: libreswan cable driver, no Globalnet)",
-            [note])
+            [note],
+        )
 
 
 def check_vxlan_nat(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -218,11 +252,13 @@ def check_vxlan_nat(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     sub = mesh.spec.submariner
     if sub is None or sub.cable_driver != "vxlan" or not sub.nat_traversal:
         return
-    yield warning("MG206", "the vxlan cable driver does not work through NAT, but "
-                  "natTraversal is on", positions.at(("spec", "submariner", "cableDriver")),
-                  "set natTraversal: false if the gateways reach each other directly, or use "
-                  "libreswan or wireguard")
+    yield warning(
+        "MG206",
+        "the vxlan cable driver does not work through NAT, but natTraversal is on",
+        positions.at(("spec", "submariner", "cableDriver")),
+        "set natTraversal: false if the gateways reach each other directly, or use "
+        "libreswan or wireguard",
+    )
 
 
 CHECKS = (check_overlaps, check_reserved, check_globalnet, check_families, check_vxlan_nat)
-

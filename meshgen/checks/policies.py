@@ -42,9 +42,12 @@ def traffic_policies(
             yield name, ("spec", "services", si, "trafficPolicy"), svc.traffic_policy, None
         for k, subset in enumerate(svc.subsets):
             if subset.traffic_policy is not None:
-                yield (f'subset "{subset.name}" of {name}',
-                       ("spec", "services", si, "subsets", k, "trafficPolicy"),
-                       subset.traffic_policy, svc.traffic_policy)
+                yield (
+                    f'subset "{subset.name}" of {name}',
+                    ("spec", "services", si, "subsets", k, "trafficPolicy"),
+                    subset.traffic_policy,
+                    svc.traffic_policy,
+                )
 
 
 def _region(locality: str) -> str:
@@ -67,7 +70,8 @@ def check_failover(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 f"locality failover is configured for {owner}, but no cluster declares a "
                 "region, so there is nothing to fail over between",
                 positions.at((*lb_path, "failover")),
-                "add region: to the clusters (their nodes' topology.kubernetes.io/region)")
+                "add region: to the clusters (their nodes' topology.kubernetes.io/region)",
+            )
         elif locality.failover:
             for fi, entry in enumerate(locality.failover):
                 for field, value in (("from", entry.from_), ("to", entry.to)):
@@ -81,7 +85,8 @@ def check_failover(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                         f'failover {field} region "{region}" of {owner} is not the region of '
                         "any cluster",
                         positions.at((*lb_path, "failover", fi, field)),
-                        f"{close} ({listed})" if close else listed)
+                        f"{close} ({listed})" if close else listed,
+                    )
         if needs_default_outlier_detection(policy, inherited):
             default = ", ".join(f"{k} {v}" for k, v in DEFAULT_OUTLIER_DETECTION.items())
             yield warning(
@@ -89,7 +94,8 @@ def check_failover(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 f"locality failover of {owner} has no outlierDetection, without which it never "
                 f"fails over; meshgen adds the default outlierDetection ({default})",
                 positions.at(lb_path),
-                "set outlierDetection in this trafficPolicy to choose your own values")
+                "set outlierDetection in this trafficPolicy to choose your own values",
+            )
 
 
 def check_security_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -104,27 +110,41 @@ def check_security_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diag
     def undeclared(name: str, what: str, path: YamlPath, hint: str) -> Diagnostic:
         close = did_you_mean(name, declared)
         add = f"declare `- name: {name}` under spec.namespaces, or {hint}"
-        return error("MG419", f'{what} names namespace "{name}", which is not declared under '
-                     "spec.namespaces", positions.at(path),
-                     f"{close} Otherwise {add}" if close else add)
+        return error(
+            "MG419",
+            f'{what} names namespace "{name}", which is not declared under spec.namespaces',
+            positions.at(path),
+            f"{close} Otherwise {add}" if close else add,
+        )
 
     peer = security.peer_authentication
     if peer is not None:
         for ni, name in enumerate(peer.namespaces):
             if name not in declared:
-                yield undeclared(name, "peerAuthentication", (
-                    *SECURITY, "peerAuthentication", "namespaces", ni),
-                    "leave namespaces out for a mesh-wide policy")
+                yield undeclared(
+                    name,
+                    "peerAuthentication",
+                    (*SECURITY, "peerAuthentication", "namespaces", ni),
+                    "leave namespaces out for a mesh-wide policy",
+                )
     for pi, policy in enumerate(security.authorization_policies):
         path = (*SECURITY, "authorizationPolicies", pi)
         what = f'authorization policy "{policy.name}"'
         if policy.namespace not in declared:
-            yield undeclared(policy.namespace, what, (*path, "namespace"),
-                             "put the policy in an application namespace")
+            yield undeclared(
+                policy.namespace,
+                what,
+                (*path, "namespace"),
+                "put the policy in an application namespace",
+            )
         for ni, name in enumerate(policy.allow.namespaces):
             if name not in sources:
-                yield undeclared(name, what, (*path, "allow", "namespaces", ni),
-                                 "remove it: no meshgen workload runs there")
+                yield undeclared(
+                    name,
+                    what,
+                    (*path, "allow", "namespaces", ni),
+                    "remove it: no meshgen workload runs there",
+                )
         for ai, account in enumerate(policy.allow.service_accounts):
             namespace = account.split("/", 1)[0]
             if namespace in sources:
@@ -137,7 +157,9 @@ def check_security_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diag
                 "check the <namespace>/<name> spelling; a workload outside the mesh has no "
                 "Istio identity to match",
                 [Related(positions.at(("spec", "namespaces")), "the declared namespaces")]
-                if declared else [])
+                if declared
+                else [],
+            )
 
 
 CHECKS = (check_failover, check_security_namespaces)

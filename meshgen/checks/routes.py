@@ -42,8 +42,9 @@ CODES = summaries("MG409", "MG410", "MG411", "MG412", "MG414", "MG417", "MG422",
 ALL_ENDPOINTS = "all"
 SUBSET_NAME_MAX = 63  # Istio validates subset names as DNS-1123 labels
 
-SYSTEM_NAMESPACES = frozenset({"istio-system", "kube-system", "kube-public", "kube-node-lease",
-                               "default"})
+SYSTEM_NAMESPACES = frozenset(
+    {"istio-system", "kube-system", "kube-public", "kube-node-lease", "default"}
+)
 
 
 def _svc(index: int) -> YamlPath:
@@ -64,9 +65,11 @@ def check_system_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diagno
     for ni, ns in enumerate(mesh.spec.namespaces):
         if ns.name in SYSTEM_NAMESPACES or ns.name.startswith(("openshift-", "kube-")):
             yield error(
-                "MG409", f'namespace "{ns.name}" belongs to the platform, not to applications',
+                "MG409",
+                f'namespace "{ns.name}" belongs to the platform, not to applications',
                 positions.at(("spec", "namespaces", ni, "name")),
-                "declare only application namespaces; meshgen creates istio-system itself")
+                "declare only application namespaces; meshgen creates istio-system itself",
+            )
 
 
 def check_destination_ports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -77,8 +80,7 @@ def check_destination_ports(mesh: Mesh, positions: Positions) -> Iterator[Diagno
         for ri, route in enumerate(svc.routes):
             for path, port, what in _port_refs(si, ri, route):
                 if port not in numbers:
-                    yield _unknown_port(svc, si, numbers, port, what, positions.at(path),
-                                        positions)
+                    yield _unknown_port(svc, si, numbers, port, what, positions.at(path), positions)
             for di, dest in enumerate(route.destinations):
                 if dest.port is None and len(numbers) > 1:
                     yield error(
@@ -86,7 +88,8 @@ def check_destination_ports(mesh: Mesh, positions: Positions) -> Iterator[Diagno
                         f'service "{svc.namespace}/{svc.name}" has {len(numbers)} ports, so '
                         "each destination must name one (Istio: IST0112)",
                         positions.at((*_route(si, ri), "destinations", di)),
-                        f"add e.g. port: {numbers[0]}")
+                        f"add e.g. port: {numbers[0]}",
+                    )
 
 
 def _port_refs(si: int, ri: int, route: Route) -> Iterator[tuple[YamlPath, int, str]]:
@@ -101,14 +104,25 @@ def _port_refs(si: int, ri: int, route: Route) -> Iterator[tuple[YamlPath, int, 
         yield (*_route(si, ri), "mirror", "port"), route.mirror.port, "mirror"
 
 
-def _unknown_port(svc: Service, si: int, numbers: list[int], port: int, what: str,
-                  location: Location, positions: Positions) -> Diagnostic:
-    message = f'{what} port {port} is not a port of {_name(svc)}'
+def _unknown_port(
+    svc: Service,
+    si: int,
+    numbers: list[int],
+    port: int,
+    what: str,
+    location: Location,
+    positions: Positions,
+) -> Diagnostic:
+    message = f"{what} port {port} is not a port of {_name(svc)}"
     if not numbers:
         return error("MG410", message, location, "declare it under the service's ports")
-    return error("MG410", message, location,
-                 f"declared ports: {quoted_list(str(n) for n in numbers)}",
-                 [Related(positions.at((*_svc(si), "ports")), "the service's ports")])
+    return error(
+        "MG410",
+        message,
+        location,
+        f"declared ports: {quoted_list(str(n) for n in numbers)}",
+        [Related(positions.at((*_svc(si), "ports")), "the service's ports")],
+    )
 
 
 def _catch_all(route: Route) -> int | None:
@@ -144,27 +158,39 @@ def check_unreachable_routes(mesh: Mesh, positions: Positions) -> Iterator[Diagn
             seen.extend((match, ri, mi) for mi, match in enumerate(route.match))
 
 
-def _after_catch_all(svc: Service, si: int, ri: int, route: Route, catch_all: int,
-                     positions: Positions) -> Diagnostic:
+def _after_catch_all(
+    svc: Service, si: int, ri: int, route: Route, catch_all: int, positions: Positions
+) -> Diagnostic:
     earlier = svc.routes[catch_all]
     empty = _catch_all(earlier)
     why = "has no match" if empty == -1 else f"its match[{empty}] has no conditions"
     if _catch_all(route) is None:
-        hint = (f"move this route before route {catch_all}: a route without conditions must "
-                "come last")
+        hint = (
+            f"move this route before route {catch_all}: a route without conditions must come last"
+        )
     else:
-        hint = (f"only the last route may match every request; merge the destinations into "
-                f"route {catch_all} with weights, or give one of them a match")
+        hint = (
+            f"only the last route may match every request; merge the destinations into "
+            f"route {catch_all} with weights, or give one of them a match"
+        )
     return warning(
         "MG412",
         f"route {ri} of {_name(svc)} is unreachable: route {catch_all} already matches every "
         f"request ({why})",
-        positions.at(_route(si, ri)), hint,
-        [Related(positions.at(_route(si, catch_all)), "the catch-all route")])
+        positions.at(_route(si, ri)),
+        hint,
+        [Related(positions.at(_route(si, catch_all)), "the catch-all route")],
+    )
 
 
-def _shadowed(svc: Service, si: int, ri: int, route: Route, seen: list[tuple[Match, int, int]],
-              positions: Positions) -> Iterator[Diagnostic]:
+def _shadowed(
+    svc: Service,
+    si: int,
+    ri: int,
+    route: Route,
+    seen: list[tuple[Match, int, int]],
+    positions: Positions,
+) -> Iterator[Diagnostic]:
     dups: list[tuple[int, int, int]] = []  # (match index, earlier route, earlier match)
     for mi, match in enumerate(route.match):
         for other, rj, mj in seen:
@@ -182,7 +208,8 @@ def _shadowed(svc: Service, si: int, ri: int, route: Route, seen: list[tuple[Mat
             f"earlier route ({which}), so it never applies",
             positions.at(_route(si, ri)),
             "remove this route, or make its matches differ from the earlier ones",
-            [Related(positions.at(_route(si, rj)), "the earlier route") for rj in earlier])
+            [Related(positions.at(_route(si, rj)), "the earlier route") for rj in earlier],
+        )
         return
     for mi, rj, mj in dups:
         yield warning(
@@ -191,7 +218,8 @@ def _shadowed(svc: Service, si: int, ri: int, route: Route, seen: list[tuple[Mat
             "it never applies",
             positions.at((*_route(si, ri), "match", mi)),
             "remove this match; requests it describes already go to the earlier route",
-            [Related(positions.at((*_route(si, rj), "match", mj)), "the same match, earlier")])
+            [Related(positions.at((*_route(si, rj), "match", mj)), "the same match, earlier")],
+        )
 
 
 def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -210,8 +238,11 @@ def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
                     listed = f"the clusters are {quoted_list(known)}"
                     close = did_you_mean(dest.cluster, known)
                     yield error(
-                        "MG417", f'destination is pinned to unknown cluster "{dest.cluster}"',
-                        positions.at(path), f"{close} ({listed})" if close else listed)
+                        "MG417",
+                        f'destination is pinned to unknown cluster "{dest.cluster}"',
+                        positions.at(path),
+                        f"{close} ({listed})" if close else listed,
+                    )
                     continue
                 yield error(
                     "MG417",
@@ -220,8 +251,13 @@ def check_pinned_clusters(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
                     positions.at(path),
                     f"pin to one of {quoted_list(c for c in known if c in placed)}, or add "
                     f'"{dest.cluster}" to the service\'s clusters',
-                    [Related(positions.at((*_svc(si), "clusters")),
-                             "the service is placed only in these clusters")])
+                    [
+                        Related(
+                            positions.at((*_svc(si), "clusters")),
+                            "the service is placed only in these clusters",
+                        )
+                    ],
+                )
 
 
 def pinned_subset_name(subset: str | None, cluster: str) -> str:
@@ -229,8 +265,11 @@ def pinned_subset_name(subset: str | None, cluster: str) -> str:
 
 
 def _pin(subset: str | None, cluster: str) -> str:
-    return (f"{{subset: {subset}, cluster: {cluster}}}" if subset is not None
-            else f"{{cluster: {cluster}}}")
+    return (
+        f"{{subset: {subset}, cluster: {cluster}}}"
+        if subset is not None
+        else f"{{cluster: {cluster}}}"
+    )
 
 
 def check_generated_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -265,14 +304,19 @@ def check_generated_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagno
                     reported.add(pin)
                     yield error(
                         "MG422",
-                        f"destination {_pin(*pin)} routes to the generated subset \"{name}\", "
+                        f'destination {_pin(*pin)} routes to the generated subset "{name}", '
                         f"but {_name(svc)} declares a subset of that name too",
                         positions.at(path),
                         f'rename subset "{name}": a pinned destination routes to a subset named '
                         '"<subset>-<cluster>" ("all-<cluster>" without a subset), which '
                         "meshgen adds to the DestinationRule",
-                        [Related(positions.at((*_svc(si), "subsets", declared[name], "name")),
-                                 "the declared subset")])
+                        [
+                            Related(
+                                positions.at((*_svc(si), "subsets", declared[name], "name")),
+                                "the declared subset",
+                            )
+                        ],
+                    )
                 elif earlier[0] != pin:
                     reported.add(pin)
                     yield error(
@@ -283,21 +327,33 @@ def check_generated_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagno
                         'pinned destinations route to subsets named "<subset>-<cluster>" '
                         '("all-<cluster>" without a subset); rename a subset or a cluster so '
                         "that the names differ",
-                        [Related(positions.at(earlier[1]), "the other destination")])
+                        [Related(positions.at(earlier[1]), "the other destination")],
+                    )
 
 
-def _too_long(svc: Service, pin: tuple[str | None, str], name: str,
-              location: Location) -> Diagnostic:
+def _too_long(
+    svc: Service, pin: tuple[str | None, str], name: str, location: Location
+) -> Diagnostic:
     subset, cluster = pin
-    what = (f'subset "{subset}" or cluster "{cluster}" (together at most '
-            f"{SUBSET_NAME_MAX - 1} characters)" if subset is not None
-            else f'cluster "{cluster}" to {SUBSET_NAME_MAX - len(ALL_ENDPOINTS) - 1} characters')
+    what = (
+        f'subset "{subset}" or cluster "{cluster}" (together at most '
+        f"{SUBSET_NAME_MAX - 1} characters)"
+        if subset is not None
+        else f'cluster "{cluster}" to {SUBSET_NAME_MAX - len(ALL_ENDPOINTS) - 1} characters'
+    )
     return error(
         "MG423",
         f'destination {_pin(*pin)} of {_name(svc)} routes to the generated subset "{name}", '
         f"{len(name)} characters: Istio rejects subset names longer than {SUBSET_NAME_MAX}",
-        location, f"shorten {what}")
+        location,
+        f"shorten {what}",
+    )
 
 
-CHECKS = (check_system_namespaces, check_destination_ports, check_unreachable_routes,
-          check_pinned_clusters, check_generated_subsets)
+CHECKS = (
+    check_system_namespaces,
+    check_destination_ports,
+    check_unreachable_routes,
+    check_pinned_clusters,
+    check_generated_subsets,
+)

@@ -60,18 +60,22 @@ def check_paths(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         problems = path_problems(gitops.path)
         if problems:
             yield error(
-                "MG106", f'gitops.path "{gitops.path}" has {_and(problems)}',
+                "MG106",
+                f'gitops.path "{gitops.path}" has {_and(problems)}',
                 positions.at(GITOPS_PATH),
                 "write where meshgen's output directory is in the repository, relative to its "
-                'root and without "." or ".." segments, e.g. out or clusters/prod/out')
+                'root and without "." or ".." segments, e.g. out or clusters/prod/out',
+            )
     prefix = mesh.spec.secrets.key_prefix
     problems = path_problems(prefix, absolute_ok=True)
     if problems and mesh.spec.secrets.provider == "external-secrets":
         yield error(
-            "MG106", f'secrets.keyPrefix "{prefix}" has {_and(problems)}',
+            "MG106",
+            f'secrets.keyPrefix "{prefix}" has {_and(problems)}',
             positions.at(KEY_PREFIX),
             "remote keys are <keyPrefix>/<mesh>/<cluster>/...; write the prefix as plain "
-            'segments, e.g. meshgen or teams/platform/meshgen (a leading / is fine)')
+            "segments, e.g. meshgen or teams/platform/meshgen (a leading / is fine)",
+        )
 
 
 def _and(items: list[str]) -> str:
@@ -84,8 +88,10 @@ def _and(items: list[str]) -> str:
 # a base64url JSON header and payload (`{"` encodes as `eyJ`) and a signature.
 TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a JSON Web Token", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    ("a GitHub token", re.compile(
-        r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
+    (
+        "a GitHub token",
+        re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"),
+    ),
     ("a GitLab token", re.compile(r"(?<![A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}")),
     ("an AWS access key ID", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
     ("a Slack token", re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}")),
@@ -108,8 +114,12 @@ def token_kind(text: str) -> str | None:
 def _looks_random(user: str) -> bool:
     # A user name of 32 or more letters and digits, both, is a token used as a user name
     # (`https://<token>@host/...`), not an account.
-    return (len(user) >= 32 and re.fullmatch(r"[A-Za-z0-9_.~-]+", user) is not None
-            and re.search(r"[0-9]", user) is not None and re.search(r"[A-Za-z]", user) is not None)
+    return (
+        len(user) >= 32
+        and re.fullmatch(r"[A-Za-z0-9_.~-]+", user) is not None
+        and re.search(r"[0-9]", user) is not None
+        and re.search(r"[A-Za-z]", user) is not None
+    )
 
 
 def url_userinfo(url: str) -> str | None:
@@ -153,17 +163,21 @@ def check_repo_url(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     why = repo_url_credential(gitops.repo_url)
     if why is None:
         return
-    engine = ("an Argo CD repository Secret (label argocd.argoproj.io/secret-type: repository, "
-              "or repo-creds for every repository under a URL prefix)"
-              if gitops.engine == "argocd" else
-              "the Secret of the GitRepository's secretRef (the one `flux bootstrap` creates, "
-              "flux-system)")
+    engine = (
+        "an Argo CD repository Secret (label argocd.argoproj.io/secret-type: repository, "
+        "or repo-creds for every repository under a URL prefix)"
+        if gitops.engine == "argocd"
+        else "the Secret of the GitRepository's secretRef (the one `flux bootstrap` creates, "
+        "flux-system)"
+    )
     yield error(
-        "MG107", f'gitops.repoURL "{_redacted(gitops.repo_url)}" carries credentials ({why}), '
+        "MG107",
+        f'gitops.repoURL "{_redacted(gitops.repo_url)}" carries credentials ({why}), '
         "which would be copied into the generated files",
         positions.at(REPO_URL),
         f"write the URL without them and give the credentials to the GitOps engine: {engine}; "
-        "rotate them if the spec was ever committed or shared")
+        "rotate them if the spec was ever committed or shared",
+    )
 
 
 # --- MG108, MG109 ------------------------------------------------------------------------
@@ -202,9 +216,11 @@ def _match_strings(mesh: Mesh) -> Iterator[tuple[YamlPath, str]]:
                             yield (*path, field), text
 
 
-_SECRET_HINT = ("secrets belong in Kubernetes Secrets, not in the spec: create the Secret in "
-                "the cluster (or from your store with External Secrets) and refer to it by "
-                "name; rotate this one if the spec was ever committed or shared")
+_SECRET_HINT = (
+    "secrets belong in Kubernetes Secrets, not in the spec: create the Secret in "
+    "the cluster (or from your store with External Secrets) and refer to it by "
+    "name; rotate this one if the spec was ever committed or shared"
+)
 
 
 def check_secret_values(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -218,16 +234,21 @@ def check_secret_values(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
         kind = token_kind(text)
         where = _dotted(path[1:])
         if kind is not None:
-            copied = ("the install files" if path[:3] == VALUES
-                      else "the service's VirtualService")
-            yield error("MG108", f"{where} holds {kind}, which would be copied into {copied} "
-                        "and committed", positions.at(path), _SECRET_HINT)
+            copied = "the install files" if path[:3] == VALUES else "the service's VirtualService"
+            yield error(
+                "MG108",
+                f"{where} holds {kind}, which would be copied into {copied} and committed",
+                positions.at(path),
+                _SECRET_HINT,
+            )
         elif path[:3] == VALUES and CERTIFICATE.search(text):
             yield warning(
-                "MG109", f"{where} holds a PEM certificate, which is copied into the install "
-                "files", positions.at(path),
+                "MG109",
+                f"{where} holds a PEM certificate, which is copied into the install files",
+                positions.at(path),
                 "a trust anchor (e.g. meshConfig.caCertificates) may stay; key material "
-                "belongs in a Secret such as cacerts (see out/README.md)")
+                "belongs in a Secret such as cacerts (see out/README.md)",
+            )
 
 
 CHECKS = (check_paths, check_repo_url, check_secret_values)

@@ -18,9 +18,12 @@ def check_secrets_provider(mesh: Mesh, positions: Positions) -> Iterator[Diagnos
     secrets = mesh.spec.secrets
     if secrets.provider != "external-secrets" or secrets.store is not None:
         return
-    yield error("MG105", 'secrets provider "external-secrets" needs secrets.store',
-                positions.at(("spec", "secrets", "provider")),
-                "add e.g. store: {kind: ClusterSecretStore, name: vault}")
+    yield error(
+        "MG105",
+        'secrets provider "external-secrets" needs secrets.store',
+        positions.at(("spec", "secrets", "provider")),
+        "add e.g. store: {kind: ClusterSecretStore, name: vault}",
+    )
 
 
 CHECKS = (check_secrets_provider,)

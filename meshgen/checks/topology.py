@@ -35,12 +35,19 @@ def check_cluster_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
             continue
         # The broker refuses a second cluster with the same ID (ensureUniqueCluster in
         # https://github.com/submariner-io/subctl/blob/v0.18.1/pkg/join/join.go).
-        yield error("MG501", f'cluster "{cluster.name}" is declared twice',
-                    positions.at((*cluster_path(ci), "name")),
-                    "cluster names are Istio cluster names and Submariner cluster IDs and must "
-                    "be unique; rename one",
-                    [Related(positions.at((*cluster_path(first[cluster.name]), "name")),
-                             "first declared here")])
+        yield error(
+            "MG501",
+            f'cluster "{cluster.name}" is declared twice',
+            positions.at((*cluster_path(ci), "name")),
+            "cluster names are Istio cluster names and Submariner cluster IDs and must "
+            "be unique; rename one",
+            [
+                Related(
+                    positions.at((*cluster_path(first[cluster.name]), "name")),
+                    "first declared here",
+                )
+            ],
+        )
 
 
 def _unknown_hint(name: str, known: list[str]) -> str:
@@ -55,25 +62,35 @@ def check_broker(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     known = list(dict.fromkeys(c.name for c in mesh.spec.clusters))
     if sub is None or sub.broker in known:
         return
-    yield error("MG502", f'Submariner broker "{sub.broker}" is not one of the clusters',
-                positions.at((*SUBMARINER, "broker")), _unknown_hint(sub.broker, known))
+    yield error(
+        "MG502",
+        f'Submariner broker "{sub.broker}" is not one of the clusters',
+        positions.at((*SUBMARINER, "broker")),
+        _unknown_hint(sub.broker, known),
+    )
 
 
 def check_cluster_refs(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG503: a `clusters:` list of a namespace or service names an unknown cluster."""
     known = list(dict.fromkeys(c.name for c in mesh.spec.clusters))
     known_set = set(known)
-    owners = [("namespaces", "namespace", i, o.name, o.clusters)
-              for i, o in enumerate(mesh.spec.namespaces)]
-    owners += [("services", "service", i, o.name, o.clusters)
-               for i, o in enumerate(mesh.spec.services)]
+    owners = [
+        ("namespaces", "namespace", i, o.name, o.clusters)
+        for i, o in enumerate(mesh.spec.namespaces)
+    ]
+    owners += [
+        ("services", "service", i, o.name, o.clusters) for i, o in enumerate(mesh.spec.services)
+    ]
     for section, kind, index, owner, clusters in owners:
         for ci, name in enumerate(clusters):
             if name in known_set:
                 continue
-            yield error("MG503", f'{kind} "{owner}" names unknown cluster "{name}"',
-                        positions.at(("spec", section, index, "clusters", ci)),
-                        _unknown_hint(name, known))
+            yield error(
+                "MG503",
+                f'{kind} "{owner}" names unknown cluster "{name}"',
+                positions.at(("spec", section, index, "clusters", ci)),
+                _unknown_hint(name, known),
+            )
 
 
 def check_operator_broker(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -86,10 +103,13 @@ def check_operator_broker(mesh: Mesh, positions: Positions) -> Iterator[Diagnost
         return
     for ci, cluster in enumerate(mesh.spec.clusters):
         if cluster.name == sub.broker and cluster.api_server is None:
-            yield error("MG504", f'broker cluster "{cluster.name}" has no apiServer, which '
-                        "every Submariner resource must name", positions.at(
-                            ("spec", "clusters", ci, "name")),
-                        "add apiServer: https://<host>:6443 to the broker cluster")
+            yield error(
+                "MG504",
+                f'broker cluster "{cluster.name}" has no apiServer, which '
+                "every Submariner resource must name",
+                positions.at(("spec", "clusters", ci, "name")),
+                "add apiServer: https://<host>:6443 to the broker cluster",
+            )
 
 
 def check_exports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -100,10 +120,13 @@ def check_exports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         return
     for si, svc in enumerate(mesh.spec.services):
         if svc.export:
-            yield error("MG505", f'service "{svc.namespace}/{svc.name}" is exported, but '
-                        "Submariner service discovery is not enabled",
-                        positions.at(("spec", "services", si, "export")),
-                        "add a submariner section (serviceDiscovery: true) or drop export")
+            yield error(
+                "MG505",
+                f'service "{svc.namespace}/{svc.name}" is exported, but '
+                "Submariner service discovery is not enabled",
+                positions.at(("spec", "services", si, "export")),
+                "add a submariner section (serviceDiscovery: true) or drop export",
+            )
 
 
 # Argo CD v2 label tracking limits Application names to 63 characters, and the longest one
@@ -118,16 +141,28 @@ def check_output_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
     for ci, cluster in enumerate(mesh.spec.clusters):
         where = positions.at(("spec", "clusters", ci, "name"))
         if cluster.name in RESERVED_TOP_LEVEL:
-            yield error("MG506", f'cluster name "{cluster.name}" collides with the '
-                        f"out/{cluster.name} directory", where, "rename the cluster")
+            yield error(
+                "MG506",
+                f'cluster name "{cluster.name}" collides with the out/{cluster.name} directory',
+                where,
+                "rename the cluster",
+            )
         if gitops is not None and gitops.engine == "argocd":
             if cluster.name == "kustomization":
-                yield error("MG506", 'cluster name "kustomization" collides with '
-                            "gitops/argocd/kustomization.yaml", where, "rename the cluster")
+                yield error(
+                    "MG506",
+                    'cluster name "kustomization" collides with gitops/argocd/kustomization.yaml',
+                    where,
+                    "rename the cluster",
+                )
             if len(cluster.name) + _ARGOCD_SUFFIX > 63:
-                yield error("MG506", f'cluster name "{cluster.name}" makes the Argo CD '
-                            f'Application "{cluster.name}-istio-base" longer than 63 characters',
-                            where, f"shorten it to {63 - _ARGOCD_SUFFIX} characters or fewer")
+                yield error(
+                    "MG506",
+                    f'cluster name "{cluster.name}" makes the Argo CD '
+                    f'Application "{cluster.name}-istio-base" longer than 63 characters',
+                    where,
+                    f"shorten it to {63 - _ARGOCD_SUFFIX} characters or fewer",
+                )
 
 
 def check_cluster_count(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -135,12 +170,21 @@ def check_cluster_count(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
     clusters = len(mesh.spec.clusters)
     if clusters > PRACTICAL_CLUSTERS:
         yield warning(
-            "MG507", f"{clusters} clusters in one multi-primary mesh: every istiod watches "
+            "MG507",
+            f"{clusters} clusters in one multi-primary mesh: every istiod watches "
             f"{clusters - 1} API servers ({clusters * (clusters - 1)} remote secrets in all)",
             positions.at(("spec", "clusters")),
             f"up to {PRACTICAL_CLUSTERS} clusters is practical; split the mesh, or make most "
-            "clusters remotes of a few primaries (meshgen explain MG507)")
+            "clusters remotes of a few primaries (meshgen explain MG507)",
+        )
 
 
-CHECKS = (check_cluster_names, check_broker, check_cluster_refs, check_operator_broker,
-          check_exports, check_output_names, check_cluster_count)
+CHECKS = (
+    check_cluster_names,
+    check_broker,
+    check_cluster_refs,
+    check_operator_broker,
+    check_exports,
+    check_output_names,
+    check_cluster_count,
+)

@@ -50,11 +50,17 @@ def check_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 first[subset.name] = k
                 continue
             yield error(
-                "MG403", f'subset "{subset.name}" is defined twice in {_name(svc)}',
+                "MG403",
+                f'subset "{subset.name}" is defined twice in {_name(svc)}',
                 positions.at((*_svc(si), "subsets", k, "name")),
                 "Istio rejects duplicate subset names; rename or remove one",
-                [Related(positions.at((*_svc(si), "subsets", first[subset.name], "name")),
-                         "first defined here")])
+                [
+                    Related(
+                        positions.at((*_svc(si), "subsets", first[subset.name], "name")),
+                        "first defined here",
+                    )
+                ],
+            )
         for ri, route in enumerate(svc.routes):
             for di, dest in enumerate(route.destinations):
                 if dest.subset is None or dest.subset in first:
@@ -64,23 +70,39 @@ def check_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             mirror = route.mirror
             if mirror is not None and mirror.subset is not None and mirror.subset not in first:
                 path = (*_svc(si), "routes", ri, "mirror", "subset")
-                yield _unknown_subset(svc, si, mirror.subset, list(first), path, positions,
-                                      "route mirror")
+                yield _unknown_subset(
+                    svc, si, mirror.subset, list(first), path, positions, "route mirror"
+                )
 
 
-def _unknown_subset(svc: Service, si: int, subset: str, defined: list[str], path: YamlPath,
-                    positions: Positions, what: str = "route destination") -> Diagnostic:
+def _unknown_subset(
+    svc: Service,
+    si: int,
+    subset: str,
+    defined: list[str],
+    path: YamlPath,
+    positions: Positions,
+    what: str = "route destination",
+) -> Diagnostic:
     message = f'{what} names subset "{subset}", which {_name(svc)} does not define'
     if not defined:
-        return error("MG401", message, positions.at(path),
-                     f"{_name(svc)} defines no subsets; add one under its subsets (a name and "
-                     f"the pod labels it selects) or remove subset from this {what.split()[-1]}",
-                     [Related(positions.at((*_svc(si), "name")), "the service is defined here")])
+        return error(
+            "MG401",
+            message,
+            positions.at(path),
+            f"{_name(svc)} defines no subsets; add one under its subsets (a name and "
+            f"the pod labels it selects) or remove subset from this {what.split()[-1]}",
+            [Related(positions.at((*_svc(si), "name")), "the service is defined here")],
+        )
     hint = f"defined subsets: {quoted_list(defined)}"
     close = did_you_mean(subset, defined)
-    return error("MG401", message, positions.at(path), f"{close} ({hint})" if close else hint,
-                 [Related(positions.at((*_svc(si), "subsets")),
-                          f"{svc.name}'s subsets are defined here")])
+    return error(
+        "MG401",
+        message,
+        positions.at(path),
+        f"{close} ({hint})" if close else hint,
+        [Related(positions.at((*_svc(si), "subsets")), f"{svc.name}'s subsets are defined here")],
+    )
 
 
 def check_subset_labels(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -96,7 +118,8 @@ def check_subset_labels(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic
                 "of the service",
                 positions.at((*_svc(si), "subsets", k, "labels")),
                 "give it the pod labels of one version, e.g. labels: {version: "
-                f"{subset.name}}}; to route to every pod, leave subset out of the destination")
+                f"{subset.name}}}; to route to every pod, leave subset out of the destination",
+            )
 
 
 def check_weights(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -108,8 +131,12 @@ def check_weights(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             if problem is None:
                 continue
             message, hint = problem
-            yield error("MG402", f"routes[{ri}] of {_name(svc)}: {message}",
-                        positions.at((*_svc(si), "routes", ri)), hint)
+            yield error(
+                "MG402",
+                f"routes[{ri}] of {_name(svc)}: {message}",
+                positions.at((*_svc(si), "routes", ri)),
+                hint,
+            )
 
 
 def _weight_problem(route: Route) -> tuple[str, str] | None:
@@ -118,13 +145,17 @@ def _weight_problem(route: Route) -> tuple[str, str] | None:
         weight = dests[0].weight
         if weight is None or weight == 100:
             return None
-        return (f"its only destination has weight {weight}, but it gets all traffic",
-                "set weight: 100 or leave the weight out")
+        return (
+            f"its only destination has weight {weight}, but it gets all traffic",
+            "set weight: 100 or leave the weight out",
+        )
     missing = [i for i, d in enumerate(dests) if d.weight is None]
     if missing:
         which = ", ".join(f"destinations[{i}]" for i in missing)
-        return (f"{which} gives no weight, but with {len(dests)} destinations each needs one",
-                "give every destination a weight; together they must add up to 100")
+        return (
+            f"{which} gives no weight, but with {len(dests)} destinations each needs one",
+            "give every destination a weight; together they must add up to 100",
+        )
     weights = [d.weight or 0 for d in dests]
     total = sum(weights)
     if total == 100:
@@ -143,11 +174,13 @@ def check_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         if ns.name not in first:
             first[ns.name] = ni
             continue
-        yield error("MG406", f'namespace "{ns.name}" is declared twice',
-                    positions.at((*_ns(ni), "name")),
-                    "merge the two entries (one clusters: list can name several clusters)",
-                    [Related(positions.at((*_ns(first[ns.name]), "name")),
-                             "first declared here")])
+        yield error(
+            "MG406",
+            f'namespace "{ns.name}" is declared twice',
+            positions.at((*_ns(ni), "name")),
+            "merge the two entries (one clusters: list can name several clusters)",
+            [Related(positions.at((*_ns(first[ns.name]), "name")), "first declared here")],
+        )
     for si, svc in enumerate(mesh.spec.services):
         if svc.namespace in first:
             continue
@@ -158,7 +191,8 @@ def check_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             f'service "{svc.name}" is in namespace "{svc.namespace}", which is not declared '
             "under spec.namespaces",
             positions.at((*_svc(si), "namespace")),
-            f"{close} Otherwise {add}" if close else add)
+            f"{close} Otherwise {add}" if close else add,
+        )
 
 
 def check_services(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -167,12 +201,14 @@ def check_services(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     for si, svc in enumerate(mesh.spec.services):
         key = (svc.namespace, svc.name)
         if key in first:
-            yield error("MG405", f"{_name(svc)} is declared twice",
-                        positions.at((*_svc(si), "name")),
-                        "merge the two entries: one service becomes one DestinationRule and "
-                        "one VirtualService",
-                        [Related(positions.at((*_svc(first[key]), "name")),
-                                 "first declared here")])
+            yield error(
+                "MG405",
+                f"{_name(svc)} is declared twice",
+                positions.at((*_svc(si), "name")),
+                "merge the two entries: one service becomes one DestinationRule and "
+                "one VirtualService",
+                [Related(positions.at((*_svc(first[key]), "name")), "first declared here")],
+            )
         else:
             first[key] = si
         yield from _duplicate_ports(svc, si, positions)
@@ -187,11 +223,17 @@ def _duplicate_ports(svc: Service, si: int, positions: Positions) -> Iterator[Di
                 first[value] = pi
                 continue
             shown = f'"{value}"' if field == "name" else str(value)
-            yield error("MG407", f"port {field} {shown} is used twice in {_name(svc)}",
-                        positions.at((*_svc(si), "ports", pi, field)),
-                        "each port of a service needs its own name and number",
-                        [Related(positions.at((*_svc(si), "ports", first[value], field)),
-                                 "first used here")])
+            yield error(
+                "MG407",
+                f"port {field} {shown} is used twice in {_name(svc)}",
+                positions.at((*_svc(si), "ports", pi, field)),
+                "each port of a service needs its own name and number",
+                [
+                    Related(
+                        positions.at((*_svc(si), "ports", first[value], field)), "first used here"
+                    )
+                ],
+            )
 
 
 def check_placement(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
@@ -209,17 +251,21 @@ def check_placement(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
         placed = set(ns.clusters)
         if not placed or not placed <= known:
             continue  # everywhere, or a misspelt cluster (MG503) we should not second-guess
-        note = Related(positions.at((*_ns(ni), "clusters")),
-                       f'namespace "{ns.name}" is placed only in these clusters')
+        note = Related(
+            positions.at((*_ns(ni), "clusters")),
+            f'namespace "{ns.name}" is placed only in these clusters',
+        )
         where = f'its namespace "{ns.name}" is not'
         if svc.clusters:
             for ci, name in enumerate(svc.clusters):
                 if name in known and name not in placed:  # unknown names are MG503
                     yield error(
-                        "MG408", f'{_name(svc)} is placed in cluster "{name}", where {where}',
+                        "MG408",
+                        f'{_name(svc)} is placed in cluster "{name}", where {where}',
                         positions.at((*_svc(si), "clusters", ci)),
-                        f'add "{name}" to the clusters of namespace "{ns.name}", or remove it '
-                        "here", [note])
+                        f'add "{name}" to the clusters of namespace "{ns.name}", or remove it here',
+                        [note],
+                    )
             continue
         missing = [name for name in all_clusters if name not in placed]
         if missing:
@@ -230,8 +276,16 @@ def check_placement(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 f"{_name(svc)} goes to every cluster, but in {quoted_list(missing)} {where}",
                 positions.at((*_svc(si), "name")),
                 f"list the service's clusters{example}, or add {quoted_list(missing)} to the "
-                f'clusters of namespace "{ns.name}"', [note])
+                f'clusters of namespace "{ns.name}"',
+                [note],
+            )
 
 
-CHECKS = (check_namespaces, check_services, check_subsets, check_subset_labels, check_weights,
-          check_placement)
+CHECKS = (
+    check_namespaces,
+    check_services,
+    check_subsets,
+    check_subset_labels,
+    check_weights,
+    check_placement,
+)

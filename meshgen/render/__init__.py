@@ -66,8 +66,9 @@ class _Shared:
 
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
-        self.rules = {(s.namespace, s.name): render_service_rules(mesh, s)
-                      for s in mesh.spec.services}
+        self.rules = {
+            (s.namespace, s.name): render_service_rules(mesh, s) for s in mesh.spec.services
+        }
         self.restricted = [i for i, s in enumerate(mesh.spec.services) if s.clusters]
         self.traffic: dict[tuple[int, ...], list[tuple[str, tuple[Manifest, ...]]]] = {}
         self.units = TrafficUnits(mesh.spec.services)
@@ -93,7 +94,8 @@ class _Shared:
                 if docs:
                     by_unit.setdefault(self.units.unit_of(service), []).extend(docs)
             cached = self.traffic[signature] = [
-                (unit, tuple(docs)) for unit, docs in by_unit.items()]
+                (unit, tuple(docs)) for unit, docs in by_unit.items()
+            ]
         return cached
 
 
@@ -115,8 +117,12 @@ def _remote_secret_placeholders(mesh: Mesh) -> list[OutputFile]:
     clusters = mesh.spec.clusters
     if len(clusters) < 2 or mesh.spec.secrets.provider == "external-secrets":
         return []
-    return [OutputFile(f"{REMOTE_SECRETS_DIR}/{remote_secret_name(c.name)}.yaml",
-                       (render_remote_secret(c),)) for c in clusters]
+    return [
+        OutputFile(
+            f"{REMOTE_SECRETS_DIR}/{remote_secret_name(c.name)}.yaml", (render_remote_secret(c),)
+        )
+        for c in clusters
+    ]
 
 
 def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[OutputFile]:
@@ -139,8 +145,7 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     # applied; Helm values go to the GitOps releases (and to values files for
     # `helm install -f`).
     if istio.installer in ("istioctl", "operator"):
-        operator = OutputFile("istio/istio-operator.yaml",
-                              (render_istio_operator(mesh, cluster),))
+        operator = OutputFile("istio/istio-operator.yaml", (render_istio_operator(mesh, cluster),))
         (applied if istio.installer == "operator" else unlisted).append(operator)
     elif istio.installer == "sail":
         applied.append(OutputFile("istio/sail.yaml", tuple(render_sail(mesh, cluster))))
@@ -162,8 +167,9 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
 
     # The rules are applied unit by unit, never with the rest (meshgen/render/units.py).
     for unit, docs in shared.traffic_units(cluster):
-        unlisted.append(OutputFile(f"{TRAFFIC_DIR}/{unit}/kustomization.yaml",
-                                   shared.unit_kustomization))
+        unlisted.append(
+            OutputFile(f"{TRAFFIC_DIR}/{unit}/kustomization.yaml", shared.unit_kustomization)
+        )
         unlisted.append(OutputFile(f"{TRAFFIC_DIR}/{unit}/{RULES_FILE}", docs))
     policies = render_security(mesh, cluster, app_namespaces)
     if policies:
@@ -171,13 +177,16 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
 
     if external_secrets:
         # They render the Secrets from the store, so they are applied like anything else.
-        secrets = (*render_external_secrets(mesh, cluster),
-                   *render_submariner_external_secrets(mesh, cluster))
+        secrets = (
+            *render_external_secrets(mesh, cluster),
+            *render_submariner_external_secrets(mesh, cluster),
+        )
         applied.append(OutputFile("external-secrets/external-secrets.yaml", secrets))
     else:
         unlisted.append(OutputFile("secrets/cacerts.yaml", (shared.cacerts,)))
-        unlisted.extend(OutputFile(path, (doc,))
-                        for path, doc in render_submariner_placeholders(mesh, cluster))
+        unlisted.extend(
+            OutputFile(path, (doc,)) for path, doc in render_submariner_placeholders(mesh, cluster)
+        )
     # Test workloads for out/README.md's last step; never applied by GitOps.
     unlisted.extend(OutputFile(path, docs) for path, docs in shared.verify.files(cluster))
     kustomization = OutputFile(

@@ -22,8 +22,11 @@ def render_nads(mesh: Mesh, cluster: Cluster, app_namespaces: list[Namespace]) -
     if not needs_per_namespace_nad(mesh, cluster):
         return []
     return [
-        {"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
-         "metadata": metadata("istio-cni", ns.name, labels=dict(MANAGED_BY))}
+        {
+            "apiVersion": "k8s.cni.cncf.io/v1",
+            "kind": "NetworkAttachmentDefinition",
+            "metadata": metadata("istio-cni", ns.name, labels=dict(MANAGED_BY)),
+        }
         for ns in app_namespaces
         if ns.injection
     ]

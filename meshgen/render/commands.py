@@ -12,8 +12,11 @@ def create_remote_secret(mesh: Mesh, peer: Cluster, secret_name: Word | None = N
     """`istioctl [x] create-remote-secret` for `peer` (istioctl/pkg/multicluster/remote_secret.go
     in istio/istio): the context and the Istio clusterName are the cluster's name, `--server`
     its apiServer if set."""
-    argv: list[Word] = [*argv_of(release(mesh.spec.istio.version).create_remote_secret),
-                        f"--context={peer.name}", f"--name={peer.name}"]
+    argv: list[Word] = [
+        *argv_of(release(mesh.spec.istio.version).create_remote_secret),
+        f"--context={peer.name}",
+        f"--name={peer.name}",
+    ]
     if peer.api_server:
         argv.append(f"--server={peer.api_server}")
     if isinstance(secret_name, str):
@@ -35,5 +38,7 @@ DRY_RUN = ("--dry-run=client", "-o", "yaml")
 def create_namespace(context: str, namespace: str) -> str:
     """`kubectl create namespace <ns> --dry-run=client -o yaml | kubectl apply -f -`: the
     namespace, with no error when it exists already."""
-    return pipe(cmd("kubectl", "--context", context, "create", "namespace", namespace,
-                    *DRY_RUN), kubectl_apply_stdin(context))
+    return pipe(
+        cmd("kubectl", "--context", context, "create", "namespace", namespace, *DRY_RUN),
+        kubectl_apply_stdin(context),
+    )

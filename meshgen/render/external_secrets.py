@@ -68,9 +68,7 @@ def _store_ref(mesh: Mesh) -> dict[str, str]:
     return {"kind": store.kind, "name": store.name}
 
 
-def _external_secret(
-    mesh: Mesh, secret: Manifest, data: list[dict[str, Any]]
-) -> Manifest:
+def _external_secret(mesh: Mesh, secret: Manifest, data: list[dict[str, Any]]) -> Manifest:
     """An ExternalSecret named like `secret` (a placeholder Secret) that renders it."""
     meta = secret["metadata"]
     template_meta = {k: dict(meta[k]) for k in ("labels", "annotations") if k in meta}
@@ -99,18 +97,21 @@ def _external_secret(
 
 def render_cacerts_external_secret(mesh: Mesh, cluster: Cluster) -> Manifest:
     key = cacerts_key(mesh, cluster)
-    return _external_secret(mesh, render_cacerts(), [
-        {"secretKey": name, "remoteRef": {"key": key, "property": name}}
-        for name in CACERTS_KEYS
-    ])
+    return _external_secret(
+        mesh,
+        render_cacerts(),
+        [{"secretKey": name, "remoteRef": {"key": key, "property": name}} for name in CACERTS_KEYS],
+    )
 
 
 def render_remote_external_secret(mesh: Mesh, peer: Cluster) -> Manifest:
     # One data key named after the peer, holding its whole kubeconfig (as istioctl
     # create-remote-secret writes it).
-    return _external_secret(mesh, render_remote_secret(peer), [
-        {"secretKey": peer.name, "remoteRef": {"key": remote_kubeconfig_key(mesh, peer)}}
-    ])
+    return _external_secret(
+        mesh,
+        render_remote_secret(peer),
+        [{"secretKey": peer.name, "remoteRef": {"key": remote_kubeconfig_key(mesh, peer)}}],
+    )
 
 
 def render_external_secrets(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
@@ -138,20 +139,27 @@ def render_submariner_external_secrets(mesh: Mesh, cluster: Cluster) -> list[Man
     submariner-operator: `<keyPrefix>/<mesh>/<cluster>/submariner-broker` (properties
     ca.crt, namespace, token) and `<keyPrefix>/<mesh>/submariner-ipsec-psk` (property psk)."""
     sub = mesh.spec.submariner
-    if (mesh.spec.secrets.provider != "external-secrets" or sub is None
-            or sub.deploy != "operator"):
+    if mesh.spec.secrets.provider != "external-secrets" or sub is None or sub.deploy != "operator":
         return []
     broker_key = remote_key(mesh, cluster.name, "submariner-broker")
     psk_key = submariner_psk_key(mesh)
     return [
-        _external_secret(mesh, render_broker_secret(), [
-            {"secretKey": k, "remoteRef": {"key": broker_key, "property": k}}
-            for k in BROKER_SECRET_KEYS
-        ]),
-        _external_secret(mesh, render_psk_secret(), [
-            {"secretKey": k, "remoteRef": {"key": psk_key, "property": k}}
-            for k in PSK_SECRET_KEYS
-        ]),
+        _external_secret(
+            mesh,
+            render_broker_secret(),
+            [
+                {"secretKey": k, "remoteRef": {"key": broker_key, "property": k}}
+                for k in BROKER_SECRET_KEYS
+            ],
+        ),
+        _external_secret(
+            mesh,
+            render_psk_secret(),
+            [
+                {"secretKey": k, "remoteRef": {"key": psk_key, "property": k}}
+                for k in PSK_SECRET_KEYS
+            ],
+        ),
     ]
 
 
@@ -172,27 +180,56 @@ def external_secret_steps(mesh: Mesh) -> list[str]:
         lines.append(f"| {md.cell(md.code(key))} | {md.cell(properties)} | {md.cell(value)} |")
 
     for cluster in mesh.spec.clusters:
-        row(cacerts_key(mesh, cluster), ", ".join(CACERTS_KEYS),
-            f"the files in {md.code(f'certs/{cluster.name}/')}")
+        row(
+            cacerts_key(mesh, cluster),
+            ", ".join(CACERTS_KEYS),
+            f"the files in {md.code(f'certs/{cluster.name}/')}",
+        )
     if remote:
         for cluster in mesh.spec.clusters:
-            row(remote_kubeconfig_key(mesh, cluster), "(the whole value)",
-                f"what the command for {md.code(cluster.name)} below prints")
+            row(
+                remote_kubeconfig_key(mesh, cluster),
+                "(the whole value)",
+                f"what the command for {md.code(cluster.name)} below prints",
+            )
     sub = mesh.spec.submariner
     if sub is not None and sub.deploy == "operator":
         for cluster in mesh.spec.clusters:
-            row(remote_key(mesh, cluster.name, "submariner-broker"),
-                ", ".join(BROKER_SECRET_KEYS), "the broker token (see the Submariner step)")
-        row(submariner_psk_key(mesh), ", ".join(PSK_SECRET_KEYS),
-            "one IPsec pre-shared key for all gateways")
+            row(
+                remote_key(mesh, cluster.name, "submariner-broker"),
+                ", ".join(BROKER_SECRET_KEYS),
+                "the broker token (see the Submariner step)",
+            )
+        row(
+            submariner_psk_key(mesh),
+            ", ".join(PSK_SECRET_KEYS),
+            "one IPsec pre-shared key for all gateways",
+        )
     lines.append("")
     if remote:
-        lines.append("Each remote kubeconfig is the value of the remote secret that "
-                     "`istioctl` makes for that cluster:\n")
-        lines.extend(sh_block(
-            pipe(create_remote_secret(mesh, cluster, READER_TOKEN_SECRET
-                                      if needs_reader_token(mesh, cluster) else None),
-                 cmd("kubectl", "create", "--dry-run=client", "-f", "-", "-o",
-                     f"jsonpath={{.stringData.{cluster.name}}}"))
-            for cluster in mesh.spec.clusters))
+        lines.append(
+            "Each remote kubeconfig is the value of the remote secret that "
+            "`istioctl` makes for that cluster:\n"
+        )
+        lines.extend(
+            sh_block(
+                pipe(
+                    create_remote_secret(
+                        mesh,
+                        cluster,
+                        READER_TOKEN_SECRET if needs_reader_token(mesh, cluster) else None,
+                    ),
+                    cmd(
+                        "kubectl",
+                        "create",
+                        "--dry-run=client",
+                        "-f",
+                        "-",
+                        "-o",
+                        f"jsonpath={{.stringData.{cluster.name}}}",
+                    ),
+                )
+                for cluster in mesh.spec.clusters
+            )
+        )
     return lines

@@ -121,7 +121,7 @@ def bounded_name(name: str) -> str:
     if len(name) <= NAME_MAX:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:NAME_MAX - 9].rstrip('-.')}-{digest}"
+    return f"{name[: NAME_MAX - 9].rstrip('-.')}-{digest}"
 
 
 def flux_bootstrap_path(mesh: Mesh, cluster: Cluster) -> str:
@@ -176,9 +176,12 @@ def _argocd_files(mesh: Mesh, gitops: GitOps, units: Units) -> Files:
             apps.append(_argocd_traffic(mesh, gitops, cluster, units[cluster.name]))
         files.append((f"{ARGOCD_DIR}/{cluster.name}.yaml", tuple(apps)))
     listing = render_kustomization([path.rsplit("/", 1)[1] for path, _ in files])
-    return [(f"{ARGOCD_DIR}/kustomization.yaml", (listing,)), *files,
-            (ARGOCD_ROOT_FILE, (_argocd_root(mesh, gitops),)),
-            (ARGOCD_HEALTH_FILE, (_argocd_health_patch(mesh),))]
+    return [
+        (f"{ARGOCD_DIR}/kustomization.yaml", (listing,)),
+        *files,
+        (ARGOCD_ROOT_FILE, (_argocd_root(mesh, gitops),)),
+        (ARGOCD_HEALTH_FILE, (_argocd_health_patch(mesh),)),
+    ]
 
 
 def _argocd_root(mesh: Mesh, gitops: GitOps) -> Manifest:
@@ -221,19 +224,27 @@ def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[M
     if _helm(mesh):
         values = helm_values(mesh, cluster)
         for chart in charts(mesh):
-            apps.append(_argocd_chart_application(gitops, namespace, cluster, chart,
-                                                  values[chart.key], mesh.spec.istio.version))
-    apps.append(_argocd_application(
-        gitops, namespace, f"{cluster.name}-mesh", WAVES["mesh"],
-        source={
-            "repoURL": gitops.repo_url,
-            "targetRevision": gitops.revision,
-            "path": f"{gitops.path}/{cluster.name}",
-        },
-        # Objects in the cluster directory name their namespaces; namespaces.yaml makes them.
-        destination={"name": cluster.name},
-        sync_options=[],
-    ))
+            apps.append(
+                _argocd_chart_application(
+                    gitops, namespace, cluster, chart, values[chart.key], mesh.spec.istio.version
+                )
+            )
+    apps.append(
+        _argocd_application(
+            gitops,
+            namespace,
+            f"{cluster.name}-mesh",
+            WAVES["mesh"],
+            source={
+                "repoURL": gitops.repo_url,
+                "targetRevision": gitops.revision,
+                "path": f"{gitops.path}/{cluster.name}",
+            },
+            # Objects in the cluster directory name their namespaces; namespaces.yaml makes them.
+            destination={"name": cluster.name},
+            sync_options=[],
+        )
+    )
     return apps
 
 
@@ -245,21 +256,33 @@ def _argocd_traffic(mesh: Mesh, gitops: GitOps, cluster: Cluster, units: list[st
     (https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Application-Deletion/).
     Every templated value comes from an element; the literal ones (repoURL, revision, path,
     names) cannot hold `{{` (the spec's patterns), so nothing else is substituted."""
-    elements = [{"name": bounded_name(f"{cluster.name}-traffic-{unit}"),
-                 "path": f"{gitops.path}/{unit_dir(cluster.name, unit)}"} for unit in units]
+    elements = [
+        {
+            "name": bounded_name(f"{cluster.name}-traffic-{unit}"),
+            "path": f"{gitops.path}/{unit_dir(cluster.name, unit)}",
+        }
+        for unit in units
+    ]
     return {
         "apiVersion": ARGOCD_API,
         "kind": "ApplicationSet",
-        "metadata": metadata(f"{cluster.name}-traffic", argocd_namespace(mesh),
-                             labels=dict(MANAGED_BY), annotations={SYNC_WAVE: WAVES["traffic"]}),
+        "metadata": metadata(
+            f"{cluster.name}-traffic",
+            argocd_namespace(mesh),
+            labels=dict(MANAGED_BY),
+            annotations={SYNC_WAVE: WAVES["traffic"]},
+        ),
         "spec": {
             "generators": [{"list": {"elements": elements}}],
             "template": {
                 "metadata": {"name": "{{name}}", "labels": dict(MANAGED_BY)},
                 "spec": {
                     "project": gitops.argocd.project,
-                    "source": {"repoURL": gitops.repo_url, "targetRevision": gitops.revision,
-                               "path": "{{path}}"},
+                    "source": {
+                        "repoURL": gitops.repo_url,
+                        "targetRevision": gitops.revision,
+                        "path": "{{path}}",
+                    },
                     # The rules name their namespaces; the cluster's `-mesh` made them.
                     "destination": {"name": cluster.name},
                     "syncPolicy": _sync_policy(),
@@ -270,7 +293,11 @@ def _argocd_traffic(mesh: Mesh, gitops: GitOps, cluster: Cluster, units: list[st
 
 
 def _argocd_chart_application(
-    gitops: GitOps, namespace: str, cluster: Cluster, chart: Chart, values: dict[str, Any],
+    gitops: GitOps,
+    namespace: str,
+    cluster: Cluster,
+    chart: Chart,
+    values: dict[str, Any],
     version: str,
 ) -> Manifest:
     sync_options = ["CreateNamespace=true"]
@@ -284,22 +311,31 @@ def _argocd_chart_application(
         # render as ""). Every VWC of the release is patched (base: istiod-default-validator,
         # `istiod-istio-system` in old charts; istiod: istio-validator[-<rev>]-istio-system),
         # so no name is given. RespectIgnoreDifferences keeps a sync from resetting them.
-        ignore.append({
-            "group": "admissionregistration.k8s.io",
-            "kind": "ValidatingWebhookConfiguration",
-            "jqPathExpressions": [".webhooks[]?.failurePolicy",
-                                  ".webhooks[]?.clientConfig.caBundle"],
-        })
+        ignore.append(
+            {
+                "group": "admissionregistration.k8s.io",
+                "kind": "ValidatingWebhookConfiguration",
+                "jqPathExpressions": [
+                    ".webhooks[]?.failurePolicy",
+                    ".webhooks[]?.clientConfig.caBundle",
+                ],
+            }
+        )
         sync_options.append("RespectIgnoreDifferences=true")
     if chart.key == "istiod":
         # The injector's caBundle is patched in the same way.
-        ignore.append({
-            "group": "admissionregistration.k8s.io",
-            "kind": "MutatingWebhookConfiguration",
-            "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"],
-        })
+        ignore.append(
+            {
+                "group": "admissionregistration.k8s.io",
+                "kind": "MutatingWebhookConfiguration",
+                "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"],
+            }
+        )
     return _argocd_application(
-        gitops, namespace, f"{cluster.name}-{chart.release}", WAVES[chart.key],
+        gitops,
+        namespace,
+        f"{cluster.name}-{chart.release}",
+        WAVES[chart.key],
         source={
             "repoURL": HELM_REPOSITORY,
             "chart": chart.chart,
@@ -339,8 +375,9 @@ def _argocd_application(
     return {
         "apiVersion": ARGOCD_API,
         "kind": "Application",
-        "metadata": metadata(name, namespace, labels=dict(MANAGED_BY),
-                             annotations={SYNC_WAVE: wave}),
+        "metadata": metadata(
+            name, namespace, labels=dict(MANAGED_BY), annotations={SYNC_WAVE: wave}
+        ),
         "spec": spec,
     }
 
@@ -350,8 +387,7 @@ def _sync_policy() -> dict[str, Any]:
         "automated": {"prune": True, "selfHeal": True},
         # Without the Application health check (module docstring) waves do not wait for a
         # sibling's health; retrying lets e.g. the mesh config wait for istio-base's CRDs.
-        "retry": {"limit": 10,
-                  "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+        "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
     }
 
 
@@ -363,14 +399,20 @@ def _flux_files(mesh: Mesh, gitops: GitOps, units: Units) -> Files:
     for cluster in mesh.spec.clusters:
         root = f"{FLUX_DIR}/clusters/{cluster.name}"
         files.append((f"{root}/sources.yaml", tuple(_flux_sources(mesh, gitops))))
-        files.append((f"{root}/kustomizations.yaml",
-                      tuple(_flux_kustomizations(mesh, gitops, cluster, units[cluster.name]))))
+        files.append(
+            (
+                f"{root}/kustomizations.yaml",
+                tuple(_flux_kustomizations(mesh, gitops, cluster, units[cluster.name])),
+            )
+        )
         if _helm(mesh):
             istio = f"{FLUX_DIR}/istio/{cluster.name}"
-            files.append((f"{istio}/kustomization.yaml",
-                          (render_kustomization(["helmreleases.yaml"]),)))
-            files.append((f"{istio}/helmreleases.yaml",
-                          tuple(_flux_helm_releases(mesh, gitops, cluster))))
+            files.append(
+                (f"{istio}/kustomization.yaml", (render_kustomization(["helmreleases.yaml"]),))
+            )
+            files.append(
+                (f"{istio}/helmreleases.yaml", tuple(_flux_helm_releases(mesh, gitops, cluster)))
+            )
     return files
 
 
@@ -388,24 +430,28 @@ def _flux_meta(name: str, gitops: GitOps) -> dict[str, Any]:
 
 
 def _flux_sources(mesh: Mesh, gitops: GitOps) -> list[Manifest]:
-    sources: list[Manifest] = [{
-        "apiVersion": FLUX_SOURCE_API,
-        "kind": "GitRepository",
-        "metadata": _flux_meta(FLUX_GIT_SOURCE, gitops),
-        "spec": {
-            "url": flux_git_url(gitops.repo_url),
-            "ref": {"branch": gitops.revision},
-            "interval": gitops.flux.interval,
-            "secretRef": {"name": FLUX_BOOTSTRAP_SECRET},
-        },
-    }]
-    if _helm(mesh):
-        sources.append({
+    sources: list[Manifest] = [
+        {
             "apiVersion": FLUX_SOURCE_API,
-            "kind": "HelmRepository",
-            "metadata": _flux_meta(FLUX_HELM_SOURCE, gitops),
-            "spec": {"url": HELM_REPOSITORY, "interval": gitops.flux.interval},
-        })
+            "kind": "GitRepository",
+            "metadata": _flux_meta(FLUX_GIT_SOURCE, gitops),
+            "spec": {
+                "url": flux_git_url(gitops.repo_url),
+                "ref": {"branch": gitops.revision},
+                "interval": gitops.flux.interval,
+                "secretRef": {"name": FLUX_BOOTSTRAP_SECRET},
+            },
+        }
+    ]
+    if _helm(mesh):
+        sources.append(
+            {
+                "apiVersion": FLUX_SOURCE_API,
+                "kind": "HelmRepository",
+                "metadata": _flux_meta(FLUX_HELM_SOURCE, gitops),
+                "spec": {"url": HELM_REPOSITORY, "interval": gitops.flux.interval},
+            }
+        )
     return sources
 
 
@@ -425,7 +471,10 @@ def _flux_kustomization(gitops: GitOps, name: str, path: str, **spec: Any) -> Ma
 
 
 def _flux_kustomizations(
-    mesh: Mesh, gitops: GitOps, cluster: Cluster, units: list[str],
+    mesh: Mesh,
+    gitops: GitOps,
+    cluster: Cluster,
+    units: list[str],
 ) -> list[Manifest]:
     if not _helm(mesh):
         # istioctl, operator and sail: the cluster directory, then the traffic units.
@@ -433,17 +482,20 @@ def _flux_kustomizations(
     else:
         kustomizations = [
             # wait: Ready only once every HelmRelease is, so `mesh` finds the CRDs and istiod.
-            _flux_kustomization(gitops, FLUX_ISTIO, f"{FLUX_DIR}/istio/{cluster.name}",
-                                wait=True),
-            _flux_kustomization(gitops, FLUX_MESH, cluster.name,
-                                dependsOn=[{"name": FLUX_ISTIO}]),
+            _flux_kustomization(gitops, FLUX_ISTIO, f"{FLUX_DIR}/istio/{cluster.name}", wait=True),
+            _flux_kustomization(gitops, FLUX_MESH, cluster.name, dependsOn=[{"name": FLUX_ISTIO}]),
         ]
     # One Kustomization per unit, each after `mesh` (its namespaces); pruned when the unit
     # is gone from Git, like any Flux Kustomization of a bootstrap path.
     kustomizations.extend(
-        _flux_kustomization(gitops, bounded_name(f"traffic-{unit}"),
-                            unit_dir(cluster.name, unit), dependsOn=[{"name": FLUX_MESH}])
-        for unit in units)
+        _flux_kustomization(
+            gitops,
+            bounded_name(f"traffic-{unit}"),
+            unit_dir(cluster.name, unit),
+            dependsOn=[{"name": FLUX_MESH}],
+        )
+        for unit in units
+    )
     return kustomizations
 
 
@@ -458,12 +510,17 @@ def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Ma
             # Without it the release would be named <targetNamespace>-<name>.
             "releaseName": chart.release,
             "targetNamespace": chart.namespace,
-            "chart": {"spec": {
-                "chart": chart.chart,
-                "version": mesh.spec.istio.version,
-                "sourceRef": {"kind": "HelmRepository", "name": FLUX_HELM_SOURCE,
-                              "namespace": gitops.flux.namespace},
-            }},
+            "chart": {
+                "spec": {
+                    "chart": chart.chart,
+                    "version": mesh.spec.istio.version,
+                    "sourceRef": {
+                        "kind": "HelmRepository",
+                        "name": FLUX_HELM_SOURCE,
+                        "namespace": gitops.flux.namespace,
+                    },
+                }
+            },
             "install": install,
         }
         if chart.key == "base":
@@ -473,11 +530,13 @@ def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Ma
         if installed:
             spec["dependsOn"] = [{"name": name} for name in installed]
         spec["values"] = values[chart.key]
-        releases.append({
-            "apiVersion": FLUX_HELM_API,
-            "kind": "HelmRelease",
-            "metadata": _flux_meta(chart.release, gitops),
-            "spec": spec,
-        })
+        releases.append(
+            {
+                "apiVersion": FLUX_HELM_API,
+                "kind": "HelmRelease",
+                "metadata": _flux_meta(chart.release, gitops),
+                "spec": spec,
+            }
+        )
         installed.append(chart.release)
     return releases

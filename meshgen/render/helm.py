@@ -81,19 +81,22 @@ def helm_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
     if cni_enabled:
         values["cni"] = deep_merge(
             _cni_values(mesh, rel, openshift=openshift),
-            _platform_values(rel, "cni", openshift=openshift, cni_enabled=True))
+            _platform_values(rel, "cni", openshift=openshift, cni_enabled=True),
+        )
     values["istiod"] = deep_merge(
-        deep_merge(_istiod_values(mesh, cluster, rel, openshift=openshift),
-                   _platform_values(rel, "istiod", openshift=openshift,
-                                    cni_enabled=cni_enabled)),
+        deep_merge(
+            _istiod_values(mesh, cluster, rel, openshift=openshift),
+            _platform_values(rel, "istiod", openshift=openshift, cni_enabled=cni_enabled),
+        ),
         dict(mesh.spec.istio.values),
     )
     # Fresh containers: no two charts (nor the spec) share a mapping a caller could change.
     return {key: copy.deepcopy(chart_values) for key, chart_values in values.items()}
 
 
-def _platform_values(rel: IstioRelease, chart: str, *, openshift: bool,
-                     cni_enabled: bool) -> dict[str, Any]:
+def _platform_values(
+    rel: IstioRelease, chart: str, *, openshift: bool, cni_enabled: bool
+) -> dict[str, Any]:
     """The OpenShift switch of the cni or istiod chart, in the form that release reads."""
     if not openshift:
         return {}
@@ -103,7 +106,8 @@ def _platform_values(rel: IstioRelease, chart: str, *, openshift: bool,
         # only istiod's global.platform is set (below).
         return {"profile": "openshift"}
     if rel.has(HELM_PLATFORM_PROFILE) or (
-            chart == "istiod" and rel.has(HELM_ISTIOD_PLATFORM_VALUE)):
+        chart == "istiod" and rel.has(HELM_ISTIOD_PLATFORM_VALUE)
+    ):
         # >= 1.24: files/profile-platform-openshift.yaml of each chart (`profile: openshift`
         # is unknown there). 1.19-1.23: istiod alone reads global.platform (the proxy's UID
         # then comes from the namespace, no anyuid SCC).

@@ -27,8 +27,11 @@ def code(value: str) -> str:
     # One space on both sides is stripped from a span's content: pad when the content would
     # otherwise touch the fence with a backtick, or lose its own outer spaces.
     pad = ""
-    if (body.startswith("`") or body.endswith("`")
-            or (body.startswith(" ") and body.endswith(" ") and body.strip(" "))):
+    if (
+        body.startswith("`")
+        or body.endswith("`")
+        or (body.startswith(" ") and body.endswith(" ") and body.strip(" "))
+    ):
         pad = " "
     if not body:
         body = " "

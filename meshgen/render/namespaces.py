@@ -19,11 +19,15 @@ def injection_labels(mesh: Mesh, namespace: Namespace) -> dict[str, str]:
 
 def render_namespaces(mesh: Mesh, app_namespaces: list[Namespace]) -> list[Manifest]:
     docs: list[Manifest] = [
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": metadata(ISTIO_NAMESPACE, labels=dict(MANAGED_BY))}
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": metadata(ISTIO_NAMESPACE, labels=dict(MANAGED_BY)),
+        }
     ]
     for ns in app_namespaces:
         labels = {**MANAGED_BY, **injection_labels(mesh, ns)}
-        docs.append({"apiVersion": "v1", "kind": "Namespace",
-                     "metadata": metadata(ns.name, labels=labels)})
+        docs.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(ns.name, labels=labels)}
+        )
     return docs

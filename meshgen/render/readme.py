@@ -73,62 +73,90 @@ def render_readme(mesh: Mesh, units: dict[str, list[str]]) -> str:
     add(
         f"Istio {md.text(istio.version)} multi-primary on one flat network "
         f"({code(spec.network)}): every cluster runs its own istiod, and pods reach each other "
-        "directly" + (" through Submariner" if spec.submariner else "")
+        "directly"
+        + (" through Submariner" if spec.submariner else "")
         + ", so there are no east-west gateways.\n"
     )
-    add(f"- meshID: {code(mesh.mesh_id)}; network: {code(spec.network)}; "
-        f"trust domain: {code(spec.trust_domain)}")
-    add(f"- installer: {code(istio.installer)}"
-        + (f"; revision: {code(istio.revision)}" if istio.revision else ""))
+    add(
+        f"- meshID: {code(mesh.mesh_id)}; network: {code(spec.network)}; "
+        f"trust domain: {code(spec.trust_domain)}"
+    )
+    add(
+        f"- installer: {code(istio.installer)}"
+        + (f"; revision: {code(istio.revision)}" if istio.revision else "")
+    )
     if spec.submariner:
         sub = spec.submariner
-        add(f"- Submariner broker: {code(sub.broker)}; cable driver: {code(sub.cable_driver)}; "
-            f"globalnet: `{str(sub.globalnet).lower()}`")
+        add(
+            f"- Submariner broker: {code(sub.broker)}; cable driver: {code(sub.cable_driver)}; "
+            f"globalnet: `{str(sub.globalnet).lower()}`"
+        )
     add("")
 
     add("## Clusters\n")
     add("| cluster | platform | pod CIDR | service CIDR | API server |")
     add("|---|---|---|---|---|")
     for c in spec.clusters:
-        cells = [code(c.name), md.text(c.platform), md.text(_cidrs(c.pod_cidr)),
-                 md.text(_cidrs(c.service_cidr)), md.text(c.api_server or "-")]
+        cells = [
+            code(c.name),
+            md.text(c.platform),
+            md.text(_cidrs(c.pod_cidr)),
+            md.text(_cidrs(c.service_cidr)),
+            md.text(c.api_server or "-"),
+        ]
         add("| " + " | ".join(md.cell(x) for x in cells) + " |")
     add("")
-    add("meshgen checked that no two of these ranges overlap and that none overlaps a range "
-        "reserved by Submariner or OVN-Kubernetes.\n")
+    add(
+        "meshgen checked that no two of these ranges overlap and that none overlaps a range "
+        "reserved by Submariner or OVN-Kubernetes.\n"
+    )
     add("## Address map\n")
-    add("Every range on one line per address family, drawn to scale within each group of "
+    add(
+        "Every range on one line per address family, drawn to scale within each group of "
         "nearby ranges (`~` leaves out a gap): pods in upper case, services in lower case, "
         "`#` reserved, `.` free; a column shared by two ranges shows the one that covers more "
-        "of it. Separate letters are separate ranges: nothing overlaps.\n")
+        "of it. Separate letters are separate ranges: nothing overlaps.\n"
+    )
     out.extend(_fenced("text", address_map(mesh)))
 
     add("## What is in each cluster directory\n")
-    add("- `kustomization.yaml` lists what GitOps applies first, in apply order: namespaces, "
+    add(
+        "- `kustomization.yaml` lists what GitOps applies first, in apply order: namespaces, "
         "CNI attachments, the Istio install resources where they are applied, the "
         "istio-reader token Secret where needed, Submariner resources, the security "
-        "policies" + (", and the ExternalSecrets." if external else "."))
-    add(f"- `{TRAFFIC_DIR}/<unit>/` holds the DestinationRules and VirtualServices, one "
+        "policies" + (", and the ExternalSecrets." if external else ".")
+    )
+    add(
+        f"- `{TRAFFIC_DIR}/<unit>/` holds the DestinationRules and VirtualServices, one "
         f"kustomize unit per namespace (a namespace of more than {UNIT_SERVICES} services is "
         "cut into parts `<namespace>.<k>`), each applied on its own after the cluster "
-        "directory, so no unit is too large for the GitOps engine to render.")
+        "directory, so no unit is too large for the GitOps engine to render."
+    )
     add(_INSTALLER_FILES[istio.installer])
     if external:
-        add("- `external-secrets/` holds ExternalSecrets that render `cacerts` and the remote "
-            "secrets from your secret store; fill the store as described below.\n")
+        add(
+            "- `external-secrets/` holds ExternalSecrets that render `cacerts` and the remote "
+            "secrets from your secret store; fill the store as described below.\n"
+        )
     else:
-        add("- `secrets/` (and, next to the cluster directories, "
+        add(
+            "- `secrets/` (and, next to the cluster directories, "
             f"`{REMOTE_SECRETS_DIR}/`, one per peer, the same for every cluster) holds "
             "placeholders with the exact names, labels, annotations and keys the consumers "
             "read, and empty values. They are **not** applied: create the real Secrets with "
-            "the commands below and never commit them.\n")
+            "the commands below and never commit them.\n"
+        )
     if spec.gitops is not None:
-        add(f"{code(f'gitops/{spec.gitops.engine}/')} wires it all to "
-            f"{_ENGINES[spec.gitops.engine]}; see the last step.\n")
+        add(
+            f"{code(f'gitops/{spec.gitops.engine}/')} wires it all to "
+            f"{_ENGINES[spec.gitops.engine]}; see the last step.\n"
+        )
 
     add("## Steps, in order\n")
-    add("Commands use one kube context per cluster, named after the cluster (for example "
-        "`export KUBECONFIG=cluster1/auth/kubeconfig:cluster2/auth/kubeconfig`).\n")
+    add(
+        "Commands use one kube context per cluster, named after the cluster (for example "
+        "`export KUBECONFIG=cluster1/auth/kubeconfig:cluster2/auth/kubeconfig`).\n"
+    )
     step = _prerequisites(mesh, 1, add)
     if spec.submariner:
         add(f"### {step}. Connect the clusters with Submariner\n")
@@ -143,30 +171,80 @@ def render_readme(mesh: Mesh, units: dict[str, list[str]]) -> str:
     if openshift and rel.has(OPENSHIFT_SIDECAR_NEEDS_ANYUID):
         add(f"### {step}. OpenShift security constraints\n")
         step += 1
-        add("Before Istio 1.20 the sidecar runs as UID 1337, so injected namespaces need the "
-            "`anyuid` SCC (reference: istio.io OpenShift platform setup):\n")
-        out.extend(sh_block(
-            str(cmd("oc", "--context", c.name, "adm", "policy", "add-scc-to-group", "anyuid",
-                    f"system:serviceaccounts:{ns}"))
-            for c in openshift
-            for ns in ["istio-system", *(n.name for n in spec.namespaces if n.injection
-                                         and (not n.clusters or c.name in n.clusters))]))
+        add(
+            "Before Istio 1.20 the sidecar runs as UID 1337, so injected namespaces need the "
+            "`anyuid` SCC (reference: istio.io OpenShift platform setup):\n"
+        )
+        out.extend(
+            sh_block(
+                str(
+                    cmd(
+                        "oc",
+                        "--context",
+                        c.name,
+                        "adm",
+                        "policy",
+                        "add-scc-to-group",
+                        "anyuid",
+                        f"system:serviceaccounts:{ns}",
+                    )
+                )
+                for c in openshift
+                for ns in [
+                    "istio-system",
+                    *(
+                        n.name
+                        for n in spec.namespaces
+                        if n.injection and (not n.clusters or c.name in n.clusters)
+                    ),
+                ]
+            )
+        )
 
     add(f"### {step}. Shared root of trust (`cacerts`)\n")
     step += 1
-    add("One root CA, one intermediate per cluster, with Istio's `tools/certs` Makefiles; "
-        f"run this from the top directory of the Istio {md.text(istio.version)} release:\n")
+    add(
+        "One root CA, one intermediate per cluster, with Istio's `tools/certs` Makefiles; "
+        f"run this from the top directory of the Istio {md.text(istio.version)} release:\n"
+    )
     makefile = "../tools/certs/Makefile.selfsigned.mk"
-    lines = [and_then(cmd("mkdir", "-p", "certs"), cmd("cd", "certs")),
-             str(cmd("make", "-f", makefile, "root-ca"))]
+    lines = [
+        and_then(cmd("mkdir", "-p", "certs"), cmd("cd", "certs")),
+        str(cmd("make", "-f", makefile, "root-ca")),
+    ]
     lines += [str(cmd("make", "-f", makefile, f"{c.name}-cacerts")) for c in spec.clusters]
     if not external:
         for c in spec.clusters:
-            lines.append(pipe(cmd("kubectl", "--context", c.name, "create", "namespace",
-                                  "istio-system", *DRY_RUN), kubectl_apply_stdin(c.name)))
-            lines.append(str(cmd("kubectl", "--context", c.name, "create", "secret", "generic",
-                                 "cacerts", "-n", "istio-system",
-                                 *(f"--from-file={c.name}/{key}" for key in CACERTS_KEYS))))
+            lines.append(
+                pipe(
+                    cmd(
+                        "kubectl",
+                        "--context",
+                        c.name,
+                        "create",
+                        "namespace",
+                        "istio-system",
+                        *DRY_RUN,
+                    ),
+                    kubectl_apply_stdin(c.name),
+                )
+            )
+            lines.append(
+                str(
+                    cmd(
+                        "kubectl",
+                        "--context",
+                        c.name,
+                        "create",
+                        "secret",
+                        "generic",
+                        "cacerts",
+                        "-n",
+                        "istio-system",
+                        *(f"--from-file={c.name}/{key}" for key in CACERTS_KEYS),
+                    )
+                )
+            )
     out.extend(sh_block(lines))
     if external:
         out.extend(external_secret_steps(mesh))
@@ -193,8 +271,10 @@ def _prerequisites(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     spec = mesh.spec
     add(f"### {step}. One kube context per cluster\n")
     step += 1
-    add("Every command below names its cluster by a kube context of the same name. Log in to "
-        "each cluster and rename the context the login created:\n")
+    add(
+        "Every command below names its cluster by a kube context of the same name. Log in to "
+        "each cluster and rename the context the login created:\n"
+    )
     current = Var("CURRENT")
     lines: list[str] = []
     for c in spec.clusters:
@@ -213,19 +293,23 @@ def _prerequisites(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
         return step
     add(f"### {step}. Submariner prerequisites\n")
     step += 1
-    add(f"The gateway engine runs only on nodes labelled `{GATEWAY_LABEL}`: label at least "
-        "one node per cluster (replace `<node>`), then check:\n")
+    add(
+        f"The gateway engine runs only on nodes labelled `{GATEWAY_LABEL}`: label at least "
+        "one node per cluster (replace `<node>`), then check:\n"
+    )
     lines = []
     for c in spec.clusters:
         lines.append(str(label_gateway_node(c)))
-        lines.append(str(cmd("kubectl", "--context", c.name, "get", "nodes", "-l",
-                             GATEWAY_LABEL)))
+        lines.append(str(cmd("kubectl", "--context", c.name, "get", "nodes", "-l", GATEWAY_LABEL)))
     for line in sh_block(lines):
         add(line)
-    ports = "; ".join(f"{md.text(port)} ({md.text(purpose)})"
-                      for port, purpose in gateway_ports(sub))
-    add(f"Open these between the gateway nodes of every cluster (cloud security groups, "
-        f"firewalls) for the {md.code(sub.cable_driver)} cable driver: {ports}.\n")
+    ports = "; ".join(
+        f"{md.text(port)} ({md.text(purpose)})" for port, purpose in gateway_ports(sub)
+    )
+    add(
+        f"Open these between the gateway nodes of every cluster (cloud security groups, "
+        f"firewalls) for the {md.code(sub.cable_driver)} cable driver: {ports}.\n"
+    )
     return step
 
 
@@ -259,9 +343,11 @@ def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     spec = mesh.spec
     add(f"### {step}. Remote secrets (`{REMOTE_SECRETS_DIR}/istio-remote-secret-*.yaml`)\n")
     step += 1
-    add("Each istiod must watch every peer's API server. For every peer, create its secret "
+    add(
+        "Each istiod must watch every peer's API server. For every peer, create its secret "
         "from the peer and apply it to every other cluster (the `--name` must equal the "
-        "peer's clusterName):\n")
+        "peer's clusterName):\n"
+    )
     if len(spec.clusters) > LOOP_ABOVE:
         _remote_secret_loops(mesh, add)
         return step
@@ -269,9 +355,11 @@ def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     for peer in spec.clusters:
         secret = remote_secret_name(peer.name)
         others = [c.name for c in spec.clusters if c.name != peer.name]
-        add(f"{md.code(f'{REMOTE_SECRETS_DIR}/{secret}.yaml')} (secret "
+        add(
+            f"{md.code(f'{REMOTE_SECRETS_DIR}/{secret}.yaml')} (secret "
             f"{md.code(f'istio-system/{secret}')} in "
-            f"{', '.join(md.code(name) for name in others)}):\n")
+            f"{', '.join(md.code(name) for name in others)}):\n"
+        )
         lines: list[str] = []
         for name in others:
             apply = kubectl_apply_stdin(name, equals=True)
@@ -280,22 +368,42 @@ def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
                 continue
             lines.append(pipe(create_remote_secret(mesh, peer), apply))
             if peer.platform == "openshift":
-                lines.append(comment("OpenShift: if istioctl finds several secrets on the "
-                                     "service account, name the token secret:"))
-                lines.append(assign(
-                    srt_name,
-                    cmd("kubectl", f"--context={peer.name}", "-n", "istio-system", "get",
-                        f"serviceaccount/{READER_SERVICE_ACCOUNT}", "-o",
-                        "jsonpath={.secrets}"),
-                    cmd("jq", "-r", '.[] | select(.name | test ("istio-reader-service-'
-                        'account-token-")).name')))
+                lines.append(
+                    comment(
+                        "OpenShift: if istioctl finds several secrets on the "
+                        "service account, name the token secret:"
+                    )
+                )
+                lines.append(
+                    assign(
+                        srt_name,
+                        cmd(
+                            "kubectl",
+                            f"--context={peer.name}",
+                            "-n",
+                            "istio-system",
+                            "get",
+                            f"serviceaccount/{READER_SERVICE_ACCOUNT}",
+                            "-o",
+                            "jsonpath={.secrets}",
+                        ),
+                        cmd(
+                            "jq",
+                            "-r",
+                            '.[] | select(.name | test ("istio-reader-service-'
+                            'account-token-")).name',
+                        ),
+                    )
+                )
                 lines.append(pipe(create_remote_secret(mesh, peer, srt_name), apply))
         for line in sh_block(lines):
             add(line)
     if any(needs_reader_token(mesh, c) for c in spec.clusters):
-        add(f"`istio/reader-token-secret.yaml` asks Kubernetes (>= 1.24 no longer does it by "
+        add(
+            f"`istio/reader-token-secret.yaml` asks Kubernetes (>= 1.24 no longer does it by "
             f"itself) for a token of `{READER_SERVICE_ACCOUNT}`; apply it after Istio is "
-            "installed, since the service account comes with Istio.\n")
+            "installed, since the service account comes with Istio.\n"
+        )
     return step
 
 
@@ -306,17 +414,25 @@ def _remote_secret_loops(mesh: Mesh, add: Callable[[str], None]) -> None:
     spec = mesh.spec
     names = [c.name for c in spec.clusters]
     peer_var, cluster_var = Var("PEER"), Var("CLUSTER")
-    apply_body = ["if " + str(cmd("test", cluster_var, "=", peer_var)), "then", "continue",
-                  "fi", str(cmd("kubectl", "--context", cluster_var, "apply", "-f",
-                                "remote-secret.yaml"))]
+    apply_body = [
+        "if " + str(cmd("test", cluster_var, "=", peer_var)),
+        "then",
+        "continue",
+        "fi",
+        str(cmd("kubectl", "--context", cluster_var, "apply", "-f", "remote-secret.yaml")),
+    ]
     groups: dict[tuple[bool, str | None], list[str]] = {}
     for peer in spec.clusters:
-        groups.setdefault((needs_reader_token(mesh, peer), peer.api_server), []).append(
-            peer.name)
+        groups.setdefault((needs_reader_token(mesh, peer), peer.api_server), []).append(peer.name)
     lines: list[str] = []
     for (token, server), peers in groups.items():
-        argv: list[Word] = [*argv_of(release(spec.istio.version).create_remote_secret),
-                "--context", peer_var, "--name", peer_var]
+        argv: list[Word] = [
+            *argv_of(release(spec.istio.version).create_remote_secret),
+            "--context",
+            peer_var,
+            "--name",
+            peer_var,
+        ]
         if server:
             argv.append(f"--server={server}")
         if token:
@@ -326,9 +442,10 @@ def _remote_secret_loops(mesh: Mesh, add: Callable[[str], None]) -> None:
     lines.append(str(cmd("rm", "remote-secret.yaml")))
     for line in sh_block(lines):
         add(line)
-    if any(c.platform == "openshift" and not needs_reader_token(mesh, c)
-           for c in spec.clusters):
-        add("OpenShift: if istioctl finds several secrets on the service account of a peer, "
+    if any(c.platform == "openshift" and not needs_reader_token(mesh, c) for c in spec.clusters):
+        add(
+            "OpenShift: if istioctl finds several secrets on the service account of a peer, "
             "name its token secret with `--secret-name` (the `istio-reader-service-account-"
             "token-` secret of `kubectl -n istio-system get serviceaccount/"
-            f"{READER_SERVICE_ACCOUNT} -o jsonpath={{.secrets}}`).\n")
+            f"{READER_SERVICE_ACCOUNT} -o jsonpath={{.secrets}}`).\n"
+        )

@@ -40,24 +40,30 @@ def render_sail(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
         values = deep_merge(values, dict(istio.values))
     docs: list[Manifest] = []
     if istio.cni.enabled:
-        docs.append({
+        docs.append(
+            {
+                "apiVersion": API_VERSION,
+                "kind": "IstioCNI",
+                "metadata": metadata("default", labels=dict(MANAGED_BY)),
+                "spec": {
+                    "version": version,
+                    "namespace": istio.cni.namespace,
+                    # CNIConfig has logging.level, not logLevel (api/v1/values_types.gen.go).
+                    "values": {
+                        "cni": {
+                            "excludeNamespaces": list(istio.cni.exclude_namespaces),
+                            "logging": {"level": istio.cni.log_level},
+                        }
+                    },
+                },
+            }
+        )
+    docs.append(
+        {
             "apiVersion": API_VERSION,
-            "kind": "IstioCNI",
-            "metadata": metadata("default", labels=dict(MANAGED_BY)),
-            "spec": {
-                "version": version,
-                "namespace": istio.cni.namespace,
-                # CNIConfig has logging.level, not logLevel (api/v1/values_types.gen.go).
-                "values": {"cni": {
-                    "excludeNamespaces": list(istio.cni.exclude_namespaces),
-                    "logging": {"level": istio.cni.log_level},
-                }},
-            },
-        })
-    docs.append({
-        "apiVersion": API_VERSION,
-        "kind": "Istio",
-        "metadata": metadata(istio_name(mesh), labels=dict(MANAGED_BY)),
-        "spec": {"version": version, "namespace": ISTIO_NAMESPACE, "values": values},
-    })
+            "kind": "Istio",
+            "metadata": metadata(istio_name(mesh), labels=dict(MANAGED_BY)),
+            "spec": {"version": version, "namespace": ISTIO_NAMESPACE, "values": values},
+        }
+    )
     return docs

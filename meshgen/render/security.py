@@ -51,8 +51,9 @@ def render_security(
     docs: list[Manifest] = []
     peer = security.peer_authentication
     if peer is not None:
-        scopes = ([ns for ns in peer.namespaces if ns in placed] if peer.namespaces
-                  else [ISTIO_NAMESPACE])
+        scopes = (
+            [ns for ns in peer.namespaces if ns in placed] if peer.namespaces else [ISTIO_NAMESPACE]
+        )
         docs.extend(
             {
                 "apiVersion": api_version,
@@ -81,8 +82,15 @@ def _authorization_policy(
     if policy.allow.namespaces:
         sources.append({"source": {"namespaces": list(policy.allow.namespaces)}})
     if policy.allow.service_accounts:
-        sources.append({"source": {"principals": [
-            principal(trust_domain, sa) for sa in policy.allow.service_accounts]}})
+        sources.append(
+            {
+                "source": {
+                    "principals": [
+                        principal(trust_domain, sa) for sa in policy.allow.service_accounts
+                    ]
+                }
+            }
+        )
     # Sources in one rule's `from` are ORed. Allowing nobody renders an ALLOW policy without
     # rules, which Istio reads as "deny every request" to the selected workloads.
     if sources:

@@ -87,9 +87,21 @@ def subctl_join(sub: Submariner, cluster: Cluster) -> Cmd:
     """`subctl join` with the spec's values: the cluster ID, its ranges (the very ranges the
     MG2xx checks checked), the cable driver and NAT traversal (subctl cmd/subctl/join.go;
     `--natt`, default true)."""
-    argv = ["subctl", "join", "broker-info.subm", "--context", cluster.name,
-            "--clusterid", cluster.name, "--clustercidr", _cidrs(cluster.pod_cidr),
-            "--servicecidr", _cidrs(cluster.service_cidr), "--cable-driver", sub.cable_driver]
+    argv = [
+        "subctl",
+        "join",
+        "broker-info.subm",
+        "--context",
+        cluster.name,
+        "--clusterid",
+        cluster.name,
+        "--clustercidr",
+        _cidrs(cluster.pod_cidr),
+        "--servicecidr",
+        _cidrs(cluster.service_cidr),
+        "--cable-driver",
+        sub.cable_driver,
+    ]
     if not sub.nat_traversal:
         argv.append("--natt=false")
     return cmd(*argv)
@@ -103,12 +115,15 @@ def gateway_ports(sub: Submariner) -> list[tuple[str, str]]:
     NAT discovery uses 4490/UDP; IPsec adds IKE on 500/UDP and ESP where no NAT is in between.
     4800/UDP is the route agent's VXLAN between a cluster's own nodes (not with
     OVN-Kubernetes)."""
-    ports = [("4500/UDP", f"{sub.cable_driver} tunnels (NAT-T)"),
-             ("4490/UDP", "NAT discovery")]
+    ports = [("4500/UDP", f"{sub.cable_driver} tunnels (NAT-T)"), ("4490/UDP", "NAT discovery")]
     if sub.cable_driver == "libreswan":
         ports += [("500/UDP", "IKE"), ("ESP (IP protocol 50)", "IPsec without NAT in between")]
-    ports.append(("4800/UDP", "route agent VXLAN between the nodes of each cluster "
-                              "(not needed with OVN-Kubernetes)"))
+    ports.append(
+        (
+            "4800/UDP",
+            "route agent VXLAN between the nodes of each cluster (not needed with OVN-Kubernetes)",
+        )
+    )
     return ports
 
 
@@ -120,8 +135,17 @@ def label_gateway_node(cluster: Cluster) -> Cmd:
 
 def subctl_verify(mesh: Mesh) -> Cmd:
     clusters = mesh.spec.clusters
-    return cmd("subctl", "verify", "--context", clusters[0].name, "--tocontext",
-               clusters[-1].name, "--only", "service-discovery,connectivity", "--verbose")
+    return cmd(
+        "subctl",
+        "verify",
+        "--context",
+        clusters[0].name,
+        "--tocontext",
+        clusters[-1].name,
+        "--only",
+        "service-discovery,connectivity",
+        "--verbose",
+    )
 
 
 def subctl_show_connections(cluster: Cluster) -> Cmd:
@@ -129,8 +153,11 @@ def subctl_show_connections(cluster: Cluster) -> Cmd:
 
 
 def _namespace(name: str, labels: dict[str, str]) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": metadata(name, labels={**MANAGED_BY, **labels})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": metadata(name, labels={**MANAGED_BY, **labels}),
+    }
 
 
 def render_submariner(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
@@ -152,8 +179,9 @@ def render_broker(sub: Submariner) -> Manifest:
     # The operator's Broker controller (controllers/submariner/broker_controller.go) installs
     # the broker CRDs and the globalnet and clusterset-IP ConfigMaps; it creates no RBAC (see
     # submariner_manual_steps).
-    components = ["service-discovery", "connectivity"] if sub.service_discovery else [
-        "connectivity"]
+    components = (
+        ["service-discovery", "connectivity"] if sub.service_discovery else ["connectivity"]
+    )
     return {
         "apiVersion": SUBMARINER_API,
         "kind": "Broker",
@@ -200,9 +228,7 @@ def _submariner(mesh: Mesh, sub: Submariner, cluster: Cluster) -> Manifest:
     }
 
 
-def render_service_exports(
-    mesh: Mesh, cluster: Cluster, services: list[Service]
-) -> list[Manifest]:
+def render_service_exports(mesh: Mesh, cluster: Cluster, services: list[Service]) -> list[Manifest]:
     """A ServiceExport (named and placed like its Service:
     https://submariner.io/getting-started/architecture/) for each exported service of `services`
     (the caller passes those placed in `cluster`). Lighthouse reads them however Submariner was
@@ -264,84 +290,161 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
     out: list[str] = []
     add = out.append
 
-    add("Each cluster directory carries a `Submariner` resource (and the broker cluster the "
+    add(
+        "Each cluster directory carries a `Submariner` resource (and the broker cluster the "
         f"`Broker`) for the submariner-operator; `{BROKER_SECRET}` and `{PSK_SECRET}` in "
         "`secrets/` are placeholders that are never applied. Do these steps once, in this "
-        "order, before GitOps applies the cluster directories.\n")
+        "order, before GitOps applies the cluster directories.\n"
+    )
 
     # No gateway node, no tunnel (submariner.io's "Gateway Engine" page, cited at
     # GATEWAY_LABEL); the ports of gateway_ports().
     ports = "UDP 500, 4500 and 4490" if sub.cable_driver == "libreswan" else "UDP 4500 and 4490"
-    add(f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`; replace "
-        f"`<node>` with its name) and open {ports} between the gateways:\n")
+    add(
+        f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`; replace "
+        f"`<node>` with its name) and open {ports} between the gateways:\n"
+    )
     out.extend(sh_block(str(label_gateway_node(c)) for c in clusters))
 
     # The Broker resource installs CRDs only (operator broker_controller.go); RBAC, service
     # accounts and the token come from subctl deploy-broker (which also installs the operator
     # there) or the chart.
-    add(f"2. Deploy the broker on {md.code(broker)} with subctl {md.text(subctl_version)}: it "
+    add(
+        f"2. Deploy the broker on {md.code(broker)} with subctl {md.text(subctl_version)}: it "
         f"creates the `{BROKER_NAMESPACE}` namespace, the broker RBAC and service accounts, "
         "installs the operator there and writes `broker-info.subm` (the `Broker` resource in "
         "git then owns the broker's settings). The `submariner-k8s-broker` Helm chart creates "
-        "the RBAC and a client token instead, but no operator:\n")
-    out.extend(sh_block([
-        str(subctl_deploy_broker(sub)),
-        comment("or: " + str(cmd("helm", "repo", "add", "submariner-latest",
-                                 "https://submariner-io.github.io/submariner-charts/charts"))),
-        comment("    " + str(cmd("helm", "install", "submariner-k8s-broker",
-                                 "submariner-latest/submariner-k8s-broker", "--kube-context",
-                                 broker, "--namespace", BROKER_NAMESPACE,
-                                 "--create-namespace"))),
-    ]))
+        "the RBAC and a client token instead, but no operator:\n"
+    )
+    out.extend(
+        sh_block(
+            [
+                str(subctl_deploy_broker(sub)),
+                comment(
+                    "or: "
+                    + str(
+                        cmd(
+                            "helm",
+                            "repo",
+                            "add",
+                            "submariner-latest",
+                            "https://submariner-io.github.io/submariner-charts/charts",
+                        )
+                    )
+                ),
+                comment(
+                    "    "
+                    + str(
+                        cmd(
+                            "helm",
+                            "install",
+                            "submariner-k8s-broker",
+                            "submariner-latest/submariner-k8s-broker",
+                            "--kube-context",
+                            broker,
+                            "--namespace",
+                            BROKER_NAMESPACE,
+                            "--create-namespace",
+                        )
+                    )
+                ),
+            ]
+        )
+    )
 
     # The operator must run before its resources can be applied.
     others = [c for c in clusters if c.name != broker]
     channel = "stable-" + ".".join(subctl_version.split(".")[:2])
-    add("3. Install the submariner-operator on every cluster that does not run it yet: "
+    add(
+        "3. Install the submariner-operator on every cluster that does not run it yet: "
         f"`subctl join` installs it and creates the two Secrets of step 4 (its `Submariner` "
         "resource is then taken over by the one in git); or subscribe with OLM to package "
         f"`submariner`, channel {md.code(channel)}, in namespace `{OPERATOR_NAMESPACE}`. The "
         "`submariner-operator` Helm chart does not fit: it renders its own `Submariner` "
-        "resource with inline credentials.\n")
+        "resource with inline credentials.\n"
+    )
     if others:
         out.extend(sh_block(str(subctl_join(sub, c)) for c in others))
 
     # URL-safe base64 of JSON (subctl pkg/broker/info.go); ClientToken and IPSecPSK are copies
     # of Secrets whose data values are base64 again. subctl's struct tags do not parse as json
     # tags, so the keys are the Go field names (an inference from those struct tags).
-    add(f"4. Fill `{BROKER_SECRET}` (keys {', '.join(f'`{k}`' for k in BROKER_SECRET_KEYS)}) "
+    add(
+        f"4. Fill `{BROKER_SECRET}` (keys {', '.join(f'`{k}`' for k in BROKER_SECRET_KEYS)}) "
         f"and `{PSK_SECRET}` (key `psk`, the same on every cluster) in `{OPERATOR_NAMESPACE}` "
         f"from `broker-info.subm`, on {md.code(broker)} and on every cluster not joined with "
-        "`subctl join`:\n")
+        "`subctl join`:\n"
+    )
     lines = [
-        pipe(cmd("tr", "--", "-_", "+/", stdin="broker-info.subm"),
-             cmd("base64", "-d", stdout="broker-info.json")),
-        pipe(cmd("jq", "-r", '.ClientToken.data["ca.crt"]', "broker-info.json"),
-             cmd("base64", "-d", stdout="broker-ca.crt")),
-        pipe(cmd("jq", "-r", ".ClientToken.data.token", "broker-info.json"),
-             cmd("base64", "-d", stdout="broker-token")),
-        pipe(cmd("jq", "-r", ".IPSecPSK.data.psk", "broker-info.json"),
-             cmd("base64", "-d", stdout="ipsec-psk")),
+        pipe(
+            cmd("tr", "--", "-_", "+/", stdin="broker-info.subm"),
+            cmd("base64", "-d", stdout="broker-info.json"),
+        ),
+        pipe(
+            cmd("jq", "-r", '.ClientToken.data["ca.crt"]', "broker-info.json"),
+            cmd("base64", "-d", stdout="broker-ca.crt"),
+        ),
+        pipe(
+            cmd("jq", "-r", ".ClientToken.data.token", "broker-info.json"),
+            cmd("base64", "-d", stdout="broker-token"),
+        ),
+        pipe(
+            cmd("jq", "-r", ".IPSecPSK.data.psk", "broker-info.json"),
+            cmd("base64", "-d", stdout="ipsec-psk"),
+        ),
     ]
     for c in clusters:
         apply = kubectl_apply_stdin(c.name)
         lines.append(create_namespace(c.name, OPERATOR_NAMESPACE))
-        lines.append(pipe(cmd("kubectl", "--context", c.name, "-n", OPERATOR_NAMESPACE,
-                              "create", "secret", "generic", BROKER_SECRET,
-                              "--from-file=ca.crt=broker-ca.crt",
-                              "--from-file=token=broker-token",
-                              f"--from-literal=namespace={BROKER_NAMESPACE}", *DRY_RUN), apply))
-        lines.append(pipe(cmd("kubectl", "--context", c.name, "-n", OPERATOR_NAMESPACE,
-                              "create", "secret", "generic", PSK_SECRET,
-                              "--from-file=psk=ipsec-psk", *DRY_RUN), apply))
-    lines.append(str(cmd("rm", "broker-info.json", "broker-ca.crt", "broker-token",
-                         "ipsec-psk")))
+        lines.append(
+            pipe(
+                cmd(
+                    "kubectl",
+                    "--context",
+                    c.name,
+                    "-n",
+                    OPERATOR_NAMESPACE,
+                    "create",
+                    "secret",
+                    "generic",
+                    BROKER_SECRET,
+                    "--from-file=ca.crt=broker-ca.crt",
+                    "--from-file=token=broker-token",
+                    f"--from-literal=namespace={BROKER_NAMESPACE}",
+                    *DRY_RUN,
+                ),
+                apply,
+            )
+        )
+        lines.append(
+            pipe(
+                cmd(
+                    "kubectl",
+                    "--context",
+                    c.name,
+                    "-n",
+                    OPERATOR_NAMESPACE,
+                    "create",
+                    "secret",
+                    "generic",
+                    PSK_SECRET,
+                    "--from-file=psk=ipsec-psk",
+                    *DRY_RUN,
+                ),
+                apply,
+            )
+        )
+    lines.append(str(cmd("rm", "broker-info.json", "broker-ca.crt", "broker-token", "ipsec-psk")))
     out.extend(sh_block(lines))
-    add("With the Helm chart instead of subctl, take `ca.crt` and `token` from the chart's "
+    add(
+        "With the Helm chart instead of subctl, take `ca.crt` and `token` from the chart's "
         f"`submariner-k8s-broker-client-token` Secret in `{BROKER_NAMESPACE}` on "
         f"{md.code(broker)}, and make the PSK yourself (`head -c 48 /dev/urandom > "
-        "ipsec-psk`).\n")
+        "ipsec-psk`).\n"
+    )
 
-    add(f"5. Verify: {md.code(str(subctl_show_connections(clusters[0])))}, then "
-        f"{md.code(str(subctl_verify(mesh)))}.\n")
+    add(
+        f"5. Verify: {md.code(str(subctl_show_connections(clusters[0])))}, then "
+        f"{md.code(str(subctl_verify(mesh)))}.\n"
+    )
     return out

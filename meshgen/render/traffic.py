@@ -35,6 +35,7 @@ from meshgen.versions import release
 CLUSTER_LABEL = "topology.istio.io/cluster"
 ALL_ENDPOINTS = "all"
 
+
 def service_host(service: Service) -> str:
     return f"{service.name}.{service.namespace}.svc.cluster.local"
 
@@ -56,19 +57,23 @@ def render_service_rules(mesh: Mesh, service: Service) -> tuple[Manifest, ...]:
             spec["trafficPolicy"] = traffic_policy(service.traffic_policy)
         if subsets:
             spec["subsets"] = subsets
-        docs.append({
-            "apiVersion": api_version,
-            "kind": "DestinationRule",
-            "metadata": meta,
-            "spec": spec,
-        })
+        docs.append(
+            {
+                "apiVersion": api_version,
+                "kind": "DestinationRule",
+                "metadata": meta,
+                "spec": spec,
+            }
+        )
     if service.routes:
-        docs.append({
-            "apiVersion": api_version,
-            "kind": "VirtualService",
-            "metadata": meta,
-            "spec": {"hosts": [host], "http": [_http_route(host, r) for r in service.routes]},
-        })
+        docs.append(
+            {
+                "apiVersion": api_version,
+                "kind": "VirtualService",
+                "metadata": meta,
+                "spec": {"hosts": [host], "http": [_http_route(host, r) for r in service.routes]},
+            }
+        )
     return tuple(docs)
 
 
@@ -106,9 +111,7 @@ def _subset(
     return entry
 
 
-def traffic_policy(
-    policy: TrafficPolicy, inherited: TrafficPolicy | None = None
-) -> dict[str, Any]:
+def traffic_policy(policy: TrafficPolicy, inherited: TrafficPolicy | None = None) -> dict[str, Any]:
     """A TrafficPolicy in Istio's field order; adds DEFAULT_OUTLIER_DETECTION where locality
     failover would otherwise do nothing (see needs_default_outlier_detection)."""
     # By hand: Istio's order puts loadBalancer first, the spec model declares it third.
@@ -188,11 +191,15 @@ def _fault(fault: Fault) -> dict[str, Any]:
     # the older int `percent` field is deprecated.
     out: dict[str, Any] = {}
     if fault.delay is not None:
-        out["delay"] = {"fixedDelay": fault.delay.fixed_delay,
-                        "percentage": {"value": fault.delay.percentage}}
+        out["delay"] = {
+            "fixedDelay": fault.delay.fixed_delay,
+            "percentage": {"value": fault.delay.percentage},
+        }
     if fault.abort is not None:
-        out["abort"] = {"httpStatus": fault.abort.http_status,
-                        "percentage": {"value": fault.abort.percentage}}
+        out["abort"] = {
+            "httpStatus": fault.abort.http_status,
+            "percentage": {"value": fault.abort.percentage},
+        }
     return out
 
 

@@ -94,10 +94,18 @@ def backends(mesh: Mesh, service: Service) -> list[Backend]:
     if not subsets:
         return [Backend(service, None, c) for c in clusters]
     modulus = min(len(subsets), len(clusters))
-    pinned = {(d.subset, d.cluster) for r in service.routes for d in r.destinations
-              if d.cluster is not None and d.subset is not None}
-    return [Backend(service, s, c) for i, c in enumerate(clusters)
-            for j, s in enumerate(subsets) if i % modulus == j % modulus or (s, c) in pinned]
+    pinned = {
+        (d.subset, d.cluster)
+        for r in service.routes
+        for d in r.destinations
+        if d.cluster is not None and d.subset is not None
+    }
+    return [
+        Backend(service, s, c)
+        for i, c in enumerate(clusters)
+        for j, s in enumerate(subsets)
+        if i % modulus == j % modulus or (s, c) in pinned
+    ]
 
 
 def _matches(match: StringMatch, value: str) -> bool:
@@ -128,20 +136,26 @@ def _route_for(service: Service, caller: str) -> Route | None:
     return None
 
 
-def expected(mesh: Mesh, service: Service, caller: str,
-             placed: list[Backend] | None = None) -> Answer:
+def expected(
+    mesh: Mesh, service: Service, caller: str, placed: list[Backend] | None = None
+) -> Answer:
     """What sleep in `caller` gets from the service, given its routes and test placement
     (`placed`: backends(mesh, service), when the caller has it already)."""
     if placed is None:
         placed = backends(mesh, service)
     if _denied(mesh, service):
-        return Answer(status=403, note="no AuthorizationPolicy allows "
-                      f"{client_namespace(mesh, service)}/{SLEEP}: RBAC: access denied")
+        return Answer(
+            status=403,
+            note="no AuthorizationPolicy allows "
+            f"{client_namespace(mesh, service)}/{SLEEP}: RBAC: access denied",
+        )
     local = _local(mesh, service, caller, placed)
     failover = "locality load balancing: the caller's own locality while it is healthy"
     if not service.routes:
-        return Answer(tuple((v, None) for v in _versions(local)),
-                      note=failover if local != placed else "no routes: any endpoint")
+        return Answer(
+            tuple((v, None) for v in _versions(local)),
+            note=failover if local != placed else "no routes: any endpoint",
+        )
     route = _route_for(service, caller)
     if route is None:
         return Answer(status=404, note="no route matches a plain GET " + PATH)
@@ -152,9 +166,17 @@ def expected(mesh: Mesh, service: Service, caller: str,
     shares: dict[str, int | None] = {}
     single = len(route.destinations) == 1
     for dest in route.destinations:
-        targets = _local(mesh, service, caller, [
-            b for b in placed if (dest.subset is None or b.subset == dest.subset)
-            and (dest.cluster is None or b.cluster == dest.cluster)])
+        targets = _local(
+            mesh,
+            service,
+            caller,
+            [
+                b
+                for b in placed
+                if (dest.subset is None or b.subset == dest.subset)
+                and (dest.cluster is None or b.cluster == dest.cluster)
+            ],
+        )
         weight = 100 if single else dest.weight
         versions = _versions(targets)
         for version in versions:
@@ -174,15 +196,19 @@ def _allow_policies(mesh: Mesh, service: Service) -> list[AuthorizationPolicy]:
         return []
     key, value = _labels(service)
     pods = [{key: value, **s.labels} for s in service.subsets] or [{key: value}]
-    return [p for p in security.authorization_policies
-            if p.namespace == service.namespace
-            and any(all(labels.get(k) == v for k, v in p.selector.items()) for labels in pods)]
+    return [
+        p
+        for p in security.authorization_policies
+        if p.namespace == service.namespace
+        and any(all(labels.get(k) == v for k, v in p.selector.items()) for labels in pods)
+    ]
 
 
 def _allowed(policies: list[AuthorizationPolicy], namespace: str) -> bool:
     return not policies or any(
         namespace in p.allow.namespaces or f"{namespace}/{SLEEP}" in p.allow.service_accounts
-        for p in policies)
+        for p in policies
+    )
 
 
 def client_namespace(mesh: Mesh, service: Service) -> str:
@@ -194,12 +220,18 @@ def client_namespace(mesh: Mesh, service: Service) -> str:
         return service.namespace
     clusters = {c.name for c in service_clusters(mesh, service)}
     for policy in policies:
-        for ns in [*policy.allow.namespaces,
-                   *(sa.split("/", 1)[0] for sa in policy.allow.service_accounts
-                     if sa.endswith(f"/{SLEEP}"))]:
+        for ns in [
+            *policy.allow.namespaces,
+            *(
+                sa.split("/", 1)[0]
+                for sa in policy.allow.service_accounts
+                if sa.endswith(f"/{SLEEP}")
+            ),
+        ]:
             declared = next((n for n in mesh.spec.namespaces if n.name == ns), None)
-            if declared is not None and (not declared.clusters
-                                         or clusters <= set(declared.clusters)):
+            if declared is not None and (
+                not declared.clusters or clusters <= set(declared.clusters)
+            ):
                 return ns
     return service.namespace
 
@@ -243,8 +275,7 @@ def _service(service: Service) -> Manifest:
     ports = service.ports or ()
     spec_ports: list[dict[str, object]] = []
     for p in ports:
-        entry: dict[str, object] = {"name": p.name, "port": p.number,
-                                    "targetPort": HELLOWORLD_PORT}
+        entry: dict[str, object] = {"name": p.name, "port": p.number, "targetPort": HELLOWORLD_PORT}
         if not p.name.startswith("http"):
             # helloworld speaks HTTP/1.1; appProtocol wins over the port name in Istio's
             # protocol selection, so the test answers whatever the port is named.
@@ -253,21 +284,30 @@ def _service(service: Service) -> Manifest:
     if not spec_ports:
         spec_ports = [{"name": "http", "port": DEFAULT_PORT, "targetPort": HELLOWORLD_PORT}]
     return {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": metadata(service.name, service.namespace,
-                             labels={**MANAGED_BY, VERIFY_LABEL[0]: VERIFY_LABEL[1],
-                                     key: value}),
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(
+            service.name,
+            service.namespace,
+            labels={**MANAGED_BY, VERIFY_LABEL[0]: VERIFY_LABEL[1], key: value},
+        ),
         "spec": {"selector": {key: value}, "ports": spec_ports},
     }
 
 
-def _deployment(name: str, namespace: str, labels: dict[str, str],
-                container: dict[str, object], account: str | None = None) -> Manifest:
+def _deployment(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    container: dict[str, object],
+    account: str | None = None,
+) -> Manifest:
     pod: dict[str, object] = {"containers": [container]}
     if account is not None:
         pod = {"serviceAccountName": account, **pod}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": metadata(name, namespace, labels={**MANAGED_BY, **labels}),
         "spec": {
             "replicas": 1,
@@ -282,24 +322,38 @@ def _backend(backend: Backend) -> Manifest:
     key, value = _labels(service)
     subset = next((s for s in service.subsets if s.name == backend.subset), None)
     labels = {key: value, **(subset.labels if subset else {}), VERIFY_LABEL[0]: VERIFY_LABEL[1]}
-    return _deployment(backend.name, service.namespace, dict(sorted(labels.items())), {
-        "name": "helloworld",
-        "image": HELLOWORLD_IMAGE,
-        "env": [{"name": "SERVICE_VERSION", "value": backend.version}],
-        "ports": [{"containerPort": HELLOWORLD_PORT}],
-    })
+    return _deployment(
+        backend.name,
+        service.namespace,
+        dict(sorted(labels.items())),
+        {
+            "name": "helloworld",
+            "image": HELLOWORLD_IMAGE,
+            "env": [{"name": "SERVICE_VERSION", "value": backend.version}],
+            "ports": [{"containerPort": HELLOWORLD_PORT}],
+        },
+    )
 
 
 def _sleep(namespace: str) -> list[Manifest]:
     labels = {"app": SLEEP, VERIFY_LABEL[0]: VERIFY_LABEL[1]}
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": metadata(SLEEP, namespace, labels={**MANAGED_BY, **labels})},
-        _deployment(SLEEP, namespace, labels, {
-            "name": SLEEP,
-            "image": SLEEP_IMAGE,
-            "command": ["/bin/sleep", "infinity"],
-        }, account=SLEEP),
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata(SLEEP, namespace, labels={**MANAGED_BY, **labels}),
+        },
+        _deployment(
+            SLEEP,
+            namespace,
+            labels,
+            {
+                "name": SLEEP,
+                "image": SLEEP_IMAGE,
+                "command": ["/bin/sleep", "infinity"],
+            },
+            account=SLEEP,
+        ),
     ]
 
 
@@ -320,8 +374,7 @@ class VerifyManifests:
             by_cluster = self.placed[id(s)] = {}
             for b in backends(mesh, s):
                 by_cluster.setdefault(b.cluster, []).append(b)
-        self.placement = {id(s): {c.name for c in service_clusters(mesh, s)}
-                          for s in self.services}
+        self.placement = {id(s): {c.name for c in service_clusters(mesh, s)} for s in self.services}
         self.clients = {id(s): client_namespace(mesh, s) for s in self.services}
         self.client_namespaces = set(self.clients.values())
 
@@ -382,8 +435,23 @@ def with_path(command: Cmd, cluster: Word) -> str:
 
 def _curl(mesh: Mesh, service: Service, context: Word) -> str:
     url = f"{service.name}.{service.namespace}:{port_of(service)}{PATH}"
-    return str(cmd("kubectl", "--context", context, "exec", f"deploy/{SLEEP}", "-c", SLEEP,
-                   "-n", client_namespace(mesh, service), "--", "curl", "-sS", url))
+    return str(
+        cmd(
+            "kubectl",
+            "--context",
+            context,
+            "exec",
+            f"deploy/{SLEEP}",
+            "-c",
+            SLEEP,
+            "-n",
+            client_namespace(mesh, service),
+            "--",
+            "curl",
+            "-sS",
+            url,
+        )
+    )
 
 
 def describe(answer: Answer) -> str:
@@ -408,22 +476,27 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     add(f"### {step}. Prove the mesh works\n")
     step += 1
     add("Each istiod must see its own proxies:\n")
-    for line in sh_block(per_cluster(
-            names, lambda c: [str(cmd("istioctl", "--context", c, "proxy-status"))])):
+    for line in sh_block(
+        per_cluster(names, lambda c: [str(cmd("istioctl", "--context", c, "proxy-status"))])
+    ):
         add(line)
     services = verified_services(mesh)
     if not services:
         return step
-    add(f"`<cluster>/{VERIFY_DIR}/` holds test workloads, listed in no `kustomization.yaml` "
+    add(
+        f"`<cluster>/{VERIFY_DIR}/` holds test workloads, listed in no `kustomization.yaml` "
         "(GitOps never applies them): Istio's `helloworld` sample standing in for each "
         "service, one Deployment per subset with the subset's labels, and a `sleep` client. "
         "They take the services' own names: run them before the real applications are "
         "deployed (or in a staging mesh), and delete them afterwards. `helloworld` answers "
         "`Hello version: <subset>, instance: <pod>` (a service without subsets: the "
-        "cluster's name instead of the subset).\n")
+        "cluster's name instead of the subset).\n"
+    )
     if len(spec.services) > len(services):
-        add(f"Test workloads cover the first {len(services)} of {len(spec.services)} "
-            "services; check the others the same way.\n")
+        add(
+            f"Test workloads cover the first {len(services)} of {len(spec.services)} "
+            "services; check the others the same way.\n"
+        )
     add("| service | subset | test Deployment runs in |")
     add("|---|---|---|")
     placed = {id(service): backends(mesh, service) for service in services}
@@ -432,24 +505,49 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
         for b in placed[id(service)]:
             by_subset.setdefault(b.subset or "-", []).append(b.cluster)
         for subset, clusters in by_subset.items():
-            cells = [md.code(f"{service.name}.{service.namespace}"), md.text(subset),
-                     md.text(", ".join(clusters))]
+            cells = [
+                md.code(f"{service.name}.{service.namespace}"),
+                md.text(subset),
+                md.text(", ".join(clusters)),
+            ]
             add("| " + " | ".join(md.cell(x) for x in cells) + " |")
     add("")
     hosting = {b.cluster for backends_of in placed.values() for b in backends_of}
     deployed = [c.name for c in spec.clusters if c.name in hosting]
     selector = f"{VERIFY_LABEL[0]}={VERIFY_LABEL[1]}"
-    for line in sh_block(per_cluster(deployed, lambda c: [
-            with_path(cmd("kubectl", "--context", c, "apply", "-f"), c),
-            str(cmd("kubectl", "--context", c, "wait", "deployment", "-A", "-l", selector,
-                    "--for=condition=Available", "--timeout=300s"))])):
+    for line in sh_block(
+        per_cluster(
+            deployed,
+            lambda c: [
+                with_path(cmd("kubectl", "--context", c, "apply", "-f"), c),
+                str(
+                    cmd(
+                        "kubectl",
+                        "--context",
+                        c,
+                        "wait",
+                        "deployment",
+                        "-A",
+                        "-l",
+                        selector,
+                        "--for=condition=Available",
+                        "--timeout=300s",
+                    )
+                ),
+            ],
+        )
+    ):
         add(line)
-    add("Call every service from every cluster that runs it, a few times each; "
-        "what should answer follows from the routes:\n")
+    add(
+        "Call every service from every cluster that runs it, a few times each; "
+        "what should answer follows from the routes:\n"
+    )
     for service in services:
         _service_calls(mesh, service, add)
-    add("Each client's Envoy must list the endpoints of the other clusters too: pod IPs "
-        "of the peers' pod CIDRs, which Submariner routes directly. Expect addresses in:\n")
+    add(
+        "Each client's Envoy must list the endpoints of the other clusters too: pod IPs "
+        "of the peers' pod CIDRs, which Submariner routes directly. Expect addresses in:\n"
+    )
     pod = Var("POD")
     service = services[0]
     ns = client_namespace(mesh, service)
@@ -457,25 +555,64 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     callers = [c.name for c in service_clusters(mesh, service)]
 
     def endpoints(c: Word) -> list[str]:
-        return [assign(pod, cmd("kubectl", "--context", c, "-n", ns, "get", "pod", "-l",
-                                f"app={SLEEP}", "-o", "jsonpath={.items[0].metadata.name}")),
-                str(cmd("istioctl", "--context", c, "proxy-config", "endpoints", pod,
-                        "-n", ns, "--cluster", cluster))]
+        return [
+            assign(
+                pod,
+                cmd(
+                    "kubectl",
+                    "--context",
+                    c,
+                    "-n",
+                    ns,
+                    "get",
+                    "pod",
+                    "-l",
+                    f"app={SLEEP}",
+                    "-o",
+                    "jsonpath={.items[0].metadata.name}",
+                ),
+            ),
+            str(
+                cmd(
+                    "istioctl",
+                    "--context",
+                    c,
+                    "proxy-config",
+                    "endpoints",
+                    pod,
+                    "-n",
+                    ns,
+                    "--cluster",
+                    cluster,
+                )
+            ),
+        ]
 
     lines = per_cluster(callers, endpoints)
     running = {b.cluster for b in backends(mesh, service)}
-    add(", ".join(f"{md.code(c.name)}: {md.text(', '.join(str(n) for n in c.pod_cidr))}"
-                  for c in service_clusters(mesh, service) if c.name in running) + "\n")
+    add(
+        ", ".join(
+            f"{md.code(c.name)}: {md.text(', '.join(str(n) for n in c.pod_cidr))}"
+            for c in service_clusters(mesh, service)
+            if c.name in running
+        )
+        + "\n"
+    )
     for line in sh_block(lines):
         add(line)
     if spec.submariner is not None:
-        add("Submariner's own end-to-end check, now that Istio runs (its test pods are not "
-            "in the mesh):\n")
+        add(
+            "Submariner's own end-to-end check, now that Istio runs (its test pods are not "
+            "in the mesh):\n"
+        )
         for line in sh_block([str(subctl_verify(mesh))]):
             add(line)
     add("Remove the test workloads:\n")
-    for line in sh_block(per_cluster(deployed, lambda c: [
-            with_path(cmd("kubectl", "--context", c, "delete", "-f"), c)])):
+    for line in sh_block(
+        per_cluster(
+            deployed, lambda c: [with_path(cmd("kubectl", "--context", c, "delete", "-f"), c)]
+        )
+    ):
         add(line)
     return step
 
@@ -485,8 +622,10 @@ def _caller_keys(mesh: Mesh, service: Service) -> dict[str, object]:
     matches the cluster label. Callers with one key get one answer, so the answers cost
     localities x clusters, not clusters squared."""
     by_name = any(CLUSTER_LABEL in m.source_labels for r in service.routes for m in r.match)
-    return {c.name: (c.region, c.zone, c.name if by_name else None)
-            for c in service_clusters(mesh, service)}
+    return {
+        c.name: (c.region, c.zone, c.name if by_name else None)
+        for c in service_clusters(mesh, service)
+    }
 
 
 def _service_calls(mesh: Mesh, service: Service, add: Callable[[str], None]) -> None:

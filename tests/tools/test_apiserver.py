@@ -82,8 +82,10 @@ def istio_crd_files(minor: int) -> list[Path]:
     files = [charts / "base" / ("files" if minor >= 24 else "crds") / "crd-all.gen.yaml"]
     # The IstioOperator CRD ships with 1.10-1.20 in base, 1.21-1.23 only in the operator chart,
     # not at all from 1.24 (the in-cluster operator is gone).
-    for operator in (charts / "base" / "crds" / "crd-operator.yaml",
-                     charts / "istio-operator" / "crds" / "crd-operator.yaml"):
+    for operator in (
+        charts / "base" / "crds" / "crd-operator.yaml",
+        charts / "istio-operator" / "crds" / "crd-operator.yaml",
+    ):
         if operator.exists():
             files.append(operator)
             break
@@ -94,8 +96,6 @@ def sail_crd_files(sail_release: str) -> list[Path]:
     files = sorted(shared("sail-operator", sail_release, "crds").glob("*.yaml"))
     assert files, f"no Sail CRDs for release {sail_release}"
     return files
-
-
 
 
 def common_crd_files() -> list[Path]:
@@ -122,8 +122,11 @@ def crds_in(files: list[Path]) -> list[dict[str, Any]]:
 def _crds(path: Path) -> list[dict[str, Any]]:
     # libyaml: the pure-Python loader takes seconds per Istio or Sail CRD file.
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return [d for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader)
-            if d and d.get("kind") == "CustomResourceDefinition"]
+    return [
+        d
+        for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader)
+        if d and d.get("kind") == "CustomResourceDefinition"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,8 +163,9 @@ class Api:
         self.discovery: dict[str, dict[str, Resource]] = {}
         self.warnings: list[str] = []
 
-    def call(self, method: str, path: str, body: Any = None,
-             content_type: str = "application/json") -> Any:
+    def call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
@@ -194,7 +198,8 @@ class Api:
                 listing = []
             self.discovery[api_version] = {
                 r["kind"]: Resource(r["name"], r["namespaced"])
-                for r in listing if "/" not in r["name"]
+                for r in listing
+                if "/" not in r["name"]
             }
         return self.discovery[api_version].get(kind)
 
@@ -207,8 +212,9 @@ class Api:
         if not meta.get("name"):
             raise ApiError(422, "no metadata.name")
         base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
-        namespace = f"/namespaces/{meta.get('namespace') or 'default'}" if (
-            resource.namespaced) else ""
+        namespace = (
+            f"/namespaces/{meta.get('namespace') or 'default'}" if (resource.namespaced) else ""
+        )
         return f"{base}{namespace}/{resource.plural}/{meta['name']}"
 
     def apply(self, obj: dict[str, Any]) -> None:
@@ -224,8 +230,9 @@ class Api:
             raise
         if isinstance(left, dict) and (left.get("metadata") or {}).get("finalizers"):
             # No controller will ever remove them (e.g. Argo CD's resources finalizer).
-            self.call("PATCH", path, {"metadata": {"finalizers": None}},
-                      "application/merge-patch+json")
+            self.call(
+                "PATCH", path, {"metadata": {"finalizers": None}}, "application/merge-patch+json"
+            )
 
     def delete_namespace(self, name: str) -> None:
         try:
@@ -261,13 +268,14 @@ class Api:
         return {n["metadata"]["name"] for n in self.call("GET", "/api/v1/namespaces")["items"]}
 
 
-def wait_for(what: str, check: Callable[[], bool],
-             state: Callable[[], str] | None = None) -> None:
+def wait_for(what: str, check: Callable[[], bool], state: Callable[[], str] | None = None) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not check():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {TIMEOUT:.0f}s waiting for {what}"
-                        + (f"; now: {state()}" if state else ""))
+            pytest.fail(
+                f"timed out after {TIMEOUT:.0f}s waiting for {what}"
+                + (f"; now: {state()}" if state else "")
+            )
         time.sleep(0.1)
 
 
@@ -293,8 +301,11 @@ class Server:
                 pytest.fail(f"installing CRD {crd['metadata']['name']} ({key}): {error}")
         names = [crd["metadata"]["name"] for crd in docs]
         for crd in docs:
-            wait_for(f"CRD {crd['metadata']['name']} to be served", partial(served, self.api, crd),
-                     partial(self.api.status, f"{CRDS}/{crd['metadata']['name']}"))
+            wait_for(
+                f"CRD {crd['metadata']['name']} to be served",
+                partial(served, self.api, crd),
+                partial(self.api.status, f"{CRDS}/{crd['metadata']['name']}"),
+            )
         self.api.discovery.clear()
         self.crds[slot] = (key, names)
 
@@ -303,8 +314,11 @@ class Server:
             self.api.call("DELETE", f"{CRDS}/{name}")
         for name in names:
             path = f"{CRDS}/{name}"
-            wait_for(f"CRD {name} to be deleted", partial(self.api.gone, path),
-                     partial(self.api.status, path))
+            wait_for(
+                f"CRD {name} to be deleted",
+                partial(self.api.gone, path),
+                partial(self.api.status, path),
+            )
         self.api.discovery.clear()
 
 
@@ -312,8 +326,9 @@ def served(api: Api, crd: dict[str, Any]) -> bool:
     """Established, and every served version in discovery (the handler is then up)."""
     name = crd["metadata"]["name"]
     status = api.call("GET", f"{CRDS}/{name}")
-    conditions = {c["type"]: c["status"]
-                  for c in (status.get("status") or {}).get("conditions") or []}
+    conditions = {
+        c["type"]: c["status"] for c in (status.get("status") or {}).get("conditions") or []
+    }
     if conditions.get("Established") != "True":
         return False
     spec = crd["spec"]
@@ -362,45 +377,84 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log = work / f"{name}.log"
         logs.append(log)
         with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, cwd=work)
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=work
+            )
         processes.append(process)
         return process
 
     try:
         client, peer, secure = free_port(), free_port(), free_port()
-        start("etcd", etcd, "--name", "judge", "--data-dir", str(work / "etcd"),
-              "--listen-client-urls", f"http://127.0.0.1:{client}",
-              "--advertise-client-urls", f"http://127.0.0.1:{client}",
-              "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-              "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-              "--initial-cluster", f"judge=http://127.0.0.1:{peer}",
-              "--unsafe-no-fsync", "--log-level", "warn")
-        subprocess.run([openssl, "genrsa", "-out", str(work / "sa.key"), "2048"], check=True,
-                       capture_output=True)
-        subprocess.run([openssl, "rsa", "-in", str(work / "sa.key"), "-pubout", "-out",
-                        str(work / "sa.pub")], check=True, capture_output=True)
+        start(
+            "etcd",
+            etcd,
+            "--name",
+            "judge",
+            "--data-dir",
+            str(work / "etcd"),
+            "--listen-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--advertise-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-cluster",
+            f"judge=http://127.0.0.1:{peer}",
+            "--unsafe-no-fsync",
+            "--log-level",
+            "warn",
+        )
+        subprocess.run(
+            [openssl, "genrsa", "-out", str(work / "sa.key"), "2048"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [openssl, "rsa", "-in", str(work / "sa.key"), "-pubout", "-out", str(work / "sa.pub")],
+            check=True,
+            capture_output=True,
+        )
         token = secrets.token_hex(16)
         (work / "tokens.csv").write_text(f"{token},judge,judge,system:masters\n")
         process = start(
-            "kube-apiserver", apiserver,
-            "--etcd-servers", f"http://127.0.0.1:{client}", "--etcd-prefix", "/judge",
-            "--service-account-key-file", str(work / "sa.pub"),
-            "--service-account-signing-key-file", str(work / "sa.key"),
-            "--service-account-issuer", "https://kubernetes.default.svc",
-            "--cert-dir", str(work / "certs"), "--bind-address", "127.0.0.1",
-            "--secure-port", str(secure), "--authorization-mode", "RBAC",
-            "--token-auth-file", str(work / "tokens.csv"),
-            "--service-cluster-ip-range", "10.0.0.0/24",
+            "kube-apiserver",
+            apiserver,
+            "--etcd-servers",
+            f"http://127.0.0.1:{client}",
+            "--etcd-prefix",
+            "/judge",
+            "--service-account-key-file",
+            str(work / "sa.pub"),
+            "--service-account-signing-key-file",
+            str(work / "sa.key"),
+            "--service-account-issuer",
+            "https://kubernetes.default.svc",
+            "--cert-dir",
+            str(work / "certs"),
+            "--bind-address",
+            "127.0.0.1",
+            "--secure-port",
+            str(secure),
+            "--authorization-mode",
+            "RBAC",
+            "--token-auth-file",
+            str(work / "tokens.csv"),
+            "--service-cluster-ip-range",
+            "10.0.0.0/24",
             # Without it, deleting a CRD created a moment before can hang for minutes:
             # "could not list instances: storage is (re)initializing".
-            "--watch-cache=false")
+            "--watch-cache=false",
+        )
         api = Api(f"https://127.0.0.1:{secure}", token)
 
         def ready() -> bool:
             if process.poll() is not None:
-                pytest.fail(f"kube-apiserver exited {process.returncode}:\n"
-                            + "\n".join(log_tail(log) for log in logs))
+                pytest.fail(
+                    f"kube-apiserver exited {process.returncode}:\n"
+                    + "\n".join(log_tail(log) for log in logs)
+                )
             try:
                 api.call("GET", "/readyz")
             except (ApiError, OSError):
@@ -431,8 +485,12 @@ class Unit:
 
 def identity(obj: dict[str, Any]) -> tuple[str, str, str, str]:
     meta = obj.get("metadata") or {}
-    return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace") or "",
-            meta.get("name") or "")
+    return (
+        obj.get("apiVersion", ""),
+        obj.get("kind", ""),
+        meta.get("namespace") or "",
+        meta.get("name") or "",
+    )
 
 
 def listed(directory: Path) -> list[Path]:
@@ -446,8 +504,13 @@ def listed(directory: Path) -> list[Path]:
 
 
 def kustomize_build(directory: Path) -> list[dict[str, Any]]:
-    proc = subprocess.run([tool("kustomize"), "build", str(directory)], capture_output=True,
-                          text=True, check=False, env={**os.environ, "HOME": str(directory)})
+    proc = subprocess.run(
+        [tool("kustomize"), "build", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HOME": str(directory)},
+    )
     assert proc.returncode == 0, f"kustomize build {directory}: {proc.stderr}"
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
@@ -461,10 +524,13 @@ def units(out: Path, mesh: Mesh) -> list[Unit]:
         # directory's other files; the remote-secret placeholders (the same objects in every
         # cluster) are judged once, in the first.
         shared = [out / "remote-secrets"] if index == 0 else []
-        dirs[cluster.name] = [*sorted(out.glob(f"{cluster.name}/traffic/*/")),
-                              out / cluster.name, *shared,
-                              out / "gitops" / "flux" / "clusters" / cluster.name,
-                              out / "gitops" / "flux" / "istio" / cluster.name]
+        dirs[cluster.name] = [
+            *sorted(out.glob(f"{cluster.name}/traffic/*/")),
+            out / cluster.name,
+            *shared,
+            out / "gitops" / "flux" / "clusters" / cluster.name,
+            out / "gitops" / "flux" / "istio" / cluster.name,
+        ]
     dirs["argocd-management"] = [out / "gitops" / "argocd"]
     result: list[Unit] = []
     judged: set[Path] = set()
@@ -474,8 +540,9 @@ def units(out: Path, mesh: Mesh) -> list[Unit]:
         for directory in (d for d in candidates if d.is_dir()):
             if "gitops" in directory.relative_to(out).parts:
                 engine = directory.relative_to(out).parts[1]
-                unit.provided.add(argocd_namespace(mesh) if engine == "argocd"
-                                  else ENGINE_NAMESPACES[engine])
+                unit.provided.add(
+                    argocd_namespace(mesh) if engine == "argocd" else ENGINE_NAMESPACES[engine]
+                )
             files = manifest_files(directory)
             in_kustomization: set[Path] = set()
             if (directory / "kustomization.yaml").exists():
@@ -485,13 +552,15 @@ def units(out: Path, mesh: Mesh) -> list[Unit]:
                     for doc in documents(path):
                         sources[identity(doc)] = str(path.relative_to(out))
                 for obj in kustomize_build(directory):
-                    label = sources.get(identity(obj),
-                                        f"kustomize build {directory.relative_to(out)}")
+                    label = sources.get(
+                        identity(obj), f"kustomize build {directory.relative_to(out)}"
+                    )
                     unit.objects.append((label, obj))
             for path in files:
                 if path.resolve() not in in_kustomization | taken:
-                    unit.objects.extend((str(path.relative_to(out)), doc)
-                                        for doc in documents(path))
+                    unit.objects.extend(
+                        (str(path.relative_to(out)), doc) for doc in documents(path)
+                    )
             taken.update(p.resolve() for p in files)
             taken.update(in_kustomization)
         judged.update(taken)
@@ -517,16 +586,20 @@ def judge(server: Server, unit: Unit) -> Verdict:
     created: list[dict[str, Any]] = []
     engine: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        for name in sorted(unit.provided)]
-    namespaces_first = sorted(unit.objects, key=lambda item: identity(item[1])[:2] != (
-        "v1", "Namespace"))
+        for name in sorted(unit.provided)
+    ]
+    namespaces_first = sorted(
+        unit.objects, key=lambda item: identity(item[1])[:2] != ("v1", "Namespace")
+    )
     try:
         for namespace in engine:
             api.apply(namespace)
             created.append(namespace)
         for label, obj in namespaces_first:
-            if obj.get("kind") == "IstioOperator" and api.resource(
-                    obj.get("apiVersion", ""), "IstioOperator") is None:
+            if (
+                obj.get("kind") == "IstioOperator"
+                and api.resource(obj.get("apiVersion", ""), "IstioOperator") is None
+            ):
                 # 1.24+: no IstioOperator CRD exists; istioctl reads the file (test_istioctl).
                 verdict.not_applicable.append(f"{label}: {describe(obj)}")
                 continue
@@ -536,8 +609,9 @@ def judge(server: Server, unit: Unit) -> Verdict:
             except ApiError as error:
                 verdict.rejected.append(f"[{unit.name}] {label}: {describe(obj)}: {error}")
                 continue
-            verdict.warnings.extend(f"[{unit.name}] {label}: {describe(obj)}: {w}"
-                                    for w in api.warnings)
+            verdict.warnings.extend(
+                f"[{unit.name}] {label}: {describe(obj)}: {w}" for w in api.warnings
+            )
             verdict.applied += 1
             created.append(obj)
     finally:
@@ -554,8 +628,7 @@ def reset(server: Server, created: list[dict[str, Any]]) -> None:
     for name in namespaces:
         if name not in server.baseline:
             api.delete_namespace(name)
-    wait_for("the simulated cluster to be empty again",
-             lambda: api.namespaces() == server.baseline)
+    wait_for("the simulated cluster to be empty again", lambda: api.namespaces() == server.baseline)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,8 +722,13 @@ def test_api_server_accepts_every_object(case: Case, server: Server, tmp_path: P
         assert verdict.not_applicable == []
     if case.name.startswith("seed-"):
         istio = case.spec["spec"]["istio"]
-        record("apiserver", case.version, case.spec["spec"]["clusters"][0]["platform"],
-               istio.get("installer", "istioctl"), "accepted")
+        record(
+            "apiserver",
+            case.version,
+            case.spec["spec"]["clusters"][0]["platform"],
+            istio.get("installer", "istioctl"),
+            "accepted",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -682,26 +760,55 @@ DR = "  host: helloworld.sample.svc.cluster.local\n"
 # (what, file to break, how, file named in the rejection, object named, message excerpt)
 BROKEN = [
     # 1.10's DestinationRule enum has no LEAST_REQUEST (added in a later minor).
-    ("least-request-in-1.10", "traffic/sample/rules.yaml",
-     replace(DR, DR + "  trafficPolicy:\n    loadBalancer:\n      simple: LEAST_REQUEST\n"),
-     "traffic/sample/rules.yaml", "DestinationRule sample/helloworld", "LEAST_REQUEST"),
+    (
+        "least-request-in-1.10",
+        "traffic/sample/rules.yaml",
+        replace(DR, DR + "  trafficPolicy:\n    loadBalancer:\n      simple: LEAST_REQUEST\n"),
+        "traffic/sample/rules.yaml",
+        "DestinationRule sample/helloworld",
+        "LEAST_REQUEST",
+    ),
     # fieldValidation=Strict: an unknown field is an error, not silently pruned.
-    ("unknown-crd-field", "traffic/sample/rules.yaml", replace(DR, DR.replace("host", "hostt")),
-     "traffic/sample/rules.yaml", "DestinationRule sample/helloworld", "hostt"),
-    ("unknown-core-field", "secrets/cacerts.yaml", replace("type: Opaque\n", "typo: Opaque\n"),
-     "secrets/cacerts.yaml", "Secret istio-system/cacerts", "typo"),
+    (
+        "unknown-crd-field",
+        "traffic/sample/rules.yaml",
+        replace(DR, DR.replace("host", "hostt")),
+        "traffic/sample/rules.yaml",
+        "DestinationRule sample/helloworld",
+        "hostt",
+    ),
+    (
+        "unknown-core-field",
+        "secrets/cacerts.yaml",
+        replace("type: Opaque\n", "typo: Opaque\n"),
+        "secrets/cacerts.yaml",
+        "Secret istio-system/cacerts",
+        "typo",
+    ),
     # Namespaces must exist before namespaced objects.
-    ("missing-namespace", "namespaces.yaml", drop_namespace("sample"),
-     "traffic/sample/rules.yaml", "VirtualService sample/helloworld",
-     'namespaces "sample" not found'),
+    (
+        "missing-namespace",
+        "namespaces.yaml",
+        drop_namespace("sample"),
+        "traffic/sample/rules.yaml",
+        "VirtualService sample/helloworld",
+        'namespaces "sample" not found',
+    ),
 ]
 
 
-@pytest.mark.parametrize(("what", "file", "mutate", "named", "obj", "message"), BROKEN,
-                         ids=[b[0] for b in BROKEN])
+@pytest.mark.parametrize(
+    ("what", "file", "mutate", "named", "obj", "message"), BROKEN, ids=[b[0] for b in BROKEN]
+)
 def test_api_server_rejects_broken_objects(
-    what: str, file: str, mutate: Callable[[str], str], named: str, obj: str, message: str,
-    server: Server, tmp_path: Path,
+    what: str,
+    file: str,
+    mutate: Callable[[str], str],
+    named: str,
+    obj: str,
+    message: str,
+    server: Server,
+    tmp_path: Path,
 ) -> None:
     prepare(server, SEED_110)
     mesh, out = build_case(SEED_110, tmp_path)
@@ -709,26 +816,39 @@ def test_api_server_rejects_broken_objects(
     target.write_text(mutate(target.read_text()))
     unit = next(u for u in units(out, mesh) if u.name == "cluster1")
     rejected = judge(server, unit).rejected
-    assert any(f"[cluster1] cluster1/{named}: " in r and obj in r and message in r
-               for r in rejected), (what, rejected)
+    assert any(
+        f"[cluster1] cluster1/{named}: " in r and obj in r and message in r for r in rejected
+    ), (what, rejected)
     if what != "missing-namespace":
         assert len(rejected) == 1, (what, rejected)
 
 
 SAIL_BROKEN = [
     # A CEL rule (x-kubernetes-validations), which no JSON-schema checker evaluates.
-    ("cni-not-default", "kind: IstioCNI\nmetadata:\n  name: default\n",
-     "kind: IstioCNI\nmetadata:\n  name: cni\n", "IstioCNI cni", "must be 'default'"),
+    (
+        "cni-not-default",
+        "kind: IstioCNI\nmetadata:\n  name: default\n",
+        "kind: IstioCNI\nmetadata:\n  name: cni\n",
+        "IstioCNI cni",
+        "must be 'default'",
+    ),
     # The release's enum of Istio versions.
-    ("unsupported-version", "  version: v1.28.0\n  namespace: istio-system\n",
-     "  version: v1.10.0\n  namespace: istio-system\n", "Istio default", "v1.10.0"),
+    (
+        "unsupported-version",
+        "  version: v1.28.0\n  namespace: istio-system\n",
+        "  version: v1.10.0\n  namespace: istio-system\n",
+        "Istio default",
+        "v1.10.0",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("what", "old", "new", "obj", "message"), SAIL_BROKEN,
-                         ids=[b[0] for b in SAIL_BROKEN])
-def test_sail_crds_reject_broken_objects(what: str, old: str, new: str, obj: str, message: str,
-                                         server: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("what", "old", "new", "obj", "message"), SAIL_BROKEN, ids=[b[0] for b in SAIL_BROKEN]
+)
+def test_sail_crds_reject_broken_objects(
+    what: str, old: str, new: str, obj: str, message: str, server: Server, tmp_path: Path
+) -> None:
     case = [c for c in CASES if c.sail_release is not None][-1]  # installed last: no swap
     assert case.sail_release is not None
     server.use_crds("sail", case.sail_release, sail_crd_files(case.sail_release))

@@ -18,8 +18,14 @@ pytestmark = pytest.mark.tools
 def run(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PATH"] = path if path is not None else f"{TOOLS / 'bin'}{os.pathsep}{env['PATH']}"
-    return subprocess.run([sys.executable, "-m", "meshgen", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
 
 
 def test_check_output_of_the_committed_example() -> None:
@@ -37,21 +43,31 @@ def test_check_output_names_the_file_line_and_object(tmp_path: Path) -> None:
     target.write_text(target.read_text().replace("  hosts:", "  hostz:"))
     proc = run("check-output", str(out), "--schema-dir", str(schemas()))
     assert proc.returncode == 1
-    assert "cluster2/traffic/sample/rules.yaml:19:1: error[MG902]: kubeconform rejects " \
-           "VirtualService 'helloworld'" in proc.stderr
+    assert (
+        "cluster2/traffic/sample/rules.yaml:19:1: error[MG902]: kubeconform rejects "
+        "VirtualService 'helloworld'" in proc.stderr
+    )
     assert "'hostz' not allowed" in proc.stderr
 
 
 def test_build_validate(tmp_path: Path) -> None:
-    proc = run("build", str(SEED_EXAMPLE), "-o", str(tmp_path / "out"), "--validate",
-               "--schema-dir", str(schemas()))
+    proc = run(
+        "build",
+        str(SEED_EXAMPLE),
+        "-o",
+        str(tmp_path / "out"),
+        "--validate",
+        "--schema-dir",
+        str(schemas()),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "kubeconform: 24 valid" in proc.stderr
 
 
 def test_without_kubeconform(tmp_path: Path) -> None:
-    bare = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
-                           if not (Path(p) / "kubeconform").exists())
+    bare = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "kubeconform").exists()
+    )
     proc = run("check-output", "out", path=bare)
     assert proc.returncode == 1
     assert "kubeconform is not on PATH" in proc.stderr

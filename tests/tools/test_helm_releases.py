@@ -41,14 +41,22 @@ PLATFORMS = ("openshift", "kubernetes")
 Docs = list[dict[str, Any]]
 
 
-def template(release: Path, chart: Chart, values: dict[str, Any],
-             tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def template(
+    release: Path, chart: Chart, values: dict[str, Any], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
     values_file = tmp_path / f"{chart.key}-{id(values)}.values.yaml"
     values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
     try:
-        return run(tool("helm"), "template", chart.release,
-                   release / "charts" / CHART_DIRS[chart.key], "--namespace", chart.namespace,
-                   "-f", values_file)
+        return run(
+            tool("helm"),
+            "template",
+            chart.release,
+            release / "charts" / CHART_DIRS[chart.key],
+            "--namespace",
+            chart.namespace,
+            "-f",
+            values_file,
+        )
     finally:
         values_file.unlink()
 
@@ -75,14 +83,16 @@ def one(docs: Docs, kind: str, name: str) -> dict[str, Any]:
 
 
 def container_env(deployment: dict[str, Any], container: str) -> dict[str, Any]:
-    (spec,) = [c for c in deployment["spec"]["template"]["spec"]["containers"]
-               if c["name"] == container]
+    (spec,) = [
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == container
+    ]
     return {e["name"]: e.get("value") for e in spec.get("env", [])}
 
 
 def injector_values(docs: Docs) -> dict[str, Any]:
     values: dict[str, Any] = json.loads(
-        one(docs, "ConfigMap", "istio-sidecar-injector")["data"]["values"])
+        one(docs, "ConfigMap", "istio-sidecar-injector")["data"]["values"]
+    )
     return values
 
 
@@ -93,8 +103,17 @@ def openshift_profile(release: Path) -> dict[str, dict[str, Any]]:
     profiles: dict[str, dict[str, Any]] = {}
     for key in ("cni", "istiod"):
         files = release / "charts" / CHART_DIRS[key] / "files"
-        helm_profile = next((p for p in (files / "profile-platform-openshift.yaml",
-                                         files / "profile-openshift.yaml") if p.exists()), None)
+        helm_profile = next(
+            (
+                p
+                for p in (
+                    files / "profile-platform-openshift.yaml",
+                    files / "profile-openshift.yaml",
+                )
+                if p.exists()
+            ),
+            None,
+        )
         if helm_profile is not None:
             profiles[key] = yaml.safe_load(helm_profile.read_text(encoding="utf-8"))
         else:
@@ -108,15 +127,20 @@ def cni_settings(docs: Docs) -> dict[str, Any]:
     pod = daemonset["spec"]["template"]["spec"]
     install = next(c for c in pod["containers"] if c["name"] in ("install-cni", "istio-cni"))
     settings: dict[str, Any] = {e["name"]: e.get("value") for e in install.get("env", [])}
-    configs = [d for d in docs if d["kind"] == "ConfigMap"
-               and d["metadata"]["name"] == "istio-cni-config"]
+    configs = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "istio-cni-config"
+    ]
     for config in configs:
         settings.update({k: v for k, v in config["data"].items() if k.isupper()})
-    settings["hostPaths"] = {v["name"]: v["hostPath"]["path"]
-                             for v in pod["volumes"] if "hostPath" in v}
+    settings["hostPaths"] = {
+        v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v
+    }
     settings["privileged"] = bool(install.get("securityContext", {}).get("privileged"))
-    settings["nads"] = [(d["metadata"]["namespace"], d["metadata"]["name"])
-                        for d in docs if d["kind"] == "NetworkAttachmentDefinition"]
+    settings["nads"] = [
+        (d["metadata"]["namespace"], d["metadata"]["name"])
+        for d in docs
+        if d["kind"] == "NetworkAttachmentDefinition"
+    ]
     return settings
 
 
@@ -147,8 +171,9 @@ def mesh_at(version: str, platform: str, **istio: Any) -> Mesh:
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("minor", MINORS)
-def test_release_charts_carry_every_intended_setting(tmp_path: Path, minor: int,
-                                                     platform: str) -> None:
+def test_release_charts_carry_every_intended_setting(
+    tmp_path: Path, minor: int, platform: str
+) -> None:
     release = istio_release(minor)
     version = release.name
     mesh = mesh_at(version, platform)
@@ -181,14 +206,18 @@ def test_release_charts_carry_every_intended_setting(tmp_path: Path, minor: int,
         assert cni["CNI_CONF_NAME"] == wanted["cniConfFileName"]
         if "privileged" in wanted:  # else the chart's template decides, whatever the values
             assert cni["privileged"] == wanted["privileged"], (
-                f"{version}: the OpenShift profile says privileged={wanted['privileged']}")
+                f"{version}: the OpenShift profile says privileged={wanted['privileged']}"
+            )
         assert cni["nads"] == (
-            [("default", "istio-cni")] if wanted.get("provider") == "multus" else [])
+            [("default", "istio-cni")] if wanted.get("provider") == "multus" else []
+        )
         # The injector sees what the profile gives it: the Multus network annotation (up to
         # 1.18), istio_cni / pilot.cni with the multus provider, the platform.
-        wanted_injector: dict[str, Any] = {key: profile["istiod"][key] for key in
-                           ("istio_cni", "sidecarInjectorWebhook", "global")
-                           if key in profile["istiod"]}
+        wanted_injector: dict[str, Any] = {
+            key: profile["istiod"][key]
+            for key in ("istio_cni", "sidecarInjectorWebhook", "global")
+            if key in profile["istiod"]
+        }
         if "pilot" in profile["istiod"]:
             wanted_injector["pilot"] = {"cni": profile["istiod"]["pilot"]["cni"]}
         assert_subset(wanted_injector, injector, f"{version} injector values")
@@ -231,8 +260,7 @@ def changed(values: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
     return copied
 
 
-def unread_values(release: Path, chart: Chart, values: dict[str, Any],
-                  tmp_path: Path) -> list[str]:
+def unread_values(release: Path, chart: Chart, values: dict[str, Any], tmp_path: Path) -> list[str]:
     """The leaves of `values` whose removal and change both leave the rendering unchanged
     (a change that makes the chart fail proves nothing: the chart may just validate it)."""
     baseline = template(release, chart, values, tmp_path)
@@ -257,21 +285,26 @@ def test_no_value_is_silently_ignored(tmp_path: Path, minor: int, platform: str)
     release = istio_release(minor)
     mesh = mesh_at(release.name, platform)
     values = helm_values(mesh, mesh.spec.clusters[0])
-    unread = {chart.key: unread_values(release, chart, values[chart.key], tmp_path)
-              for chart in charts(mesh) if values[chart.key]}
+    unread = {
+        chart.key: unread_values(release, chart, values[chart.key], tmp_path)
+        for chart in charts(mesh)
+        if values[chart.key]
+    }
     assert unread == {key: [] for key in unread}, f"{release.name}: values nothing reads"
 
 
 @pytest.mark.parametrize("minor", [19, 21, 24, NEWEST_MINOR])
-def test_openshift_without_cni_keeps_the_platform_but_not_multus(tmp_path: Path,
-                                                                 minor: int) -> None:
+def test_openshift_without_cni_keeps_the_platform_but_not_multus(
+    tmp_path: Path, minor: int
+) -> None:
     release = istio_release(minor)
     mesh = mesh_at(release.name, "openshift", cni={"enabled": False})
     rendered = render(release, mesh, mesh.spec.clusters[0], tmp_path)
     assert set(rendered) == {"base", "istiod"}
     istiod = rendered["istiod"]
     assert container_env(one(istiod, "Deployment", "istiod"), "discovery")["PLATFORM"] == (
-        "openshift")
+        "openshift"
+    )
     injector = injector_values(istiod)
     assert not injector.get("pilot", {}).get("cni", {}).get("enabled")
     assert not injector.get("istio_cni", {}).get("enabled")
@@ -281,8 +314,12 @@ def test_trust_domain_revision_and_user_values(tmp_path: Path) -> None:
     release = istio_release(NEWEST_MINOR)
     data = seed_data()
     data["spec"]["trustDomain"] = "corp.example"
-    data["spec"]["istio"].update(version=release.name, installer="helm", revision="1-30",
-                                 values={"pilot": {"env": {"EXTRA": "yes"}}})
+    data["spec"]["istio"].update(
+        version=release.name,
+        installer="helm",
+        revision="1-30",
+        values={"pilot": {"env": {"EXTRA": "yes"}}},
+    )
     mesh = mesh_from(data)
     cluster = mesh.spec.clusters[1]
     istiod = render(release, mesh, cluster, tmp_path)["istiod"]
@@ -299,18 +336,23 @@ def test_the_probe_finds_a_value_nothing_reads(tmp_path: Path) -> None:
     # The 1.19 base chart renders CRDs only: global.platform changes nothing there.
     release = istio_release(19)
     base = Chart("base", "base", "istio-base", "istio-system")
-    assert unread_values(release, base, {"global": {"platform": "openshift"}},
-                         tmp_path) == ["global.platform"]
+    assert unread_values(release, base, {"global": {"platform": "openshift"}}, tmp_path) == [
+        "global.platform"
+    ]
 
 
-@pytest.mark.parametrize(("minor", "values", "message"), [
-    (NEWEST_MINOR, {"global": {"platform": "foo"}}, "unknown platform"),
-    # The 1.21-1.23 OpenShift switch is gone from the >= 1.24 charts.
-    (NEWEST_MINOR, {"profile": "openshift"}, "unknown profile"),
-    (22, {"profile": "nope"}, "unknown profile"),
-])
-def test_values_that_break_the_charts_fail(tmp_path: Path, minor: int,
-                                           values: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("minor", "values", "message"),
+    [
+        (NEWEST_MINOR, {"global": {"platform": "foo"}}, "unknown platform"),
+        # The 1.21-1.23 OpenShift switch is gone from the >= 1.24 charts.
+        (NEWEST_MINOR, {"profile": "openshift"}, "unknown profile"),
+        (22, {"profile": "nope"}, "unknown profile"),
+    ],
+)
+def test_values_that_break_the_charts_fail(
+    tmp_path: Path, minor: int, values: dict[str, Any], message: str
+) -> None:
     chart = Chart("istiod", "istiod", "istiod", "istio-system")
     proc = template(istio_release(minor), chart, values, tmp_path)
     assert proc.returncode != 0

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.tools
 
 
 @pytest.fixture(scope="module", params=sorted(EXAMPLES))
-def example(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> tuple[Mesh, Path]:
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Mesh, Path]:
     out = tmp_path_factory.mktemp(request.param)
     return build(EXAMPLES[request.param], out), out
 
@@ -76,17 +77,25 @@ def test_analyze_reports_no_errors(example: tuple[Mesh, Path], tmp_path: Path) -
 def test_manifest_generate_carries_the_cluster_identity(example: tuple[Mesh, Path]) -> None:
     mesh, out = example
     if mesh.spec.istio.installer not in ("istioctl", "operator"):
-        pytest.skip("no IstioOperator: helm values are rendered by "
-                    "tests/tools/test_helm_releases.py")
+        pytest.skip(
+            "no IstioOperator: helm values are rendered by tests/tools/test_helm_releases.py"
+        )
     for cluster in mesh.spec.clusters:
-        proc = run(tool("istioctl"), "manifest", "generate",
-                   "-f", out / cluster.name / "istio" / "istio-operator.yaml")
+        proc = run(
+            tool("istioctl"),
+            "manifest",
+            "generate",
+            "-f",
+            out / cluster.name / "istio" / "istio-operator.yaml",
+        )
         assert proc.returncode == 0, proc.stderr
         objects = [d for d in yaml.safe_load_all(proc.stdout) if d]
         by_name = {(d["kind"], d["metadata"]["name"]): d for d in objects}
         istiod = by_name[("Deployment", "istiod")]
-        env = {e["name"]: e.get("value") for e in
-               istiod["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = {
+            e["name"]: e.get("value")
+            for e in istiod["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
         assert env["CLUSTER_ID"] == cluster.name
         mesh_config = yaml.safe_load(by_name[("ConfigMap", "istio")]["data"]["mesh"])
         assert mesh_config["defaultConfig"]["meshId"] == mesh.mesh_id
@@ -106,8 +115,9 @@ def test_version_matrix(minor: int, platform: str, tmp_path: Path) -> None:
     cluster = tmp_path / "out" / "cluster1"
     assert run(tool("istioctl"), "validate", "-f", cluster).returncode == 0
     assert errors(analyze(cluster, write_services(mesh, tmp_path))) == []
-    generated = run(tool("istioctl"), "manifest", "generate",
-                    "-f", cluster / "istio" / "istio-operator.yaml")
+    generated = run(
+        tool("istioctl"), "manifest", "generate", "-f", cluster / "istio" / "istio-operator.yaml"
+    )
     assert generated.returncode == 0, generated.stderr
     assert "CLUSTER_ID" in generated.stdout
 
@@ -130,8 +140,9 @@ def test_validate_rejects_an_unknown_field(tmp_path: Path) -> None:
 
 def test_analyze_rejects_a_route_to_a_missing_subset(tmp_path: Path) -> None:
     mesh = build(EXAMPLES["openshift-submariner"], tmp_path / "out")
-    target = break_file(tmp_path / "out", "traffic/sample/rules.yaml", "subset: v2\n",
-                        "subset: v3\n")
+    target = break_file(
+        tmp_path / "out", "traffic/sample/rules.yaml", "subset: v2\n", "subset: v3\n"
+    )
     services = write_services(mesh, tmp_path)
     assert [m["code"] for m in errors(analyze(target, services))] == ["IST0101"]
     text = run(tool("istioctl"), "analyze", "-A", "--use-kube=false", target, services)
@@ -140,8 +151,12 @@ def test_analyze_rejects_a_route_to_a_missing_subset(tmp_path: Path) -> None:
 
 def test_manifest_generate_rejects_an_unknown_value(tmp_path: Path) -> None:
     build(EXAMPLES["openshift-submariner"], tmp_path / "out")
-    target = break_file(tmp_path / "out", "istio/istio-operator.yaml",
-                        "      meshID: mesh1", "      meshId_typo: mesh1")
+    target = break_file(
+        tmp_path / "out",
+        "istio/istio-operator.yaml",
+        "      meshID: mesh1",
+        "      meshId_typo: mesh1",
+    )
     proc = run(tool("istioctl"), "manifest", "generate", "-f", target)
     assert proc.returncode != 0
     assert "meshId_typo" in proc.stderr
@@ -150,14 +165,36 @@ def test_manifest_generate_rejects_an_unknown_value(tmp_path: Path) -> None:
 def test_every_kind_in_the_output_is_known_to_a_validator(example: tuple[Mesh, Path]) -> None:
     # kubeconform covers core kinds and CRDs; kustomize covers the Kustomization.
     _, out = example
-    kinds = {d["kind"] for f in out.rglob("*.yaml") for d in documents(f)
-             if not f.name.endswith(".values.yaml")}
+    kinds = {
+        d["kind"]
+        for f in out.rglob("*.yaml")
+        for d in documents(f)
+        if not f.name.endswith(".values.yaml")
+    }
     assert kinds <= {
-        "Kustomization", "Namespace", "Secret", "NetworkAttachmentDefinition", "IstioOperator",
-        "DestinationRule", "VirtualService", "Istio", "IstioCNI", "Submariner", "Broker",
-        "ServiceExport", "ExternalSecret", "Application", "GitRepository", "HelmRepository",
-        "HelmRelease", "PeerAuthentication", "AuthorizationPolicy",
+        "Kustomization",
+        "Namespace",
+        "Secret",
+        "NetworkAttachmentDefinition",
+        "IstioOperator",
+        "DestinationRule",
+        "VirtualService",
+        "Istio",
+        "IstioCNI",
+        "Submariner",
+        "Broker",
+        "ServiceExport",
+        "ExternalSecret",
+        "Application",
+        "GitRepository",
+        "HelmRepository",
+        "HelmRelease",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
         # The test workloads of <cluster>/verify/ (out/README.md's last step).
-        "Deployment", "Service", "ServiceAccount",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
         # The argocd-cm health-check patch of gitops/argocd/bootstrap/.
-        "ConfigMap"}
+        "ConfigMap",
+    }

@@ -65,10 +65,16 @@ def cell(tag: str, platform: str) -> Any:
 
 CELLS = [cell(t, p) for t in TAGS for p in ("openshift", "kubernetes")]
 # The seed at each tag on both platforms, and every example on that tag's minor.
-SUBJECTS = [pytest.param(t, f"seed-{p}", id=f"{t}-seed-{p}")
-            for t in TAGS for p in ("openshift", "kubernetes")] + [
-    pytest.param(t, name, id=f"{t}-{name}") for t in TAGS
-    for name, path in sorted(EXAMPLES.items()) if example_minor(path) == minor(t)]
+SUBJECTS = [
+    pytest.param(t, f"seed-{p}", id=f"{t}-seed-{p}")
+    for t in TAGS
+    for p in ("openshift", "kubernetes")
+] + [
+    pytest.param(t, name, id=f"{t}-{name}")
+    for t in TAGS
+    for name, path in sorted(EXAMPLES.items())
+    if example_minor(path) == minor(t)
+]
 
 
 def seed_at(tag: str, platform: str, directory: Path) -> Path:
@@ -86,8 +92,7 @@ def istioctl(tag: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run `istioctl-<tag>`; a command that tries to reach a cluster fails, not hangs."""
     command = [release_istioctl(tag), *map(str, args)]
     try:
-        return subprocess.run(command, capture_output=True, text=True, check=False,
-                              timeout=300)
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     except subprocess.TimeoutExpired:
         pytest.fail(f"timed out: {' '.join(command)}")
 
@@ -108,8 +113,9 @@ def generate(tag: str, *args: str | Path) -> list[dict[str, Any]]:
 def openshift_profile(tag: str) -> str:
     """`manifest generate` of the release's own `profile: openshift` (its
     profiles/openshift.yaml and, from 1.23, the charts' OpenShift platform profile)."""
-    proc = istioctl(tag, "manifest", "generate", "--set", "profile=openshift",
-                    "--manifests", manifests(tag))
+    proc = istioctl(
+        tag, "manifest", "generate", "--set", "profile=openshift", "--manifests", manifests(tag)
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -129,33 +135,57 @@ def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return found[0]
 
 
-def injected_pod_annotations(tag: str, objects: list[dict[str, Any]],
-                             directory: Path) -> dict[str, str]:
+def injected_pod_annotations(
+    tag: str, objects: list[dict[str, Any]], directory: Path
+) -> dict[str, str]:
     """The annotations a pod gets from the rendered injector: `istioctl-<tag> kube-inject`
     with the rendered injection template, values and mesh config, plus the webhook's
     `injectedAnnotations` (which kube-inject leaves to the webhook)."""
     injector = find(objects, "ConfigMap", "istio-sidecar-injector")["data"]
     mesh = find(objects, "ConfigMap", "istio")["data"]["mesh"]
-    files = {"inject.yaml": injector["config"], "values.json": injector["values"],
-             "mesh.yaml": mesh, "deployment.yaml": yaml.safe_dump({
-                 "apiVersion": "apps/v1", "kind": "Deployment",
-                 "metadata": {"name": "app", "namespace": "sample"},
-                 "spec": {"selector": {"matchLabels": {"app": "app"}}, "template": {
-                     "metadata": {"labels": {"app": "app"}},
-                     "spec": {"containers": [{"name": "app", "image": "app"}]}}}})}
+    files = {
+        "inject.yaml": injector["config"],
+        "values.json": injector["values"],
+        "mesh.yaml": mesh,
+        "deployment.yaml": yaml.safe_dump(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "app", "namespace": "sample"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "app"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "app"}},
+                        "spec": {"containers": [{"name": "app", "image": "app"}]},
+                    },
+                },
+            }
+        ),
+    }
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (directory / name).write_text(text)
     # An explicit revision: without one, 1.30 asks a cluster for the default revision (and
     # waits for one forever); "default" renders as no revision.
-    proc = istioctl(tag, "kube-inject", "-f", directory / "deployment.yaml",
-                    "--injectConfigFile", directory / "inject.yaml",
-                    "--valuesFile", directory / "values.json",
-                    "--meshConfigFile", directory / "mesh.yaml", "--revision", "default")
+    proc = istioctl(
+        tag,
+        "kube-inject",
+        "-f",
+        directory / "deployment.yaml",
+        "--injectConfigFile",
+        directory / "inject.yaml",
+        "--valuesFile",
+        directory / "values.json",
+        "--meshConfigFile",
+        directory / "mesh.yaml",
+        "--revision",
+        "default",
+    )
     assert proc.returncode == 0, proc.stderr
     [deployment] = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    annotations: dict[str, str] = dict(deployment["spec"]["template"]["metadata"]
-                                       .get("annotations") or {})
+    annotations: dict[str, str] = dict(
+        deployment["spec"]["template"]["metadata"].get("annotations") or {}
+    )
     webhook = yaml.safe_load(injector["config"]) or {}
     annotations.update(webhook.get("injectedAnnotations") or {})
     return annotations
@@ -169,35 +199,45 @@ def cni_settings(tag: str, objects: list[dict[str, Any]], directory: Path) -> di
         NETWORKS: injected_pod_annotations(tag, objects, directory).get(NETWORKS),
         # From 1.19 the cni chart renders the Multus network the annotation names.
         "NetworkAttachmentDefinitions": sorted(
-            f"{d['metadata'].get('namespace')}/{d['metadata']['name']}" for d in objects
-            if d["kind"] == "NetworkAttachmentDefinition") or None,
+            f"{d['metadata'].get('namespace')}/{d['metadata']['name']}"
+            for d in objects
+            if d["kind"] == "NetworkAttachmentDefinition"
+        )
+        or None,
     }
-    daemonsets = [d for d in objects
-                  if d["kind"] == "DaemonSet" and d["metadata"]["name"] == "istio-cni-node"]
+    daemonsets = [
+        d for d in objects if d["kind"] == "DaemonSet" and d["metadata"]["name"] == "istio-cni-node"
+    ]
     if not daemonsets:
         return settings
     pod = daemonsets[0]["spec"]["template"]["spec"]
     paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
     install = next(c for c in pod["containers"] if c["name"] == "install-cni")
     env = {e["name"]: e.get("value") for e in install.get("env", [])}
-    config = [d for d in objects
-              if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "istio-cni-config"]
+    config = [
+        d
+        for d in objects
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "istio-cni-config"
+    ]
     chained = env.get("CHAINED_CNI_PLUGIN")
     if chained is None and config:  # from 1.23 the chart passes it through the ConfigMap
         chained = config[0]["data"].get("CHAINED_CNI_PLUGIN")
-    settings.update({
-        "cniBinDir": paths.get("cni-bin-dir"),
-        "cniConfDir": paths.get("cni-net-dir"),
-        "chained": chained,
-        "privileged": (install.get("securityContext") or {}).get("privileged"),
-        "seLinuxOptions": (install.get("securityContext") or {}).get("seLinuxOptions"),
-    })
+    settings.update(
+        {
+            "cniBinDir": paths.get("cni-bin-dir"),
+            "cniConfDir": paths.get("cni-net-dir"),
+            "chained": chained,
+            "privileged": (install.get("securityContext") or {}).get("privileged"),
+            "seLinuxOptions": (install.get("securityContext") or {}).get("seLinuxOptions"),
+        }
+    )
     return settings
 
 
 @pytest.mark.parametrize(("tag", "platform"), CELLS)
-def test_manifest_generate_carries_identity_and_platform(tag: str, platform: str,
-                                                         tmp_path: Path) -> None:
+def test_manifest_generate_carries_identity_and_platform(
+    tag: str, platform: str, tmp_path: Path
+) -> None:
     mesh = build(seed_at(tag, platform, tmp_path), tmp_path / "out")
     assert mesh.spec.istio.installer == "istioctl"
     reference = [d for d in yaml.safe_load_all(openshift_profile(tag)) if d]
@@ -209,11 +249,14 @@ def test_manifest_generate_carries_identity_and_platform(tag: str, platform: str
     assert expected["chained"] == "false", expected
     assert expected[NETWORKS] is not None, expected
     for cluster in mesh.spec.clusters:
-        objects = generate(tag, "-f", tmp_path / "out" / cluster.name / "istio"
-                           / "istio-operator.yaml")
+        objects = generate(
+            tag, "-f", tmp_path / "out" / cluster.name / "istio" / "istio-operator.yaml"
+        )
         istiod = find(objects, "Deployment", "istiod")
-        env = {e["name"]: e.get("value")
-               for e in istiod["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = {
+            e["name"]: e.get("value")
+            for e in istiod["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
         assert env["CLUSTER_ID"] == cluster.name
         mesh_config = yaml.safe_load(find(objects, "ConfigMap", "istio")["data"]["mesh"])
         assert mesh_config["defaultConfig"]["meshId"] == mesh.mesh_id
@@ -281,20 +324,29 @@ _Readable.add_representer(str, _string)
 
 
 def canonical(objects: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
-    return {k: yaml.dump(v, Dumper=_Readable, sort_keys=True, width=1000)
-            for k, v in by_key(objects).items()}
+    return {
+        k: yaml.dump(v, Dumper=_Readable, sort_keys=True, width=1000)
+        for k, v in by_key(objects).items()
+    }
 
 
-def readable_diff(ours: dict[tuple[str, str, str], str],
-                  theirs: dict[tuple[str, str, str], str]) -> str:
+def readable_diff(
+    ours: dict[tuple[str, str, str], str], theirs: dict[tuple[str, str, str], str]
+) -> str:
     lines: list[str] = []
     for key in sorted(ours.keys() | theirs.keys()):
         if ours.get(key) == theirs.get(key):
             continue
         name = "/".join(k for k in key if k)
-        lines.extend(difflib.unified_diff(
-            (theirs.get(key) or "").splitlines(), (ours.get(key) or "").splitlines(),
-            f"blog: {name}", f"meshgen: {name}", lineterm=""))
+        lines.extend(
+            difflib.unified_diff(
+                (theirs.get(key) or "").splitlines(),
+                (ours.get(key) or "").splitlines(),
+                f"blog: {name}",
+                f"meshgen: {name}",
+                lineterm="",
+            )
+        )
     return "\n".join(lines)
 
 
@@ -305,12 +357,14 @@ def test_seed_renders_exactly_as_the_blog(cluster: str, tmp_path: Path) -> None:
     if SEED_TAG not in TAGS:
         pytest.fail(f"scripts/install-istioctl-releases must build the seed's {SEED_TAG}")
     build(SEED_EXAMPLE, tmp_path / "out")
-    ours = canonical(generate(SEED_TAG, "-f", tmp_path / "out" / cluster / "istio"
-                              / "istio-operator.yaml"))
+    ours = canonical(
+        generate(SEED_TAG, "-f", tmp_path / "out" / cluster / "istio" / "istio-operator.yaml")
+    )
     theirs = canonical(generate(SEED_TAG, "-f", SEED_DATA / f"{cluster}.yaml"))
     assert len(theirs) > 40  # istiod, ingress gateway, CNI, CRDs, webhooks: not vacuous
     assert ours == theirs, "meshgen's rendering differs from the blog's:\n" + readable_diff(
-        ours, theirs)
+        ours, theirs
+    )
 
 
 def test_validate_rejects_what_the_release_does_not_know(tmp_path: Path) -> None:
@@ -320,8 +374,11 @@ def test_validate_rejects_what_the_release_does_not_know(tmp_path: Path) -> None
     text = target.read_text()
     host = "  host: helloworld.sample.svc.cluster.local\n"
     assert host in text
-    target.write_text(text.replace(
-        host, host + "  trafficPolicy:\n    loadBalancer:\n      simple: LEAST_REQUEST\n", 1))
+    target.write_text(
+        text.replace(
+            host, host + "  trafficPolicy:\n    loadBalancer:\n      simple: LEAST_REQUEST\n", 1
+        )
+    )
     proc = istioctl(SEED_TAG, "validate", "-f", target)
     assert proc.returncode != 0
     assert 'unknown value "LEAST_REQUEST"' in proc.stderr

@@ -56,15 +56,20 @@ def _key(version: str) -> tuple[int, ...]:
 SAIL_NAMES: list[str] = sorted(SAIL_RELEASES, key=_key)
 
 
-def conform_tree(out: Path, istio_version: str, k8s_minor: int | None = None,
-                 schema_dir: Path | None = None) -> tuple[int, int]:
+def conform_tree(
+    out: Path, istio_version: str, k8s_minor: int | None = None, schema_dir: Path | None = None
+) -> tuple[int, int]:
     """(objects validated, objects emitted) over every cluster directory; asserts clean."""
     files = manifest_files(out)
     emitted = sum(len(documents(f)) for f in files)
     minor = release(istio_version).minor
     summary = run_kubeconform(
-        files, binary=tool("kubeconform"), schema_dir=schema_dir or schemas(),
-        istio_version=istio_version, kubernetes_minor=k8s_minor or KUBERNETES_SUPPORT[minor][0])
+        files,
+        binary=tool("kubeconform"),
+        schema_dir=schema_dir or schemas(),
+        istio_version=istio_version,
+        kubernetes_minor=k8s_minor or KUBERNETES_SUPPORT[minor][0],
+    )
     assert summary.diagnostics == [], summary.diagnostics
     assert (summary.invalid, summary.errors, summary.skipped) == (0, 0, 0)
     return summary.valid, emitted
@@ -87,7 +92,8 @@ def test_version_matrix(minor: int, platform: str, installer: str, tmp_path: Pat
     assert istio_crd_dir(schemas(), minor) == schemas() / "crds" / f"istio-1.{minor}"
     version = istio_release(minor).name
     if (installer == "sail" and not sail_releases_for(version)) or (
-            installer == "operator" and not release(version).has_in_cluster_operator):
+        installer == "operator" and not release(version).has_in_cluster_operator
+    ):
         pytest.skip(f"meshgen refuses installer {installer} on {version}")
     data = copy.deepcopy(seed_data())
     data["spec"]["istio"].update(version=version, installer=installer)
@@ -99,8 +105,6 @@ def test_version_matrix(minor: int, platform: str, installer: str, tmp_path: Pat
     validated, emitted = conform_tree(tmp_path / "out", version)
     assert validated == emitted > 0
     record("kubeconform", version, platform, installer, "accepted")
-
-
 
 
 def _release_crd_file(release_dir: Path) -> Path:
@@ -121,16 +125,15 @@ def _converted(crd_files: list[Path]) -> dict[str, Any]:
             spec = doc["spec"]
             for version in spec["versions"]:
                 if version.get("served", True):
-                    path = (f"{spec['group']}/{spec['names']['kind'].lower()}_"
-                            f"{version['name']}.json")
-                    schemas_by_path[path] = converter.convert(
-                        version["schema"]["openAPIV3Schema"])
+                    path = f"{spec['group']}/{spec['names']['kind'].lower()}_{version['name']}.json"
+                    schemas_by_path[path] = converter.convert(version["schema"]["openAPIV3Schema"])
     return schemas_by_path
 
 
 def _folder(folder: Path) -> dict[str, Any]:
-    return {p.relative_to(folder).as_posix(): json.loads(p.read_text())
-            for p in folder.rglob("*.json")}
+    return {
+        p.relative_to(folder).as_posix(): json.loads(p.read_text()) for p in folder.rglob("*.json")
+    }
 
 
 @pytest.mark.parametrize("minor", MINORS)
@@ -154,10 +157,17 @@ def test_each_sail_release_has_exactly_its_crds(sail: str) -> None:
 # ---------------------------------------------------------------------------------------
 # A field or value a minor's CRDs do not have is rejected for that minor, through the CLI.
 
+
 def meshgen(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{TOOLS / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "meshgen", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
 
 
 def locality_failover_at_1_10(tmp_path: Path) -> Path:
@@ -174,18 +184,28 @@ def locality_failover_at_1_10(tmp_path: Path) -> Path:
 
 NEWER_FIELDS = [
     # (what, old, new, the first minor whose DestinationRule CRD has it, kubeconform's verdict)
-    ("least-request", "      simple: ROUND_ROBIN\n", "      simple: LEAST_REQUEST\n", 14,
-     "/spec/trafficPolicy/loadBalancer/simple: value must be one of 'ROUND_ROBIN', "
-     "'LEAST_CONN', 'RANDOM', 'PASSTHROUGH'"),
-    ("failover-priority", "        enabled: true\n",
-     "        enabled: true\n        failoverPriority:\n        - topology.istio.io/network\n", 12,
-     "/spec/trafficPolicy/loadBalancer/localityLbSetting: additional properties "
-     "'failoverPriority' not allowed"),
+    (
+        "least-request",
+        "      simple: ROUND_ROBIN\n",
+        "      simple: LEAST_REQUEST\n",
+        14,
+        "/spec/trafficPolicy/loadBalancer/simple: value must be one of 'ROUND_ROBIN', "
+        "'LEAST_CONN', 'RANDOM', 'PASSTHROUGH'",
+    ),
+    (
+        "failover-priority",
+        "        enabled: true\n",
+        "        enabled: true\n        failoverPriority:\n        - topology.istio.io/network\n",
+        12,
+        "/spec/trafficPolicy/loadBalancer/localityLbSetting: additional properties "
+        "'failoverPriority' not allowed",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("what", "old", "new", "since", "verdict"), NEWER_FIELDS,
-                         ids=[f[0] for f in NEWER_FIELDS])
+@pytest.mark.parametrize(
+    ("what", "old", "new", "since", "verdict"), NEWER_FIELDS, ids=[f[0] for f in NEWER_FIELDS]
+)
 def test_check_output_rejects_what_the_minor_lacks(
     what: str, old: str, new: str, since: int, verdict: str, tmp_path: Path
 ) -> None:
@@ -197,28 +217,34 @@ def test_check_output_rejects_what_the_minor_lacks(
     assert old in text, what
     target.write_text(text.replace(old, new, 1))
     for version in ("1.10", "1.10.6", f"1.{since - 1}"):
-        proc = meshgen("check-output", str(out), "--schema-dir", str(schemas()),
-                       "--istio-version", version)
+        proc = meshgen(
+            "check-output", str(out), "--schema-dir", str(schemas()), "--istio-version", version
+        )
         assert proc.returncode == 1, (version, proc.stderr)
-        assert (f"east/traffic/payments/rules.yaml:2:1: error[MG902]: kubeconform rejects "
-                f"DestinationRule 'checkout': {verdict}") in proc.stderr, (version, proc.stderr)
+        assert (
+            f"east/traffic/payments/rules.yaml:2:1: error[MG902]: kubeconform rejects "
+            f"DestinationRule 'checkout': {verdict}"
+        ) in proc.stderr, (version, proc.stderr)
         assert ", 1 invalid, 0 errors, 0 skipped" in proc.stderr
     # The minor that introduced it accepts the same object.
-    proc = meshgen("check-output", str(out), "--schema-dir", str(schemas()),
-                   "--istio-version", f"1.{since}")
+    proc = meshgen(
+        "check-output", str(out), "--schema-dir", str(schemas()), "--istio-version", f"1.{since}"
+    )
     assert proc.returncode == 0, proc.stderr
     assert ", 0 invalid, 0 errors, 0 skipped" in proc.stderr
 
 
 def test_check_output_wants_a_version(tmp_path: Path) -> None:
-    proc = meshgen("check-output", "out", "--schema-dir", str(schemas()),
-                   "--istio-version", "1.10.x")
+    proc = meshgen(
+        "check-output", "out", "--schema-dir", str(schemas()), "--istio-version", "1.10.x"
+    )
     assert proc.returncode == 2
     assert "expected 1.MINOR or 1.MINOR.PATCH, got '1.10.x'" in proc.stderr
 
 
 # ---------------------------------------------------------------------------------------
 # Missing schemas are said, per object, never replaced by a neighbour's.
+
 
 def schema_view(tmp_path: Path, istio: list[int], sail: list[str]) -> Path:
     """A schema directory with only these Istio minors and Sail releases (symlinks)."""
@@ -235,29 +261,45 @@ def schema_view(tmp_path: Path, istio: list[int], sail: list[str]) -> Path:
 def test_missing_istio_minor_is_reported(tmp_path: Path) -> None:
     build(seed_variant_file(tmp_path, 10, "openshift"), tmp_path / "out")
     view = schema_view(tmp_path, [m for m in MINORS if m not in (10, 20)], [])
-    summary = run_kubeconform(manifest_files(tmp_path / "out"), binary=tool("kubeconform"),
-                              schema_dir=view, istio_version="1.10.0", kubernetes_minor=25)
-    istio_objects = [d for f in manifest_files(tmp_path / "out") for d in documents(f)
-                     if d["apiVersion"].startswith("networking.istio.io/")]
+    summary = run_kubeconform(
+        manifest_files(tmp_path / "out"),
+        binary=tool("kubeconform"),
+        schema_dir=view,
+        istio_version="1.10.0",
+        kubernetes_minor=25,
+    )
+    istio_objects = [
+        d
+        for f in manifest_files(tmp_path / "out")
+        for d in documents(f)
+        if d["apiVersion"].startswith("networking.istio.io/")
+    ]
     assert istio_objects
     assert summary.errors == len(istio_objects)
     assert {d.code for d in summary.diagnostics} == {"MG904"}
     assert {d.message for d in summary.diagnostics} == {
         f"kubeconform could not check {d['kind']} {d['metadata']['name']!r}: no schema for "
         f"Istio 1.10 in {view / 'crds'} (it has Istio 1.11-1.19, 1.21-1.30)"
-        for d in istio_objects}
+        for d in istio_objects
+    }
 
 
 def test_api_version_the_minor_does_not_serve_is_reported(tmp_path: Path) -> None:
     # networking.istio.io/v1 came with 1.22: output built for 1.22 checked as 1.21.
     build(seed_variant_file(tmp_path, 22, "kubernetes"), tmp_path / "out")
     files = manifest_files(tmp_path / "out" / "cluster1" / "traffic")
-    summary = run_kubeconform(files, binary=tool("kubeconform"), schema_dir=schemas(),
-                              istio_version="1.21", kubernetes_minor=26)
+    summary = run_kubeconform(
+        files,
+        binary=tool("kubeconform"),
+        schema_dir=schemas(),
+        istio_version="1.21",
+        kubernetes_minor=26,
+    )
     assert summary.errors == len(summary.diagnostics) > 0
-    assert ("kubeconform could not check DestinationRule 'helloworld': Istio 1.21 has no CRD "
-            "for networking.istio.io/v1 DestinationRule") in {
-                d.message for d in summary.diagnostics}
+    assert (
+        "kubeconform could not check DestinationRule 'helloworld': Istio 1.21 has no CRD "
+        "for networking.istio.io/v1 DestinationRule"
+    ) in {d.message for d in summary.diagnostics}
 
 
 def sail_seed(tmp_path: Path, version: str) -> Path:
@@ -273,25 +315,39 @@ def test_sail_without_an_accepting_release_is_reported(tmp_path: Path) -> None:
     out = sail_seed(tmp_path, "1.28.0")
     files = manifest_files(out / "cluster1")
     view = schema_view(tmp_path, [28], ["1.0.0", "1.25.2"])
-    summary = run_kubeconform(files, binary=tool("kubeconform"), schema_dir=view,
-                              istio_version="1.28.0", kubernetes_minor=30)
+    summary = run_kubeconform(
+        files,
+        binary=tool("kubeconform"),
+        schema_dir=view,
+        istio_version="1.28.0",
+        kubernetes_minor=30,
+    )
     assert (summary.invalid, summary.errors) == (0, 2)  # IstioCNI and Istio
     assert [d.code for d in summary.diagnostics] == ["MG904", "MG904"]
-    assert ("no schema for the Sail Operator release that accepts Istio 1.28.0 (Sail 1.28.3, "
-            "1.29.2, 1.30.3)") in summary.diagnostics[0].message
+    assert (
+        "no schema for the Sail Operator release that accepts Istio 1.28.0 (Sail 1.28.3, "
+        "1.29.2, 1.30.3)"
+    ) in summary.diagnostics[0].message
     # A version no Sail release installs.
-    summary = run_kubeconform([out / "cluster1" / "istio" / "sail.yaml"],
-                              binary=tool("kubeconform"), schema_dir=schemas(),
-                              istio_version="1.20", kubernetes_minor=30)
+    summary = run_kubeconform(
+        [out / "cluster1" / "istio" / "sail.yaml"],
+        binary=tool("kubeconform"),
+        schema_dir=schemas(),
+        istio_version="1.20",
+        kubernetes_minor=30,
+    )
     assert summary.errors == 2
     assert {d.message for d in summary.diagnostics} == {
         f"kubeconform could not check {kind} 'default': no Sail Operator release accepts "
         "Istio 1.20 (Sail 1.0.0, 1.25.2, 1.26.3, 1.27.3, 1.28.3, 1.29.2, 1.30.3 install "
-        "1.21.6 to 1.30.3)" for kind in ("Istio", "IstioCNI")}
+        "1.21.6 to 1.30.3)"
+        for kind in ("Istio", "IstioCNI")
+    }
 
 
 # ---------------------------------------------------------------------------------------
 # Sail Operator objects against the CRDs of the release that installs that Istio version.
+
 
 def test_sail_release_choice() -> None:
     assert sail_version_for("1.28") == "1.28.10"
@@ -303,22 +359,30 @@ def test_sail_release_choice() -> None:
 
 
 SAIL_CASES = sorted(
-    {(sail, max((v for v in accepted if _key(v)[1] == minor), key=_key))
-     for sail, accepted in SAIL_RELEASES.items() for minor in {_key(v)[1] for v in accepted}},
-    key=lambda case: (_key(case[0]), _key(case[1])))
+    {
+        (sail, max((v for v in accepted if _key(v)[1] == minor), key=_key))
+        for sail, accepted in SAIL_RELEASES.items()
+        for minor in {_key(v)[1] for v in accepted}
+    },
+    key=lambda case: (_key(case[0]), _key(case[1])),
+)
 
 
-@pytest.mark.parametrize(("sail", "version"), SAIL_CASES,
-                         ids=[f"sail-{s}-istio-{v}" for s, v in SAIL_CASES])
-def test_sail_objects_are_valid_for_each_release(sail: str, version: str,
-                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sail", "version"), SAIL_CASES, ids=[f"sail-{s}-istio-{v}" for s, v in SAIL_CASES]
+)
+def test_sail_objects_are_valid_for_each_release(sail: str, version: str, tmp_path: Path) -> None:
     # Only that release's CRDs are there, so they are the ones chosen.
     minor = _key(version)[1]
     view = schema_view(tmp_path, [minor], [sail])
     assert sail_crd_dir(view, version) == view / "crds" / f"sail-{sail}"
     out = sail_seed(tmp_path, version)
-    kinds = [d["kind"] for f in manifest_files(out) for d in documents(f)
-             if d["apiVersion"] == "sailoperator.io/v1"]
+    kinds = [
+        d["kind"]
+        for f in manifest_files(out)
+        for d in documents(f)
+        if d["apiVersion"] == "sailoperator.io/v1"
+    ]
     assert sorted(kinds) == ["Istio", "Istio", "IstioCNI", "IstioCNI"]
     validated, emitted = conform_tree(out, version, schema_dir=view)
     assert validated == emitted
@@ -328,23 +392,30 @@ def test_sail_objects_are_valid_for_each_release(sail: str, version: str,
 def test_sail_release_rejects_a_version_it_does_not_list(sail: str, tmp_path: Path) -> None:
     version = max(SAIL_RELEASES[sail], key=_key)
     unknown = f"v1.{_key(version)[1] + 1}.0"  # the next minor: that release cannot know it
-    enum = json.loads((schemas() / "crds" / f"sail-{sail}" / "sailoperator.io" /
-                       "istio_v1.json").read_text())["properties"]["spec"]["properties"][
-                           "version"]["enum"]
+    enum = json.loads(
+        (schemas() / "crds" / f"sail-{sail}" / "sailoperator.io" / "istio_v1.json").read_text()
+    )["properties"]["spec"]["properties"]["version"]["enum"]
     assert f"v{version}" in enum
     assert unknown not in enum
     target = sail_seed(tmp_path, version) / "cluster1" / "istio" / "sail.yaml"
     text = target.read_text()
     assert text.count(f"  version: v{version}\n") == 2
     target.write_text(text.replace(f"  version: v{version}\n", f"  version: {unknown}\n"))
-    summary = run_kubeconform([target], binary=tool("kubeconform"),
-                              schema_dir=schema_view(tmp_path, [], [sail]),
-                              istio_version=version, kubernetes_minor=30)
+    summary = run_kubeconform(
+        [target],
+        binary=tool("kubeconform"),
+        schema_dir=schema_view(tmp_path, [], [sail]),
+        istio_version=version,
+        kubernetes_minor=30,
+    )
     assert (summary.valid, summary.invalid) == (0, 2), summary
     for diag in summary.diagnostics:
         assert diag.code == "MG902"
-        assert re.search(r"rejects (IstioCNI|Istio) 'default': /spec/version: value must be "
-                         rf"one of .*'v{re.escape(version)}'", diag.message), diag.message
+        assert re.search(
+            r"rejects (IstioCNI|Istio) 'default': /spec/version: value must be "
+            rf"one of .*'v{re.escape(version)}'",
+            diag.message,
+        ), diag.message
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,8 +426,12 @@ BROKEN = [
     ("wrong-type", "traffic/sample/rules.yaml", "      version: v1", "      version: [v1]"),
     ("bad-namespace-field", "namespaces.yaml", "  labels:", "  labelz:"),
     ("operator-unknown-spec", "istio/istio-operator.yaml", "spec:\n", "spec:\n  profil: x\n"),
-    ("nad-unknown-field", "cni/network-attachment-definitions.yaml", "metadata:",
-     "spec:\n  confg: x\nmetadata:"),
+    (
+        "nad-unknown-field",
+        "cni/network-attachment-definitions.yaml",
+        "metadata:",
+        "spec:\n  confg: x\nmetadata:",
+    ),
     ("secret-bad-key-type", "secrets/cacerts.yaml", '  ca-cert.pem: ""', "  ca-cert.pem: 5"),
 ]
 
@@ -371,8 +446,13 @@ def test_kubeconform_rejects_broken_objects(
     text = target.read_text()
     assert old in text
     target.write_text(text.replace(old, new, 1))
-    summary = run_kubeconform([target], binary=tool("kubeconform"), schema_dir=schemas(),
-                              istio_minor=10, kubernetes_minor=25)
+    summary = run_kubeconform(
+        [target],
+        binary=tool("kubeconform"),
+        schema_dir=schemas(),
+        istio_minor=10,
+        kubernetes_minor=25,
+    )
     assert summary.invalid == 1, (what, summary)
     assert summary.diagnostics[0].code == "MG902"
 
@@ -382,20 +462,27 @@ SAIL_BROKEN = [
     # enum (kubeconform does not run CEL).
     ("cni-not-default", "metadata:\n  name: default\n", "metadata:\n  name: cni\n"),
     ("unknown-spec-field", "  namespace: istio-system\n", "  namespaces: istio-system\n"),
-    ("unpinned-version", "  version: v1.28.0\n  namespace: istio-system",
-     "  version: latest\n  namespace: istio-system"),
+    (
+        "unpinned-version",
+        "  version: v1.28.0\n  namespace: istio-system",
+        "  version: latest\n  namespace: istio-system",
+    ),
     ("unknown-value", "      meshID: ", "      meshId: "),
 ]
 
 
 @pytest.mark.parametrize(("what", "old", "new"), SAIL_BROKEN, ids=[b[0] for b in SAIL_BROKEN])
-def test_sail_schemas_reject_broken_objects(what: str, old: str, new: str,
-                                            tmp_path: Path) -> None:
+def test_sail_schemas_reject_broken_objects(what: str, old: str, new: str, tmp_path: Path) -> None:
     build(EXAMPLES["openshift-sail"], tmp_path / "out")
     target = tmp_path / "out" / "hub" / "istio" / "sail.yaml"
     text = target.read_text()
     assert old in text, what
     target.write_text(text.replace(old, new, 1))
-    summary = run_kubeconform([target], binary=tool("kubeconform"), schema_dir=schemas(),
-                              istio_version="1.28.0", kubernetes_minor=32)
+    summary = run_kubeconform(
+        [target],
+        binary=tool("kubeconform"),
+        schema_dir=schemas(),
+        istio_version="1.28.0",
+        kubernetes_minor=32,
+    )
     assert summary.invalid == 1, (what, summary)

@@ -46,7 +46,10 @@ def kustomize_command() -> list[str]:
 def kustomize_build(directory: Path, command: list[str]) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [*command, str(directory)],
-        capture_output=True, text=True, check=False, env={**os.environ, "HOME": str(directory)},
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HOME": str(directory)},
     )
     assert proc.returncode == 0, proc.stderr
     return [d for d in yaml.safe_load_all(proc.stdout) if d is not None]
@@ -72,8 +75,10 @@ def test_kustomize_builds_every_cluster_directory(built: Path) -> None:
         # Placeholders are never applied; the IstioOperator is an istioctl input file.
         for obj in objects:
             name = obj["metadata"]["name"]
-            assert not (obj["kind"] == "Secret" and obj.get("type") != (
-                "kubernetes.io/service-account-token")), name
+            assert not (
+                obj["kind"] == "Secret"
+                and obj.get("type") != ("kubernetes.io/service-account-token")
+            ), name
             assert obj["kind"] != "IstioOperator"
         # Everything listed is applied, and kustomize kept every object.
         listed = yaml.safe_load((cluster / "kustomization.yaml").read_text())["resources"]
@@ -118,7 +123,10 @@ def test_kustomize_builds_every_traffic_unit(built: Path) -> None:
             assert not cluster_ids & ids  # no rule in two units
             cluster_ids |= ids
     for cluster, ids in seen.items():
-        rules = {(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
-                 for path in (cluster / "traffic").glob("*/rules.yaml")
-                 for d in yaml.safe_load_all(path.read_text()) if d}
+        rules = {
+            (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
+            for path in (cluster / "traffic").glob("*/rules.yaml")
+            for d in yaml.safe_load_all(path.read_text())
+            if d
+        }
         assert ids == rules, cluster

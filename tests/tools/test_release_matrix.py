@@ -45,16 +45,20 @@ def seed_text(version: str, platform: str, installer: str) -> str:
 @pytest.mark.parametrize("installer", INSTALLERS)
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
 @pytest.mark.parametrize("minor", range(OLDEST_MINOR, NEWEST_MINOR + 1))
-def test_cell_compiles_or_is_refused_with_the_nearest_version(minor: int, platform: str,
-                                                              installer: str) -> None:
+def test_cell_compiles_or_is_refused_with_the_nearest_version(
+    minor: int, platform: str, installer: str
+) -> None:
     version = istio_release(minor).name
     loaded, diags = load_text(seed_text(version, platform, installer), "mesh.yaml")
     assert loaded is not None, diags
     mesh, diags = validate(loaded)
     assert mesh is not None, diags
     errors = [d for d in run_checks(mesh, loaded.positions) if d.severity is Severity.ERROR]
-    installer_warnings = [d for d in run_checks(mesh, loaded.positions)
-                          if d.code in ("MG302", "MG303") and d.severity is not Severity.ERROR]
+    installer_warnings = [
+        d
+        for d in run_checks(mesh, loaded.positions)
+        if d.code in ("MG302", "MG303") and d.severity is not Severity.ERROR
+    ]
     assert not installer_warnings
     if installer == "sail" and not sail_releases_for(version):
         [diag] = errors
@@ -68,8 +72,13 @@ def test_cell_compiles_or_is_refused_with_the_nearest_version(minor: int, platfo
         assert diag.code == "MG302"
         assert diag.hint is not None
         assert f"Istio {IN_CLUSTER_OPERATOR.last_minor} or older" in diag.hint
-        record("meshgen", version, platform, installer,
-               f"refused: MG302, use {IN_CLUSTER_OPERATOR.last_minor} or istioctl")
+        record(
+            "meshgen",
+            version,
+            platform,
+            installer,
+            f"refused: MG302, use {IN_CLUSTER_OPERATOR.last_minor} or istioctl",
+        )
     else:
         assert errors == []
         record("meshgen", version, platform, installer, "compiled")

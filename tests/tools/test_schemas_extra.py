@@ -37,20 +37,24 @@ KUBERNETES_MINOR = 30
 
 def conform(docs: list[Manifest], path: Path) -> Summary:
     path.write_text(dump_all(docs), encoding="utf-8")
-    return run_kubeconform([path], binary=tool("kubeconform"), schema_dir=schemas(),
-                           kubernetes_minor=KUBERNETES_MINOR)
+    return run_kubeconform(
+        [path], binary=tool("kubeconform"), schema_dir=schemas(), kubernetes_minor=KUBERNETES_MINOR
+    )
 
 
 def rendered_objects() -> list[Manifest]:
     data = copy.deepcopy(seed_data())
-    data["spec"]["submariner"].update(deploy="operator", version="0.21.0",
-                                      cableDriver="wireguard")
+    data["spec"]["submariner"].update(deploy="operator", version="0.21.0", cableDriver="wireguard")
     data["spec"]["clusters"][0]["apiServer"] = "https://api.cluster1.example.com:6443"
-    data["spec"]["clusters"][1].update(podCIDR=["10.132.0.0/14", "fd00:10:132::/56"],
-                                       serviceCIDR=["172.31.0.0/16", "fd00:10:96::/112"])
+    data["spec"]["clusters"][1].update(
+        podCIDR=["10.132.0.0/14", "fd00:10:132::/56"],
+        serviceCIDR=["172.31.0.0/16", "fd00:10:96::/112"],
+    )
     data["spec"]["services"][0]["export"] = True
-    data["spec"]["secrets"] = {"provider": "external-secrets",
-                               "store": {"kind": "SecretStore", "name": "vault"}}
+    data["spec"]["secrets"] = {
+        "provider": "external-secrets",
+        "store": {"kind": "SecretStore", "name": "vault"},
+    }
     mesh = mesh_from(data)
     docs: list[Manifest] = []
     for cluster in mesh.spec.clusters:
@@ -65,57 +69,81 @@ def rendered_objects() -> list[Manifest]:
 def test_rendered_objects_are_valid(tmp_path: Path) -> None:
     docs = rendered_objects()
     kinds = {d["kind"] for d in docs}
-    assert kinds == {"Namespace", "Broker", "Submariner", "ServiceExport", "Secret",
-                     "ExternalSecret"}
+    assert kinds == {
+        "Namespace",
+        "Broker",
+        "Submariner",
+        "ServiceExport",
+        "Secret",
+        "ExternalSecret",
+    }
     summary = conform(docs, tmp_path / "rendered.yaml")
     assert summary.diagnostics == [], summary.diagnostics
-    assert (summary.valid, summary.invalid, summary.errors, summary.skipped) == (
-        len(docs), 0, 0, 0)
+    assert (summary.valid, summary.invalid, summary.errors, summary.skipped) == (len(docs), 0, 0, 0)
 
 
 # Hand-written minimal objects of the GitOps kinds the lead's renderers emit.
 GITOPS_VALID: dict[str, Manifest] = {
     "Application": {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
         "metadata": {"name": "cluster1", "namespace": "argocd"},
         "spec": {
             "project": "default",
-            "source": {"repoURL": "https://git.example.com/mesh.git", "targetRevision": "main",
-                       "path": "out/cluster1"},
+            "source": {
+                "repoURL": "https://git.example.com/mesh.git",
+                "targetRevision": "main",
+                "path": "out/cluster1",
+            },
             "destination": {"name": "cluster1", "namespace": "istio-system"},
             "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
         },
     },
     "HelmRelease": {
-        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
         "metadata": {"name": "istiod", "namespace": "flux-system"},
         "spec": {
             "interval": "10m",
             "targetNamespace": "istio-system",
-            "chart": {"spec": {"chart": "istiod", "version": "1.30.0",
-                               "sourceRef": {"kind": "HelmRepository", "name": "istio"}}},
+            "chart": {
+                "spec": {
+                    "chart": "istiod",
+                    "version": "1.30.0",
+                    "sourceRef": {"kind": "HelmRepository", "name": "istio"},
+                }
+            },
             "dependsOn": [{"name": "istio-base"}],
             "values": {"global": {"meshID": "mesh1"}},
         },
     },
     "HelmRepository": {
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
         "metadata": {"name": "istio", "namespace": "flux-system"},
-        "spec": {"interval": "10m",
-                 "url": "https://istio-release.storage.googleapis.com/charts"},
+        "spec": {"interval": "10m", "url": "https://istio-release.storage.googleapis.com/charts"},
     },
     "GitRepository": {
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
         "metadata": {"name": "mesh", "namespace": "flux-system"},
-        "spec": {"interval": "10m", "url": "https://git.example.com/mesh.git",
-                 "ref": {"branch": "main"}},
+        "spec": {
+            "interval": "10m",
+            "url": "https://git.example.com/mesh.git",
+            "ref": {"branch": "main"},
+        },
     },
     "Kustomization": {
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
         "metadata": {"name": "cluster1", "namespace": "flux-system"},
-        "spec": {"interval": "10m", "path": "./out/cluster1", "prune": True,
-                 "sourceRef": {"kind": "GitRepository", "name": "mesh"},
-                 "dependsOn": [{"name": "istio"}]},
+        "spec": {
+            "interval": "10m",
+            "path": "./out/cluster1",
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": "mesh"},
+            "dependsOn": [{"name": "istio"}],
+        },
     },
 }
 
@@ -124,8 +152,7 @@ def test_handwritten_gitops_objects_are_valid(tmp_path: Path) -> None:
     docs = list(GITOPS_VALID.values())
     summary = conform(docs, tmp_path / "gitops.yaml")
     assert summary.diagnostics == [], summary.diagnostics
-    assert (summary.valid, summary.invalid, summary.errors, summary.skipped) == (
-        len(docs), 0, 0, 0)
+    assert (summary.valid, summary.invalid, summary.errors, summary.skipped) == (len(docs), 0, 0, 0)
 
 
 def _rendered(kind: str) -> Manifest:
@@ -181,7 +208,9 @@ BROKEN = [
 def test_kubeconform_rejects_broken_objects(kind: str, mutate: str, tmp_path: Path) -> None:
     summary = conform([_broken(kind, mutate)], tmp_path / "broken.yaml")
     assert (summary.valid, summary.invalid, summary.errors, summary.skipped) == (0, 1, 0, 0), (
-        mutate, summary)
+        mutate,
+        summary,
+    )
     assert summary.diagnostics[0].code == "MG902"
     assert kind in summary.diagnostics[0].message
 
@@ -190,47 +219,70 @@ def test_kubeconform_rejects_broken_objects(kind: str, mutate: str, tmp_path: Pa
 # scripts/make_schemas.py's conversion of real CRD schemas (Istio 1.10-1.30, Sail), on the
 # constructs they use.
 
+
 def test_conversion_follows_the_api_server() -> None:
     from tests.tooling import load_make_schemas
 
     converter = load_make_schemas().Converter()
-    schema = converter.convert({
-        "type": "object",
-        "x-kubernetes-validations": [
-            {"rule": "self.metadata.name == 'default'", "message": "name must be default"},
-            {"rule": "has(self.spec)", "message": "spec"},
-        ],
-        "properties": {"spec": {
+    schema = converter.convert(
+        {
             "type": "object",
-            "required": ["version", "namespace"],
+            "x-kubernetes-validations": [
+                {"rule": "self.metadata.name == 'default'", "message": "name must be default"},
+                {"rule": "has(self.spec)", "message": "spec"},
+            ],
             "properties": {
-                "version": {"type": "string", "enum": ["v1.30.3"]},
-                "namespace": {"type": "string", "default": "istio-system"},
-                "port": {"format": "int-or-string", "type": "string"},
-                "target": {"anyOf": [{"type": "integer"}, {"type": "string"}],
-                           "x-kubernetes-int-or-string": True},
-                "maybe": {"type": "string", "enum": ["A"], "nullable": True},
-                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
-                           "properties": {"x": {"type": "string"}}},
-                "labels": {"type": "object", "additionalProperties": {
-                    "type": "object", "properties": {"v": {"type": "string"}}}},
-                "items": {"type": "array", "items": {
-                    "type": "object", "properties": {"n": {"type": "integer"}}}},
-                "lb": {
+                "spec": {
                     "type": "object",
-                    "properties": {"simple": {"type": "string"},
-                                   "hash": {"type": "object", "properties": {}}},
-                    "oneOf": [{"not": {"anyOf": [{"required": ["simple"]}]}},
-                              {"required": ["simple"], "properties": {"simple": {}}}],
-                },
+                    "required": ["version", "namespace"],
+                    "properties": {
+                        "version": {"type": "string", "enum": ["v1.30.3"]},
+                        "namespace": {"type": "string", "default": "istio-system"},
+                        "port": {"format": "int-or-string", "type": "string"},
+                        "target": {
+                            "anyOf": [{"type": "integer"}, {"type": "string"}],
+                            "x-kubernetes-int-or-string": True,
+                        },
+                        "maybe": {"type": "string", "enum": ["A"], "nullable": True},
+                        "status": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                            "properties": {"x": {"type": "string"}},
+                        },
+                        "labels": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "properties": {"v": {"type": "string"}},
+                            },
+                        },
+                        "items": {
+                            "type": "array",
+                            "items": {"type": "object", "properties": {"n": {"type": "integer"}}},
+                        },
+                        "lb": {
+                            "type": "object",
+                            "properties": {
+                                "simple": {"type": "string"},
+                                "hash": {"type": "object", "properties": {}},
+                            },
+                            "oneOf": [
+                                {"not": {"anyOf": [{"required": ["simple"]}]}},
+                                {"required": ["simple"], "properties": {"simple": {}}},
+                            ],
+                        },
+                    },
+                }
             },
-        }},
-    })
+        }
+    )
     spec = schema["properties"]["spec"]
     props = spec["properties"]
     # The root gets the envelope; the name rule becomes an enum on an open metadata.
     assert schema["properties"]["metadata"] == {
-        "type": "object", "properties": {"name": {"type": "string", "enum": ["default"]}}}
+        "type": "object",
+        "properties": {"name": {"type": "string", "enum": ["default"]}},
+    }
     assert schema["properties"]["apiVersion"] == {"type": "string"}
     assert schema["additionalProperties"] is False
     assert converter.cel_skipped == 1
@@ -251,28 +303,42 @@ def test_conversion_follows_the_api_server() -> None:
 
 
 DESTINATION_RULE: Manifest = {
-    "apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
+    "apiVersion": "networking.istio.io/v1beta1",
+    "kind": "DestinationRule",
     "metadata": {"name": "web", "namespace": "shop"},
-    "spec": {"host": "web.shop.svc.cluster.local", "trafficPolicy": {"loadBalancer": {
-        "localityLbSetting": {"enabled": True}}}},
+    "spec": {
+        "host": "web.shop.svc.cluster.local",
+        "trafficPolicy": {"loadBalancer": {"localityLbSetting": {"enabled": True}}},
+    },
 }
 
 
 @pytest.mark.parametrize("minor", [10, 19, 30])
-@pytest.mark.parametrize(("load_balancer", "valid"), [
-    ({"simple": "ROUND_ROBIN"}, True),
-    ({"consistentHash": {"httpHeaderName": "x-user"}}, True),
-    # Istio's oneof: simple or consistentHash, not both.
-    ({"simple": "ROUND_ROBIN", "consistentHash": {"useSourceIp": True}}, False),
-    ({"simple": "ROUND_ROBIN", "hash": {}}, False),
-], ids=["simple", "hash", "simple-and-hash", "unknown-field"])
-def test_istio_oneofs_hold_in_every_minor(minor: int, load_balancer: dict[str, Any],
-                                          valid: bool, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("load_balancer", "valid"),
+    [
+        ({"simple": "ROUND_ROBIN"}, True),
+        ({"consistentHash": {"httpHeaderName": "x-user"}}, True),
+        # Istio's oneof: simple or consistentHash, not both.
+        ({"simple": "ROUND_ROBIN", "consistentHash": {"useSourceIp": True}}, False),
+        ({"simple": "ROUND_ROBIN", "hash": {}}, False),
+    ],
+    ids=["simple", "hash", "simple-and-hash", "unknown-field"],
+)
+def test_istio_oneofs_hold_in_every_minor(
+    minor: int, load_balancer: dict[str, Any], valid: bool, tmp_path: Path
+) -> None:
     doc = copy.deepcopy(DESTINATION_RULE)
     doc["spec"]["trafficPolicy"]["loadBalancer"].update(load_balancer)
     path = tmp_path / "dr.yaml"
     path.write_text(dump_all([doc]), encoding="utf-8")
-    summary = run_kubeconform([path], binary=tool("kubeconform"), schema_dir=schemas(),
-                              istio_minor=minor, kubernetes_minor=KUBERNETES_MINOR)
+    summary = run_kubeconform(
+        [path],
+        binary=tool("kubeconform"),
+        schema_dir=schemas(),
+        istio_minor=minor,
+        kubernetes_minor=KUBERNETES_MINOR,
+    )
     assert (summary.valid, summary.invalid, summary.errors) == (
-        (1, 0, 0) if valid else (0, 1, 0)), summary
+        (1, 0, 0) if valid else (0, 1, 0)
+    ), summary

@@ -30,8 +30,11 @@ MINORS = range(versions.OLDEST_MINOR, versions.NEWEST_MINOR + 1)
 def crds(release: Path) -> dict[str, dict[str, Any]]:
     """kind -> CRD of the release's crd-all.gen.yaml (moved to files/ in 1.24)."""
     base = release / "charts" / "base"
-    path = next(p for p in (base / "crds" / "crd-all.gen.yaml",
-                            base / "files" / "crd-all.gen.yaml") if p.exists())
+    path = next(
+        p
+        for p in (base / "crds" / "crd-all.gen.yaml", base / "files" / "crd-all.gen.yaml")
+        if p.exists()
+    )
     docs = yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     return {d["spec"]["names"]["kind"]: d for d in docs if d}
 
@@ -52,8 +55,9 @@ def load_balancer(release: Path) -> dict[str, Any]:
 
 def chart_text(release: Path, chart: str, *parts: str) -> str:
     directory = release / "charts" / chart
-    return "\n".join(p.read_text(encoding="utf-8")
-                     for p in sorted(directory.joinpath(*parts).glob("*.yaml")))
+    return "\n".join(
+        p.read_text(encoding="utf-8") for p in sorted(directory.joinpath(*parts).glob("*.yaml"))
+    )
 
 
 def openshift_profile_values(release: Path) -> Any:
@@ -65,33 +69,48 @@ ISTIOD = "istio-control/istio-discovery"
 Observer = Callable[[Path], bool]
 OBSERVERS: dict[str, Observer] = {
     "NETWORKING_V1": lambda r: any(
-        v["name"] == "v1" and v.get("served")
-        for v in crds(r)["VirtualService"]["spec"]["versions"]),
+        v["name"] == "v1" and v.get("served") for v in crds(r)["VirtualService"]["spec"]["versions"]
+    ),
     "LB_LEAST_REQUEST": lambda r: "LEAST_REQUEST" in load_balancer(r)["simple"]["enum"],
-    "FAILOVER_PRIORITY": lambda r: "failoverPriority" in (
-        load_balancer(r)["localityLbSetting"]["properties"]),
+    "FAILOVER_PRIORITY": lambda r: (
+        "failoverPriority" in (load_balancer(r)["localityLbSetting"]["properties"])
+    ),
     "IN_CLUSTER_OPERATOR": lambda r: (r / "charts" / "istio-operator").is_dir(),
-    "OPENSHIFT_PROFILE_BEYOND_SEED": lambda r: openshift_profile_values(r) != (
-        openshift_profile_values(istio_release(versions.OLDEST_MINOR))),
-    "OPENSHIFT_PROFILE_INJECTED_NETWORK": lambda r: "injectedAnnotations" in (
-        openshift_profile_values(r) or {}).get("sidecarInjectorWebhook", {}),
-    "MULTUS_NETWORK_NAMESPACED": lambda r: "`default/istio-cni`" in (
-        r / "charts" / ISTIOD / "files" / "injection-template.yaml").read_text("utf-8"),
-    "CNI_LOGGING_LEVEL": lambda r: ".Values.cni.logLevel" not in chart_text(
-        r, "istio-cni", "templates"),
-    "HELM_CNI_PRIVILEGED_VALUE": lambda r: ".Values.cni.privileged" in chart_text(
-        r, "istio-cni", "templates"),
+    "OPENSHIFT_PROFILE_BEYOND_SEED": lambda r: (
+        openshift_profile_values(r)
+        != (openshift_profile_values(istio_release(versions.OLDEST_MINOR)))
+    ),
+    "OPENSHIFT_PROFILE_INJECTED_NETWORK": lambda r: (
+        "injectedAnnotations"
+        in (openshift_profile_values(r) or {}).get("sidecarInjectorWebhook", {})
+    ),
+    "MULTUS_NETWORK_NAMESPACED": lambda r: (
+        "`default/istio-cni`"
+        in (r / "charts" / ISTIOD / "files" / "injection-template.yaml").read_text("utf-8")
+    ),
+    "CNI_LOGGING_LEVEL": lambda r: (
+        ".Values.cni.logLevel" not in chart_text(r, "istio-cni", "templates")
+    ),
+    "HELM_CNI_PRIVILEGED_VALUE": lambda r: (
+        ".Values.cni.privileged" in chart_text(r, "istio-cni", "templates")
+    ),
     "HELM_CNI_PROVIDER_VALUE": lambda r: "provider" in chart_text(r, "istio-cni", "templates"),
     "HELM_OPENSHIFT_PROFILE": lambda r: (
-        r / "charts" / "istio-cni" / "files" / "profile-openshift.yaml").exists(),
+        r / "charts" / "istio-cni" / "files" / "profile-openshift.yaml"
+    ).exists(),
     "HELM_PLATFORM_PROFILE": lambda r: (
-        r / "charts" / "istio-cni" / "files" / "profile-platform-openshift.yaml").exists(),
-    "HELM_ISTIOD_PLATFORM_VALUE": lambda r: ".Values.global.platform" in chart_text(
-        r, ISTIOD, "templates"),
-    "HELM_PILOT_CNI_VALUE": lambda r: ".Values.pilot.cni.enabled" in (
-        r / "charts" / ISTIOD / "files" / "injection-template.yaml").read_text("utf-8"),
-    "OLDEST_KUBERNETES_124": lambda r: versions.KUBERNETES_SUPPORT[
-        versions.parse(r.name)[1]][0] >= 24,
+        r / "charts" / "istio-cni" / "files" / "profile-platform-openshift.yaml"
+    ).exists(),
+    "HELM_ISTIOD_PLATFORM_VALUE": lambda r: (
+        ".Values.global.platform" in chart_text(r, ISTIOD, "templates")
+    ),
+    "HELM_PILOT_CNI_VALUE": lambda r: (
+        ".Values.pilot.cni.enabled"
+        in (r / "charts" / ISTIOD / "files" / "injection-template.yaml").read_text("utf-8")
+    ),
+    "OLDEST_KUBERNETES_124": lambda r: (
+        versions.KUBERNETES_SUPPORT[versions.parse(r.name)[1]][0] >= 24
+    ),
 }
 
 # Facts about istioctl's code or the platform, not about charts, profiles or CRDs: their
@@ -117,7 +136,8 @@ def test_fact_matches_the_release(name: str, minor: int) -> None:
     observed = OBSERVERS[name](release)
     assert fact.holds(versions.parse(release.name)) == observed, (
         f"{name} ({fact.summary}): meshgen says {not observed} for {release.name}, the release "
-        f"says {observed}")
+        f"says {observed}"
+    )
 
 
 def source_file(tag: str, member: str) -> str:
@@ -134,8 +154,10 @@ def source_file(tag: str, member: str) -> str:
 def test_istioctl_source_facts(tag: str, top_level: bool) -> None:
     """create-remote-secret: under `istioctl x` until 1.11, top level from 1.12."""
     root = source_file(tag, "istioctl/cmd/root.go")
-    on_root = ("rootCmd.AddCommand(multicluster.NewCreateRemoteSecretCommand" in root
-               or "rootCmd.AddCommand(remoteSecretCmd)" in root)
+    on_root = (
+        "rootCmd.AddCommand(multicluster.NewCreateRemoteSecretCommand" in root
+        or "rootCmd.AddCommand(remoteSecretCmd)" in root
+    )
     assert on_root is top_level
     assert versions.release(tag).has(versions.TOP_LEVEL_CREATE_REMOTE_SECRET) is top_level
 
@@ -153,12 +175,16 @@ def test_sail_table_is_each_release_versions_file() -> None:
     assert sorted(found) == sorted(versions.SAIL_RELEASES)
     for name, path in found.items():
         listed = yaml.safe_load(path.read_text(encoding="utf-8"))["versions"]
-        assert versions.SAIL_RELEASES[name] == tuple(v["version"] for v in listed
-                                                     if "version" in v), name
+        assert versions.SAIL_RELEASES[name] == tuple(
+            v["version"] for v in listed if "version" in v
+        ), name
 
 
 def test_patch_level_spans() -> None:
     fact = versions.HELM_CNI_PRIVILEGED_VALUE
-    held = [v for v in ("1.11.5", "1.11.6", "1.12.0", "1.12.1", "1.12.2", "1.21.6", "1.22.0")
-            if fact.holds(versions.parse(v))]
+    held = [
+        v
+        for v in ("1.11.5", "1.11.6", "1.12.0", "1.12.1", "1.12.2", "1.21.6", "1.22.0")
+        if fact.holds(versions.parse(v))
+    ]
     assert held == ["1.11.6", "1.12.2", "1.21.6"]
