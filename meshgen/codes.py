@@ -346,6 +346,53 @@ _ALL = (
         "Use Istio 1.14 or later, or create the reader token Secret yourself (meshgen writes it).",
         'istio: {version: "1.10.0"}\nclusters:\n  - {name: c1, kubernetesVersion: "1.25", ...}',
     ),
+    Code(
+        "MG308",
+        "error",
+        "control-plane revisions that cannot run side by side",
+        "With `istio.revisions` every cluster runs each control plane; the CRDs and the one "
+        "istio-cni per cluster come from `istio.version`, and istio-cni works only with control "
+        "planes one minor either side of it "
+        "(https://istio.io/latest/docs/setup/additional-setup/cni/#upgrading). So revisions "
+        "are unique, not named `default`, supported, at most one minor apart, and "
+        "`istio.version` is the newest of them. istio.io states no skew between clusters "
+        "(istio/istio.io#12971); every cluster runs the same revisions, so any two clusters "
+        "stay within that minor.",
+        "Upgrade one minor at a time: add the next minor's revision, move the tags, then "
+        "remove the old one; set `istio.version` to the newest revision's version.",
+        'istio:\n  version: "1.24.6"\n  revisions:\n    - {name: 1-22-8, version: "1.22.8"}\n'
+        '    - {name: 1-24-6, version: "1.24.6"}   # two minors apart',
+    ),
+    Code(
+        "MG309",
+        "error",
+        "the installer cannot run one of the revisions",
+        "The in-cluster operator is gone from Istio 1.24; the Sail Operator installs only the "
+        "versions its releases list.",
+        "Use istioctl or helm past 1.23; with sail, a version a Sail release accepts.",
+        'istio:\n  installer: operator\n  revisions:\n    - {name: 1-24-6, version: "1.24.6"}',
+    ),
+    Code(
+        "MG310",
+        "error",
+        "a revision tag that points nowhere, or a namespace that follows an undeclared tag",
+        "A namespace labelled `istio.io/rev=<tag>` is injected by the control plane the tag "
+        "points at; an unknown tag or revision injects nothing.",
+        "Declare every tag in `istio.tags` (clusters only move them, `clusters[].tags`), "
+        "pointing at a declared revision.",
+        "istio:\n  tags: {prod: 1-23-6}   # no such revision\nnamespaces:\n"
+        "  - {name: shop, revisionTag: canary}   # no such tag",
+    ),
+    Code(
+        "MG311",
+        "error",
+        "with several revisions, an injected namespace that no control plane serves",
+        "`istio-injection=enabled` is served only by a control plane without revision or a tag "
+        "named `default` (https://istio.io/latest/docs/setup/upgrade/canary/#default-tag); "
+        "with revisions side by side neither exists, so its pods would get no sidecar.",
+        "Set the namespace's `revisionTag`, or declare a tag named `default`.",
+        "istio:\n  revisions: [...]\nnamespaces:\n  - {name: shop}   # no revisionTag",
+    ),
     # --- MG4xx: traffic -----------------------------------------------------------------------
     Code(
         "MG401",

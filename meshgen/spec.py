@@ -128,6 +128,27 @@ class CNI(Model):
     )
 
 
+RevisionName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)
+]
+
+
+class Revision(Model):
+    """A control plane of its own, installed next to the others in every cluster: the way to
+    upgrade Istio without an outage (a canary upgrade,
+    https://istio.io/latest/docs/setup/upgrade/canary/)."""
+
+    name: RevisionName = Field(
+        description="The revision (`revision` of the install, `istio.io/rev`), a DNS label, "
+        "conventionally the version with dashes; not `default` (MG308).",
+        examples=["1-22-8"],
+    )
+    version: IstioVersion = Field(
+        description='The Istio release of this control plane, a quoted "MAJOR.MINOR.PATCH".',
+        examples=["1.22.8"],
+    )
+
+
 class Istio(Model):
     """The Istio control plane installed in every cluster."""
 
@@ -154,6 +175,23 @@ class Istio(Model):
         "namespaces get the injection label `istio.io/rev=<revision>` instead of "
         "`istio-injection`. Empty: no revision.",
         examples=["", "1-30"],
+    )
+    revisions: list[Revision] = Field(
+        default_factory=empty_list,
+        description="Control planes side by side, for a canary upgrade: each one installed "
+        "with its `revision` in every cluster; `version` must then be the newest of them "
+        "(the CRDs and the one istio-cni come from it), at most one minor above the oldest "
+        "(MG308). Empty: one control plane of `version` (and `revision`).",
+        examples=[
+            [{"name": "1-22-8", "version": "1.22.8"}, {"name": "1-23-6", "version": "1.23.6"}]
+        ],
+    )
+    tags: dict[RevisionName, RevisionName] = Field(
+        default_factory=empty_dict,
+        description="Revision tags: tag -> revision, in every cluster unless the cluster "
+        "overrides it (`clusters[].tags`). Namespaces follow a tag (`revisionTag`), so moving "
+        "the tag moves them, cluster by cluster (MG310).",
+        examples=[{"prod": "1-22-8"}],
     )
     cni: CNI = Field(CNI.model_construct(), description="istio-cni settings.")
     values: IstioValues = Field(
@@ -378,6 +416,12 @@ class Cluster(Model):
         "locality load balancing.",
         examples=["us-east1-b"],
     )
+    tags: dict[RevisionName, RevisionName] = Field(
+        default_factory=empty_dict,
+        description="Revision tags of this cluster that differ from `istio.tags`: tag -> "
+        "revision (moving a tag one cluster at a time).",
+        examples=[{"prod": "1-23-6"}],
+    )
     kubernetes_version: KubernetesVersion | None = Field(
         None,
         alias="kubernetesVersion",
@@ -399,6 +443,14 @@ class Namespace(Model):
         description="Sidecar injection label: "
         "`istio-injection: enabled` (or `istio.io/rev` with a revision); "
         "`false`: `istio-injection: disabled`.",
+    )
+    revision_tag: RevisionName | None = Field(
+        None,
+        alias="revisionTag",
+        description="The revision tag (`istio.tags`) whose control plane injects the "
+        "namespace's pods: the label `istio.io/rev=<tag>` instead of `istio-injection` "
+        "(MG310).",
+        examples=["prod"],
     )
     clusters: list[DNSLabel] = Field(
         default_factory=empty_list,

@@ -14,6 +14,7 @@ from meshgen.checks import (
     istio,
     network,
     policies,
+    revisions,
     routes,
     safety,
     schema,
@@ -25,7 +26,18 @@ from meshgen.diagnostics import Diagnostic, sort_key
 from meshgen.load import Positions
 from meshgen.spec import Mesh
 
-_FAMILIES = (schema, network, istio, traffic, routes, policies, availability, topology, safety)
+_FAMILIES = (
+    schema,
+    network,
+    istio,
+    revisions,
+    traffic,
+    routes,
+    policies,
+    availability,
+    topology,
+    safety,
+)
 
 CHECKS: tuple[Check, ...] = tuple(check for family in _FAMILIES for check in family.CHECKS)
 
