@@ -15,14 +15,16 @@ from meshgen.checks.policies import traffic_policies
 from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import Positions
+from meshgen.revisions import oldest_version
 from meshgen.spec import Mesh
 
 CODES = summaries("MG420", "MG421")
 
 
 def check_field_availability(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
-    """MG420/MG421 for every trafficPolicy's loadBalancer."""
-    version = mesh.spec.istio.version
+    """MG420/MG421 for every trafficPolicy's loadBalancer, against the oldest control plane:
+    with revisions side by side, every one of them reads the rules."""
+    version = oldest_version(mesh)
     if not versions.is_supported(version):
         return  # MG301 says so already
     rel = versions.release(version)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, metadata
+from meshgen.revisions import oldest_version
 from meshgen.spec import Cluster, Mesh, Namespace
 from meshgen.spec_traffic import AuthorizationPolicy
 from meshgen.versions import release
@@ -47,7 +48,7 @@ def render_security(
     if security is None:
         return []
     placed = {ns if isinstance(ns, str) else ns.name for ns in app_namespaces}
-    api_version = security_api_version(mesh.spec.istio.version)
+    api_version = security_api_version(oldest_version(mesh))
     docs: list[Manifest] = []
     peer = security.peer_authentication
     if peer is not None:

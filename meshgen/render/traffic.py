@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.revisions import oldest_version
 from meshgen.spec import Destination, Mesh, Route, Service, Subset
 from meshgen.spec_traffic import (
     Fault,
@@ -46,7 +47,8 @@ def pinned_subset_name(subset: str | None, cluster: str) -> str:
 
 
 def render_service_rules(mesh: Mesh, service: Service) -> tuple[Manifest, ...]:
-    api_version = release(mesh.spec.istio.version).networking_api_version
+    # The oldest control plane's API: with revisions side by side, every one reads the rules.
+    api_version = release(oldest_version(mesh)).networking_api_version
     host = service_host(service)
     meta = metadata(service.name, service.namespace, labels=dict(MANAGED_BY))
     docs: list[Manifest] = []
