@@ -166,6 +166,31 @@ HELM_PILOT_CNI_VALUE = _fact(
     since="1.22.0",
 )
 
+# --- Revisions (canary upgrades, meshgen/render/revisions.py) ---------------------------------
+HELM_BASE_DEFAULT_REVISION = _fact(
+    "the base chart reads defaultRevision (the istiod-default-validator webhook points at "
+    "that revision's istiod)",
+    "https://istio.io/latest/news/releases/1.12.x/announcing-1.12/upgrade-notes/",
+    since="1.12.0",
+)
+HELM_REVISION_TAGS_SEPARATED = _fact(
+    "the istiod chart separates the revisionTags' webhooks with `---` (before, several tags "
+    "in one release render one malformed document: only the last tag survives)",
+    "https://github.com/istio/istio/blob/1.17.8/manifests/charts/istio-control/"
+    "istio-discovery/templates/revision-tags.yaml",
+    since="1.17.0",
+)
+TOP_LEVEL_TAG = _fact(
+    "`istioctl tag` is a top-level command (before: `istioctl x revision tag`)",
+    "https://istio.io/latest/news/releases/1.11.x/announcing-1.11/change-notes/",
+    since="1.11.0",
+)
+TOP_LEVEL_UNINSTALL = _fact(
+    "`istioctl uninstall` is a top-level command (before: `istioctl x uninstall`)",
+    "https://github.com/istio/istio/blob/1.15.7/istioctl/cmd/root.go",
+    since="1.15.0",
+)
+
 # --- Platform and operations -------------------------------------------------------------------
 OPENSHIFT_SIDECAR_NEEDS_ANYUID = _fact(
     "on OpenShift the sidecar runs as UID 1337, so injected namespaces need the anyuid SCC",

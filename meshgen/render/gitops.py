@@ -7,7 +7,8 @@ Argo CD (one Argo CD manages every cluster, each added with
 `argocd cluster add <context> --name <cluster>`), `gitops/argocd/`:
   kustomization.yaml   lists the <cluster>.yaml files: the source of the root Application
   <cluster>.yaml       the cluster's Applications, in sync waves: 0 `<cluster>-istio-base`,
-                       1 `<cluster>-istio-cni`, 2 `<cluster>-istiod` (installer helm only),
+                       1 `<cluster>-istio-cni`, 2 `<cluster>-istiod` (installer helm only;
+                       with istio.revisions one `<cluster>-istiod-<revision>` each, in wave 2),
                        3 `<cluster>-mesh` (the cluster directory), 4 the ApplicationSet
                        `<cluster>-traffic`: one Application per traffic unit
                        (`<cluster>/traffic/<unit>/`, meshgen/render/units.py)
@@ -28,7 +29,8 @@ Flux (runs in every cluster, bootstrapped with
   clusters/<cluster>/kustomizations.yaml   Kustomizations `istio` (helm), `mesh`, and one
                                            `traffic-<unit>` per traffic unit after `mesh`
   istio/<cluster>/kustomization.yaml       (helm) the HelmReleases istio-base, istio-cni,
-  istio/<cluster>/helmreleases.yaml        istiod, chained with dependsOn
+  istio/<cluster>/helmreleases.yaml        istiod (or istiod-<revision> per revision, each
+                                           after base and cni), chained with dependsOn
   The bootstrap directory deliberately has no kustomization.yaml: Flux then generates one
   that also takes in the `flux-system/` directory bootstrap commits next to these files (a
   kustomization.yaml of ours would leave Flux unable to update itself from Git). Flux's
@@ -225,9 +227,7 @@ def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[M
         values = helm_values(mesh, cluster)
         for chart in charts(mesh):
             apps.append(
-                _argocd_chart_application(
-                    gitops, namespace, cluster, chart, values[chart.key], mesh.spec.istio.version
-                )
+                _argocd_chart_application(gitops, namespace, cluster, chart, values[chart.key])
             )
     apps.append(
         _argocd_application(
@@ -298,14 +298,15 @@ def _argocd_chart_application(
     cluster: Cluster,
     chart: Chart,
     values: dict[str, Any],
-    version: str,
 ) -> Manifest:
+    # chart.chart is "base", "cni" or "istiod": with istio.revisions every `istiod-<revision>`
+    # release is an istiod chart in the same wave, each at its revision's version.
     sync_options = ["CreateNamespace=true"]
-    if chart.key == "base":
+    if chart.chart == "base":
         # The CRDs are too large for the last-applied annotation of client-side apply.
         sync_options.append("ServerSideApply=true")
     ignore: list[dict[str, Any]] = []
-    if chart.key in ("base", "istiod"):
+    if chart.chart in ("base", "istiod"):
         # istio/istio#52785, argoproj/argo-cd#9323: istiod patches its validating webhooks
         # at runtime (failurePolicy Ignore -> Fail, and the caBundle that charts before 1.24
         # render as ""). Every VWC of the release is patched (base: istiod-default-validator,
@@ -322,7 +323,7 @@ def _argocd_chart_application(
             }
         )
         sync_options.append("RespectIgnoreDifferences=true")
-    if chart.key == "istiod":
+    if chart.chart == "istiod":
         # The injector's caBundle is patched in the same way.
         ignore.append(
             {
@@ -335,11 +336,11 @@ def _argocd_chart_application(
         gitops,
         namespace,
         f"{cluster.name}-{chart.release}",
-        WAVES[chart.key],
+        WAVES[chart.chart],
         source={
             "repoURL": HELM_REPOSITORY,
             "chart": chart.chart,
-            "targetRevision": version,
+            "targetRevision": chart.version,
             "helm": {"releaseName": chart.release, "valuesObject": values},
         },
         destination={"name": cluster.name, "namespace": chart.namespace},
@@ -513,7 +514,7 @@ def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Ma
             "chart": {
                 "spec": {
                     "chart": chart.chart,
-                    "version": mesh.spec.istio.version,
+                    "version": chart.version,
                     "sourceRef": {
                         "kind": "HelmRepository",
                         "name": FLUX_HELM_SOURCE,
@@ -523,7 +524,7 @@ def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Ma
             },
             "install": install,
         }
-        if chart.key == "base":
+        if chart.chart == "base":
             # Charts before 1.24 ship the CRDs in crds/, which Helm never upgrades by itself.
             install["crds"] = "CreateReplace"
             spec["upgrade"] = {"crds": "CreateReplace"}
@@ -538,5 +539,8 @@ def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Ma
                 "spec": spec,
             }
         )
-        installed.append(chart.release)
+        if chart.chart != "istiod":
+            # Each istiod release (one per revision with istio.revisions) waits for base
+            # and cni only, not for another revision.
+            installed.append(chart.release)
     return releases

@@ -32,8 +32,16 @@ from meshgen.render.istio import (
     identity_values,
 )
 from meshgen.render.objects import ISTIO_NAMESPACE, deep_merge
+from meshgen.render.revisions import (
+    default_tag_target,
+    for_revision,
+    planes,
+    revisioned,
+    tags_for,
+)
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import (
+    HELM_BASE_DEFAULT_REVISION,
     HELM_CNI_PRIVILEGED_VALUE,
     HELM_CNI_PROVIDER_VALUE,
     HELM_ISTIOD_PLATFORM_VALUE,
@@ -54,24 +62,66 @@ HELM_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
 class Chart:
     """One Istio chart as a GitOps engine installs it."""
 
-    key: str  # the key of helm_values(): "base", "cni" or "istiod"
+    key: str  # the key of helm_values(): "base", "cni", "istiod" or "istiod-<revision>"
     chart: str  # the chart's name in HELM_REPOSITORY
     release: str  # the Helm release name (istio.io's Helm install guide uses these)
     namespace: str
+    version: str  # the chart version: the Istio release it installs
 
 
 def charts(mesh: Mesh) -> tuple[Chart, ...]:
-    """The charts to install, in install order (CRDs first, then CNI, then the control plane)."""
-    cni = mesh.spec.istio.cni
+    """The charts to install, in install order (CRDs first, then CNI, then the control plane;
+    with `istio.revisions` one istiod release per revision, oldest first)."""
+    istio = mesh.spec.istio
+    cni = istio.cni
+    if revisioned(mesh):
+        # https://istio.io/latest/docs/setup/upgrade/helm/#canary-upgrade-recommended: one
+        # shared istio-base, one `istiod-<revision>` release per control plane.
+        istiods = tuple(
+            Chart(f"istiod-{p.name}", "istiod", f"istiod-{p.name}", ISTIO_NAMESPACE, p.version)
+            for p in planes(mesh)
+        )
+    else:
+        istiods = (Chart("istiod", "istiod", "istiod", ISTIO_NAMESPACE, istio.version),)
     return (
-        Chart("base", "base", "istio-base", ISTIO_NAMESPACE),
-        *((Chart("cni", "cni", "istio-cni", cni.namespace),) if cni.enabled else ()),
-        Chart("istiod", "istiod", "istiod", ISTIO_NAMESPACE),
+        Chart("base", "base", "istio-base", ISTIO_NAMESPACE, istio.version),
+        *((Chart("cni", "cni", "istio-cni", cni.namespace, istio.version),) if cni.enabled else ()),
+        *istiods,
     )
 
 
 def helm_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
     """The values of each chart of charts(mesh), by Chart.key."""
+    if revisioned(mesh):
+        return _revisioned_values(mesh, cluster)
+    return _values(mesh, cluster)
+
+
+def _revisioned_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
+    """base and cni from the newest revision (istio.version); each istiod from its own
+    revision's mesh (render/revisions.py), with `revision` and the tags that point at it in
+    this cluster (`revisionTags`, rendered by the istiod chart as the webhook
+    `istio-revision-tag-<tag>`, https://istio.io/latest/docs/setup/upgrade/helm/)."""
+    values = {k: v for k, v in _values(mesh, cluster).items() if k != "istiod"}
+    default_target = default_tag_target(mesh, cluster)
+    if default_target is not None and release(mesh.spec.istio.version).has(
+        HELM_BASE_DEFAULT_REVISION
+    ):
+        # The validator and leader election follow the `default` tag (1.12 upgrade notes,
+        # https://istio.io/latest/news/releases/1.12.x/announcing-1.12/upgrade-notes/).
+        values["base"] = {"defaultRevision": default_target}
+    for plane in planes(mesh):
+        istiod = _values(for_revision(mesh, plane), cluster)["istiod"]
+        tags = tags_for(mesh, cluster, plane.name)
+        if tags:
+            # Before 1.17 the chart renders only the last of several tags
+            # (versions.HELM_REVISION_TAGS_SEPARATED); meshgen writes them all anyway.
+            istiod["revisionTags"] = tags
+        values[f"istiod-{plane.name}"] = istiod
+    return values
+
+
+def _values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
     rel = release(mesh.spec.istio.version)
     openshift = cluster.platform == "openshift"
     cni_enabled = mesh.spec.istio.cni.enabled

@@ -108,6 +108,14 @@ OBSERVERS: dict[str, Observer] = {
         ".Values.pilot.cni.enabled"
         in (r / "charts" / ISTIOD / "files" / "injection-template.yaml").read_text("utf-8")
     ),
+    "HELM_BASE_DEFAULT_REVISION": lambda r: (
+        ".Values.defaultRevision" in chart_text(r, "base", "templates")
+    ),
+    "HELM_REVISION_TAGS_SEPARATED": lambda r: any(
+        line.strip() == "---"
+        for p in (r / "charts" / ISTIOD / "templates").glob("revision-tags*.yaml")
+        for line in p.read_text("utf-8").splitlines()
+    ),
     "OLDEST_KUBERNETES_124": lambda r: (
         versions.KUBERNETES_SUPPORT[versions.parse(r.name)[1]][0] >= 24
     ),
@@ -120,6 +128,8 @@ NOT_IN_RELEASE_FILES = {
     "setup page of each version (cited in meshgen/versions.py)",
     "TOP_LEVEL_CREATE_REMOTE_SECRET": "istioctl's command tree: test_istioctl_source_facts",
     "REMOTE_SECRET_WITHOUT_TOKEN_SECRETS": "istioctl's code: test_istioctl_source_facts",
+    "TOP_LEVEL_TAG": "istioctl's command tree: tests/tools/test_revisions_releases.py",
+    "TOP_LEVEL_UNINSTALL": "istioctl's command tree: tests/tools/test_revisions_releases.py",
 }
 
 

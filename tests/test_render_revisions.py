@@ -1,0 +1,179 @@
+"""Control planes side by side (`istio.revisions`): what each installer renders per revision.
+
+The seed spec with revisions [1.22.8, 1.23.6] (and [1.10.0, 1.11.8] for istioctl), tag `prod`
+on the older revision (moved to the newer one in cluster1) and `default` on the newer one:
+every control plane with its own revision fields, one CNI and one base, the tags where each
+cluster has them, namespaces labelled `istio.io/rev=<tag>`. Without revisions nothing changes
+(tests/test_golden.py). tests/tools/test_revisions_releases.py judges the output with the
+released charts, istioctl and the CRDs.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from meshgen.render import OutputFile, render
+from meshgen.render.helm import charts, helm_values
+from meshgen.spec import Mesh
+from tests.helpers import mesh_from, seed_data
+
+OLD, NEW = "1-22-8", "1-23-6"
+REVISIONS = [{"name": OLD, "version": "1.22.8"}, {"name": NEW, "version": "1.23.6"}]
+
+
+def revisions_data(
+    installer: str,
+    revisions: list[dict[str, str]] = REVISIONS,
+    platform: str = "openshift",
+    **spec: Any,
+) -> dict[str, Any]:
+    data = copy.deepcopy(seed_data())
+    old, new = revisions[0]["name"], revisions[-1]["name"]
+    data["spec"]["istio"].update(
+        version=revisions[-1]["version"],
+        installer=installer,
+        revisions=revisions,
+        tags={"prod": old, "default": new},
+    )
+    for cluster in data["spec"]["clusters"]:
+        cluster["platform"] = platform
+    # cluster1 has moved `prod` to the new revision already, cluster2 not yet.
+    data["spec"]["clusters"][0]["tags"] = {"prod": new}
+    data["spec"]["namespaces"][0]["revisionTag"] = "prod"
+    data["spec"].update(spec)
+    return data
+
+
+def revisions_mesh(installer: str, **kwargs: Any) -> Mesh:
+    return mesh_from(revisions_data(installer, **kwargs))
+
+
+def files_of(mesh: Mesh) -> dict[str, OutputFile]:
+    return {f.path: f for f in render(mesh).files}
+
+
+def docs_of(files: dict[str, OutputFile], path: str) -> list[dict[str, Any]]:
+    return [dict(d) for d in files[path].documents]
+
+
+def kustomization(files: dict[str, OutputFile], cluster: str) -> list[str]:
+    (doc,) = files[f"{cluster}/kustomization.yaml"].documents
+    resources: list[str] = doc["resources"]
+    return resources
+
+
+# --- every installer ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("installer", ["istioctl", "operator", "helm", "sail"])
+def test_namespaces_follow_their_tag(installer: str) -> None:
+    files = files_of(revisions_mesh(installer))
+    for cluster in ("cluster1", "cluster2"):
+        (sample,) = [
+            d
+            for d in docs_of(files, f"{cluster}/namespaces.yaml")
+            if d["metadata"]["name"] == "sample"
+        ]
+        labels = sample["metadata"]["labels"]
+        assert labels["istio.io/rev"] == "prod"
+        assert "istio-injection" not in labels
+
+
+# --- helm ---------------------------------------------------------------------------------
+
+
+def test_helm_charts_one_istiod_per_revision() -> None:
+    mesh = revisions_mesh("helm")
+    assert [(c.key, c.chart, c.release, c.version) for c in charts(mesh)] == [
+        ("base", "base", "istio-base", "1.23.6"),
+        ("cni", "cni", "istio-cni", "1.23.6"),
+        (f"istiod-{OLD}", "istiod", f"istiod-{OLD}", "1.22.8"),
+        (f"istiod-{NEW}", "istiod", f"istiod-{NEW}", "1.23.6"),
+    ]
+
+
+def test_helm_values_per_revision_and_cluster() -> None:
+    mesh = revisions_mesh("helm")
+    cluster1, cluster2 = mesh.spec.clusters
+    one = helm_values(mesh, cluster1)
+    assert sorted(one) == ["base", "cni", f"istiod-{OLD}", f"istiod-{NEW}"]
+    # The validator follows the `default` tag (base >= 1.12).
+    assert one["base"] == {"defaultRevision": NEW}
+    assert one[f"istiod-{OLD}"]["revision"] == OLD
+    assert one[f"istiod-{NEW}"]["revision"] == NEW
+    # cluster1 moved `prod` to the new revision; cluster2 not yet.
+    assert "revisionTags" not in one[f"istiod-{OLD}"]
+    assert one[f"istiod-{NEW}"]["revisionTags"] == ["default", "prod"]
+    two = helm_values(mesh, cluster2)
+    assert two[f"istiod-{OLD}"]["revisionTags"] == ["prod"]
+    assert two[f"istiod-{NEW}"]["revisionTags"] == ["default"]
+    # Each istiod gets its own release's values (1.22+: pilot.cni), with its cluster's name.
+    for values, name in ((one, "cluster1"), (two, "cluster2")):
+        for rev in (OLD, NEW):
+            assert values[f"istiod-{rev}"]["pilot"] == {"cni": {"enabled": True}}
+            assert values[f"istiod-{rev}"]["global"]["multiCluster"]["clusterName"] == name
+
+
+def test_helm_values_follow_each_revisions_version() -> None:
+    revisions = [{"name": "1-21-6", "version": "1.21.6"}, {"name": "1-22-8", "version": "1.22.8"}]
+    mesh = revisions_mesh("helm", revisions=revisions, platform="kubernetes")
+    values = helm_values(mesh, mesh.spec.clusters[0])
+    assert values["istiod-1-21-6"]["istio_cni"] == {"enabled": True}
+    assert "pilot" not in values["istiod-1-21-6"]
+    assert values["istiod-1-22-8"]["pilot"] == {"cni": {"enabled": True}}
+
+
+def test_helm_base_without_default_tag_is_as_before() -> None:
+    data = revisions_data("helm")
+    del data["spec"]["istio"]["tags"]["default"]
+    mesh = mesh_from(data)
+    assert helm_values(mesh, mesh.spec.clusters[0])["base"] == {}
+
+
+def test_helm_values_files() -> None:
+    files = files_of(revisions_mesh("helm"))
+    helm = sorted(p for p in files if p.startswith("cluster1/istio/helm/"))
+    assert helm == [
+        "cluster1/istio/helm/base.values.yaml",
+        "cluster1/istio/helm/cni.values.yaml",
+        f"cluster1/istio/helm/istiod-{OLD}.values.yaml",
+        f"cluster1/istio/helm/istiod-{NEW}.values.yaml",
+    ]
+    assert not any("istio/helm" in r for r in kustomization(files, "cluster1"))
+
+
+def test_argocd_one_application_per_istiod() -> None:
+    gitops = {"engine": "argocd", "repoURL": "https://github.com/example/mesh.git"}
+    files = files_of(revisions_mesh("helm", gitops=gitops))
+    apps = {d["metadata"]["name"]: d for d in docs_of(files, "gitops/argocd/cluster1.yaml")}
+    for rev, version in ((OLD, "1.22.8"), (NEW, "1.23.6")):
+        app = apps[f"cluster1-istiod-{rev}"]
+        assert app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2"
+        source = app["spec"]["source"]
+        assert (source["chart"], source["targetRevision"]) == ("istiod", version)
+        assert source["helm"]["releaseName"] == f"istiod-{rev}"
+        assert source["helm"]["valuesObject"]["revision"] == rev
+        assert app["spec"]["ignoreDifferences"]
+    assert apps["cluster1-istio-base"]["spec"]["source"]["targetRevision"] == "1.23.6"
+    assert apps["cluster1-istio-cni"]["spec"]["source"]["targetRevision"] == "1.23.6"
+    assert "cluster1-istiod" not in apps
+
+
+def test_flux_one_helmrelease_per_revision_after_cni() -> None:
+    gitops = {"engine": "flux", "repoURL": "https://github.com/example/mesh.git"}
+    files = files_of(revisions_mesh("helm", gitops=gitops))
+    releases = {
+        d["metadata"]["name"]: d["spec"]
+        for d in docs_of(files, "gitops/flux/istio/cluster2/helmreleases.yaml")
+    }
+    assert list(releases) == ["istio-base", "istio-cni", f"istiod-{OLD}", f"istiod-{NEW}"]
+    for rev, version in ((OLD, "1.22.8"), (NEW, "1.23.6")):
+        spec = releases[f"istiod-{rev}"]
+        assert spec["chart"]["spec"]["version"] == version
+        assert spec["releaseName"] == f"istiod-{rev}"
+        assert spec["dependsOn"] == [{"name": "istio-base"}, {"name": "istio-cni"}]
+        assert spec["values"]["revision"] == rev
+    assert releases[f"istiod-{OLD}"]["values"]["revisionTags"] == ["prod"]
