@@ -177,3 +177,74 @@ def test_flux_one_helmrelease_per_revision_after_cni() -> None:
         assert spec["dependsOn"] == [{"name": "istio-base"}, {"name": "istio-cni"}]
         assert spec["values"]["revision"] == rev
     assert releases[f"istiod-{OLD}"]["values"]["revisionTags"] == ["prod"]
+
+
+# --- istioctl / operator --------------------------------------------------------------------
+
+
+def operators(files: dict[str, OutputFile], cluster: str) -> dict[str, dict[str, Any]]:
+    prefix = f"{cluster}/istio/istio-operator"
+    found: dict[str, dict[str, Any]] = {}
+    for path, f in files.items():
+        if path.startswith(prefix):
+            (doc,) = f.documents
+            found[path.removeprefix(f"{cluster}/")] = dict(doc)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("installer", "revisions", "injector"),
+    [
+        ("istioctl", REVISIONS, {"pilot": {"cni": {"enabled": True}}}),
+        ("operator", REVISIONS, {"pilot": {"cni": {"enabled": True}}}),
+        (
+            "istioctl",
+            [{"name": "1-10-0", "version": "1.10.0"}, {"name": "1-11-8", "version": "1.11.8"}],
+            {"istio_cni": {"enabled": True}},
+        ),
+        (
+            "istioctl",
+            [{"name": "1-21-6", "version": "1.21.6"}, {"name": "1-22-8", "version": "1.22.8"}],
+            {"istio_cni": {"enabled": True}},
+        ),
+    ],
+)
+def test_one_istio_operator_per_revision(
+    installer: str, revisions: list[dict[str, str]], injector: dict[str, Any]
+) -> None:
+    old, new = revisions[0]["name"], revisions[-1]["name"]
+    files = files_of(revisions_mesh(installer, revisions=revisions))
+    found = operators(files, "cluster1")
+    assert sorted(found) == [f"istio/istio-operator-{old}.yaml", f"istio/istio-operator-{new}.yaml"]
+    older, newer = (
+        found[f"istio/istio-operator-{old}.yaml"],
+        found[f"istio/istio-operator-{new}.yaml"],
+    )
+    assert (older["metadata"]["name"], newer["metadata"]["name"]) == (
+        f"istio-{old}",
+        f"istio-{new}",
+    )
+    assert (older["spec"]["revision"], newer["spec"]["revision"]) == (old, new)
+    # Only the newest installs base (the CRDs) and istio-cni.
+    assert newer["spec"]["components"] == {"cni": {"enabled": True, "namespace": "kube-system"}}
+    assert "base" not in newer["spec"]["components"]
+    assert older["spec"]["components"] == {"base": {"enabled": False}, "cni": {"enabled": False}}
+    for key, value in injector.items():
+        assert older["spec"]["values"][key] == value
+        assert key not in newer["spec"]["values"] or key == "pilot"
+    listed = kustomization(files, "cluster1")
+    in_kustomization = [r for r in listed if r.startswith("istio/istio-operator")]
+    if installer == "operator":
+        assert sorted(in_kustomization) == sorted(found)
+    else:
+        assert in_kustomization == []
+
+
+def test_istio_operator_without_cni_only_base_is_off() -> None:
+    data = revisions_data("istioctl", platform="kubernetes")
+    data["spec"]["istio"]["cni"] = {"enabled": False}
+    found = operators(files_of(mesh_from(data)), "cluster1")
+    older = found[f"istio/istio-operator-{OLD}.yaml"]
+    assert older["spec"]["components"] == {"base": {"enabled": False}}
+    assert "pilot" not in older["spec"]["values"]
+    assert "components" not in found[f"istio/istio-operator-{NEW}.yaml"]["spec"]

@@ -20,6 +20,7 @@ from meshgen.render.kustomization import render_kustomization
 from meshgen.render.namespaces import render_namespaces
 from meshgen.render.objects import Manifest
 from meshgen.render.readme import render_readme
+from meshgen.render.revisions import render_istio_operators, revisioned
 from meshgen.render.sail import render_sail
 from meshgen.render.secrets import (
     needs_reader_token,
@@ -145,8 +146,13 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     # applied; Helm values go to the GitOps releases (and to values files for
     # `helm install -f`).
     if istio.installer in ("istioctl", "operator"):
-        operator = OutputFile("istio/istio-operator.yaml", (render_istio_operator(mesh, cluster),))
-        (applied if istio.installer == "operator" else unlisted).append(operator)
+        # With istio.revisions one IstioOperator per revision (render/revisions.py).
+        operators = (
+            [OutputFile(path, (doc,)) for path, doc in render_istio_operators(mesh, cluster)]
+            if revisioned(mesh)
+            else [OutputFile("istio/istio-operator.yaml", (render_istio_operator(mesh, cluster),))]
+        )
+        (applied if istio.installer == "operator" else unlisted).extend(operators)
     elif istio.installer == "sail":
         applied.append(OutputFile("istio/sail.yaml", tuple(render_sail(mesh, cluster))))
     else:
