@@ -248,3 +248,51 @@ def test_istio_operator_without_cni_only_base_is_off() -> None:
     assert older["spec"]["components"] == {"base": {"enabled": False}}
     assert "pilot" not in older["spec"]["values"]
     assert "components" not in found[f"istio/istio-operator-{NEW}.yaml"]["spec"]
+
+
+# --- sail -----------------------------------------------------------------------------------
+
+# Both accepted by Sail 1.25.2 (meshgen.versions.SAIL_RELEASES).
+SAIL_REVISIONS = [{"name": OLD, "version": "1.22.8"}, {"name": "1-23-5", "version": "1.23.5"}]
+
+
+def test_sail_revision_based_istio_and_tags() -> None:
+    files = files_of(revisions_mesh("sail", revisions=SAIL_REVISIONS))
+    assert "istio/sail.yaml" in kustomization(files, "cluster1")
+    for cluster, prod in (("cluster1", "default-v1-23-5"), ("cluster2", "default-v1-22-8")):
+        docs = docs_of(files, f"{cluster}/istio/sail.yaml")
+        assert [d["kind"] for d in docs] == [
+            "IstioCNI",
+            "Istio",
+            "IstioRevisionTag",
+            "IstioRevisionTag",
+        ]
+        cni, istio, *tags = docs
+        # One CNI, from the newest.
+        assert cni["spec"]["version"] == "v1.23.5"
+        assert istio["metadata"]["name"] == "default"
+        assert istio["spec"]["version"] == "v1.23.5"
+        assert istio["spec"]["updateStrategy"] == {
+            "type": "RevisionBased",
+            "inactiveRevisionDeletionGracePeriodSeconds": 30,
+        }
+        assert {t["metadata"]["name"]: t["spec"] for t in tags} == {
+            "default": {"targetRef": {"kind": "IstioRevision", "name": "default-v1-23-5"}},
+            "prod": {"targetRef": {"kind": "IstioRevision", "name": prod}},
+        }
+        for tag in tags:
+            assert tag["apiVersion"] == "sailoperator.io/v1"
+            assert "namespace" not in tag["metadata"]
+
+
+def test_sail_without_revisions_has_no_update_strategy() -> None:
+    data = revisions_data("sail", revisions=SAIL_REVISIONS)
+    istio = data["spec"]["istio"]
+    for key in ("revisions", "tags"):
+        del istio[key]
+    for cluster in data["spec"]["clusters"]:
+        cluster.pop("tags", None)
+    del data["spec"]["namespaces"][0]["revisionTag"]
+    docs = docs_of(files_of(mesh_from(data)), "cluster1/istio/sail.yaml")
+    assert [d["kind"] for d in docs] == ["IstioCNI", "Istio"]
+    assert "updateStrategy" not in docs[1]["spec"]

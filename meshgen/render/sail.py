@@ -1,10 +1,12 @@
-"""Sail Operator (OpenShift Service Mesh 3) resources: `Istio` and `IstioCNI`.
+"""Sail Operator (OpenShift Service Mesh 3) resources: `Istio`, `IstioCNI` and, with
+`istio.revisions`, `IstioRevisionTag`s.
 
 Both are cluster-scoped `sailoperator.io/v1` kinds; the IstioCNI must be named `default`;
 `spec.version` is pinned (the CRD default moves with the operator); on OpenShift the operator
 applies the platform profile itself, so no CNI paths are emitted. Sources, in
 https://github.com/istio-ecosystem/sail-operator/tree/1.30.3: api/v1/istio_types.go,
-api/v1/istiocni_types.go, api/v1/values_types.gen.go, pkg/istiovalues/profiles.go and
+api/v1/istiocni_types.go, api/v1/istiorevisiontags_types.go, api/v1/values_types.gen.go,
+pkg/istiovalues/profiles.go, controllers/istio/istio_controller.go, docs/README.adoc and
 docs/update-strategy/update-strategy.adoc.
 """
 
@@ -14,9 +16,14 @@ from typing import Any
 
 from meshgen.render.istio import DEFAULT_TRUST_DOMAIN, identity_values
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, deep_merge, metadata
+from meshgen.render.revisions import planes, revisioned
+from meshgen.revisions import tags_of
 from meshgen.spec import Cluster, Mesh
 
 API_VERSION = "sailoperator.io/v1"
+# Istio.spec.updateStrategy.inactiveRevisionDeletionGracePeriodSeconds: the operator's default
+# (api/v1/istio_types.go DefaultRevisionDeletionGracePeriodSeconds), which the CRD leaves unset.
+REVISION_DELETION_GRACE_SECONDS = 30
 
 
 def istio_name(mesh: Mesh) -> str:
@@ -58,12 +65,54 @@ def render_sail(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
                 },
             }
         )
+    spec: dict[str, Any] = {"version": version, "namespace": ISTIO_NAMESPACE, "values": values}
+    if revisioned(mesh):
+        # A new IstioRevision per spec.version, the old one kept until no workload uses it,
+        # then deleted after the grace period (30 s is the operator's own default, written
+        # out; docs/update-strategy/update-strategy.adoc). spec.version is the newest.
+        spec["updateStrategy"] = {
+            "type": "RevisionBased",
+            "inactiveRevisionDeletionGracePeriodSeconds": REVISION_DELETION_GRACE_SECONDS,
+        }
     docs.append(
         {
             "apiVersion": API_VERSION,
             "kind": "Istio",
             "metadata": metadata(istio_name(mesh), labels=dict(MANAGED_BY)),
-            "spec": {"version": version, "namespace": ISTIO_NAMESPACE, "values": values},
+            "spec": spec,
         }
     )
+    if revisioned(mesh):
+        docs.extend(_revision_tags(mesh, cluster))
     return docs
+
+
+def sail_revision_name(mesh: Mesh, version: str) -> str:
+    """The IstioRevision the operator creates for `version` under RevisionBased:
+    `<Istio name>-` + spec.version with "." replaced by "-", e.g. `default-v1-24-3`
+    (controllers/istio/istio_controller.go getActiveRevisionName). The spec's revision names
+    are not used: Sail names its revisions itself."""
+    return f"{istio_name(mesh)}-" + f"v{version}".replace(".", "-")
+
+
+def _revision_tags(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
+    """One IstioRevisionTag per tag in the cluster (cluster-scoped, `sailoperator.io/v1`),
+    aimed at an explicit IstioRevision, so that a tag moves only when the spec moves it
+    (`kind: Istio` would follow the active revision as soon as spec.version changes;
+    docs/README.adoc, IstioRevisionTag). The older revision's IstioRevision exists only if
+    the Istio ran that version before (RevisionBased creates one per spec.version)."""
+    versions = {plane.name: plane.version for plane in planes(mesh)}
+    return [
+        {
+            "apiVersion": API_VERSION,
+            "kind": "IstioRevisionTag",
+            "metadata": metadata(tag, labels=dict(MANAGED_BY)),
+            "spec": {
+                "targetRef": {
+                    "kind": "IstioRevision",
+                    "name": sail_revision_name(mesh, versions[target]),
+                }
+            },
+        }
+        for tag, target in sorted(tags_of(mesh, cluster).items())
+    ]
