@@ -296,3 +296,69 @@ def test_sail_without_revisions_has_no_update_strategy() -> None:
     docs = docs_of(files_of(mesh_from(data)), "cluster1/istio/sail.yaml")
     assert [d["kind"] for d in docs] == ["IstioCNI", "Istio"]
     assert "updateStrategy" not in docs[1]["spec"]
+
+
+# --- runbook --------------------------------------------------------------------------------
+
+
+def canary_section(mesh: Mesh, cluster: str = "cluster1") -> list[str]:
+    readme = render(mesh).readme
+    section = readme[readme.index("#### Canary upgrade") :]
+    block = section[section.index(f"`{cluster}`:") :]
+    return block[block.index("```sh") + 6 : block.index("```\n", 6)].splitlines()
+
+
+def test_runbook_without_revisions_has_no_canary_section() -> None:
+    assert "Canary upgrade" not in render(mesh_from(seed_data())).readme
+
+
+def test_runbook_istioctl_canary_in_order() -> None:
+    lines = canary_section(revisions_mesh("istioctl"))
+    commands = [line for line in lines if not line.startswith("#")]
+    assert commands == [
+        "istioctl install --context cluster1 -f cluster1/istio/istio-operator-1-23-6.yaml "
+        "--skip-confirmation   # istioctl 1.23.6",
+        "kubectl --context cluster1 get pods -n istio-system -l app=istiod -L istio.io/rev",
+        "istioctl --context cluster1 proxy-status",
+        "istioctl tag set default --revision 1-23-6 --overwrite --context cluster1 -y",
+        "istioctl tag set prod --revision 1-23-6 --overwrite --context cluster1 -y",
+        "kubectl --context cluster1 rollout restart deployment -n sample",
+        "istioctl uninstall --context cluster1 --revision 1-22-8 -y",
+    ]
+    two = canary_section(revisions_mesh("istioctl"), "cluster2")
+    assert "istioctl tag set prod --revision 1-22-8 --overwrite --context cluster2 -y" in two
+
+
+def test_runbook_old_istioctl_commands() -> None:
+    revisions = [{"name": "1-10-0", "version": "1.10.0"}, {"name": "1-10-6", "version": "1.10.6"}]
+    lines = canary_section(revisions_mesh("istioctl", revisions=revisions))
+    assert any(line.startswith("istioctl x revision tag set default") for line in lines)
+    assert "istioctl x uninstall --context cluster1 --revision 1-10-0 -y" in lines
+
+
+def test_runbook_operator_inits_one_operator_per_revision() -> None:
+    readme = render(revisions_mesh("operator")).readme
+    for rev, version in ((NEW, "1.23.6"), (OLD, "1.22.8")):
+        assert (
+            f"istioctl operator init --context cluster1 --revision {rev}   # istioctl {version}"
+        ) in readme
+    lines = canary_section(revisions_mesh("operator"))
+    assert lines[-3:] == [
+        "kubectl --context cluster1 delete istiooperators.install.istio.io -n istio-system "
+        f"istio-{OLD}",
+        f"istioctl uninstall --context cluster1 --revision {OLD} -y",
+        f"istioctl operator remove --context cluster1 --revision {OLD} -y",
+    ]
+
+
+def test_runbook_helm_and_sail_remove_the_old_revision() -> None:
+    helm = canary_section(revisions_mesh("helm"))
+    assert helm[-1] == f"helm delete istiod-{OLD} --kube-context cluster1 -n istio-system"
+    assert any(
+        f"--version 1.23.6 -n istio-system --create-namespace -f cluster1/istio/helm/istiod-{NEW}"
+        in line
+        for line in helm
+    )
+    sail = canary_section(revisions_mesh("sail", revisions=SAIL_REVISIONS))
+    assert sail[-1] == f"# {OLD}: the Sail Operator deletes it once unused, 30 s later"
+    assert "kubectl --context cluster1 rollout restart deployment -n sample" in sail

@@ -17,11 +17,17 @@ from meshgen.render.gitops import (
     flux_bootstrap_path,
     flux_git_url,
 )
-from meshgen.render.helm import HELM_REPOSITORY, helm_values
-from meshgen.render.shell import Var, cmd, concat, sh_block, with_comment
+from meshgen.render.helm import HELM_REPOSITORY, charts, helm_values
+from meshgen.render.istio import operator_name
+from meshgen.render.objects import ISTIO_NAMESPACE
+from meshgen.render.revisions import for_revision, newest, operator_file, planes, revisioned
+from meshgen.render.sail import REVISION_DELETION_GRACE_SECONDS
+from meshgen.render.shell import Var, cmd, comment, concat, sh_block, with_comment
 from meshgen.render.units import unit_dir
 from meshgen.render.verify import LOOP_ABOVE, loop
-from meshgen.spec import Mesh
+from meshgen.revisions import ControlPlane, tags_of
+from meshgen.spec import Cluster, Mesh
+from meshgen.versions import TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL, release
 
 Add = Callable[[str], None]
 
@@ -62,6 +68,7 @@ def install_steps(mesh: Mesh, units: dict[str, list[str]], step: int, add: Add) 
     if commands:
         for line in sh_block(commands):
             add(line)
+    canary_steps(mesh, add)
     if istio.installer == "operator":
         add(
             "With `installer: operator`, the operator reconciles the IstioOperator that the "
@@ -80,7 +87,14 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
     istio = mesh.spec.istio
     gitops = mesh.spec.gitops is not None
     lines: list[str] = []
-    if istio.installer == "istioctl":
+    if revisioned(mesh):
+        # Newest first: it brings the CRDs (base) and istio-cni the others leave out.
+        lines.extend(
+            line
+            for plane in reversed(planes(mesh))
+            for line in _install_revision(mesh, cluster, plane)
+        )
+    elif istio.installer == "istioctl":
         lines.append(
             str(
                 cmd(
@@ -128,6 +142,267 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
     if not gitops:
         lines.append(str(cmd("kubectl", "--context", cluster, "apply", "-k", f"{cluster}/")))
         lines.extend(_apply_units(cluster, units))
+    return lines
+
+
+def _install_revision(mesh: Mesh, cluster: str, plane: ControlPlane) -> list[str]:
+    """The commands that install one revision's control plane in `cluster` (with the
+    istioctl of that revision's version); for helm also base and cni with the newest."""
+    istio = mesh.spec.istio
+    installer = istio.installer
+    if installer == "istioctl":
+        install = cmd(
+            "istioctl",
+            "install",
+            "--context",
+            cluster,
+            "-f",
+            f"{cluster}/{operator_file(plane.name)}",
+            "--skip-confirmation",
+        )
+        return [with_comment(str(install), f"istioctl {plane.version}")]
+    if installer == "operator":
+        # Always with the IstioOperator's revision: an operator without one reconciles every
+        # IstioOperator (https://istio.io/v1.23/docs/setup/install/operator/#canary-upgrade).
+        init = cmd("istioctl", "operator", "init", "--context", cluster, "--revision", plane.name)
+        return [with_comment(str(init), f"istioctl {plane.version}")]
+    if installer == "helm" and mesh.spec.gitops is None:
+        values = _cluster_helm_values(mesh, cluster)
+        newest_plane = newest(mesh)
+        wanted = {f"istiod-{plane.name}"} | ({"base", "cni"} if plane == newest_plane else set())
+        return [
+            str(
+                cmd(
+                    "helm",
+                    "upgrade",
+                    "--install",
+                    chart.release,
+                    chart.chart,
+                    "--kube-context",
+                    cluster,
+                    "--repo",
+                    HELM_REPOSITORY,
+                    "--version",
+                    chart.version,
+                    "-n",
+                    chart.namespace,
+                    "--create-namespace",
+                    "-f",
+                    f"{cluster}/istio/helm/{chart.key}.values.yaml",
+                    "--wait",
+                )
+            )
+            for chart in charts(mesh)
+            if chart.key in wanted and chart.key in values
+        ]
+    return []
+
+
+def _cluster_helm_values(mesh: Mesh, cluster: str) -> dict[str, object]:
+    return dict(helm_values(mesh, next(c for c in mesh.spec.clusters if c.name == cluster)))
+
+
+def canary_steps(mesh: Mesh, add: Add) -> None:
+    """With istio.revisions: the canary upgrade, one cluster at a time
+    (https://istio.io/latest/docs/setup/upgrade/canary/, and for Helm
+    https://istio.io/latest/docs/setup/upgrade/helm/#canary-upgrade-recommended). istio.io has
+    no multicluster upgrade procedure (istio/istio.io#8603), so each cluster finishes the whole
+    single-cluster sequence, and traffic across clusters is verified, before the next one."""
+    if not revisioned(mesh):
+        return
+    istio = mesh.spec.istio
+    new = newest(mesh)
+    old = [p for p in planes(mesh) if p != new]
+    names = ", ".join(md.code(p.name) for p in old)
+    add("#### Canary upgrade, one cluster at a time\n")
+    add(
+        f"The control planes {names} and {md.code(new.name)} ({md.text(new.version)}, the "
+        "canary) run side by side; istio-cni and the CRDs come from the canary. In each "
+        "cluster, in this order: install the canary next to the old revision, check that both "
+        "istiod run, move the tags, restart the workloads that follow them, verify traffic "
+        "across the clusters (the commands of the last step, *Prove the mesh works*), and only "
+        "then remove the old revision. Then the next cluster. Run each `istioctl` of the "
+        "canary's release.\n"
+    )
+    if istio.installer == "sail":
+        add(
+            "With the Sail Operator the `Istio` resource's `RevisionBased` strategy creates "
+            f"the canary's IstioRevision when `spec.version` becomes {md.text(new.version)}; "
+            "the old IstioRevision must already exist (the cluster ran it before) for the "
+            "`IstioRevisionTag`s that still point at it.\n"
+        )
+    for cluster in mesh.spec.clusters:
+        add(f"{md.code(cluster.name)}:\n")
+        for line in sh_block(_canary_commands(mesh, cluster, new, old)):
+            add(line)
+    add(
+        "Once every cluster runs only the canary, remove the old revisions from "
+        "`istio.revisions` (and their tags) in mesh.yaml and build again.\n"
+    )
+
+
+def _canary_commands(
+    mesh: Mesh, cluster: Cluster, new: ControlPlane, old: list[ControlPlane]
+) -> list[str]:
+    istio = mesh.spec.istio
+    installer = istio.installer
+    name = cluster.name
+    gitops = mesh.spec.gitops is not None
+    lines: list[str] = []
+    # 1. The canary next to the old revision.
+    if installer in ("istioctl", "operator") or (installer == "helm" and not gitops):
+        lines.append(comment("1. the canary next to the old revision"))
+        lines.extend(_install_revision(mesh, name, new))
+        if installer == "operator":
+            lines.append(str(cmd("kubectl", "--context", name, "apply", "-k", f"{name}/")))
+    else:
+        lines.append(
+            comment(
+                "1. the canary next to the old revision: commit the output"
+                + ("" if gitops else f", then kubectl apply -k {name}/")
+            )
+        )
+    # 2. Both control planes run and serve their proxies.
+    lines.append(comment("2. both istiod run, every proxy is connected"))
+    lines.append(
+        str(
+            cmd(
+                "kubectl",
+                "--context",
+                name,
+                "get",
+                "pods",
+                "-n",
+                ISTIO_NAMESPACE,
+                "-l",
+                "app=istiod",
+                "-L",
+                "istio.io/rev",
+            )
+        )
+    )
+    lines.append(str(cmd("istioctl", "--context", name, "proxy-status")))
+    # 3. The tags.
+    tags = tags_of(mesh, cluster)
+    if installer in ("istioctl", "operator"):
+        lines.append(comment("3. the tags as mesh.yaml sets them in this cluster"))
+        tag_cmd = ("tag",) if release(new.version).has(TOP_LEVEL_TAG) else ("x", "revision", "tag")
+        lines.extend(
+            str(
+                cmd(
+                    "istioctl",
+                    *tag_cmd,
+                    "set",
+                    tag,
+                    "--revision",
+                    target,
+                    "--overwrite",
+                    "--context",
+                    name,
+                    "-y",
+                )
+            )
+            for tag, target in sorted(tags.items())
+        )
+    elif installer == "helm":
+        lines.append(
+            comment(
+                "3. the tags: each istiod release's revisionTags (and base's defaultRevision)"
+                + (", applied with the releases" if gitops else "")
+            )
+        )
+        if not gitops:
+            lines.extend(line for plane in old for line in _install_revision(mesh, name, plane))
+    else:
+        lines.append(comment("3. the tags: the IstioRevisionTags, applied with step 1"))
+    # 4. Restart what follows a tag.
+    followers = [
+        ns.name
+        for ns in mesh.spec.namespaces
+        if (not ns.clusters or name in ns.clusters) and ns.injection and ns.revision_tag in tags
+    ]
+    if followers:
+        lines.append(comment("4. the workloads that follow a tag get the tag's control plane"))
+        lines.extend(
+            str(cmd("kubectl", "--context", name, "rollout", "restart", "deployment", "-n", ns))
+            for ns in followers
+        )
+    lines.append(
+        comment("5. verify traffic across the clusters: the last step, Prove the mesh works")
+    )
+    # 6. The old revisions go.
+    lines.append(comment("6. then remove the old revision"))
+    for plane in old:
+        if installer in ("istioctl", "operator"):
+            uninstall = (
+                ("uninstall",)
+                if release(new.version).has(TOP_LEVEL_UNINSTALL)
+                else ("x", "uninstall")
+            )
+            if installer == "operator":
+                lines.append(
+                    str(
+                        cmd(
+                            "kubectl",
+                            "--context",
+                            name,
+                            "delete",
+                            "istiooperators.install.istio.io",
+                            "-n",
+                            ISTIO_NAMESPACE,
+                            operator_name(for_revision(mesh, plane)),
+                        )
+                    )
+                )
+            lines.append(
+                str(
+                    cmd(
+                        "istioctl",
+                        *uninstall,
+                        "--context",
+                        name,
+                        "--revision",
+                        plane.name,
+                        "-y",
+                    )
+                )
+            )
+            if installer == "operator":
+                lines.append(
+                    str(
+                        cmd(
+                            "istioctl",
+                            "operator",
+                            "remove",
+                            "--context",
+                            name,
+                            "--revision",
+                            plane.name,
+                            "-y",
+                        )
+                    )
+                )
+        elif installer == "helm":
+            lines.append(
+                str(
+                    cmd(
+                        "helm",
+                        "delete",
+                        f"istiod-{plane.name}",
+                        "--kube-context",
+                        name,
+                        "-n",
+                        ISTIO_NAMESPACE,
+                    )
+                )
+            )
+        else:
+            lines.append(
+                comment(
+                    f"{plane.name}: the Sail Operator deletes it once unused, "
+                    f"{REVISION_DELETION_GRACE_SECONDS} s later"
+                )
+            )
     return lines
 
 
