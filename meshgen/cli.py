@@ -396,6 +396,49 @@ def validate(
 
 
 @app.command()
+def plan(
+    spec: Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).", metavar="SPEC")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="DIR", help="Output directory.")
+    ] = Path("out"),
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="REV",
+            help="Compare with the output committed at git revision REV "
+            "instead of the output directory.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="text|markdown|json",
+            help="How to print the plan (markdown: a pull-request comment).",
+        ),
+    ] = "text",
+    warnings_as_errors: WarningsAsErrorsOption = False,
+    ignore: IgnoreOption = None,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+) -> None:
+    """Show what compiling SPEC would change in each cluster, writing nothing; exit 4 when a
+    change is disruptive."""
+    from meshgen.plan.command import FORMATS, run
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(
+            f"{fmt!r} is not one of {', '.join(map(repr, FORMATS))}", param_hint="--format"
+        )
+    options = _options(ignore, warnings_as_errors, quiet, no_color)
+    code = run(spec, output, against=against, fmt=fmt, options=options)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
 def explain(
     topic: Annotated[
         str | None,

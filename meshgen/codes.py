@@ -710,6 +710,19 @@ _ALL = (
         "Free space, fix the permissions, or write to another folder with -o.",
         "out/cluster1/namespaces.yaml: error[MG907]: cannot write: No space left on device",
     ),
+    Code(
+        "MG908",
+        "error",
+        "meshgen plan cannot read the output to compare with (not a git repository, unknown "
+        "revision, nothing committed there, or an invalid manifest)",
+        "`meshgen plan` compares the compiled spec with the output meshgen wrote: in the "
+        "output directory (its .meshgen-manifest.json says which files), or with --against REV "
+        "as committed at that git revision. Without it there is nothing to compare with.",
+        "Check the revision (in a shallow CI checkout fetch it first, e.g. fetch-depth: 0), "
+        "that -o names the output directory inside the repository, and that the output was "
+        "built and committed at that revision.",
+        "out: error[MG908]: 'main~5' is not a revision of the git repository at /src/mesh",
+    ),
 )
 
 REGISTRY: dict[str, Code] = {c.code: c for c in _ALL}

@@ -15,6 +15,8 @@ from typing import NoReturn
 from meshgen.diagnostics import Diagnostic, Severity, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# `meshgen plan`: the change is valid but disruptive (CI can require an approval).
+EXIT_DISRUPTIVE = 4
 
 
 class Format(StrEnum):

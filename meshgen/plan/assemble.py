@@ -1,0 +1,253 @@
+"""The plan from the two file sets: groups (clusters in spec order, then remote-secrets/,
+gitops/ and the runbook), their object changes in apply order, classified.
+
+Only the files whose bytes differ are read, and of those only the YAML documents whose text
+differs are parsed: one changed service parses its own documents, not its traffic unit's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+from meshgen.layout import GITOPS_DIR, REMOTE_SECRETS_DIR, TRAFFIC_DIR
+from meshgen.plan.classify import CLUSTER, classify
+from meshgen.plan.diff import VALUES_SUFFIX, Key, Obj, field_changes, load_documents, objects
+from meshgen.plan.model import ADDED, CHANGED, REMOVED, Change, FieldChange, Group, Plan
+from meshgen.plan.runbook import cluster_cidrs
+
+RUNBOOK = "README.md"
+KUSTOMIZATION = "kustomization.yaml"
+_SEPARATOR = b"\n---\n"
+
+
+class OldOutput(Protocol):
+    label: str
+    paths: frozenset[str]
+
+    def differing(self, new: Mapping[str, bytes]) -> set[str]: ...
+
+    def read(self, paths: Collection[str]) -> dict[str, bytes]: ...
+
+
+def _group_of(rel: str) -> str:
+    return rel.split("/", 1)[0] if "/" in rel else RUNBOOK
+
+
+def _kind_of(group: str) -> str:
+    if group == REMOTE_SECRETS_DIR:
+        return "remote-secrets"
+    if group == GITOPS_DIR:
+        return "gitops"
+    if group == RUNBOOK:
+        return "runbook"
+    return "cluster"
+
+
+def _clusters(paths: Collection[str]) -> set[str]:
+    return {
+        rel.split("/", 1)[0]
+        for rel in paths
+        if "/" in rel and rel.split("/", 1)[0] not in (GITOPS_DIR, REMOTE_SECRETS_DIR)
+    }
+
+
+def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Sequence[str]) -> Plan:
+    differing = old.differing(new_files)
+    added = new_files.keys() - old.paths
+    removed = old.paths - new_files.keys()
+    old_bytes = old.read(differing | removed)
+    touched: dict[str, list[str]] = {}
+    for rel in sorted(differing | added | removed):
+        touched.setdefault(_group_of(rel), []).append(rel)
+
+    old_clusters, new_clusters = _clusters(old.paths), _clusters(new_files)
+    old_cidrs = new_cidrs = {}
+    if RUNBOOK in differing:
+        old_cidrs = cluster_cidrs(old_bytes[RUNBOOK])
+        new_cidrs = cluster_cidrs(new_files[RUNBOOK])
+    elif RUNBOOK in removed:
+        old_cidrs = cluster_cidrs(old_bytes[RUNBOOK])
+
+    groups: dict[str, Group] = {}
+
+    def group(name: str) -> Group:
+        if name not in groups:
+            status = CHANGED
+            if _kind_of(name) == "cluster":
+                if name not in old_clusters:
+                    status = ADDED
+                elif name not in new_clusters:
+                    status = REMOVED
+            groups[name] = Group(name, _kind_of(name), status)
+        return groups[name]
+
+    for name, rels in touched.items():
+        g = group(name)
+        if g.kind == "runbook":
+            if rels[0] in differing and _body(old_bytes[RUNBOOK]) == _body(new_files[RUNBOOK]):
+                continue  # only the header (the spec's name) differs
+            action = ADDED if rels[0] in added else REMOVED if rels[0] in removed else CHANGED
+            g.changes.append(
+                Change(action, "Runbook", RUNBOOK, file=RUNBOOK, summary="runbook " + action)
+            )
+            continue
+        if g.status != CHANGED:
+            verb = "joins" if g.status == ADDED else "leaves"
+            g.changes.append(Change(g.status, CLUSTER, name, summary=f"cluster {verb} the mesh"))
+        g.changes.extend(_object_changes(name, rels, old_bytes, new_files))
+
+    for name, before in old_cidrs.items():
+        after = new_cidrs.get(name)
+        if after is not None and after != before:
+            fields = [
+                FieldChange((k,), before[k], after[k]) for k in before if before[k] != after.get(k)
+            ]
+            change = Change(CHANGED, CLUSTER, name, fields=fields, old=before, new=after)
+            group(name).changes.insert(0, change)
+
+    # A cluster joining has nothing to disrupt; one leaving says so once.
+    leaving = frozenset(old_clusters - new_clusters)
+    for g in groups.values():
+        if g.status == CHANGED:
+            for change in g.changes:
+                change.reasons = classify(change, g.kind, leaving)
+        elif g.status == REMOVED:
+            g.changes[0].reasons = classify(g.changes[0], g.kind, leaving)
+        # Disruptive first, each kind of change in apply order.
+        g.changes.sort(key=lambda c: not c.disruptive)
+
+    kept = {name: g for name, g in groups.items() if g.changes}
+    return Plan(_ordered(kept, cluster_order, old_cidrs), old.label)
+
+
+def _body(readme: bytes) -> bytes:
+    return readme.partition(b"\n")[2] if readme.startswith(b"<!--") else readme
+
+
+def _ordered(
+    groups: dict[str, Group], cluster_order: Sequence[str], old_cidrs: Mapping[str, Any]
+) -> list[Group]:
+    rank = {name: i for i, name in enumerate(cluster_order)}
+    late = {name: i for i, name in enumerate(old_cidrs)}
+    specials = {REMOTE_SECRETS_DIR: 0, GITOPS_DIR: 1, RUNBOOK: 2}
+
+    def key(g: Group) -> tuple[int, int, str]:
+        if g.kind != "cluster":
+            return (2, specials.get(g.name, 3), g.name)
+        if g.name in rank:
+            return (0, rank[g.name], g.name)
+        return (1, late.get(g.name, len(late)), g.name)
+
+    return sorted(groups.values(), key=key)
+
+
+def _chunks(rel: str, data: bytes) -> list[bytes]:
+    if rel.endswith(VALUES_SUFFIX):
+        return [data]
+    parts = data.split(_SEPARATOR)
+    # The header comment names the spec: a renamed spec changes no object.
+    while parts[0].startswith(b"#"):
+        parts[0] = parts[0].partition(b"\n")[2]
+    return [p if i == len(parts) - 1 else p + b"\n" for i, p in enumerate(parts)]
+
+
+def _object_changes(
+    group: str, rels: list[str], old_bytes: Mapping[str, bytes], new_files: Mapping[str, bytes]
+) -> list[Change]:
+    old_chunks = [
+        (rel, i, c)
+        for rel in rels
+        if rel in old_bytes
+        for i, c in enumerate(_chunks(rel, old_bytes[rel]))
+    ]
+    new_chunks = [
+        (rel, i, c)
+        for rel in rels
+        if rel in new_files
+        for i, c in enumerate(_chunks(rel, new_files[rel]))
+    ]
+    # Documents with the same text on both sides are the same object, unchanged (maybe moved).
+    common = Counter(c for _, _, c in old_chunks) & Counter(c for _, _, c in new_chunks)
+    before = _parse(old_chunks, Counter(common))
+    after = _parse(new_chunks, Counter(common))
+    order = _file_order(group, new_files, old_bytes)
+    changes: list[tuple[tuple[Any, ...], Change]] = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        o, n = before.get(key), after.get(key)
+        if (
+            o is not None
+            and n is not None
+            and type(o[0].body) is type(n[0].body)
+            and o[0].body == n[0].body
+        ):
+            continue
+        obj, index = n or o  # type: ignore[misc]
+        if o is None:
+            change = Change(
+                ADDED, obj.kind, obj.name, obj.namespace, obj.api_group, obj.file, new=obj.body
+            )
+        elif n is None:
+            change = Change(
+                REMOVED, obj.kind, obj.name, obj.namespace, obj.api_group, obj.file, old=obj.body
+            )
+        else:
+            change = Change(
+                CHANGED,
+                obj.kind,
+                obj.name,
+                obj.namespace,
+                obj.api_group,
+                obj.file,
+                fields=field_changes(o[0].body, n[0].body),
+                old=o[0].body,
+                new=n[0].body,
+            )
+        changes.append(((*order(obj.file), index), change))
+    changes.sort(key=lambda pair: pair[0])
+    return [c for _, c in changes]
+
+
+def _parse(
+    chunks: list[tuple[str, int, bytes]], skip: Counter[bytes]
+) -> dict[tuple[Key, int], tuple[Obj, int]]:
+    out: dict[tuple[Key, int], tuple[Obj, int]] = {}
+    seen: Counter[Key] = Counter()
+    for rel, index, chunk in chunks:
+        if skip[chunk] > 0:
+            skip[chunk] -= 1
+            continue
+        for obj in objects(rel, chunk):
+            seen[obj.key] += 1
+            out[(obj.key, seen[obj.key])] = (obj, index)
+    return out
+
+
+def _file_order(group: str, new_files: Mapping[str, bytes], old_bytes: Mapping[str, bytes]) -> Any:
+    """Apply order of a group's files: its kustomization.yaml, the resources it lists in
+    order, the traffic units in name order, then the files no kustomization lists."""
+    rel = f"{group}/{KUSTOMIZATION}"
+    resources: list[str] = []
+    data = new_files.get(rel) or old_bytes.get(rel)
+    if data is not None:
+        try:
+            docs = load_documents(data)
+            listed = docs[0].get("resources", []) if docs and isinstance(docs[0], dict) else []
+            resources = [r for r in listed if isinstance(r, str)]
+        except ValueError:
+            pass
+    rank = {f"{group}/{r}": i for i, r in enumerate(resources)}
+    traffic = f"{group}/{TRAFFIC_DIR}/"
+
+    def order(path: str) -> tuple[int, int, str, int, str]:
+        if path == rel:
+            return (0, 0, "", 0, "")
+        if path in rank:
+            return (1, rank[path], "", 0, "")
+        if path.startswith(traffic):
+            unit, _, rest = path[len(traffic) :].partition("/")
+            return (2, 0, unit, rest != KUSTOMIZATION, rest)
+        return (3, 0, path, 0, "")
+
+    return order

@@ -1,0 +1,74 @@
+"""`meshgen plan SPEC -o OUT [--against REV] [--format text|markdown|json]`: the exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from meshgen.report import (
+    EXIT_DISRUPTIVE,
+    EXIT_FAILED,
+    EXIT_OK,
+    Format,
+    Options,
+    apply,
+    print_diagnostics,
+    say,
+    summary,
+    use_color,
+)
+
+FORMATS = ("text", "markdown", "json")
+
+
+def run(
+    spec: Path,
+    output: Path,
+    *,
+    against: str | None = None,
+    fmt: str = "text",
+    options: Options | None = None,
+) -> int:
+    """Compile `spec`, compare it with the output (on disk, or at git revision `against`),
+    print the plan; 0 nothing disruptive, 4 disruptive changes, 1 an error."""
+    from meshgen.pipeline import compile_spec
+
+    options = options or Options()
+    result = compile_spec(spec, output)
+    diagnostics = apply(result.diagnostics, options)
+    print_diagnostics(diagnostics, Format.text, options)
+    if result.files is None or result.mesh is None or any(d.is_error for d in diagnostics):
+        say(f"{spec}: {summary(diagnostics)}; no plan")
+        return EXIT_FAILED
+    if diagnostics and not options.quiet:
+        say(f"{spec}: {summary(diagnostics)}")
+
+    from meshgen.plan.assemble import make_plan
+    from meshgen.plan.collect import DiskOutput, GitOutput, PlanError
+
+    try:
+        old = GitOutput(output, against) if against is not None else DiskOutput(output)
+        plan = make_plan(result.files, old, [c.name for c in result.mesh.spec.clusters])
+    except PlanError as error:
+        _report(output, error)
+        return EXIT_FAILED
+
+    from meshgen.plan import format as formats
+
+    if fmt == "json":
+        sys.stdout.write(formats.as_json(plan))
+    elif fmt == "markdown":
+        sys.stdout.write(formats.markdown(plan))
+    else:
+        color = use_color(options) and sys.stdout.isatty()
+        sys.stdout.write(formats.text(plan, color=color))
+    return EXIT_DISRUPTIVE if plan.disruptive else EXIT_OK
+
+
+def _report(output: Path, error: Exception) -> None:
+    from meshgen.diagnostics import Diagnostic, Location, Severity
+
+    message: str = getattr(error, "message", str(error))
+    hint: str | None = getattr(error, "hint", None)
+    diagnostic = Diagnostic("MG908", Severity.ERROR, message, Location(output.as_posix()), hint)
+    print_diagnostics([diagnostic], Format.text)

@@ -1,0 +1,136 @@
+"""Files -> Kubernetes objects -> object and field changes.
+
+An object is identified by (apiVersion group, kind, namespace, name) within its group (a
+cluster directory, remote-secrets/, gitops/), so one that moves between files (a traffic unit
+split in two) is matched, not removed and added. Helm values files (`*.values.yaml`) are one
+object of kind HelmValues named after the file. Lists are compared by index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from meshgen.plan.model import MISSING, FieldChange, Path
+
+VALUES_SUFFIX = ".values.yaml"
+HELM_VALUES = "HelmValues"
+NOT_YAML = "File"
+
+Key = tuple[str, str, str, str]  # (api group, kind, namespace, name)
+
+
+@dataclass
+class Obj:
+    key: Key
+    file: str
+    body: Any
+
+    @property
+    def api_group(self) -> str:
+        return self.key[0]
+
+    @property
+    def kind(self) -> str:
+        return self.key[1]
+
+    @property
+    def namespace(self) -> str:
+        return self.key[2]
+
+    @property
+    def name(self) -> str:
+        return self.key[3]
+
+
+_yaml: Any = None
+
+
+def _loader() -> Any:
+    global _yaml
+    if _yaml is None:
+        from ruamel.yaml import YAML
+
+        _yaml = YAML(typ="safe", pure=False)
+    return _yaml
+
+
+def load_documents(data: bytes) -> list[Any]:
+    """The YAML documents of a file (empty ones dropped); raises ValueError if not YAML."""
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return [doc for doc in _loader().load_all(data) if doc is not None]
+    except (YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def objects(rel: str, data: bytes) -> list[Obj]:
+    """The objects of one output file, in document order."""
+    if rel.endswith(VALUES_SUFFIX):
+        stem = rel.rsplit("/", 1)[-1][: -len(VALUES_SUFFIX)]
+        try:
+            docs = load_documents(data)
+        except ValueError:
+            docs = [data.decode("utf-8", errors="replace")]
+        body = docs[0] if len(docs) == 1 else docs
+        return [Obj(("", HELM_VALUES, "", stem), rel, body)]
+    try:
+        docs = load_documents(data)
+    except ValueError:
+        return [Obj(("", NOT_YAML, "", rel), rel, data.decode("utf-8", errors="replace"))]
+    out = []
+    for doc in docs:
+        out.append(Obj(_key(doc, rel), rel, doc))
+    return out
+
+
+def _key(doc: Any, rel: str) -> Key:
+    if not isinstance(doc, dict):
+        return ("", NOT_YAML, "", rel)
+    api_version = doc.get("apiVersion")
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+    kind = doc.get("kind")
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    return (
+        group,
+        kind if isinstance(kind, str) else "",
+        namespace if isinstance(namespace, str) else "",
+        # A Kustomization has no name: its file is its identity.
+        name if isinstance(name, str) else rel,
+    )
+
+
+def field_changes(old: Any, new: Any, path: Path = ()) -> list[FieldChange]:
+    """Every leaf that differs, as (dotted path with list indices, old, new)."""
+    return list(_walk(old, new, path))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _walk(old: Any, new: Any, path: Path) -> Iterator[FieldChange]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k, v in old.items():
+            if k in new:
+                if not _same(v, new[k]):
+                    yield from _walk(v, new[k], (*path, str(k)))
+            else:
+                yield FieldChange((*path, str(k)), v, MISSING)
+        for k, v in new.items():
+            if k not in old:
+                yield FieldChange((*path, str(k)), MISSING, v)
+    elif isinstance(old, list) and isinstance(new, list):
+        for i, (a, b) in enumerate(zip(old, new, strict=False)):
+            if not _same(a, b):
+                yield from _walk(a, b, (*path, i))
+        for i in range(len(new), len(old)):
+            yield FieldChange((*path, i), old[i], MISSING)
+        for i in range(len(old), len(new)):
+            yield FieldChange((*path, i), MISSING, new[i])
+    elif not _same(old, new):
+        yield FieldChange(path, old, new)

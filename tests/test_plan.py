@@ -1,0 +1,385 @@
+"""`meshgen plan`: object and field changes per cluster, the disruptive ones marked."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from meshgen.pipeline import compile_spec
+from meshgen.plan import format as formats
+from meshgen.plan.assemble import make_plan
+from meshgen.plan.classify import (
+    CONTROL_PLANE,
+    LEAVING,
+    MTLS_STRICT,
+    POD_CIDR,
+    REMOTE_SECRET,
+    ROUTE_GONE,
+    SUBSET_GONE,
+    WEIGHT_ZERO,
+)
+from meshgen.plan.collect import DiskOutput
+from meshgen.plan.model import MISSING, Change, FieldChange, Group, Plan
+from meshgen.report import EXIT_DISRUPTIVE
+from meshgen.write import write_output
+from tests.helpers import EXAMPLES, ROOT, cluster, east_west, spec_data
+
+
+def base() -> dict[str, Any]:
+    port = [{"name": "http", "number": 8080}]
+    return spec_data(
+        *east_west(),
+        namespaces=[{"name": "shop"}],
+        services=[
+            {
+                "name": "cart",
+                "namespace": "shop",
+                "ports": port,
+                "subsets": [
+                    {"name": "v1", "labels": {"version": "v1"}},
+                    {"name": "v2", "labels": {"version": "v2"}},
+                ],
+                "routes": [
+                    {
+                        "destinations": [
+                            {"subset": "v1", "weight": 90},
+                            {"subset": "v2", "weight": 10},
+                        ]
+                    }
+                ],
+            },
+            {"name": "web", "namespace": "shop", "ports": port},
+        ],
+        security={"peerAuthentication": {"mode": "PERMISSIVE"}},
+    )
+
+
+def build(spec: Path, out: Path) -> None:
+    result = compile_spec(spec, out)
+    assert result.files is not None, result.diagnostics
+    write_output(out, result.files)
+
+
+def plan_for(spec: Path, out: Path) -> Plan:
+    result = compile_spec(spec, out)
+    assert result.files is not None, result.diagnostics
+    assert result.mesh is not None
+    names = [c.name for c in result.mesh.spec.clusters]
+    return make_plan(result.files, DiskOutput(out), names)
+
+
+def write_spec(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def edited(tmp_path: Path, edit: Any, data: dict[str, Any] | None = None) -> Plan:
+    """Build the base spec (or `data`), apply `edit` to a copy, plan it."""
+    data = data or base()
+    spec = write_spec(tmp_path / "mesh.yaml", data)
+    build(spec, tmp_path / "out")
+    changed = copy.deepcopy(data)
+    edit(changed["spec"])
+    write_spec(spec, changed)
+    return plan_for(spec, tmp_path / "out")
+
+
+def find(plan: Plan, group: str, kind: str, name: str | None = None) -> Change:
+    for g in plan.groups:
+        if g.name == group:
+            for c in g.changes:
+                if c.kind == kind and (name is None or c.name == name):
+                    return c
+    raise AssertionError(f"no {kind} {name} in {group}: {formats.text(plan)}")
+
+
+def fields(change: Change) -> dict[str, tuple[object, object]]:
+    return {formats.path_text(f.path): (f.old, f.new) for f in change.fields}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_a_fresh_build_plans_nothing(example: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(EXAMPLES[example], out)
+    plan = plan_for(EXAMPLES[example], out)
+    assert plan.groups == []
+    assert formats.text(plan).startswith("No changes")
+
+
+def test_committed_out_plans_nothing() -> None:
+    plan = plan_for(ROOT / "examples" / "openshift-submariner" / "mesh.yaml", ROOT / "out")
+    assert plan.groups == []
+
+
+def test_weight_change_is_a_field_change_not_disruptive(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["services"][0]["routes"][0]["destinations"][0]["weight"] = 70
+        spec["services"][0]["routes"][0]["destinations"][1]["weight"] = 30
+
+    plan = edited(tmp_path, edit)
+    assert [g.name for g in plan.groups][:2] == ["east", "west"]
+    vs = find(plan, "east", "VirtualService", "cart")
+    assert (vs.action, vs.namespace, vs.api_group) == ("changed", "shop", "networking.istio.io")
+    assert fields(vs) == {
+        "spec.http[0].route[0].weight": (90, 70),
+        "spec.http[0].route[1].weight": (10, 30),
+    }
+    assert not plan.disruptive
+    assert "spec.http[0].route[0].weight: 90 -> 70" in formats.text(plan)
+
+
+def test_weight_to_zero_is_disruptive(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["services"][0]["routes"][0]["destinations"][0]["weight"] = 100
+        spec["services"][0]["routes"][0]["destinations"][1]["weight"] = 0
+
+    plan = edited(tmp_path, edit)
+    vs = find(plan, "west", "VirtualService", "cart")
+    assert vs.reasons == [WEIGHT_ZERO]
+
+
+def test_subset_removed_is_disruptive(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        cart = spec["services"][0]
+        cart["subsets"] = cart["subsets"][:1]
+        cart["routes"] = [{"destinations": [{"subset": "v1"}]}]
+
+    plan = edited(tmp_path, edit)
+    dr = find(plan, "east", "DestinationRule", "cart")
+    assert SUBSET_GONE in dr.reasons
+    assert fields(dr)["spec.subsets[1]"][1] is MISSING
+    assert plan.disruptive
+
+
+def test_service_removed(tmp_path: Path) -> None:
+    plan = edited(tmp_path, lambda spec: spec["services"].pop(0))
+    for kind in ("DestinationRule", "VirtualService"):
+        change = find(plan, "east", kind, "cart")
+        assert change.action == "removed"
+        assert change.reasons == [ROUTE_GONE]
+
+
+def test_cluster_added(tmp_path: Path) -> None:
+    north = cluster("north", "10.18.0.0/16", "10.118.0.0/20", platform="kubernetes", region="n")
+    plan = edited(tmp_path, lambda spec: spec["clusters"].append(north))
+    names = [g.name for g in plan.groups]
+    assert names[0] == "north"
+    assert "remote-secrets" in names
+    assert plan.groups[0].status == "added"
+    assert find(plan, "north", "VirtualService", "cart").action == "added"
+    secret = find(plan, "remote-secrets", "Secret", "istio-remote-secret-north")
+    assert secret.action == "added"
+    assert not plan.disruptive  # a cluster joining disrupts nothing
+
+
+def test_cluster_removed_is_leaving(tmp_path: Path) -> None:
+    plan = edited(tmp_path, lambda spec: spec["clusters"].pop())
+    west = next(g for g in plan.groups if g.name == "west")
+    assert west.status == "removed"
+    assert find(plan, "west", "Cluster").reasons == [LEAVING]
+    secret = find(plan, "remote-secrets", "Secret", "istio-remote-secret-west")
+    assert secret.reasons == [REMOTE_SECRET]
+    # East stays: it loses its only peer (no reader token, no remote secret of its own needed).
+    assert not any(c.disruptive for g in plan.groups if g.name == "east" for c in g.changes)
+    assert [c.name for c in plan.changes if c.kind == "Secret" and c.disruptive] == [
+        "istio-remote-secret-west"
+    ]
+
+
+def test_cidr_change_is_disruptive(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["clusters"][1]["podCIDR"] = "10.27.0.0/16"
+
+    plan = edited(tmp_path, edit)
+    west = find(plan, "west", "Cluster", "west")
+    assert west.reasons == [POD_CIDR]
+    assert fields(west) == {"podCIDR": ("10.17.0.0/16", "10.27.0.0/16")}
+    assert not any(c.kind == "Cluster" for g in plan.groups if g.name == "east" for c in g.changes)
+
+
+def test_istio_version_change_is_disruptive(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["istio"]["version"] = "1.29.0"
+
+    plan = edited(tmp_path, edit)
+    assert CONTROL_PLANE in find(plan, "east", "Cluster", "east").reasons
+
+
+def test_sail_version_change_is_marked_on_the_istio_object(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLES["openshift-sail"].read_text())
+    old = data["spec"]["istio"]["version"]
+
+    def edit(spec: dict[str, Any]) -> None:
+        spec["istio"]["version"] = "1.27.0" if not str(old).startswith("1.27") else "1.26.0"
+
+    plan = edited(tmp_path, edit, data)
+    group = plan.groups[0].name
+    istio = find(plan, group, "Istio", "default")
+    assert CONTROL_PLANE in istio.reasons
+    assert "spec.version" in fields(istio)
+
+
+def test_mtls_strict_is_disruptive(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["security"]["peerAuthentication"]["mode"] = "STRICT"
+
+    plan = edited(tmp_path, edit)
+    pa = find(plan, "east", "PeerAuthentication", "default")
+    assert pa.reasons == [MTLS_STRICT]
+    assert fields(pa) == {"spec.mtls.mode": ("PERMISSIVE", "STRICT")}
+
+
+def test_authorization_policy_added_is_disruptive(tmp_path: Path) -> None:
+    policy = {"name": "cart-from-shop", "namespace": "shop", "allow": {"namespaces": ["shop"]}}
+
+    def edit(spec: dict[str, Any]) -> None:
+        spec["security"]["authorizationPolicies"] = [policy]
+
+    plan = edited(tmp_path, edit)
+    assert find(plan, "east", "AuthorizationPolicy", "cart-from-shop").disruptive
+
+
+def test_readme_only_change_is_one_line(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "mesh.yaml", base())
+    out = tmp_path / "out"
+    build(spec, out)
+    readme = out / "README.md"
+    readme.write_text(readme.read_text() + "\nA note.\n")
+    plan = plan_for(spec, out)
+    assert [g.name for g in plan.groups] == ["README.md"]
+    assert [c.summary for c in plan.changes] == ["runbook changed"]
+    assert not plan.disruptive
+
+
+def test_apply_order_within_a_cluster(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["security"]["peerAuthentication"]["mode"] = "STRICT"
+        spec["services"][0]["routes"][0]["destinations"][0]["weight"] = 80
+        spec["services"][0]["routes"][0]["destinations"][1]["weight"] = 20
+        spec["namespaces"].append({"name": "zoo"})
+
+    plan = edited(tmp_path, edit)
+    east = plan.groups[0]
+    kinds = [c.kind for c in east.changes]
+    # Disruptive first, then apply order: namespaces (listed first), then the traffic units.
+    assert kinds[0] == "PeerAuthentication"
+    assert kinds.index("Namespace") < kinds.index("VirtualService")
+
+
+def hostile_plan() -> Plan:
+    evil = "`x` | <img src=x onerror=alert(1)> *b* [l](http://e) \n# h"
+    change = Change(
+        "changed",
+        "DestinationRule",
+        evil,
+        namespace="ns|`",
+        fields=[FieldChange(("spec", "host", evil), "a`b|c", evil)],
+        reasons=["a subset removed while routes may still send traffic to it"],
+    )
+    return Plan([Group("c|`<b>", "cluster", changes=[change])], "out")
+
+
+def test_markdown_escapes_every_value() -> None:
+    from markdown_it import MarkdownIt
+
+    text = formats.markdown(hostile_plan())
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or ()}
+    # No value adds HTML, a link, emphasis or a heading of its own.
+    assert not kinds & {"html_inline", "html_block", "link_open", "em_open", "image"}
+    headings = [t for t in tokens if t.type == "heading_open"]
+    assert [h.tag for h in headings] == ["h3", "h4"]
+    spans = [c.content for t in tokens for c in t.children or () if c.type == "code_inline"]
+    assert "c|`<b>" in spans  # the group's name, verbatim inside its code span
+    assert '"a`b|c"' in spans
+    assert text.startswith("### \u26a0\ufe0f meshgen plan: 1 disruptive change\n")
+
+
+def test_markdown_value_spans_round_trip() -> None:
+    from meshgen.render.markdown import code
+
+    text = formats.markdown(hostile_plan())
+    assert code(formats.value_text("a`b|c")) in text
+
+
+def test_json_schema_is_stable(tmp_path: Path) -> None:
+    plan = edited(tmp_path, lambda spec: spec["clusters"].pop())
+    doc = json.loads(formats.as_json(plan))
+    assert set(doc) == {"schemaVersion", "against", "summary", "disruptive", "clusters"}
+    assert doc["schemaVersion"] == 1
+    assert doc["disruptive"] is True
+    assert set(doc["summary"]) == {"added", "removed", "changed", "disruptive"}
+    group = next(g for g in doc["clusters"] if g["name"] == "west")
+    assert set(group) == {"name", "kind", "status", "changes"}
+    assert group["status"] == "removed"
+    change = group["changes"][0]
+    assert set(change) == {
+        "action",
+        "apiGroup",
+        "kind",
+        "namespace",
+        "name",
+        "file",
+        "summary",
+        "fields",
+        "disruptive",
+        "reasons",
+    }
+
+
+def test_json_fields_say_added_removed_changed(tmp_path: Path) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        spec["security"]["peerAuthentication"]["mode"] = "STRICT"
+
+    doc = json.loads(formats.as_json(edited(tmp_path, edit)))
+    change = doc["clusters"][0]["changes"][0]
+    assert change["fields"] == [
+        {"path": "spec.mtls.mode", "action": "changed", "old": "PERMISSIVE", "new": "STRICT"}
+    ]
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_exit_codes(tmp_path: Path) -> None:
+    data = base()
+    spec = write_spec(tmp_path / "mesh.yaml", data)
+    build(spec, tmp_path / "out")
+    same = run("plan", "mesh.yaml", "-o", "out", cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    assert same.stdout.startswith("No changes")
+    data["spec"]["security"]["peerAuthentication"]["mode"] = "STRICT"
+    write_spec(spec, data)
+    for fmt in ("text", "markdown", "json"):
+        proc = run("plan", "mesh.yaml", "-o", "out", "--format", fmt, cwd=tmp_path)
+        assert proc.returncode == EXIT_DISRUPTIVE == 4, proc.stderr
+    assert json.loads(proc.stdout)["disruptive"] is True
+    data["spec"]["clusters"][1]["podCIDR"] = data["spec"]["clusters"][0]["podCIDR"]
+    write_spec(spec, data)
+    bad = run("plan", "mesh.yaml", "-o", "out", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "error[" in bad.stderr
+    assert "no plan" in bad.stderr
+    assert bad.stdout == ""
+    assert run("plan", "mesh.yaml", "--format", "xml", cwd=tmp_path).returncode == 2
+
+
+def test_no_output_yet_plans_everything_added(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "mesh.yaml", base())
+    plan = plan_for(spec, tmp_path / "out")
+    assert plan.counts()["removed"] == plan.counts()["changed"] == 0
+    assert not plan.disruptive
