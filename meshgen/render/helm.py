@@ -66,7 +66,7 @@ class Chart:
     chart: str  # the chart's name in HELM_REPOSITORY
     release: str  # the Helm release name (istio.io's Helm install guide uses these)
     namespace: str
-    version: str  # the chart version: the Istio release it installs
+    version: str = ""  # the chart version: the Istio release it installs
 
 
 def charts(mesh: Mesh) -> tuple[Chart, ...]:
