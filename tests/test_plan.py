@@ -383,3 +383,20 @@ def test_no_output_yet_plans_everything_added(tmp_path: Path) -> None:
     plan = plan_for(spec, tmp_path / "out")
     assert plan.counts()["removed"] == plan.counts()["changed"] == 0
     assert not plan.disruptive
+
+
+CANARY_STEPS = ROOT / "examples" / "canary-upgrade" / "steps"
+
+
+@pytest.mark.skipif(not CANARY_STEPS.is_dir(), reason="no canary-upgrade example")
+def test_revision_steps_canary_then_tag_move(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    steps = sorted(CANARY_STEPS.glob("*.yaml"))
+    build(steps[0], out)
+    canary = plan_for(steps[1], out)  # a second control plane next to the first
+    assert canary.counts()["added"] > 0
+    assert not canary.disruptive, formats.text(canary)
+    build(steps[1], out)
+    moved = plan_for(steps[2], out)  # the tag moves: workloads restart into the canary
+    assert moved.disruptive
+    assert all(CONTROL_PLANE in c.reasons for c in moved.changes if c.disruptive)

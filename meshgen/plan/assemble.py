@@ -98,8 +98,14 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
             g.changes.append(Change(g.status, CLUSTER, name, summary=f"cluster {verb} the mesh"))
         g.changes.extend(_object_changes(name, rels, old_bytes, new_files))
 
+    revisioned = _revisioned(new_files.keys() | old.paths)
     for name, before in old_cidrs.items():
         after = new_cidrs.get(name)
+        if name in revisioned and after is not None:
+            # Control planes per revision: their own objects (istiod-<rev> values, tags,
+            # namespace labels) say what moves; the mesh's newest version does not.
+            before = {k: v for k, v in before.items() if k != "istioVersion"}
+            after = {k: v for k, v in after.items() if k != "istioVersion"}
         if after is not None and after != before:
             fields = [
                 FieldChange((k,), before[k], after[k]) for k in before if before[k] != after.get(k)
@@ -120,6 +126,11 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
 
     kept = {name: g for name, g in groups.items() if g.changes}
     return Plan(_ordered(kept, cluster_order, old_cidrs), old.label)
+
+
+def _revisioned(paths: Collection[str]) -> set[str]:
+    """Clusters with control planes per revision (Helm releases istiod-<rev>)."""
+    return {rel.split("/", 1)[0] for rel in paths if "/istio/helm/istiod-" in rel}
 
 
 def _body(readme: bytes) -> bytes:
