@@ -368,8 +368,12 @@ _ALL = (
         "error",
         "the installer cannot run one of the revisions",
         "The in-cluster operator is gone from Istio 1.24; the Sail Operator installs only the "
-        "versions its releases list.",
-        "Use istioctl or helm past 1.23; with sail, a version a Sail release accepts.",
+        "versions its releases list; istioctl from 1.24 sets values.pilot.cni.enabled from "
+        "components.cni.enabled, so an older revision (which leaves istio-cni to the newest) "
+        "would inject istio-init; the istiod chart before 1.17 renders only the last of "
+        "several revisionTags.",
+        "Use helm (or sail) for canary upgrades from 1.24, istioctl or helm past 1.23, a "
+        "version a Sail release accepts, and one tag per revision before 1.17 with helm.",
         'istio:\n  installer: operator\n  revisions:\n    - {name: 1-24-6, version: "1.24.6"}',
     ),
     Code(

@@ -180,6 +180,12 @@ HELM_REVISION_TAGS_SEPARATED = _fact(
     "istio-discovery/templates/revision-tags.yaml",
     since="1.17.0",
 )
+ISTIOCTL_CNI_FOLLOWS_COMPONENT = _fact(
+    "istioctl sets values.pilot.cni.enabled from components.cni.enabled, whatever the "
+    "IstioOperator's values say, so a revision without istio-cni gets istio-init",
+    "https://github.com/istio/istio/blob/1.24.6/operator/pkg/render/manifest.go",
+    since="1.24.0",
+)
 TOP_LEVEL_TAG = _fact(
     "`istioctl tag` is a top-level command (before: `istioctl x revision tag`)",
     "https://istio.io/latest/news/releases/1.11.x/announcing-1.11/change-notes/",

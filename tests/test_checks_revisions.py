@@ -166,3 +166,26 @@ def test_rules_are_written_for_the_oldest_control_plane() -> None:
     assert {d["apiVersion"] for d in out["cluster1/traffic/sample/rules.yaml"]} == {
         "networking.istio.io/v1beta1"
     }
+
+
+def test_istioctl_cannot_keep_istio_init_out_of_an_older_revision_from_1_24() -> None:
+    found = codes(canary_data("1.24.6", "1.25.5"))
+    assert (
+        "MG309",
+        "revision 1-24-6: istioctl 1.24.6 would give its pods istio-init (it sets "
+        "values.pilot.cni.enabled from components.cni.enabled, and only the newest revision "
+        "installs istio-cni)",
+    ) in found
+    assert codes(canary_data("1.24.6", "1.25.5", installer="helm")) == []
+
+
+def test_helm_before_1_17_renders_one_tag_per_revision() -> None:
+    data = canary_data("1.15.7", "1.16.7", installer="helm")
+    data["spec"]["istio"]["tags"]["canary"] = "1-15-7"
+    assert codes(data) == [
+        (
+            "MG309",
+            "revision 1-15-7: the istiod chart of 1.15.7 renders only the last of its tags "
+            '"canary", "prod" in cluster cluster1',
+        )
+    ]

@@ -21,7 +21,7 @@ from meshgen.checks._common import ISTIO, cluster_path, error, quoted_list
 from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import Positions
-from meshgen.revisions import control_planes
+from meshgen.revisions import control_planes, tags_of
 from meshgen.spec import Mesh
 
 CODES = summaries("MG308", "MG309", "MG310", "MG311")
@@ -108,6 +108,34 @@ def check_installer_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diag
                 at,
                 "upgrade past 1.23 with installer istioctl, helm or sail",
             )
+        if (
+            istio.installer == "istioctl"
+            and len(istio.revisions) > 1
+            and rel.has(versions.ISTIOCTL_CNI_FOLLOWS_COMPONENT)
+            and revision.version != istio.version
+        ):
+            yield error(
+                "MG309",
+                f"revision {revision.name}: istioctl {revision.version} would give its pods "
+                "istio-init (it sets values.pilot.cni.enabled from components.cni.enabled, and "
+                "only the newest revision installs istio-cni)",
+                at,
+                "upgrade past 1.24 with installer helm (or sail): their control planes share "
+                "one istio-cni release",
+            )
+        if istio.installer == "helm" and not rel.has(versions.HELM_REVISION_TAGS_SEPARATED):
+            for cluster in mesh.spec.clusters:
+                tags = sorted(t for t, r in tags_of(mesh, cluster).items() if r == revision.name)
+                if len(tags) > 1:
+                    yield error(
+                        "MG309",
+                        f"revision {revision.name}: the istiod chart of {revision.version} "
+                        f"renders only the last of its tags {quoted_list(tags)} in cluster "
+                        f"{cluster.name}",
+                        at,
+                        "before Istio 1.17 point at most one tag at a revision",
+                    )
+                    break
         if istio.installer == "sail" and not versions.sail_releases_for(revision.version):
             nearest = versions.nearest_sail_version(revision.version)
             yield error(

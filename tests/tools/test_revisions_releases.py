@@ -126,17 +126,35 @@ ISTIOCTL_PAIRS = [
     ("1.10.0", "1.10.6"),
     ("1.17.8", "1.18.7"),
     ("1.22.8", "1.23.6"),
-    pytest.param(
-        "1.29.6",
-        "1.30.3",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="istioctl 1.30.3 sets values.pilot.cni.enabled from components.cni.enabled "
-            "after the user values (operator/pkg/render/manifest.go l.376), so the older "
-            "revision's injector adds istio-init: open, see the issue 14 report",
-        ),
-    ),
 ]
+
+
+def test_istioctl_from_1_24_drops_the_cni_value_of_a_revision_without_cni(
+    tmp_path: Path,
+) -> None:
+    """versions.ISTIOCTL_CNI_FOLLOWS_COMPONENT, the reason MG309 refuses canary revisions from
+    1.24 with installer istioctl: the released istioctl 1.30.3 renders an IstioOperator with
+    components.cni.enabled false and values.pilot.cni.enabled true into an injector that
+    adds istio-init (pilot.cni.enabled false), while 1.23.6 keeps the value."""
+    for tag, kept in (("1.23.6", True), ("1.30.3", False)):
+        iop = tmp_path / f"{tag}.yaml"
+        iop.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "install.istio.io/v1alpha1",
+                    "kind": "IstioOperator",
+                    "metadata": {"name": "istio-old", "namespace": "istio-system"},
+                    "spec": {
+                        "revision": "old",
+                        "components": {"cni": {"enabled": False}},
+                        "values": {"pilot": {"cni": {"enabled": True}}},
+                    },
+                }
+            )
+        )
+        values = injector_values(generate(tag, "-f", iop), "old")
+        assert values["pilot"]["cni"]["enabled"] is kept, tag
+        assert versions.release(tag).has(versions.ISTIOCTL_CNI_FOLLOWS_COMPONENT) is not kept
 
 
 @pytest.mark.parametrize(("old", "new"), ISTIOCTL_PAIRS)
