@@ -18,7 +18,7 @@ from meshgen.diagnostics import Diagnostic, Location, Severity, format_text
 from meshgen.report import Options, use_color
 from tests.helpers import ROOT, SEED_EXAMPLE
 
-COMMANDS = ("build", "validate", "explain", "check-output", "schema", "init")
+COMMANDS = ("build", "validate", "plan", "explain", "check-output", "schema", "init")
 # typer/click/pydantic notation that must never reach a user.
 LEAKS = (
     "{SPEC",

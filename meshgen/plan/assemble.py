@@ -103,9 +103,10 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
         after = new_cidrs.get(name)
         if name in revisioned and after is not None:
             # Control planes per revision: their own objects (istiod-<rev> values, tags,
-            # namespace labels) say what moves; the mesh's newest version does not.
-            before = {k: v for k, v in before.items() if k != "istioVersion"}
-            after = {k: v for k, v in after.items() if k != "istioVersion"}
+            # namespace labels) say which control plane moves; the mesh's version is that of
+            # the CRDs and the one istio-cni.
+            before = {_CNI_VERSION if k == "istioVersion" else k: v for k, v in before.items()}
+            after = {_CNI_VERSION if k == "istioVersion" else k: v for k, v in after.items()}
         if after is not None and after != before:
             fields = [
                 FieldChange((k,), before[k], after[k]) for k in before if before[k] != after.get(k)
@@ -126,6 +127,9 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
 
     kept = {name: g for name, g in groups.items() if g.changes}
     return Plan(_ordered(kept, cluster_order, old_cidrs), old.label)
+
+
+_CNI_VERSION = "crdsAndCniVersion"
 
 
 def _revisioned(paths: Collection[str]) -> set[str]:

@@ -222,6 +222,8 @@ RULES: tuple[Rule, ...] = (
     Rule((CLUSTER,), ("podCIDR",), POD_CIDR, changed),
     Rule((CLUSTER,), ("serviceCIDR",), SERVICE_CIDR, changed),
     Rule((CLUSTER,), ("istioVersion",), CONTROL_PLANE, changed),
+    # With revisions side by side: the CRDs and the one istio-cni follow the newest revision.
+    Rule((CLUSTER,), ("crdsAndCniVersion",), CNI, changed),
 )
 
 

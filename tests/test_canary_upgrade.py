@@ -1,0 +1,89 @@
+"""The canary-upgrade example: the seed mesh from Istio 1.21 to 1.22 to 1.23, one minor and
+one cluster at a time (examples/canary-upgrade/steps/), and what `meshgen plan` says of each
+step: the disruptive changes the step means, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from meshgen.pipeline import compile_spec
+from meshgen.plan.assemble import make_plan
+from meshgen.plan.classify import CNI, CONTROL_PLANE
+from meshgen.plan.collect import DiskOutput
+from meshgen.write import write_output
+from tests.helpers import ROOT
+
+EXAMPLE = ROOT / "examples" / "canary-upgrade"
+STEPS = sorted((EXAMPLE / "steps").glob("*.yaml"))
+
+# Per step: its disruptive changes, as (cluster, kind, name, reason).
+CNI_MOVES = [
+    ("cluster1", "Cluster", "cluster1", CNI),
+    ("cluster2", "Cluster", "cluster2", CNI),
+]
+
+
+def tag_moves(cluster: str, old: str, new: str) -> list[tuple[str, str, str, str]]:
+    return [
+        (cluster, "HelmValues", f"istiod-{old}", CONTROL_PLANE),
+        (cluster, "HelmValues", f"istiod-{new}", CONTROL_PLANE),
+    ]
+
+
+def removed(old: str) -> list[tuple[str, str, str, str]]:
+    return [(c, "HelmValues", f"istiod-{old}", CONTROL_PLANE) for c in ("cluster1", "cluster2")]
+
+
+def cni_values(clusters: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    return [(c, "HelmValues", "cni", CNI) for c in clusters]
+
+
+EXPECTED = {
+    "01-canary-1.22": CNI_MOVES,
+    "02-cluster1-1.22": tag_moves("cluster1", "1-21-6", "1-22-8"),
+    "03-cluster2-1.22": tag_moves("cluster2", "1-21-6", "1-22-8"),
+    "04-done-1.22": removed("1-21-6"),
+    # 1.23 also renames the CNI's log level value (logLevel -> logging.level).
+    "05-canary-1.23": sorted(CNI_MOVES + cni_values(("cluster1", "cluster2"))),
+    "06-cluster1-1.23": tag_moves("cluster1", "1-22-8", "1-23-6"),
+    "07-cluster2-1.23": tag_moves("cluster2", "1-22-8", "1-23-6"),
+    "08-done-1.23": removed("1-22-8"),
+}
+
+
+def test_the_steps_are_the_hops_of_the_example() -> None:
+    assert [s.stem for s in STEPS] == ["00-start", *EXPECTED]
+    # The example's mesh.yaml (and so its golden output) is the state after step 2.
+    assert yaml.safe_load((EXAMPLE / "mesh.yaml").read_text()) == yaml.safe_load(
+        (EXAMPLE / "steps" / "02-cluster1-1.22.yaml").read_text()
+    )
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[s.stem for s in STEPS])
+def test_every_step_compiles_clean(step: Path) -> None:
+    result = compile_spec(step)
+    assert result.ok
+    assert result.diagnostics == []
+
+
+def test_plan_of_each_step_names_what_it_disrupts_and_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = compile_spec(STEPS[0], out)
+    assert first.files is not None
+    write_output(out, first.files)
+    for step in STEPS[1:]:
+        result = compile_spec(step, out)
+        assert result.files is not None
+        assert result.mesh is not None
+        plan = make_plan(result.files, DiskOutput(out), [c.name for c in result.mesh.spec.clusters])
+        found = sorted(
+            (group.name, change.kind, change.name, reason)
+            for group in plan.groups
+            for change in group.changes
+            for reason in change.reasons
+        )
+        assert found == sorted(EXPECTED[step.stem]), step.stem
+        write_output(out, result.files)
