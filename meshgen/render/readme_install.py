@@ -25,8 +25,8 @@ from meshgen.render.sail import REVISION_DELETION_GRACE_SECONDS
 from meshgen.render.shell import Var, cmd, comment, concat, sh_block, with_comment
 from meshgen.render.units import unit_dir
 from meshgen.render.verify import LOOP_ABOVE, loop
-from meshgen.revisions import ControlPlane, tags_of
-from meshgen.spec import Cluster, Mesh
+from meshgen.revisions import ControlPlane, canary, injection_labels, tags_of
+from meshgen.spec import Cluster, Mesh, Namespace
 from meshgen.versions import TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL, release
 
 Add = Callable[[str], None]
@@ -87,7 +87,10 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
     istio = mesh.spec.istio
     gitops = mesh.spec.gitops is not None
     lines: list[str] = []
-    if revisioned(mesh):
+    if revisioned(mesh) and istio.installer == "helm":
+        if not gitops:
+            lines.extend(_helm_releases(mesh, cluster))
+    elif revisioned(mesh):
         # Newest first: it brings the CRDs (base) and istio-cni the others leave out.
         lines.extend(
             line
@@ -146,8 +149,8 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
 
 
 def _install_revision(mesh: Mesh, cluster: str, plane: ControlPlane) -> list[str]:
-    """The commands that install one revision's control plane in `cluster` (with the
-    istioctl of that revision's version); for helm also base and cni with the newest."""
+    """The commands that install one revision's control plane in `cluster` with the istioctl
+    of that revision's version (Helm: _helm_releases, every release at once)."""
     istio = mesh.spec.istio
     installer = istio.installer
     if installer == "istioctl":
@@ -166,36 +169,42 @@ def _install_revision(mesh: Mesh, cluster: str, plane: ControlPlane) -> list[str
         # IstioOperator (https://istio.io/v1.23/docs/setup/install/operator/#canary-upgrade).
         init = cmd("istioctl", "operator", "init", "--context", cluster, "--revision", plane.name)
         return [with_comment(str(init), f"istioctl {plane.version}")]
-    if installer == "helm" and mesh.spec.gitops is None:
-        values = _cluster_helm_values(mesh, cluster)
-        newest_plane = newest(mesh)
-        wanted = {f"istiod-{plane.name}"} | ({"base", "cni"} if plane == newest_plane else set())
-        return [
-            str(
-                cmd(
-                    "helm",
-                    "upgrade",
-                    "--install",
-                    chart.release,
-                    chart.chart,
-                    "--kube-context",
-                    cluster,
-                    "--repo",
-                    HELM_REPOSITORY,
-                    "--version",
-                    chart.version,
-                    "-n",
-                    chart.namespace,
-                    "--create-namespace",
-                    "-f",
-                    f"{cluster}/istio/helm/{chart.key}.values.yaml",
-                    "--wait",
-                )
-            )
-            for chart in charts(mesh)
-            if chart.key in wanted and chart.key in values
-        ]
     return []
+
+
+def _helm_releases(mesh: Mesh, cluster: str) -> list[str]:
+    """`helm upgrade --install` of base and cni (from the newest revision), then of each
+    istiod release, oldest revision first. The webhook of a revision tag
+    (`istio-revision-tag-<tag>`) belongs to the release whose `revisionTags` list the tag, and
+    Helm refuses to create an object another release owns: the release that loses a moving
+    tag (an older one) must drop its webhook before the one that gains it creates it."""
+    values = _cluster_helm_values(mesh, cluster)
+    return [
+        str(
+            cmd(
+                "helm",
+                "upgrade",
+                "--install",
+                chart.release,
+                chart.chart,
+                "--kube-context",
+                cluster,
+                "--repo",
+                HELM_REPOSITORY,
+                "--version",
+                chart.version,
+                "-n",
+                chart.namespace,
+                "--create-namespace",
+                "-f",
+                f"{cluster}/istio/helm/{chart.key}.values.yaml",
+                "--wait",
+            )
+        )
+        # charts(): base, cni, then the istiod releases oldest first.
+        for chart in charts(mesh)
+        if chart.key in values
+    ]
 
 
 def _cluster_helm_values(mesh: Mesh, cluster: str) -> dict[str, object]:
@@ -207,8 +216,15 @@ def canary_steps(mesh: Mesh, add: Add) -> None:
     (https://istio.io/latest/docs/setup/upgrade/canary/, and for Helm
     https://istio.io/latest/docs/setup/upgrade/helm/#canary-upgrade-recommended). istio.io has
     no multicluster upgrade procedure (istio/istio.io#8603), so each cluster finishes the whole
-    single-cluster sequence, and traffic across clusters is verified, before the next one."""
-    if not revisioned(mesh):
+    single-cluster sequence, and traffic across clusters is verified, before the next one.
+
+    The spec is a state in the middle of the upgrade: in each cluster the tags point where
+    `tags_of` says. A cluster restarts only the namespaces whose tag points at the canary
+    there, and removes an old revision only when no tag of the cluster points at it and no
+    namespace placed there is labelled with it; a cluster whose tags still point at an old
+    revision installs and verifies the canary, and is told to move them in mesh.yaml."""
+    if not canary(mesh):
+        # One revision (before the canary, or after the old one is gone): nothing side by side.
         return
     istio = mesh.spec.istio
     new = newest(mesh)
@@ -222,8 +238,19 @@ def canary_steps(mesh: Mesh, add: Add) -> None:
         "istiod run, move the tags, restart the workloads that follow them, verify traffic "
         "across the clusters (the commands of the last step, *Prove the mesh works*), and only "
         "then remove the old revision. Then the next cluster. Run each `istioctl` of the "
-        "canary's release.\n"
+        "canary's release. Where mesh.yaml still points a cluster's tags at an old revision, "
+        "that cluster stops after the check: move the tags in mesh.yaml (`clusters[].tags`) "
+        "once the canary is verified there, build, and apply again.\n"
     )
+    if istio.installer == "helm":
+        add(
+            "With Helm a tag is a value of the istiod release it points at (`revisionTags`), "
+            "so it moves with the releases, which are upgraded oldest revision first: the one "
+            "that loses the tag deletes its webhook `istio-revision-tag-<tag>` before the one "
+            "that gains it creates it (Helm will not take over an object of another release). "
+            "Between the two, the namespaces that follow the moving tag are not injected: a pod "
+            "created in that moment gets no sidecar, and the restart of step 4 comes after.\n"
+        )
     if istio.installer == "sail":
         add(
             "With the Sail Operator the `Istio` resource's `RevisionBased` strategy creates "
@@ -235,9 +262,41 @@ def canary_steps(mesh: Mesh, add: Add) -> None:
         add(f"{md.code(cluster.name)}:\n")
         for line in sh_block(_canary_commands(mesh, cluster, new, old)):
             add(line)
+        lagging = _lagging_tags(mesh, cluster, new)
+        for target in sorted(set(lagging.values())):
+            moving = sorted(tag for tag, rev in lagging.items() if rev == target)
+            add(
+                f"{'Tag' if len(moving) == 1 else 'Tags'} "
+                f"{', '.join(md.code(tag) for tag in moving)} still "
+                f"{'points' if len(moving) == 1 else 'point'} at {md.code(target)} in this "
+                f"cluster: move {'it' if len(moving) == 1 else 'them'} in mesh.yaml "
+                "(`clusters[].tags`) when the canary is verified, build, and "
+                f"{'commit' if mesh.spec.gitops is not None else 'apply'} again.\n"
+            )
     add(
         "Once every cluster runs only the canary, remove the old revisions from "
         "`istio.revisions` (and their tags) in mesh.yaml and build again.\n"
+    )
+
+
+def _placed(namespace: Namespace, cluster: Cluster) -> bool:
+    return not namespace.clusters or cluster.name in namespace.clusters
+
+
+def _lagging_tags(mesh: Mesh, cluster: Cluster, new: ControlPlane) -> dict[str, str]:
+    """The tags of `cluster` that still point at an older revision: tag -> revision."""
+    return {tag: rev for tag, rev in tags_of(mesh, cluster).items() if rev != new.name}
+
+
+def _removable(mesh: Mesh, cluster: Cluster, plane: ControlPlane) -> bool:
+    """Whether `plane` can go from `cluster`: no tag of the cluster points at it and no
+    namespace placed there is labelled with it (deleting it would leave them uninjected)."""
+    if plane.name in tags_of(mesh, cluster).values():
+        return False
+    return not any(
+        injection_labels(mesh, ns).get("istio.io/rev") == plane.name
+        for ns in mesh.spec.namespaces
+        if _placed(ns, cluster)
     )
 
 
@@ -249,12 +308,21 @@ def _canary_commands(
     name = cluster.name
     gitops = mesh.spec.gitops is not None
     lines: list[str] = []
+    tags = tags_of(mesh, cluster)
     # 1. The canary next to the old revision.
-    if installer in ("istioctl", "operator") or (installer == "helm" and not gitops):
+    if installer in ("istioctl", "operator"):
         lines.append(comment("1. the canary next to the old revision"))
         lines.extend(_install_revision(mesh, name, new))
         if installer == "operator":
             lines.append(str(cmd("kubectl", "--context", name, "apply", "-k", f"{name}/")))
+    elif installer == "helm" and not gitops:
+        lines.append(
+            comment(
+                "1. the canary next to the old revision, with this cluster's tags: "
+                "the releases oldest revision first"
+            )
+        )
+        lines.extend(_helm_releases(mesh, name))
     else:
         lines.append(
             comment(
@@ -282,8 +350,7 @@ def _canary_commands(
         )
     )
     lines.append(str(cmd("istioctl", "--context", name, "proxy-status")))
-    # 3. The tags.
-    tags = tags_of(mesh, cluster)
+    # 3. The tags, once the canary runs: where mesh.yaml points them in this cluster.
     if installer in ("istioctl", "operator"):
         lines.append(comment("3. the tags as mesh.yaml sets them in this cluster"))
         tag_cmd = ("tag",) if release(new.version).has(TOP_LEVEL_TAG) else ("x", "revision", "tag")
@@ -307,19 +374,20 @@ def _canary_commands(
     elif installer == "helm":
         lines.append(
             comment(
-                "3. the tags: each istiod release's revisionTags (and base's defaultRevision)"
-                + (", applied with the releases" if gitops else "")
+                "3. the tags: each istiod release's revisionTags (and base's defaultRevision), "
+                "applied with the releases"
             )
         )
-        if not gitops:
-            lines.extend(line for plane in old for line in _install_revision(mesh, name, plane))
     else:
         lines.append(comment("3. the tags: the IstioRevisionTags, applied with step 1"))
-    # 4. Restart what follows a tag.
+    # 4. Restart what follows a tag that points at the canary here.
     followers = [
         ns.name
         for ns in mesh.spec.namespaces
-        if (not ns.clusters or name in ns.clusters) and ns.injection and ns.revision_tag in tags
+        if _placed(ns, cluster)
+        and ns.injection
+        and ns.revision_tag is not None
+        and tags.get(ns.revision_tag) == new.name
     ]
     if followers:
         lines.append(comment("4. the workloads that follow a tag get the tag's control plane"))
@@ -327,12 +395,15 @@ def _canary_commands(
             str(cmd("kubectl", "--context", name, "rollout", "restart", "deployment", "-n", ns))
             for ns in followers
         )
-    lines.append(
-        comment("5. verify traffic across the clusters: the last step, Prove the mesh works")
-    )
-    # 6. The old revisions go.
-    lines.append(comment("6. then remove the old revision"))
-    for plane in old:
+    removable = [plane for plane in old if _removable(mesh, cluster, plane)]
+    if followers or removable:
+        lines.append(
+            comment("5. verify traffic across the clusters: the last step, Prove the mesh works")
+        )
+    # 6. The old revisions nothing here uses any more go.
+    if removable:
+        lines.append(comment("6. then remove the old revision"))
+    for plane in removable:
         if installer in ("istioctl", "operator"):
             uninstall = (
                 ("uninstall",)
@@ -499,7 +570,7 @@ def gitops_steps(mesh: Mesh, step: int, add: Add) -> int:
             )
         add(
             "Each cluster gets Applications named `<cluster>-…`, ordered by sync waves: "
-            "`istio-base` (0), `istio-cni` (1), `istiod` (2), then `mesh` (3), the cluster "
+            f"{_argocd_wave_list(mesh)}, the cluster "
             "directory. Register the clusters under these names, as above. The waves hold "
             f"only because the root Application {md.code(argocd_root_name(mesh))} syncs "
             f"{md.code(f'{gitops.path}/{ARGOCD_DIR}')} (app of apps; `kubectl apply -k` of "
@@ -509,6 +580,31 @@ def gitops_steps(mesh: Mesh, step: int, add: Add) -> int:
     else:
         add(
             "Flux in each cluster applies `istio` (the HelmReleases, base then cni then "
-            "istiod through dependsOn) and then `mesh`, the cluster directory.\n"
+            f"{_istiods(mesh)} through dependsOn) and then `mesh`, the cluster directory.\n"
         )
     return step
+
+
+def _istiods(mesh: Mesh) -> str:
+    """`istiod`, or with several revisions their releases, oldest first."""
+    if not canary(mesh):
+        return "istiod"
+    return (
+        " then ".join(md.code(f"istiod-{plane.name}") for plane in planes(mesh))
+        + " (oldest first: the release that loses a moving tag drops its webhook before the "
+        "one that gains it creates it)"
+    )
+
+
+def _argocd_wave_list(mesh: Mesh) -> str:
+    if not canary(mesh):
+        return "`istio-base` (0), `istio-cni` (1), `istiod` (2), then `mesh` (3)"
+    istiods = [
+        f"{md.code(f'istiod-{plane.name}')} ({2 + i})" for i, plane in enumerate(planes(mesh))
+    ]
+    return (
+        "`istio-base` (0), `istio-cni` (1), "
+        + ", ".join(istiods)
+        + " (oldest first: the release that loses a moving tag drops its webhook before the "
+        f"one that gains it creates it), then `mesh` ({2 + len(istiods)})"
+    )
