@@ -149,9 +149,11 @@ def test_argocd_one_application_per_istiod() -> None:
     gitops = {"engine": "argocd", "repoURL": "https://github.com/example/mesh.git"}
     files = files_of(revisions_mesh("helm", gitops=gitops))
     apps = {d["metadata"]["name"]: d for d in docs_of(files, "gitops/argocd/cluster1.yaml")}
-    for rev, version in ((OLD, "1.22.8"), (NEW, "1.23.6")):
+    # Each release in a wave of its own, oldest first (a moving tag's webhook is dropped by
+    # the older release before the newer creates it); mesh and traffic after them.
+    for rev, version, wave in ((OLD, "1.22.8", "2"), (NEW, "1.23.6", "3")):
         app = apps[f"cluster1-istiod-{rev}"]
-        assert app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2"
+        assert app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == wave
         source = app["spec"]["source"]
         assert (source["chart"], source["targetRevision"]) == ("istiod", version)
         assert source["helm"]["releaseName"] == f"istiod-{rev}"
@@ -160,9 +162,10 @@ def test_argocd_one_application_per_istiod() -> None:
     assert apps["cluster1-istio-base"]["spec"]["source"]["targetRevision"] == "1.23.6"
     assert apps["cluster1-istio-cni"]["spec"]["source"]["targetRevision"] == "1.23.6"
     assert "cluster1-istiod" not in apps
+    assert apps["cluster1-mesh"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "4"
 
 
-def test_flux_one_helmrelease_per_revision_after_cni() -> None:
+def test_flux_one_helmrelease_per_revision_after_cni_and_older() -> None:
     gitops = {"engine": "flux", "repoURL": "https://github.com/example/mesh.git"}
     files = files_of(revisions_mesh("helm", gitops=gitops))
     releases = {
@@ -174,7 +177,10 @@ def test_flux_one_helmrelease_per_revision_after_cni() -> None:
         spec = releases[f"istiod-{rev}"]
         assert spec["chart"]["spec"]["version"] == version
         assert spec["releaseName"] == f"istiod-{rev}"
-        assert spec["dependsOn"] == [{"name": "istio-base"}, {"name": "istio-cni"}]
+        # After base, cni and the older revisions (a moving tag's webhook is dropped by the
+        # older release before the newer creates it).
+        older = [{"name": f"istiod-{OLD}"}] if rev == NEW else []
+        assert spec["dependsOn"] == [{"name": "istio-base"}, {"name": "istio-cni"}, *older]
         assert spec["values"]["revision"] == rev
     assert releases[f"istiod-{OLD}"]["values"]["revisionTags"] == ["prod"]
 

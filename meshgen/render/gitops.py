@@ -8,7 +8,8 @@ Argo CD (one Argo CD manages every cluster, each added with
   kustomization.yaml   lists the <cluster>.yaml files: the source of the root Application
   <cluster>.yaml       the cluster's Applications, in sync waves: 0 `<cluster>-istio-base`,
                        1 `<cluster>-istio-cni`, 2 `<cluster>-istiod` (installer helm only;
-                       with istio.revisions one `<cluster>-istiod-<revision>` each, in wave 2),
+                       with istio.revisions one `<cluster>-istiod-<revision>` each, in waves
+                       2, 3, ... oldest first, and the waves after them one later each),
                        3 `<cluster>-mesh` (the cluster directory), 4 the ApplicationSet
                        `<cluster>-traffic`: one Application per traffic unit
                        (`<cluster>/traffic/<unit>/`, meshgen/render/units.py)
@@ -30,7 +31,8 @@ Flux (runs in every cluster, bootstrapped with
                                            `traffic-<unit>` per traffic unit after `mesh`
   istio/<cluster>/kustomization.yaml       (helm) the HelmReleases istio-base, istio-cni,
   istio/<cluster>/helmreleases.yaml        istiod (or istiod-<revision> per revision, each
-                                           after base and cni), chained with dependsOn
+                                           after base, cni and the older revisions), chained
+                                           with dependsOn
   The bootstrap directory deliberately has no kustomization.yaml: Flux then generates one
   that also takes in the `flux-system/` directory bootstrap commits next to these files (a
   kustomization.yaml of ours would leave Flux unable to update itself from Git). Flux's
@@ -89,6 +91,27 @@ return hs
 """
 # Install order: CRDs (base), the CNI DaemonSet, the control plane, then the mesh config.
 WAVES = {"base": "0", "cni": "1", "istiod": "2", "mesh": "3", "traffic": "4"}
+
+
+def _waves(mesh: Mesh) -> dict[str, str]:
+    """The sync wave of each chart key (Chart.key), `mesh` and `traffic`: WAVES, except that
+    with istio.revisions each `istiod-<revision>` release gets a wave of its own from 2 on,
+    oldest revision first, and `mesh` and `traffic` come after the last. A revision tag's
+    webhook (`istio-revision-tag-<tag>`) belongs to the release whose values list the tag, and
+    Helm will not create it while another release owns it: the older release, which loses a
+    moving tag, must sync before the newer one, which gains it. Waves are integers, so the
+    releases cannot share wave 2 in order. Without revisions (or with one) the waves are
+    WAVES."""
+    istiods = [chart.key for chart in charts(mesh) if chart.chart == "istiod"]
+    waves = {key: wave for key, wave in WAVES.items() if key != "istiod"}
+    first = int(WAVES["istiod"])
+    waves.update({key: str(first + i) for i, key in enumerate(istiods)})
+    after = len(istiods) - 1
+    waves["mesh"] = str(int(WAVES["mesh"]) + after)
+    waves["traffic"] = str(int(WAVES["traffic"]) + after)
+    return waves
+
+
 # Argo CD label tracking puts an Application's name in a label value, and Flux labels what a
 # Kustomization applies with its name: both at most 63 characters.
 NAME_MAX = 63
@@ -225,16 +248,19 @@ def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[M
     # cluster directory is all there is to sync: only the `-mesh` Application.
     if _helm(mesh):
         values = helm_values(mesh, cluster)
+        waves = _waves(mesh)
         for chart in charts(mesh):
             apps.append(
-                _argocd_chart_application(gitops, namespace, cluster, chart, values[chart.key])
+                _argocd_chart_application(
+                    gitops, namespace, cluster, chart, values[chart.key], waves[chart.key]
+                )
             )
     apps.append(
         _argocd_application(
             gitops,
             namespace,
             f"{cluster.name}-mesh",
-            WAVES["mesh"],
+            _waves(mesh)["mesh"],
             source={
                 "repoURL": gitops.repo_url,
                 "targetRevision": gitops.revision,
@@ -270,7 +296,7 @@ def _argocd_traffic(mesh: Mesh, gitops: GitOps, cluster: Cluster, units: list[st
             f"{cluster.name}-traffic",
             argocd_namespace(mesh),
             labels=dict(MANAGED_BY),
-            annotations={SYNC_WAVE: WAVES["traffic"]},
+            annotations={SYNC_WAVE: _waves(mesh)["traffic"]},
         ),
         "spec": {
             "generators": [{"list": {"elements": elements}}],
@@ -298,9 +324,11 @@ def _argocd_chart_application(
     cluster: Cluster,
     chart: Chart,
     values: dict[str, Any],
+    wave: str,
 ) -> Manifest:
     # chart.chart is "base", "cni" or "istiod": with istio.revisions every `istiod-<revision>`
-    # release is an istiod chart in the same wave, each at its revision's version.
+    # release is an istiod chart, each at its revision's version in a wave of its own
+    # (_waves).
     sync_options = ["CreateNamespace=true"]
     if chart.chart == "base":
         # The CRDs are too large for the last-applied annotation of client-side apply.
@@ -336,7 +364,7 @@ def _argocd_chart_application(
         gitops,
         namespace,
         f"{cluster.name}-{chart.release}",
-        WAVES[chart.chart],
+        wave,
         source={
             "repoURL": HELM_REPOSITORY,
             "chart": chart.chart,
@@ -539,8 +567,9 @@ def _flux_helm_releases(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[Ma
                 "spec": spec,
             }
         )
-        if chart.chart != "istiod":
-            # Each istiod release (one per revision with istio.revisions) waits for base
-            # and cni only, not for another revision.
-            installed.append(chart.release)
+        # Each istiod release (one per revision with istio.revisions, oldest first) also
+        # waits for the older ones: the release that loses a moving tag must drop the tag's
+        # webhook before the one that gains it creates it (Helm will not take over an object
+        # another release owns; _waves).
+        installed.append(chart.release)
     return releases
