@@ -186,6 +186,8 @@ def test_every_kind_in_the_output_is_known_to_a_validator(example: tuple[Mesh, P
         "ServiceExport",
         "ExternalSecret",
         "Application",
+        "ApplicationSet",
+        "IstioRevisionTag",
         "GitRepository",
         "HelmRepository",
         "HelmRelease",
