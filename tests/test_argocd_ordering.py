@@ -203,11 +203,23 @@ def check_ordering(data: dict[str, Any], repo: Path, out: Path) -> None:
     # The waves, as the root's sync runs them: ascending, one phase finished before the next.
     by_phase: dict[str, list[int]] = {}
     per_cluster: dict[str, dict[str, int]] = {c: {} for c in clusters}
+    istiods: dict[str, list[tuple[int, tuple[int, ...]]]] = {c: [] for c in clusters}
     for child in children:
         cluster, phase = _phase(child, gitops_path)
         by_phase.setdefault(phase, []).append(_wave(child))
+        if phase == "istiod":
+            # One istiod release per revision (istio.revisions), each in its own wave.
+            version = tuple(int(p) for p in child["spec"]["source"]["targetRevision"].split("."))
+            istiods[cluster].append((_wave(child), version))
+            per_cluster[cluster][phase] = min(w for w, _ in istiods[cluster])
+            continue
         assert phase not in per_cluster[cluster]
         per_cluster[cluster][phase] = _wave(child)
+    for releases in istiods.values():
+        # Oldest revision first: a tag moves from the release that drops it to the one that
+        # takes it (Helm refuses an object another release owns).
+        assert [v for _, v in sorted(releases)] == sorted(v for _, v in releases)
+        assert len({w for w, _ in releases}) == len(releases)
     present = [phase for phase in PHASES if phase in by_phase]
     assert "mesh" in present
     for earlier, later in itertools.pairwise(present):
@@ -297,6 +309,7 @@ def test_example_waves_order_the_install(
         ("helm", "1.30.0", False),
         ("istioctl", "1.30.0", True),
         ("sail", "1.30.0", True),
+        ("helm-revisions", "1.23.6", True),
     ],
 )
 @pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
@@ -304,6 +317,15 @@ def test_waves_order_the_install(
     installer: str, version: str, cni: bool, platform: str, tmp_path: Path
 ) -> None:
     data = copy.deepcopy(seed_data())
+    if installer == "helm-revisions":
+        # A canary: two istiod releases side by side, the namespace following tag prod.
+        installer = "helm"
+        data["spec"]["istio"]["revisions"] = [
+            {"name": "1-22-8", "version": "1.22.8"},
+            {"name": "1-23-6", "version": "1.23.6"},
+        ]
+        data["spec"]["istio"]["tags"] = {"prod": "1-22-8"}
+        data["spec"]["namespaces"][0]["revisionTag"] = "prod"
     data["spec"]["istio"].update(version=version, installer=installer, cni={"enabled": cni})
     for cluster in data["spec"]["clusters"]:
         cluster["platform"] = platform
