@@ -497,3 +497,25 @@ def test_flux_git_urls(url: str, flux: str) -> None:
     argo = gitops_mesh("argocd", repoURL=url)
     apps = by_name(files(argo)["gitops/argocd/cluster1.yaml"])
     assert apps["cluster1-mesh"]["spec"]["source"]["repoURL"] == url
+
+
+def test_istiod_applications_of_long_revisions_stay_label_values() -> None:
+    """`<cluster>-istiod-<revision>`: a 52-character cluster and a 40-character revision."""
+    data = copy.deepcopy(seed_data())
+    long = "c" * 52
+    data["spec"]["clusters"][0]["name"] = long
+    data["spec"]["submariner"]["broker"] = long
+    data["spec"]["istio"] = {
+        "version": "1.23.6",
+        "installer": "helm",
+        "revisions": [
+            {"name": "r" * 40, "version": "1.22.8"},
+            {"name": "s" * 40, "version": "1.23.6"},
+        ],
+        "tags": {"prod": "r" * 40},
+    }
+    data["spec"]["namespaces"][0]["revisionTag"] = "prod"
+    data["spec"]["gitops"] = {"engine": "argocd", "repoURL": REPO}
+    names = [d["metadata"]["name"] for d in files(mesh_from(data))[f"gitops/argocd/{long}.yaml"]]
+    assert len(names) == len(set(names)) == 6
+    assert all(len(name) <= 63 for name in names), names

@@ -363,7 +363,8 @@ def _argocd_chart_application(
     return _argocd_application(
         gitops,
         namespace,
-        f"{cluster.name}-{chart.release}",
+        # <cluster>-istiod-<revision> may pass 63 characters (MG506 bounds the others).
+        bounded_name(f"{cluster.name}-{chart.release}"),
         wave,
         source={
             "repoURL": HELM_REPOSITORY,
