@@ -89,6 +89,10 @@ def _main(
     mesh on a flat (Submariner) network."""
 
 
+SpecArgument = Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).", metavar="SPEC")]
+OutputOption = Annotated[
+    Path, typer.Option("--output", "-o", metavar="DIR", help="Output directory.")
+]
 FormatOption = Annotated[
     Format,
     typer.Option("--format", "-f", metavar="text|json|github", help="How to print diagnostics."),
@@ -135,10 +139,8 @@ def _options(
 
 @app.command()
 def build(
-    spec: Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).", metavar="SPEC")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", metavar="DIR", help="Output directory.")
-    ] = Path("out"),
+    spec: SpecArgument,
+    output: OutputOption = Path("out"),
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if OUTPUT is stale.")
     ] = False,
@@ -397,10 +399,8 @@ def validate(
 
 @app.command()
 def plan(
-    spec: Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).", metavar="SPEC")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", metavar="DIR", help="Output directory.")
-    ] = Path("out"),
+    spec: SpecArgument,
+    output: OutputOption = Path("out"),
     against: Annotated[
         str | None,
         typer.Option(

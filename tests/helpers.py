@@ -4,6 +4,9 @@ the real stages."""
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,33 @@ EXAMPLES = {p.parent.name: p for p in sorted((ROOT / "examples").glob("*/mesh.ya
 
 
 API_VERSION = "meshgen.dev/v1alpha1"
+
+
+def run_meshgen(
+    *args: str | Path,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    path: str | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m meshgen ARGS` in `cwd`, output captured as text, never raising on the exit
+    code. `env`: variables set over the inherited environment; `path`: the whole of PATH."""
+    environ = None
+    if env is not None or path is not None:
+        environ = {**os.environ, **(env or {})}
+        if path is not None:
+            environ["PATH"] = path
+    return subprocess.run(
+        [sys.executable, "-m", "meshgen", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environ,
+        input=stdin,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def spec_data(

@@ -30,7 +30,7 @@ from meshgen.diagnostics import Diagnostic, has_errors
 from meshgen.load import load_text
 from meshgen.spec import Mesh
 from meshgen.validate import validate
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_meshgen
 
 HELM = ROOT / ".tools" / "bin" / "helm"
 KUSTOMIZE = ROOT / ".tools" / "bin" / "kustomize"
@@ -225,13 +225,7 @@ def test_helm_peer_renders_what_meshgen_writes(tmp_path: Path, name: str) -> Non
     check_clean(text)
     spec, out, values = tmp_path / "mesh.yaml", tmp_path / "out", tmp_path / "values.yaml"
     spec.write_text(text, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_meshgen("build", spec, "-o", out)
     assert proc.returncode == 0, proc.stderr
     write_values(text, values)
     clusters = [c["name"] for c in yaml.safe_load(text)["spec"]["clusters"]]
@@ -332,13 +326,7 @@ def test_unit_counts_are_what_kustomize_builds(tmp_path: Path) -> None:
     documents `kustomize build` prints for it."""
     spec, out = tmp_path / "mesh.yaml", tmp_path / "out"
     spec.write_text(make_spec(2, 60), encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_meshgen("build", spec, "-o", out)
     assert proc.returncode == 0, proc.stderr
     units = units_of(out)
     assert units

@@ -7,8 +7,6 @@ DestinationRule CRD (tests/tools/test_versions_releases.py); here the checks tha
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import yaml
 from meshgen.checks import run_checks
 from meshgen.load import load_text
 from meshgen.validate import validate
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, run_meshgen
 
 
 def failover_example(version: str, **load_balancer: Any) -> str:
@@ -48,12 +46,7 @@ def test_build_refuses_the_failover_example_on_1_10(tmp_path: Path) -> None:
     """The defect as a user met it: exit 0, then Istio 1.10 rejected the DestinationRule."""
     spec = tmp_path / "mesh.yaml"
     spec.write_text(failover_example("1.10.6"), encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_meshgen("build", spec, "-o", tmp_path / "out")
     assert proc.returncode == 1, proc.stderr
     assert "error[MG420]: loadBalancer.simple LEAST_REQUEST" in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, SEED_EXAMPLE
+from tests.helpers import ROOT, SEED_EXAMPLE, run_meshgen
 
 BAD_SPEC = """\
 apiVersion: meshgen.dev/v1alpha1
@@ -21,16 +21,6 @@ spec:
     - {name: a, podCIDR: 10.0.0.0/16, serviceCIDR: 10.1.0.0/16}
     - {name: b, podCIDR: 10.0.0.0/17, serviceCIDR: 10.2.0.0/16}
 """
-
-
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
@@ -48,53 +38,53 @@ def bad_spec(tmp_path: Path) -> Path:
 
 def test_build_writes_then_rebuild_changes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    first = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out))
     assert first.returncode == 0, first.stderr
     assert (out / "cluster1" / "kustomization.yaml").is_file()
-    second = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    second = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out))
     assert second.returncode == 0
     assert " 0 written" in second.stderr
 
 
 def test_spec_errors_exit_1_with_located_diagnostics(bad_spec: Path) -> None:
-    proc = run("validate", str(bad_spec))
+    proc = run_meshgen("validate", str(bad_spec))
     assert proc.returncode == 1
     assert "mesh.yaml:5:20: error[MG102]" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_build_with_errors_writes_nothing(bad_spec: Path, tmp_path: Path) -> None:
-    proc = run("build", str(bad_spec), "-o", str(tmp_path / "out"))
+    proc = run_meshgen("build", str(bad_spec), "-o", str(tmp_path / "out"))
     assert proc.returncode == 1
     assert not (tmp_path / "out").exists()
 
 
 def test_json_and_github_formats(bad_spec: Path) -> None:
-    proc = run("validate", str(bad_spec), "--format", "json")
+    proc = run_meshgen("validate", str(bad_spec), "--format", "json")
     assert proc.returncode == 1
     diags = json.loads(proc.stdout)
     assert {d["code"] for d in diags} >= {"MG102"}
     assert all({"file", "line", "column", "hint"} <= d.keys() for d in diags)
-    proc = run("validate", str(bad_spec), "--format", "github")
+    proc = run_meshgen("validate", str(bad_spec), "--format", "github")
     assert proc.stdout.startswith("::error file=")
 
 
 def test_validate_many_files_for_pre_commit(bad_spec: Path) -> None:
-    proc = run("validate", str(SEED_EXAMPLE), str(bad_spec))
+    proc = run_meshgen("validate", str(SEED_EXAMPLE), str(bad_spec))
     assert proc.returncode == 1
-    assert run("validate", str(SEED_EXAMPLE)).returncode == 0
+    assert run_meshgen("validate", str(SEED_EXAMPLE)).returncode == 0
 
 
 def test_check_and_diff_report_drift(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
-    assert run("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0
+    assert run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
+    assert run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0
     target = out / "cluster2" / "traffic" / "sample" / "rules.yaml"
     target.write_text(target.read_text().replace("subset: v2", "subset: v1"))
-    check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
+    check = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
     assert check.returncode == 1
     assert "cluster2/traffic/sample/rules.yaml: changed" in check.stderr
-    diff = run("build", str(SEED_EXAMPLE), "-o", str(out), "--diff")
+    diff = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out), "--diff")
     assert diff.returncode == 1
     assert "-        subset: v1" in diff.stdout
     assert "+        subset: v2" in diff.stdout
@@ -106,20 +96,20 @@ def test_user_file_in_the_way_is_never_overwritten(tmp_path: Path) -> None:
     (out / "cluster1").mkdir(parents=True)
     mine = out / "cluster1" / "kustomization.yaml"
     mine.write_text("mine\n")
-    proc = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    proc = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out))
     assert proc.returncode == 1
     assert "error[MG901]" in proc.stderr
     assert mine.read_text() == "mine\n"
 
 
 def test_usage_errors_exit_2() -> None:
-    assert run("build").returncode == 2
-    assert run("build", "x.yaml", "--format", "xml").returncode == 2
-    assert run("frobnicate").returncode == 2
+    assert run_meshgen("build").returncode == 2
+    assert run_meshgen("build", "x.yaml", "--format", "xml").returncode == 2
+    assert run_meshgen("frobnicate").returncode == 2
 
 
 def test_missing_spec_is_a_diagnostic_not_a_traceback(tmp_path: Path) -> None:
-    proc = run("validate", str(tmp_path / "nope.yaml"))
+    proc = run_meshgen("validate", str(tmp_path / "nope.yaml"))
     assert proc.returncode == 1
     assert "error[MG009]" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -153,15 +143,15 @@ def test_interrupt_exits_130() -> None:
 
 
 def test_init_writes_a_valid_starter_and_never_overwrites(tmp_path: Path) -> None:
-    assert run("init", "mesh.yaml", cwd=tmp_path).returncode == 0
-    assert run("validate", "mesh.yaml", cwd=tmp_path).returncode == 0
-    again = run("init", "mesh.yaml", cwd=tmp_path)
+    assert run_meshgen("init", "mesh.yaml", cwd=tmp_path).returncode == 0
+    assert run_meshgen("validate", "mesh.yaml", cwd=tmp_path).returncode == 0
+    again = run_meshgen("init", "mesh.yaml", cwd=tmp_path)
     assert again.returncode == 1
     assert "not overwriting" in again.stderr
 
 
 def test_schema_command_prints_json_schema() -> None:
-    proc = run("schema")
+    proc = run_meshgen("schema")
     assert proc.returncode == 0
     schema = json.loads(proc.stdout)
     assert schema["title"].startswith("meshgen Mesh")
@@ -170,21 +160,21 @@ def test_schema_command_prints_json_schema() -> None:
 def test_check_against_a_file_is_a_diagnostic(tmp_path: Path) -> None:
     target = tmp_path / "afile"
     target.write_text("x\n")
-    proc = run("build", str(SEED_EXAMPLE), "-o", str(target), "--check")
+    proc = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(target), "--check")
     assert proc.returncode == 1
     assert "error[MG901]" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_output_must_not_contain_the_working_directory(tmp_path: Path) -> None:
-    assert run("build", str(SEED_EXAMPLE), "-o", ".", cwd=tmp_path).returncode == 2
-    assert run("build", str(SEED_EXAMPLE), "-o", "..", cwd=tmp_path).returncode == 2
+    assert run_meshgen("build", str(SEED_EXAMPLE), "-o", ".", cwd=tmp_path).returncode == 2
+    assert run_meshgen("build", str(SEED_EXAMPLE), "-o", "..", cwd=tmp_path).returncode == 2
     assert not any(tmp_path.iterdir())
 
 
 def test_json_diagnostics_stay_parseable_with_diff(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run("build", str(SEED_EXAMPLE), "-o", str(out), "--diff", "--format", "json")
+    proc = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out), "--diff", "--format", "json")
     assert proc.returncode == 1
     assert json.loads(proc.stdout) == []
     assert "+++ b/cluster1/kustomization.yaml" in proc.stderr
@@ -192,43 +182,43 @@ def test_json_diagnostics_stay_parseable_with_diff(tmp_path: Path) -> None:
 
 def test_committed_out_is_current_from_any_working_directory(tmp_path: Path) -> None:
     # Headers name the spec relative to the output's parent, not to the working directory.
-    proc = run("build", str(SEED_EXAMPLE), "-o", str(ROOT / "out"), "--check", cwd=tmp_path)
+    proc = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(ROOT / "out"), "--check", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_hand_edit_is_refused_then_forced(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert run("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
+    assert run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out)).returncode == 0
     target = out / "cluster2" / "traffic" / "sample" / "rules.yaml"
     target.write_text(target.read_text() + "# hot fix\n")
-    proc = run("build", str(SEED_EXAMPLE), "-o", str(out))
+    proc = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out))
     assert proc.returncode == 1
     assert (
         "cluster2/traffic/sample/rules.yaml: error[MG906]: was changed since meshgen wrote it"
     ) in proc.stderr
     assert "--diff" in proc.stderr
     assert target.read_text().endswith("# hot fix\n")
-    check = run("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
+    check = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out), "--check")
     assert check.returncode == 1
     assert "cluster2/traffic/sample/rules.yaml: changed" in check.stderr
-    forced = run("build", str(SEED_EXAMPLE), "-o", str(out), "--force")
+    forced = run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out), "--force")
     assert forced.returncode == 0, forced.stderr
     assert not target.read_text().endswith("# hot fix\n")
-    assert run("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0
+    assert run_meshgen("build", str(SEED_EXAMPLE), "-o", str(out), "--check").returncode == 0
 
 
 def test_init_and_schema_never_write_through_a_symlink(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere.yaml"
     (tmp_path / "dangling.yaml").symlink_to(target)
-    proc = run("init", "dangling.yaml", "--force", cwd=tmp_path)
+    proc = run_meshgen("init", "dangling.yaml", "--force", cwd=tmp_path)
     assert proc.returncode == 1
     assert "is a symlink" in proc.stderr
     assert not target.exists()
     target.write_text("precious\n")
     (tmp_path / "schema.json").symlink_to(target)
-    proc = run("schema", "-o", "schema.json", cwd=tmp_path)
+    proc = run_meshgen("schema", "-o", "schema.json", cwd=tmp_path)
     assert proc.returncode == 1
     assert target.read_text() == "precious\n"
-    assert run("schema", "-o", "real.json", cwd=tmp_path).returncode == 0
+    assert run_meshgen("schema", "-o", "real.json", cwd=tmp_path).returncode == 0
     assert (tmp_path / "real.json").read_text().startswith("{")
     assert not list(tmp_path.glob(".meshgen-tmp-*"))

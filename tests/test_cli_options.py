@@ -16,7 +16,7 @@ from meshgen import __version__
 from meshgen.codes import REGISTRY
 from meshgen.diagnostics import Diagnostic, Location, Severity, format_text
 from meshgen.report import Options, use_color
-from tests.helpers import ROOT, SEED_EXAMPLE
+from tests.helpers import ROOT, SEED_EXAMPLE, run_meshgen
 
 COMMANDS = ("build", "validate", "plan", "explain", "check-output", "schema", "init")
 # typer/click/pydantic notation that must never reach a user.
@@ -37,15 +37,7 @@ LEAKS = (
 def run(
     *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-        input=stdin,
-        env={**os.environ, "NO_COLOR": "", **(env or {})},
-    )
+    return run_meshgen(*args, cwd=cwd, env={"NO_COLOR": "", **(env or {})}, stdin=stdin)
 
 
 @pytest.fixture

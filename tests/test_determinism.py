@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshgen.pipeline import compile_spec
-from tests.helpers import ROOT
+from tests.helpers import run_meshgen
 
 NAMES = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
 
@@ -83,15 +80,7 @@ def test_same_spec_same_bytes(data: dict[str, Any]) -> None:
 
 
 def build_with_seed(spec: Path, out: Path, seed: str) -> dict[str, bytes]:
-    env = {**os.environ, "PYTHONHASHSEED": seed}
-    proc = subprocess.run(
-        [sys.executable, "-m", "meshgen", "build", str(spec), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
+    proc = run_meshgen("build", spec, "-o", out, env={"PYTHONHASHSEED": seed})
     assert proc.returncode == 0, proc.stderr
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 

@@ -11,13 +11,11 @@ output is parsed back the way the runner reads it.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import unicodedata
 
 import pytest
 
-from tests.helpers import edit
+from tests.helpers import edit, run_meshgen
 
 # The value hole: a line feed, `%`, `,` and `:` in metadata.name (MG110, quoted in the hint).
 VALUE = "100%,a:b\nc"
@@ -63,13 +61,7 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> str:
     }
     for name, text in specs.items():
         (directory / name).write_text(text)
-    proc = subprocess.run(
-        [sys.executable, "-m", "meshgen", "validate", "--format", "github", *specs],
-        capture_output=True,
-        text=True,
-        cwd=directory,
-        check=False,
-    )
+    proc = run_meshgen("validate", "--format", "github", *specs, cwd=directory)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ""
     return proc.stdout

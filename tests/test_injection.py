@@ -311,6 +311,17 @@ def test_spec_name_cannot_end_the_comment() -> None:
 # --- the escaping helpers themselves ------------------------------------------------------
 
 
+def _as_shown(value: str) -> str:
+    """`value` as a rendered table cell shows it: line feeds as \\u000a, HTML escaped."""
+    return (
+        value.replace("\n", "\\u000a")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -334,13 +345,7 @@ def test_code_span_shows_the_value_in_a_table(value: str) -> None:
     row = f"| h |\n|---|\n| {mdesc.cell(mdesc.code(value))} |\n"
     html = _MD.render(row)
     shown = re.findall(r"<code>(.*?)</code>", html, flags=re.DOTALL)
-    expected = (
-        value.replace("\n", "\\u000a")
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-    ) or " "
+    expected = _as_shown(value) or " "
     assert shown == [expected]
     assert html.count("<td>") == 1
 
@@ -365,14 +370,7 @@ def test_text_is_shown_as_is(value: str) -> None:
     html = _MD.render(f"| h |\n|---|\n| {mdesc.cell(mdesc.text(value))} |\n")
     cell = re.search(r"<td>(.*?)</td>", html, flags=re.DOTALL)
     assert cell is not None
-    expected = (
-        value.replace("\n", "\\u000a")
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-    )
-    assert cell.group(1) == expected
+    assert cell.group(1) == _as_shown(value)
 
 
 def test_sh_block_fence_outlasts_the_content() -> None:

@@ -35,7 +35,7 @@ from meshgen.diagnostics import (
 from meshgen.load import load_bytes, load_file, load_text, stream_name
 from meshgen.pipeline import check_spec, compile_spec, display_name, header_name
 from meshgen.report import say
-from tests.helpers import ROOT, SEED_EXAMPLE, edit
+from tests.helpers import ROOT, SEED_EXAMPLE, edit, run_meshgen
 
 SEED_TEXT = SEED_EXAMPLE.read_text()
 # A subprocess that should finish in about a second: a hang fails the test instead of
@@ -57,15 +57,7 @@ def one(diags: list[Diagnostic]) -> Diagnostic:
 def meshgen(
     *args: str, cwd: Path = ROOT, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-        timeout=TIMEOUT,
-        input=stdin,
-    )
+    return run_meshgen(*args, cwd=cwd, stdin=stdin, timeout=TIMEOUT)
 
 
 # --- 1. special IP ranges as pod or service CIDRs ------------------------------------------

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from meshgen.plan.collect import DiskOutput
 from meshgen.plan.model import MISSING, Change, FieldChange, Group, Plan
 from meshgen.report import EXIT_DISRUPTIVE
 from meshgen.write import write_output
-from tests.helpers import EXAMPLES, ROOT, cluster, east_west, spec_data
+from tests.helpers import EXAMPLES, ROOT, cluster, east_west, run_meshgen, spec_data
 
 
 def base() -> dict[str, Any]:
@@ -346,37 +344,27 @@ def test_json_fields_say_added_removed_changed(tmp_path: Path) -> None:
     ]
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
-
-
 def test_exit_codes(tmp_path: Path) -> None:
     data = base()
     spec = write_spec(tmp_path / "mesh.yaml", data)
     build(spec, tmp_path / "out")
-    same = run("plan", "mesh.yaml", "-o", "out", cwd=tmp_path)
+    same = run_meshgen("plan", "mesh.yaml", "-o", "out", cwd=tmp_path)
     assert same.returncode == 0, same.stderr
     assert same.stdout.startswith("No changes")
     data["spec"]["security"]["peerAuthentication"]["mode"] = "STRICT"
     write_spec(spec, data)
     for fmt in ("text", "markdown", "json"):
-        proc = run("plan", "mesh.yaml", "-o", "out", "--format", fmt, cwd=tmp_path)
+        proc = run_meshgen("plan", "mesh.yaml", "-o", "out", "--format", fmt, cwd=tmp_path)
         assert proc.returncode == EXIT_DISRUPTIVE == 4, proc.stderr
     assert json.loads(proc.stdout)["disruptive"] is True
     data["spec"]["clusters"][1]["podCIDR"] = data["spec"]["clusters"][0]["podCIDR"]
     write_spec(spec, data)
-    bad = run("plan", "mesh.yaml", "-o", "out", cwd=tmp_path)
+    bad = run_meshgen("plan", "mesh.yaml", "-o", "out", cwd=tmp_path)
     assert bad.returncode == 1
     assert "error[" in bad.stderr
     assert "no plan" in bad.stderr
     assert bad.stdout == ""
-    assert run("plan", "mesh.yaml", "--format", "xml", cwd=tmp_path).returncode == 2
+    assert run_meshgen("plan", "mesh.yaml", "--format", "xml", cwd=tmp_path).returncode == 2
 
 
 def test_no_output_yet_plans_everything_added(tmp_path: Path) -> None:

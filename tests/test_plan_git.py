@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from meshgen.report import EXIT_DISRUPTIVE
+from tests.helpers import run_meshgen
 from tests.test_plan import base, build, write_spec
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -22,16 +22,6 @@ def git(repo: Path, *args: str) -> None:
         ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e", *args],
         check=True,
         capture_output=True,
-    )
-
-
-def plan(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", "plan", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
     )
 
 
@@ -48,7 +38,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_against_head_with_no_change_plans_nothing(repo: Path) -> None:
-    proc = plan(repo / "deploy", "mesh.yaml", "-o", "out", "--against", "HEAD")
+    proc = run_meshgen("plan", "mesh.yaml", "-o", "out", "--against", "HEAD", cwd=repo / "deploy")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("No changes: HEAD:deploy/out")
 
@@ -59,8 +49,10 @@ def test_against_compares_with_the_commit_not_the_disk(repo: Path) -> None:
     data["spec"]["security"]["peerAuthentication"]["mode"] = "STRICT"
     write_spec(spec, data)
     build(spec, repo / "deploy" / "out")  # the disk already has the new output
-    assert plan(repo / "deploy", "mesh.yaml", "-o", "out").returncode == 0
-    proc = plan(repo, "deploy/mesh.yaml", "-o", "deploy/out", "--against", "HEAD", "-f", "json")
+    assert run_meshgen("plan", "mesh.yaml", "-o", "out", cwd=repo / "deploy").returncode == 0
+    proc = run_meshgen(
+        "plan", "deploy/mesh.yaml", "-o", "deploy/out", "--against", "HEAD", "-f", "json", cwd=repo
+    )
     assert proc.returncode == EXIT_DISRUPTIVE, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["against"] == "HEAD:deploy/out"
@@ -74,7 +66,7 @@ def test_a_removed_cluster_against_an_older_commit(repo: Path) -> None:
     data["spec"]["clusters"].pop()
     write_spec(spec, data)
     git(repo, "commit", "-q", "-am", "edit the spec")
-    proc = plan(repo / "deploy", "mesh.yaml", "-o", "out", "--against", "HEAD~1")
+    proc = run_meshgen("plan", "mesh.yaml", "-o", "out", "--against", "HEAD~1", cwd=repo / "deploy")
     assert proc.returncode == EXIT_DISRUPTIVE, proc.stderr
     assert "cluster west (leaves the mesh)" in proc.stdout
     assert "delete the remote secret from every peer" in proc.stdout
@@ -97,7 +89,7 @@ def test_git_problems_are_diagnostics(tmp_path: Path, setup: str, rev: str, mess
             build(tmp_path / "deploy" / "mesh.yaml", tmp_path / "deploy" / "out")
         git(tmp_path, "add", ".")
         git(tmp_path, "commit", "-q", "-m", "spec")
-    proc = plan(tmp_path / "deploy", "mesh.yaml", "-o", "out", "--against", rev)
+    proc = run_meshgen("plan", "mesh.yaml", "-o", "out", "--against", rev, cwd=tmp_path / "deploy")
     assert proc.returncode == 1
     assert "error[MG908]" in proc.stderr
     assert message in proc.stderr

@@ -29,7 +29,7 @@ from meshgen.write import (
     plan_write,
     write_output,
 )
-from tests.helpers import SEED_EXAMPLE
+from tests.helpers import SEED_EXAMPLE, run_meshgen
 
 FILES = {
     "README.md": b"# mesh\n",
@@ -43,15 +43,6 @@ V2 = {rel: data + b"# v2\n" for rel, data in FILES.items()}
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     return tmp_path / "out"
-
-
-def meshgen(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 # --- hand edits ----------------------------------------------------------------------------------
@@ -307,7 +298,7 @@ def test_concurrent_builds_never_mix_outputs(tmp_path: Path) -> None:
         results = [(p.returncode, stderr) for p, (_, stderr) in zip(procs, results, strict=True)]
         for code, stderr in results:
             assert code == 0 or "MG905" in stderr, stderr
-        fresh = [meshgen("build", s, "-o", out, "--check").returncode == 0 for s in specs]
+        fresh = [run_meshgen("build", s, "-o", out, "--check").returncode == 0 for s in specs]
         assert fresh.count(True) == 1, results
     assert (out / "mine.txt").read_bytes() == b"user\n"
 
@@ -324,7 +315,7 @@ def test_kill_9_at_random_moments_converges(tmp_path: Path) -> None:
         spec.write_text(make_spec(10, 300).replace('version: "1.30.0"', f'version: "{version}"'))
         specs.append(spec)
     out = tmp_path / "out"
-    assert meshgen("build", specs[0], "-o", out).returncode == 0
+    assert run_meshgen("build", specs[0], "-o", out).returncode == 0
     (out / "mine.txt").write_bytes(b"user\n")
     rng = random.Random(7)
     for i in range(12):
@@ -337,12 +328,12 @@ def test_kill_9_at_random_moments_converges(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.3, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        check = meshgen("build", spec, "-o", out, "--check")
+        check = run_meshgen("build", spec, "-o", out, "--check")
         if check.returncode == 0:  # called fresh only when it really is complete
-            assert meshgen("build", spec, "-o", out).stderr.count("0 written") == 1
-        rebuilt = meshgen("build", spec, "-o", out)
+            assert run_meshgen("build", spec, "-o", out).stderr.count("0 written") == 1
+        rebuilt = run_meshgen("build", spec, "-o", out)
         assert rebuilt.returncode == 0, rebuilt.stderr
-        assert meshgen("build", spec, "-o", out, "--check").returncode == 0
+        assert run_meshgen("build", spec, "-o", out, "--check").returncode == 0
         assert not list(out.rglob(f"{TEMP_PREFIX}*"))
     assert (out / "mine.txt").read_bytes() == b"user\n"
 

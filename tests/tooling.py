@@ -28,6 +28,11 @@ SHARED = Path(os.environ.get("MESHGEN_SHARED", ROOT.parent / "shared"))
 NEWEST_ISTIOCTL = "istioctl-1.30.3"
 
 
+def tools_path() -> str:
+    """PATH with the pinned tools (.tools/bin) first."""
+    return f"{TOOLS / 'bin'}{os.pathsep}{os.environ['PATH']}"
+
+
 def tool(name: str) -> str:
     if name == "istioctl":
         name = NEWEST_ISTIOCTL

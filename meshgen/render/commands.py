@@ -32,7 +32,9 @@ def kubectl_apply_stdin(context: str, *, equals: bool = False) -> Cmd:
     return cmd("kubectl", *flag, "apply", "-f", "-")
 
 
-DRY_RUN = ("--dry-run=client", "-o", "yaml")
+# Print the object kubectl would create, create nothing.
+DRY_RUN_CLIENT = "--dry-run=client"
+DRY_RUN = (DRY_RUN_CLIENT, "-o", "yaml")
 
 
 def create_namespace(context: str, namespace: str) -> str:

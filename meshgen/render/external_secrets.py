@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from meshgen.render import markdown as md
-from meshgen.render.commands import create_remote_secret
+from meshgen.render.commands import DRY_RUN_CLIENT, create_remote_secret
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
 from meshgen.render.secrets import (
     CACERTS_KEYS,
@@ -222,7 +222,7 @@ def external_secret_steps(mesh: Mesh) -> list[str]:
                     cmd(
                         "kubectl",
                         "create",
-                        "--dry-run=client",
+                        DRY_RUN_CLIENT,
                         "-f",
                         "-",
                         "-o",

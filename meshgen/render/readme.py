@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR
 from meshgen.render import markdown as md
-from meshgen.render.commands import DRY_RUN, create_remote_secret, kubectl_apply_stdin
+from meshgen.render.commands import create_namespace, create_remote_secret, kubectl_apply_stdin
 from meshgen.render.external_secrets import external_secret_steps
 from meshgen.render.readme_install import gitops_steps, install_steps
 from meshgen.render.secrets import (
@@ -215,20 +215,7 @@ def render_readme(mesh: Mesh, units: dict[str, list[str]]) -> str:
     lines += [str(cmd("make", "-f", makefile, f"{c.name}-cacerts")) for c in spec.clusters]
     if not external:
         for c in spec.clusters:
-            lines.append(
-                pipe(
-                    cmd(
-                        "kubectl",
-                        "--context",
-                        c.name,
-                        "create",
-                        "namespace",
-                        "istio-system",
-                        *DRY_RUN,
-                    ),
-                    kubectl_apply_stdin(c.name),
-                )
-            )
+            lines.append(create_namespace(c.name, "istio-system"))
             lines.append(
                 str(
                     cmd(

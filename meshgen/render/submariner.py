@@ -278,6 +278,27 @@ def render_submariner_placeholders(mesh: Mesh, cluster: Cluster) -> list[tuple[s
     ]
 
 
+def _create_operator_secret(cluster: Cluster, name: str, *sources: str) -> str:
+    """`kubectl -n submariner-operator create secret generic <name> <sources> --dry-run=client
+    -o yaml | kubectl apply -f -` on `cluster`."""
+    return pipe(
+        cmd(
+            "kubectl",
+            "--context",
+            cluster.name,
+            "-n",
+            OPERATOR_NAMESPACE,
+            "create",
+            "secret",
+            "generic",
+            name,
+            *sources,
+            *DRY_RUN,
+        ),
+        kubectl_apply_stdin(cluster.name),
+    )
+
+
 def submariner_manual_steps(mesh: Mesh) -> list[str]:
     """Markdown for out/README.md: what the operator cannot do from git, as exact commands.
     Empty unless `deploy: operator`."""
@@ -394,46 +415,17 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
         ),
     ]
     for c in clusters:
-        apply = kubectl_apply_stdin(c.name)
         lines.append(create_namespace(c.name, OPERATOR_NAMESPACE))
         lines.append(
-            pipe(
-                cmd(
-                    "kubectl",
-                    "--context",
-                    c.name,
-                    "-n",
-                    OPERATOR_NAMESPACE,
-                    "create",
-                    "secret",
-                    "generic",
-                    BROKER_SECRET,
-                    "--from-file=ca.crt=broker-ca.crt",
-                    "--from-file=token=broker-token",
-                    f"--from-literal=namespace={BROKER_NAMESPACE}",
-                    *DRY_RUN,
-                ),
-                apply,
+            _create_operator_secret(
+                c,
+                BROKER_SECRET,
+                "--from-file=ca.crt=broker-ca.crt",
+                "--from-file=token=broker-token",
+                f"--from-literal=namespace={BROKER_NAMESPACE}",
             )
         )
-        lines.append(
-            pipe(
-                cmd(
-                    "kubectl",
-                    "--context",
-                    c.name,
-                    "-n",
-                    OPERATOR_NAMESPACE,
-                    "create",
-                    "secret",
-                    "generic",
-                    PSK_SECRET,
-                    "--from-file=psk=ipsec-psk",
-                    *DRY_RUN,
-                ),
-                apply,
-            )
-        )
+        lines.append(_create_operator_secret(c, PSK_SECRET, "--from-file=psk=ipsec-psk"))
     lines.append(str(cmd("rm", "broker-info.json", "broker-ca.crt", "broker-token", "ipsec-psk")))
     out.extend(sh_block(lines))
     add(

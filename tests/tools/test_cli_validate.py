@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, SEED_EXAMPLE
-from tests.tooling import TOOLS, schemas, tool
+from tests.helpers import SEED_EXAMPLE, run_meshgen
+from tests.tooling import schemas, tool, tools_path
 
 pytestmark = pytest.mark.tools
 
 
 def run(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PATH"] = path if path is not None else f"{TOOLS / 'bin'}{os.pathsep}{env['PATH']}"
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
+    return run_meshgen(*args, path=path if path is not None else tools_path())
 
 
 def test_check_output_of_the_committed_example() -> None:

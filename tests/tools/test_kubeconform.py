@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +29,9 @@ from meshgen.versions import (
     release,
     sail_releases_for,
 )
-from tests.helpers import EXAMPLES, ROOT, seed_data, seed_variant_file
+from tests.helpers import EXAMPLES, run_meshgen, seed_data, seed_variant_file
 from tests.matrix import record
 from tests.tooling import (
-    TOOLS,
     build,
     documents,
     istio_release,
@@ -42,6 +39,7 @@ from tests.tooling import (
     schemas,
     shared,
     tool,
+    tools_path,
 )
 
 pytestmark = pytest.mark.tools
@@ -159,15 +157,7 @@ def test_each_sail_release_has_exactly_its_crds(sail: str) -> None:
 
 
 def meshgen(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{TOOLS / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        [sys.executable, "-m", "meshgen", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
+    return run_meshgen(*args, path=tools_path())
 
 
 def locality_failover_at_1_10(tmp_path: Path) -> Path:
