@@ -1,6 +1,7 @@
-"""The canary-upgrade example: the seed mesh from Istio 1.21 to 1.22 to 1.23, one minor and
-one cluster at a time (examples/canary-upgrade/steps/), and what `meshgen plan` says of each
-step: the disruptive changes the step means, and nothing else."""
+"""The canary-upgrade example: the seed mesh from Istio 1.10 to 1.11 to 1.12
+(examples/canary-upgrade/from-1.10/) and from 1.21 to 1.22 to 1.23, across the networking v1
+API change (examples/canary-upgrade/steps/), one minor and one cluster at a time; and what
+`meshgen plan` says of each step: the disruptive changes the step means, and nothing else."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from meshgen.write import write_output
 from tests.helpers import ROOT
 
 EXAMPLE = ROOT / "examples" / "canary-upgrade"
+CHAINS = ("from-1.10", "steps")
 STEPS = sorted((EXAMPLE / "steps").glob("*.yaml"))
+ALL_STEPS = [step for chain in CHAINS for step in sorted((EXAMPLE / chain).glob("*.yaml"))]
 
 # Per step: its disruptive changes, as (cluster, kind, name, reason).
 CNI_MOVES = [
@@ -41,6 +44,17 @@ def cni_values(clusters: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
     return [(c, "HelmValues", "cni", CNI) for c in clusters]
 
 
+EXPECTED_FROM_1_10 = {
+    # 1.11 changes the CNI's values on OpenShift (privileged, versions.HELM_CNI_PRIVILEGED_VALUE).
+    "01-canary-1.11": sorted(CNI_MOVES + cni_values(("cluster1", "cluster2"))),
+    "02-cluster1-1.11": tag_moves("cluster1", "1-10-6", "1-11-8"),
+    "03-cluster2-1.11": tag_moves("cluster2", "1-10-6", "1-11-8"),
+    "04-done-1.11": removed("1-10-6"),
+    "05-canary-1.12": CNI_MOVES,
+    "06-cluster1-1.12": tag_moves("cluster1", "1-11-8", "1-12-9"),
+    "07-cluster2-1.12": tag_moves("cluster2", "1-11-8", "1-12-9"),
+    "08-done-1.12": removed("1-11-8"),
+}
 EXPECTED = {
     "01-canary-1.22": CNI_MOVES,
     "02-cluster1-1.22": tag_moves("cluster1", "1-21-6", "1-22-8"),
@@ -54,27 +68,38 @@ EXPECTED = {
 }
 
 
+PLANS = {"from-1.10": EXPECTED_FROM_1_10, "steps": EXPECTED}
+
+
 def test_the_steps_are_the_hops_of_the_example() -> None:
-    assert [s.stem for s in STEPS] == ["00-start", *EXPECTED]
+    for chain, expected in PLANS.items():
+        assert [s.stem for s in sorted((EXAMPLE / chain).glob("*.yaml"))] == [
+            "00-start",
+            *expected,
+        ]
     # The example's mesh.yaml (and so its golden output) is the state after step 2.
     assert yaml.safe_load((EXAMPLE / "mesh.yaml").read_text()) == yaml.safe_load(
         (EXAMPLE / "steps" / "02-cluster1-1.22.yaml").read_text()
     )
 
 
-@pytest.mark.parametrize("step", STEPS, ids=[s.stem for s in STEPS])
+@pytest.mark.parametrize("step", ALL_STEPS, ids=[f"{s.parent.name}/{s.stem}" for s in ALL_STEPS])
 def test_every_step_compiles_clean(step: Path) -> None:
     result = compile_spec(step)
     assert result.ok
     assert result.diagnostics == []
 
 
-def test_plan_of_each_step_names_what_it_disrupts_and_nothing_else(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chain", CHAINS)
+def test_plan_of_each_step_names_what_it_disrupts_and_nothing_else(
+    chain: str, tmp_path: Path
+) -> None:
+    steps = sorted((EXAMPLE / chain).glob("*.yaml"))
     out = tmp_path / "out"
-    first = compile_spec(STEPS[0], out)
+    first = compile_spec(steps[0], out)
     assert first.files is not None
     write_output(out, first.files)
-    for step in STEPS[1:]:
+    for step in steps[1:]:
         result = compile_spec(step, out)
         assert result.files is not None
         assert result.mesh is not None
@@ -85,5 +110,5 @@ def test_plan_of_each_step_names_what_it_disrupts_and_nothing_else(tmp_path: Pat
             for change in group.changes
             for reason in change.reasons
         )
-        assert found == sorted(EXPECTED[step.stem]), step.stem
+        assert found == sorted(PLANS[chain][step.stem]), step.stem
         write_output(out, result.files)

@@ -6,6 +6,7 @@ kubeconform with the CRDs of every revision's release."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,17 @@ import pytest
 from meshgen import versions
 from meshgen.render.helm import charts, helm_values
 from meshgen.revisions import control_planes
-from tests.test_canary_upgrade import STEPS
+from tests.test_canary_upgrade import ALL_STEPS
 from tests.tooling import build, istio_release
 from tests.tools.test_helm_releases import parse, template, unread_values
 from tests.tools.test_kubeconform import conform_tree
 
 pytestmark = pytest.mark.tools
 
+PROBED: set[tuple[str, str, str]] = set()
 
-@pytest.mark.parametrize("step", STEPS, ids=[s.stem for s in STEPS])
+
+@pytest.mark.parametrize("step", ALL_STEPS, ids=[f"{s.parent.name}/{s.stem}" for s in ALL_STEPS])
 def test_both_releases_accept_the_step(step: Path, tmp_path: Path) -> None:
     mesh = build(step, tmp_path / "out")
     planes = control_planes(mesh)
@@ -38,10 +41,14 @@ def test_both_releases_accept_the_step(step: Path, tmp_path: Path) -> None:
             as_chart = dataclasses.replace(chart, key=chart.key.split("-")[0])
             proc = template(release, as_chart, values[chart.key], tmp_path)
             assert proc.returncode == 0, (step.stem, chart.release, proc.stderr)
-            assert unread_values(release, as_chart, values[chart.key], tmp_path) == [], (
-                step.stem,
-                chart.release,
-            )
+            # The probe runs helm twice per value: once per distinct (release, values).
+            key = (release.name, as_chart.key, json.dumps(values[chart.key], sort_keys=True))
+            if key not in PROBED:
+                PROBED.add(key)
+                assert unread_values(release, as_chart, values[chart.key], tmp_path) == [], (
+                    step.stem,
+                    chart.release,
+                )
             for obj in parse(proc.stdout):
                 meta: dict[str, Any] = obj["metadata"]
                 key = (obj["kind"], meta.get("namespace", ""), meta["name"])
