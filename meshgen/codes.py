@@ -397,6 +397,20 @@ _ALL = (
         "Set the namespace's `revisionTag`, or declare a tag named `default`.",
         "istio:\n  revisions: [...]\nnamespaces:\n  - {name: shop}   # no revisionTag",
     ),
+    Code(
+        "MG312",
+        "warning",
+        "Sail: a revision tag named `default` next to an InPlace revision `default`",
+        "Without revisions the Sail `Istio` resource updates InPlace, with one revision named "
+        "like the resource (`default`); declaring revisions makes it RevisionBased, with "
+        "revisions `<name>-v<version>`. The old InPlace revision stays while workloads use it, "
+        "and Sail refuses an IstioRevisionTag with the name of an existing revision "
+        "(NameAlreadyExists), so a tag `default` is not created in a cluster that ran InPlace.",
+        "Name the tag otherwise (e.g. `prod`) and point the namespaces at it (`revisionTag`), "
+        "or move the workloads off the InPlace revision first.",
+        'istio:\n  installer: sail\n  revisions: [{name: a, version: "1.28.3"}]\n'
+        "  tags: {default: a}",
+    ),
     # --- MG4xx: traffic -----------------------------------------------------------------------
     Code(
         "MG401",

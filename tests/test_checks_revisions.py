@@ -189,3 +189,12 @@ def test_helm_before_1_17_renders_one_tag_per_revision() -> None:
             '"canary", "prod" in cluster cluster1',
         )
     ]
+
+
+def test_sail_warns_of_a_default_tag_next_to_an_in_place_revision() -> None:
+    data = canary_data("1.27.9", "1.28.10", installer="sail")
+    assert not [c for c in codes(data) if c[0] == "MG312"]
+    data["spec"]["istio"]["tags"] = {"default": "1-27-9"}
+    data["spec"]["namespaces"][0].pop("revisionTag")
+    diags = diagnose(yaml.safe_dump(data, sort_keys=False))
+    assert [d.code for d in diags if d.code == "MG312"] == ["MG312"]

@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from meshgen import versions
-from meshgen.checks._common import ISTIO, cluster_path, error, quoted_list
+from meshgen.checks._common import ISTIO, cluster_path, error, quoted_list, warning
 from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import Positions
 from meshgen.revisions import control_planes, tags_of
 from meshgen.spec import Mesh
 
-CODES = summaries("MG308", "MG309", "MG310", "MG311")
+CODES = summaries("MG308", "MG309", "MG310", "MG311", "MG312")
 REVISIONS = (*ISTIO, "revisions")
 
 
@@ -213,4 +213,22 @@ def check_tags(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             )
 
 
-CHECKS = (check_revisions, check_installer_revisions, check_tags)
+def check_sail_strategy(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG312: with Sail, declaring revisions switches the Istio resource from InPlace (one
+    revision named like the resource, `default`) to RevisionBased; a tag named `default`
+    cannot be created while that InPlace revision still exists (the IstioRevisionTag
+    controller's NameAlreadyExists, sail-operator controllers/istiorevisiontag)."""
+    istio = mesh.spec.istio
+    if istio.installer != "sail" or not istio.revisions or "default" not in istio.tags:
+        return
+    yield warning(
+        "MG312",
+        'tag "default" with Sail: a cluster that ran this Istio with the InPlace strategy '
+        'still has the revision "default", and Sail refuses a tag of the same name',
+        positions.at((*ISTIO, "tags", "default")),
+        "name the tag otherwise (e.g. prod) and point the namespaces at it, or remove the "
+        "InPlace revision first",
+    )
+
+
+CHECKS = (check_revisions, check_installer_revisions, check_tags, check_sail_strategy)
