@@ -35,10 +35,10 @@ from meshgen.render.objects import ISTIO_NAMESPACE, deep_merge
 from meshgen.render.revisions import (
     default_tag_target,
     for_revision,
-    planes,
     revisioned,
     tags_for,
 )
+from meshgen.revisions import control_planes
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import (
     HELM_BASE_DEFAULT_REVISION,
@@ -79,7 +79,7 @@ def charts(mesh: Mesh) -> tuple[Chart, ...]:
         # shared istio-base, one `istiod-<revision>` release per control plane.
         istiods = tuple(
             Chart(f"istiod-{p.name}", "istiod", f"istiod-{p.name}", ISTIO_NAMESPACE, p.version)
-            for p in planes(mesh)
+            for p in control_planes(mesh)
         )
     else:
         istiods = (Chart("istiod", "istiod", "istiod", ISTIO_NAMESPACE, istio.version),)
@@ -110,7 +110,7 @@ def _revisioned_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]
         # The validator and leader election follow the `default` tag (1.12 upgrade notes,
         # https://istio.io/latest/news/releases/1.12.x/announcing-1.12/upgrade-notes/).
         values["base"] = {"defaultRevision": default_target}
-    for plane in planes(mesh):
+    for plane in control_planes(mesh):
         istiod = _values(for_revision(mesh, plane), cluster)["istiod"]
         tags = tags_for(mesh, cluster, plane.name)
         if tags:

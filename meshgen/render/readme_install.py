@@ -20,12 +20,12 @@ from meshgen.render.gitops import (
 from meshgen.render.helm import HELM_REPOSITORY, charts, helm_values
 from meshgen.render.istio import operator_name
 from meshgen.render.objects import ISTIO_NAMESPACE
-from meshgen.render.revisions import for_revision, newest, operator_file, planes, revisioned
+from meshgen.render.revisions import for_revision, newest, operator_file, revisioned
 from meshgen.render.sail import REVISION_DELETION_GRACE_SECONDS
 from meshgen.render.shell import Var, cmd, comment, concat, sh_block, with_comment
 from meshgen.render.units import unit_dir
 from meshgen.render.verify import LOOP_ABOVE, loop
-from meshgen.revisions import ControlPlane, canary, injection_labels, tags_of
+from meshgen.revisions import ControlPlane, canary, control_planes, injection_labels, tags_of
 from meshgen.spec import Cluster, Mesh, Namespace
 from meshgen.versions import TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL, release
 
@@ -94,7 +94,7 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
         # Newest first: it brings the CRDs (base) and istio-cni the others leave out.
         lines.extend(
             line
-            for plane in reversed(planes(mesh))
+            for plane in reversed(control_planes(mesh))
             for line in _install_revision(mesh, cluster, plane)
         )
     elif istio.installer == "istioctl":
@@ -228,7 +228,7 @@ def canary_steps(mesh: Mesh, add: Add) -> None:
         return
     istio = mesh.spec.istio
     new = newest(mesh)
-    old = [p for p in planes(mesh) if p != new]
+    old = [p for p in control_planes(mesh) if p != new]
     names = ", ".join(md.code(p.name) for p in old)
     add("#### Canary upgrade, one cluster at a time\n")
     add(
@@ -590,7 +590,7 @@ def _istiods(mesh: Mesh) -> str:
     if not canary(mesh):
         return "istiod"
     return (
-        " then ".join(md.code(f"istiod-{plane.name}") for plane in planes(mesh))
+        " then ".join(md.code(f"istiod-{plane.name}") for plane in control_planes(mesh))
         + " (oldest first: the release that loses a moving tag drops its webhook before the "
         "one that gains it creates it)"
     )
@@ -600,7 +600,8 @@ def _argocd_wave_list(mesh: Mesh) -> str:
     if not canary(mesh):
         return "`istio-base` (0), `istio-cni` (1), `istiod` (2), then `mesh` (3)"
     istiods = [
-        f"{md.code(f'istiod-{plane.name}')} ({2 + i})" for i, plane in enumerate(planes(mesh))
+        f"{md.code(f'istiod-{plane.name}')} ({2 + i})"
+        for i, plane in enumerate(control_planes(mesh))
     ]
     return (
         "`istio-base` (0), `istio-cni` (1), "

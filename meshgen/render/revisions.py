@@ -31,11 +31,6 @@ def revisioned(mesh: Mesh) -> bool:
     return bool(mesh.spec.istio.revisions)
 
 
-def planes(mesh: Mesh) -> list[ControlPlane]:
-    """The control planes, oldest first; the last one is `istio.version`."""
-    return control_planes(mesh)
-
-
 def for_revision(mesh: Mesh, plane: ControlPlane) -> Mesh:
     """`mesh` as if it ran only `plane`: `istio.version` and `istio.revision` are the
     plane's, `istio.revisions` is empty. The models are frozen: `model_copy(update=...)`
@@ -48,7 +43,7 @@ def for_revision(mesh: Mesh, plane: ControlPlane) -> Mesh:
 
 
 def newest(mesh: Mesh) -> ControlPlane:
-    return planes(mesh)[-1]
+    return control_planes(mesh)[-1]
 
 
 def tags_for(mesh: Mesh, cluster: Cluster, revision: str) -> list[str]:
@@ -80,7 +75,7 @@ def render_istio_operators(mesh: Mesh, cluster: Cluster) -> list[tuple[str, Mani
     injection template; user values win over what istioctl derives from components.cni)."""
     newest_plane = newest(mesh)
     operators: list[tuple[str, Manifest]] = []
-    for plane in planes(mesh):
+    for plane in control_planes(mesh):
         operator = render_istio_operator(for_revision(mesh, plane), cluster)
         if plane != newest_plane:
             _without_shared_components(operator, mesh, plane)

@@ -16,8 +16,8 @@ from typing import Any
 
 from meshgen.render.istio import DEFAULT_TRUST_DOMAIN, identity_values
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, deep_merge, metadata
-from meshgen.render.revisions import planes, revisioned
-from meshgen.revisions import tags_of
+from meshgen.render.revisions import revisioned
+from meshgen.revisions import control_planes, tags_of
 from meshgen.spec import Cluster, Mesh
 
 API_VERSION = "sailoperator.io/v1"
@@ -101,7 +101,7 @@ def _revision_tags(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
     (`kind: Istio` would follow the active revision as soon as spec.version changes;
     docs/README.adoc, IstioRevisionTag). The older revision's IstioRevision exists only if
     the Istio ran that version before (RevisionBased creates one per spec.version)."""
-    versions = {plane.name: plane.version for plane in planes(mesh)}
+    versions = {plane.name: plane.version for plane in control_planes(mesh)}
     return [
         {
             "apiVersion": API_VERSION,
