@@ -1,8 +1,8 @@
 """Stage 1, load: bytes -> plain data plus the position of every node.
 
 The ruamel round-trip loader keeps positions but is ~7x slower than composing with the C
-parser (DESIGN.md §7), so we compose with libyaml (YAML 1.2 resolution) and walk the node
-tree ourselves: that walk is also where duplicate keys, alias expansion, unsafe tags and
+parser (measured: benchmarks/), so we compose with libyaml (YAML 1.2 resolution) and walk
+the node tree ourselves: that walk is also where duplicate keys, alias expansion, unsafe tags and
 nesting depth are bounded.
 """
 

@@ -58,6 +58,11 @@ def tags_of(mesh: Mesh, cluster: Cluster) -> dict[str, str]:
     return {**mesh.spec.istio.tags, **cluster.tags}
 
 
+def tags_for(mesh: Mesh, cluster: Cluster, revision: str) -> list[str]:
+    """The tags that point at `revision` in `cluster`, sorted."""
+    return sorted(tag for tag, target in tags_of(mesh, cluster).items() if target == revision)
+
+
 def injection_labels(mesh: Mesh, namespace: Namespace) -> dict[str, str]:
     """The namespace's injection label: `istio.io/rev=<tag>` when it follows a tag, else
     `istio.io/rev=<revision>` with one revisioned control plane, else `istio-injection`.

@@ -1,6 +1,7 @@
 """The `meshgen.dev/v1alpha1` Mesh spec as strict, frozen pydantic models.
 
-Field names (the YAML aliases) are the contract of DESIGN.md §2. Models are strict: unknown
+Field names (the YAML aliases) are a contract: examples, docs and users' files depend on
+them, so fields are added, never renamed. Models are strict: unknown
 fields are errors and scalars are never coerced (a version written `1.10` is a float, and
 rejected). Every name is checked against the Kubernetes rule it will have to satisfy.
 
@@ -458,6 +459,9 @@ class Namespace(Model):
         examples=[["cluster1", "cluster2"]],
     )
 
+    def placed_in(self, cluster: str) -> bool:
+        return not self.clusters or cluster in self.clusters
+
 
 class Port(Model):
     """A port of the Service."""
@@ -572,6 +576,9 @@ class Service(Model):
     traffic_policy: TrafficPolicy | None = Field(
         None, alias="trafficPolicy", description="The DestinationRule's `trafficPolicy`."
     )
+
+    def placed_in(self, cluster: str) -> bool:
+        return not self.clusters or cluster in self.clusters
 
 
 class MeshSpec(Model):

@@ -1,8 +1,9 @@
 """Traffic management and security parts of the Mesh spec (routes, policies, mTLS, authz).
 
 Field names follow Istio's own API (networking.istio.io VirtualService and DestinationRule,
-security.istio.io PeerAuthentication and AuthorizationPolicy; reference/istio.md §5) so
-that what users know from Istio reads the same here; models are strict like spec.py's.
+security.istio.io PeerAuthentication and AuthorizationPolicy: the protos under
+networking/v1alpha3 and security/v1beta1 of https://github.com/istio/api) so that what users
+know from Istio reads the same here; models are strict like spec.py's.
 """
 
 from typing import Annotated, Any, Literal, Self

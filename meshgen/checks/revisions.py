@@ -21,7 +21,7 @@ from meshgen.checks._common import ISTIO, cluster_path, error, quoted_list, warn
 from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic
 from meshgen.load import Positions
-from meshgen.revisions import control_planes, tags_of
+from meshgen.revisions import control_planes, tags_for
 from meshgen.spec import Mesh
 
 CODES = summaries("MG308", "MG309", "MG310", "MG311", "MG312")
@@ -125,7 +125,7 @@ def check_installer_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diag
             )
         if istio.installer == "helm" and not rel.has(versions.HELM_REVISION_TAGS_SEPARATED):
             for cluster in mesh.spec.clusters:
-                tags = sorted(t for t, r in tags_of(mesh, cluster).items() if r == revision.name)
+                tags = tags_for(mesh, cluster, revision.name)
                 if len(tags) > 1:
                     yield error(
                         "MG309",

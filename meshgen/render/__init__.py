@@ -54,11 +54,11 @@ class Rendered:
 
 
 def namespaces_in(mesh: Mesh, cluster: Cluster) -> list[Namespace]:
-    return [ns for ns in mesh.spec.namespaces if not ns.clusters or cluster.name in ns.clusters]
+    return [ns for ns in mesh.spec.namespaces if ns.placed_in(cluster.name)]
 
 
 def services_in(mesh: Mesh, cluster: Cluster) -> list[Service]:
-    return [s for s in mesh.spec.services if not s.clusters or cluster.name in s.clusters]
+    return [s for s in mesh.spec.services if s.placed_in(cluster.name)]
 
 
 class _Shared:
@@ -130,7 +130,7 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     root = cluster.name
     istio = mesh.spec.istio
     app_namespaces = namespaces_in(mesh, cluster)
-    exported = [s for s in shared.exported if not s.clusters or cluster.name in s.clusters]
+    exported = [s for s in shared.exported if s.placed_in(cluster.name)]
     external_secrets = mesh.spec.secrets.provider == "external-secrets"
     applied: list[OutputFile] = [
         OutputFile("namespaces.yaml", tuple(render_namespaces(mesh, app_namespaces)))

@@ -36,9 +36,8 @@ from meshgen.render.revisions import (
     default_tag_target,
     for_revision,
     revisioned,
-    tags_for,
 )
-from meshgen.revisions import control_planes
+from meshgen.revisions import control_planes, tags_for
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import (
     HELM_BASE_DEFAULT_REVISION,

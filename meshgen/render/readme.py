@@ -192,11 +192,7 @@ def render_readme(mesh: Mesh, units: dict[str, list[str]]) -> str:
                 for c in openshift
                 for ns in [
                     "istio-system",
-                    *(
-                        n.name
-                        for n in spec.namespaces
-                        if n.injection and (not n.clusters or c.name in n.clusters)
-                    ),
+                    *(n.name for n in spec.namespaces if n.injection and n.placed_in(c.name)),
                 ]
             )
         )

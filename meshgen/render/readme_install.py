@@ -26,7 +26,7 @@ from meshgen.render.shell import Var, cmd, comment, concat, sh_block, with_comme
 from meshgen.render.units import unit_dir
 from meshgen.render.verify import LOOP_ABOVE, loop
 from meshgen.revisions import ControlPlane, canary, control_planes, injection_labels, tags_of
-from meshgen.spec import Cluster, Mesh, Namespace
+from meshgen.spec import Cluster, Mesh
 from meshgen.versions import TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL, release
 
 Add = Callable[[str], None]
@@ -279,10 +279,6 @@ def canary_steps(mesh: Mesh, add: Add) -> None:
     )
 
 
-def _placed(namespace: Namespace, cluster: Cluster) -> bool:
-    return not namespace.clusters or cluster.name in namespace.clusters
-
-
 def _lagging_tags(mesh: Mesh, cluster: Cluster, new: ControlPlane) -> dict[str, str]:
     """The tags of `cluster` that still point at an older revision: tag -> revision."""
     return {tag: rev for tag, rev in tags_of(mesh, cluster).items() if rev != new.name}
@@ -296,7 +292,7 @@ def _removable(mesh: Mesh, cluster: Cluster, plane: ControlPlane) -> bool:
     return not any(
         injection_labels(mesh, ns).get("istio.io/rev") == plane.name
         for ns in mesh.spec.namespaces
-        if _placed(ns, cluster)
+        if ns.placed_in(cluster.name)
     )
 
 
@@ -384,7 +380,7 @@ def _canary_commands(
     followers = [
         ns.name
         for ns in mesh.spec.namespaces
-        if _placed(ns, cluster)
+        if ns.placed_in(cluster.name)
         and ns.injection
         and ns.revision_tag is not None
         and tags.get(ns.revision_tag) == new.name

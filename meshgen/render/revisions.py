@@ -46,11 +46,6 @@ def newest(mesh: Mesh) -> ControlPlane:
     return control_planes(mesh)[-1]
 
 
-def tags_for(mesh: Mesh, cluster: Cluster, revision: str) -> list[str]:
-    """The tags that point at `revision` in `cluster`, sorted."""
-    return sorted(tag for tag, target in tags_of(mesh, cluster).items() if target == revision)
-
-
 def default_tag_target(mesh: Mesh, cluster: Cluster) -> str | None:
     """The revision the `default` tag points at in `cluster`, if the tag exists."""
     return tags_of(mesh, cluster).get(DEFAULT_TAG)
@@ -66,13 +61,16 @@ def operator_file(revision: str) -> str:
 def render_istio_operators(mesh: Mesh, cluster: Cluster) -> list[tuple[str, Manifest]]:
     """(file, IstioOperator) per revision, oldest first: each with `spec.revision` and its own
     name (render/istio.py operator_name). Only the newest installs base (the CRDs) and
-    istio-cni: an install renders every enabled component, revisioned or not (facts §3), so the
-    older ones turn both off, or re-running them would downgrade the CRDs and take over the one
-    `istio-cni-node` DaemonSet. As istio.io says for the CNI next to revisioned control planes
+    istio-cni: an install renders every enabled component, revisioned or not (istioctl's
+    operator/pkg/controlplane), so the older ones turn both off, or re-running them would
+    downgrade the CRDs and take over the one `istio-cni-node` DaemonSet. As istio.io says for
+    the CNI next to revisioned control planes
     (https://istio.io/latest/docs/setup/additional-setup/cni/#upgrading), they keep the
     injector from adding istio-init: `values.istio_cni.enabled` up to 1.21,
     `values.pilot.cni.enabled` from 1.22 (versions.HELM_PILOT_CNI_VALUE, the key of the
-    injection template; user values win over what istioctl derives from components.cni)."""
+    injection template). istioctl up to 1.23 keeps these values; from 1.24 it overwrites them
+    from components.cni (versions.ISTIOCTL_CNI_FOLLOWS_COMPONENT), which is why MG309 refuses
+    istioctl canaries from 1.24."""
     newest_plane = newest(mesh)
     operators: list[tuple[str, Manifest]] = []
     for plane in control_planes(mesh):

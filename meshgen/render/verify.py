@@ -74,7 +74,7 @@ class Answer:
 
 
 def service_clusters(mesh: Mesh, service: Service) -> list[Cluster]:
-    return [c for c in mesh.spec.clusters if not service.clusters or c.name in service.clusters]
+    return [c for c in mesh.spec.clusters if service.placed_in(c.name)]
 
 
 def verified_services(mesh: Mesh) -> list[Service]:

@@ -8,7 +8,7 @@
   release CRDs (Sail: the release that accepts each version);
 - `istioctl manifest generate` of the release accepts each revision's IstioOperator: both
   give a revisioned istiod, only the newest gives the CRDs and istio-cni, and the older one's
-  injector keeps istio-init out (the CNI value of facts §3);
+  injector keeps istio-init out (https://istio.io/latest/docs/setup/additional-setup/cni/#upgrading);
 - the istioctl command tree: `istioctl tag` top level from 1.11, `istioctl uninstall` from 1.15
   (versions.TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL), read from the release source.
 """
