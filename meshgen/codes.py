@@ -472,7 +472,7 @@ _ALL = (
         "MG408",
         "error",
         "a service is placed in a cluster where its namespace is not",
-        "The traffic rules would be written into a namespace that does not exist there.",
+        "A service's workloads run in its namespace: it must be placed wherever the service is.",
         "Add the cluster to the namespace's `clusters`, or remove it from the service's.",
         "namespaces: [{name: sample, clusters: [cluster1]}]\n"
         "services: [{name: web, namespace: sample, clusters: [cluster2]}]",
@@ -601,6 +601,18 @@ _ALL = (
         "Subset names are used as labels and must fit 63 characters.",
         "Shorten the subset or cluster name.",
         "destinations:\n  - {subset: a-long-subset-name..., cluster: a-long-cluster-name...}",
+    ),
+    Code(
+        "MG424",
+        "error",
+        "a service that runs in some clusters only lists no ports",
+        "Its rules go to every cluster, and in a cluster that does not run it meshgen writes "
+        "its Service, without selector, so that clients there resolve the name (Kubernetes "
+        "DNS answers only for the Services of its own cluster). A Service needs ports, and "
+        "Istio takes the ports of the local one: clients there reach only the ports listed.",
+        "List every port of the service.",
+        "services:\n  - name: payments\n    clusters: [east]\n"
+        "    ports: [{name: grpc, number: 7070}]",
     ),
     # --- MG5xx: topology ----------------------------------------------------------------------
     Code(

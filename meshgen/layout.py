@@ -13,6 +13,9 @@ REMOTE_SECRETS_DIR = "remote-secrets"
 # <cluster>/traffic/<unit>/: the kustomize units of the traffic rules (render/units.py).
 TRAFFIC_DIR = "traffic"
 RULES_FILE = "rules.yaml"
+# In a traffic unit of a cluster that does not run some of its services: their Services,
+# without selector, so that clients there resolve the names (render/traffic.py).
+CLIENT_SERVICES_FILE = "services.yaml"
 
 # Top-level names a cluster directory must not take.
 RESERVED_TOP_LEVEL = (GITOPS_DIR, REMOTE_SECRETS_DIR)

@@ -434,7 +434,8 @@ class Cluster(Model):
 
 
 class Namespace(Model):
-    """An application namespace, created where it is placed."""
+    """An application namespace, created where it is placed and wherever its services'
+    rules go."""
 
     name: DNSLabel = Field(
         description="The namespace (not a platform one: MG409).", examples=["sample"]
@@ -455,7 +456,9 @@ class Namespace(Model):
     )
     clusters: list[DNSLabel] = Field(
         default_factory=empty_list,
-        description="Clusters that get the namespace; empty: every cluster.",
+        description="Clusters that run its workloads (and get its security policies); "
+        "empty: every cluster. The namespace itself is also created in every other cluster "
+        "that gets rules of its services.",
         examples=[["cluster1", "cluster2"]],
     )
 
@@ -541,7 +544,8 @@ class Route(Model):
 
 class Service(Model):
     """A Kubernetes Service and its traffic rules: one DestinationRule and VirtualService,
-    written into every cluster where it is placed."""
+    written into every cluster (each istiod reads rules only from its own cluster, but
+    serves every cluster's endpoints)."""
 
     name: ServiceName = Field(
         description="Name of the Kubernetes Service (DNS-1035 label).", examples=["helloworld"]
@@ -551,7 +555,8 @@ class Service(Model):
     )
     ports: list[Port] = Field(
         default_factory=empty_list,
-        description="The Service's ports that routes, mirrors and matches may name (MG410).",
+        description="The Service's ports that routes, mirrors and matches may name (MG410); "
+        "all of them when `clusters` leaves a cluster out (MG424).",
     )
     subsets: list[Subset] = Field(
         default_factory=empty_list, description="DestinationRule subsets (versions) of the service."
@@ -562,10 +567,10 @@ class Service(Model):
     )
     clusters: list[DNSLabel] = Field(
         default_factory=empty_list,
-        description="Clusters that get "
-        "its rules (multi-primary does not replicate config); "
-        "empty: every cluster. Its namespace must be placed "
-        "there too (MG408).",
+        description="Clusters that run its workloads; empty: every cluster. Its namespace "
+        "must be placed there too (MG408). Its rules go to every cluster, whose clients may "
+        "all call it; where it does not run, a Service without selector (its `ports`: MG424) "
+        "lets clients resolve its name.",
         examples=[["cluster1"]],
     )
     export: bool = Field(

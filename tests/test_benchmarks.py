@@ -245,8 +245,13 @@ def test_helm_peer_renders_what_meshgen_writes(tmp_path: Path, name: str) -> Non
             # json.dumps keeps key order: the fields come in the same order too.
             assert json.dumps(theirs[key]) == json.dumps(doc), (cluster, key)
     if name == "rich":
-        assert ("DestinationRule", "pay", "ledger") not in meshgen_rules(out, "c0")[0]
+        # ledger runs in c1 only; its rules go to both (c0's clients call it too), and c0
+        # gets its Service, in both renderings.
+        assert ("DestinationRule", "pay", "ledger") in meshgen_rules(out, "c0")[0]
         assert ("DestinationRule", "pay", "ledger") in meshgen_rules(out, "c1")[0]
+        assert (out / "c0" / "traffic" / "pay" / "services.yaml").exists()
+        peer = helm_render(HELM, values, "c0", tmp_path / "h")
+        assert "kind: Service\nmetadata:\n  name: ledger\n" in peer
 
 
 @needs_helm

@@ -374,7 +374,7 @@ def test_text_is_shown_as_is(value: str) -> None:
 
 
 def test_sh_block_fence_outlasts_the_content() -> None:
-    lines = sh_block([str(cmd("echo", "a\n```\nb"))])
+    lines = sh_block([cmd("echo", "a\n```\nb")])
     text = "\n".join(lines)
     assert lines[0] == "````sh"
     assert sh_blocks(text) == ["echo 'a\n```\nb'\n"]

@@ -166,15 +166,23 @@ def test_operator_installer_lists_the_istio_operator() -> None:
     assert "istio/istio-operator.yaml" in out["cluster1/kustomization.yaml"][0]["resources"]
 
 
-def test_services_and_namespaces_follow_their_clusters_lists() -> None:
+def test_rules_go_to_every_cluster_workloads_stay_where_placed() -> None:
+    """Each istiod reads rules only from its own cluster but serves every cluster's endpoints:
+    a cluster that does not run the service still gets its rules (and its namespace), or its
+    clients would bypass them (tests/test_placement.py has the rest)."""
     data = seed_data()
     data["spec"]["namespaces"] = [{"name": "sample", "clusters": ["cluster1"]}]
     data["spec"]["services"][0]["clusters"] = ["cluster1"]
     out = files_by_path(render(mesh_from(data)).files)
-    assert "cluster1/traffic/sample/rules.yaml" in out
-    assert "cluster2/traffic/sample/rules.yaml" not in out
+    assert out["cluster1/traffic/sample/rules.yaml"] == out["cluster2/traffic/sample/rules.yaml"]
+    assert "cluster1/traffic/sample/services.yaml" not in out
+    (stub,) = out["cluster2/traffic/sample/services.yaml"]
+    assert stub["kind"] == "Service"
+    assert "selector" not in stub["spec"]
     names = [d["metadata"]["name"] for d in out["cluster2/namespaces.yaml"]]
-    assert names == ["istio-system"]
+    assert names == ["istio-system", "sample"]
+    verify = [d["kind"] for d in out["cluster2/verify/sample.yaml"]]
+    assert verify == ["ServiceAccount", "Deployment"]  # a client, no backend
 
 
 def test_values_escape_hatch_is_deep_merged_last() -> None:

@@ -91,13 +91,17 @@ def test_clusters_with_the_same_placement_share_the_rule_objects() -> None:
     assert all(x.documents is y.documents for x, y in zip(files_a, files_b, strict=True))
 
 
-def test_a_cluster_with_another_placement_gets_other_files() -> None:
+def test_a_cluster_that_does_not_run_a_service_gets_the_same_rules_and_its_service() -> None:
+    """c does not run `api`: it still gets the very rule objects (and files) of a, plus a
+    client Service of `api` in a file of its own (meshgen/render/traffic.py)."""
     rendered = _rendered()
     a, c = _rules(rendered, "a"), _rules(rendered, "c")
-    assert sorted(map(_key, c)) == [("DestinationRule", "web"), ("VirtualService", "web")]
+    assert len(a) == len(c) == 4
+    assert all(x is y for x, y in zip(a, c, strict=True))
     files_a, files_c = _traffic_files(rendered, "a"), _traffic_files(rendered, "c")
-    assert files_c
-    assert not any(x.documents is y.documents for x in files_a for y in files_c)
-    # A service's rules are still rendered once: `web` in c is the very object of a.
-    by_key = {_key(d): d for d in a}
-    assert all(d is by_key[_key(d)] for d in c)
+    assert all(x.documents is y.documents for x, y in zip(files_a, files_c, strict=True))
+    stubs = {f.path: f.documents for f in rendered.files if f.path.endswith("/services.yaml")}
+    assert list(stubs) == ["c/traffic/shop/services.yaml"]
+    assert [(d["kind"], d["metadata"]["name"]) for d in stubs["c/traffic/shop/services.yaml"]] == [
+        ("Service", "api")
+    ]

@@ -13,7 +13,7 @@ import yaml
 
 from meshgen import yamlemit
 from meshgen.conform import manifest_files, run_kubeconform
-from meshgen.render import namespaces_in
+from meshgen.placement import workload_namespaces_in as namespaces_in
 from meshgen.render.objects import Manifest
 from meshgen.render.security import principal, render_security, security_api_version
 from meshgen.spec import Mesh

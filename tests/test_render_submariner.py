@@ -10,6 +10,8 @@ import pytest
 
 from meshgen.emit import emit
 from meshgen.render import render, services_in
+from meshgen.render.runbook.markdown import render_markdown
+from meshgen.render.runbook.model import Runbook
 from meshgen.render.secrets import render_cacerts
 from meshgen.render.submariner import (
     render_service_exports,
@@ -164,6 +166,14 @@ def test_spec_switches_reach_the_resources() -> None:
     )
 
 
+def _manual_steps(mesh: Mesh) -> str:
+    """The runbook text submariner_manual_steps writes into a step of its own."""
+    rb = Runbook()
+    rb.step("Submariner")
+    submariner_manual_steps(mesh, rb)
+    return render_markdown(rb).partition("\n")[2].strip()
+
+
 def test_subctl_deploy_renders_no_operator_resources() -> None:
     data = operator_data()
     data["spec"]["submariner"]["deploy"] = "subctl"
@@ -171,7 +181,7 @@ def test_subctl_deploy_renders_no_operator_resources() -> None:
     for cluster in mesh.spec.clusters:
         assert render_submariner(mesh, cluster) == []
         assert render_submariner_placeholders(mesh, cluster) == []
-    assert submariner_manual_steps(mesh) == []
+    assert _manual_steps(mesh) == ""
     plain = mesh_from(seed_data())
     assert render_submariner(plain, plain.spec.clusters[0]) == []
 
@@ -285,7 +295,7 @@ def test_placeholders_match_what_the_submariner_resource_references() -> None:
 
 def test_manual_steps_name_every_cluster_and_secret() -> None:
     mesh = operator_mesh(natTraversal=False)
-    text = "\n".join(submariner_manual_steps(mesh))
+    text = _manual_steps(mesh)
     for cluster in ("cluster1", "cluster2"):
         assert f"kubectl --context {cluster} label node '<node>' submariner.io/gateway=true" in text
         assert (

@@ -25,7 +25,9 @@ from meshgen.diagnostics import Diagnostic, Related
 from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh, Route, Service
 
-CODES = summaries("MG401", "MG402", "MG403", "MG404", "MG405", "MG406", "MG407", "MG408", "MG416")
+CODES = summaries(
+    "MG401", "MG402", "MG403", "MG404", "MG405", "MG406", "MG407", "MG408", "MG416", "MG424"
+)
 
 
 def _svc(index: int) -> YamlPath:
@@ -281,6 +283,27 @@ def check_placement(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             )
 
 
+def check_client_ports(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """MG424: a service that does not run in every cluster needs its ports, for the Service
+    its clients in the other clusters resolve (meshgen/render/traffic.py, client_service)."""
+    known = [c.name for c in mesh.spec.clusters]
+    for si, svc in enumerate(mesh.spec.services):
+        if svc.ports or not svc.clusters:
+            continue
+        absent = [name for name in known if name not in svc.clusters]
+        if not absent or not set(svc.clusters) & set(known):
+            continue  # runs everywhere, or only misspelt clusters (MG503)
+        yield error(
+            "MG424",
+            f"{_name(svc)} runs only in {quoted_list(c for c in known if c in svc.clusters)}, "
+            f"and its clients in {quoted_list(absent)} need its Service there, which needs "
+            "ports",
+            positions.at((*_svc(si), "clusters")),
+            "list every port of the service under ports (clients in the other clusters see "
+            "only the ports listed)",
+        )
+
+
 CHECKS = (
     check_namespaces,
     check_services,
@@ -288,4 +311,5 @@ CHECKS = (
     check_subset_labels,
     check_weights,
     check_placement,
+    check_client_ports,
 )

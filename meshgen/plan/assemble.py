@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from meshgen.layout import GITOPS_DIR, REMOTE_SECRETS_DIR, TRAFFIC_DIR
+from meshgen.layout import CLIENT_SERVICES_FILE, GITOPS_DIR, REMOTE_SECRETS_DIR, TRAFFIC_DIR
 from meshgen.plan.classify import CLUSTER, classify
 from meshgen.plan.diff import VALUES_SUFFIX, Key, Obj, field_changes, load_documents, objects
 from meshgen.plan.model import ADDED, CHANGED, REMOVED, Change, FieldChange, Group, Plan
@@ -201,7 +201,14 @@ def _object_changes(
         obj, index = n or o  # type: ignore[misc]
         if o is None:
             change = Change(
-                ADDED, obj.kind, obj.name, obj.namespace, obj.api_group, obj.file, new=obj.body
+                ADDED,
+                obj.kind,
+                obj.name,
+                obj.namespace,
+                obj.api_group,
+                obj.file,
+                new=obj.body,
+                summary=_added_note(obj.kind, obj.file),
             )
         elif n is None:
             change = Change(
@@ -222,6 +229,20 @@ def _object_changes(
         changes.append(((*order(obj.file), index), change))
     changes.sort(key=lambda pair: pair[0])
     return [c for _, c in changes]
+
+
+# Why a cluster that does not run a service gets its Service (meshgen/render/traffic.py).
+CLIENT_SERVICE_NOTE = (
+    "this cluster does not run the service: its clients resolve the name through this "
+    "Service (no selector) and follow the rules next to it, since each istiod reads rules "
+    "only from its own cluster"
+)
+
+
+def _added_note(kind: str, file: str) -> str:
+    if kind == "Service" and file.endswith(f"/{CLIENT_SERVICES_FILE}"):
+        return CLIENT_SERVICE_NOTE
+    return ""
 
 
 def _parse(

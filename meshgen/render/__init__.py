@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshgen.layout import REMOTE_SECRETS_DIR, RULES_FILE, TRAFFIC_DIR
+from meshgen.layout import CLIENT_SERVICES_FILE, REMOTE_SECRETS_DIR, RULES_FILE, TRAFFIC_DIR
+from meshgen.placement import namespaces_in, services_in, workload_namespaces_in
 from meshgen.render.cni import render_nads
 from meshgen.render.external_secrets import (
     render_external_secrets,
@@ -35,10 +36,12 @@ from meshgen.render.submariner import (
     render_submariner,
     render_submariner_placeholders,
 )
-from meshgen.render.traffic import render_service_rules
+from meshgen.render.traffic import client_service, render_service_rules
 from meshgen.render.units import TrafficUnits
 from meshgen.render.verify import VerifyManifests
-from meshgen.spec import Cluster, Mesh, Namespace, Service
+from meshgen.spec import Cluster, Mesh
+
+__all__ = ["OutputFile", "Rendered", "render", "services_in"]
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,12 @@ class Rendered:
     readme: str
 
 
-def namespaces_in(mesh: Mesh, cluster: Cluster) -> list[Namespace]:
-    return [ns for ns in mesh.spec.namespaces if ns.placed_in(cluster.name)]
+@dataclass(frozen=True)
+class TrafficUnit:
+    """One kustomize unit of a cluster's traffic: its files (name, documents) in apply order."""
 
-
-def services_in(mesh: Mesh, cluster: Cluster) -> list[Service]:
-    return [s for s in mesh.spec.services if s.placed_in(cluster.name)]
+    name: str
+    files: tuple[tuple[str, tuple[Manifest, ...]], ...]
 
 
 class _Shared:
@@ -71,33 +74,54 @@ class _Shared:
             (s.namespace, s.name): render_service_rules(mesh, s) for s in mesh.spec.services
         }
         self.restricted = [i for i, s in enumerate(mesh.spec.services) if s.clusters]
-        self.traffic: dict[tuple[int, ...], list[tuple[str, tuple[Manifest, ...]]]] = {}
+        self.client_services = {i: client_service(mesh.spec.services[i]) for i in self.restricted}
+        self.traffic: dict[tuple[int, ...], list[TrafficUnit]] = {}
         self.units = TrafficUnits(mesh.spec.services)
-        # One kustomization for every unit: the same object, so emit serializes it once.
-        self.unit_kustomization = (render_kustomization([RULES_FILE]),)
+        rules: dict[str, list[Manifest]] = {}
+        for service in mesh.spec.services:
+            rules.setdefault(self.units.unit_of(service), []).extend(
+                self.rules[(service.namespace, service.name)]
+            )
+        self.unit_rules = {unit: tuple(docs) for unit, docs in rules.items()}
+        # One kustomization per shape of unit: the same object, so emit serializes it once.
+        self.unit_kustomization: dict[tuple[str, ...], tuple[Manifest, ...]] = {
+            files: (render_kustomization(list(files)),)
+            for files in ((RULES_FILE,), (CLIENT_SERVICES_FILE, RULES_FILE))
+        }
         self.exported = [s for s in mesh.spec.services if s.export]
         self.cacerts = render_cacerts()
         self.verify = VerifyManifests(mesh)
 
-    def traffic_units(self, cluster: Cluster) -> list[tuple[str, tuple[Manifest, ...]]]:
-        """(unit, documents) for the services placed in `cluster`, units in order of first
-        appearance in the spec; one list per distinct placement, reused by every cluster with
-        that placement."""
+    def traffic_units(self, cluster: Cluster) -> list[TrafficUnit]:
+        """The traffic units of `cluster`, in order of first appearance in the spec: every
+        service's rules (the same objects, and file contents, in every cluster), and the
+        client Services of those that do not run there; one list per distinct set of
+        services not running there, reused by every cluster with it."""
         services = self.mesh.spec.services
-        signature = tuple(i for i in self.restricted if cluster.name in services[i].clusters)
-        cached = self.traffic.get(signature)
+        absent = tuple(i for i in self.restricted if cluster.name not in services[i].clusters)
+        cached = self.traffic.get(absent)
         if cached is None:
-            by_unit: dict[str, list[Manifest]] = {}
-            for service in services:
-                if service.clusters and cluster.name not in service.clusters:
-                    continue
-                docs = self.rules[(service.namespace, service.name)]
-                if docs:
-                    by_unit.setdefault(self.units.unit_of(service), []).extend(docs)
-            cached = self.traffic[signature] = [
-                (unit, tuple(docs)) for unit, docs in by_unit.items()
+            stubs: dict[str, list[Manifest]] = {}
+            for i in absent:
+                stubs.setdefault(self.units.unit_of(services[i]), []).append(
+                    self.client_services[i]
+                )
+            cached = self.traffic[absent] = [
+                TrafficUnit(unit, self._unit_files(tuple(stubs.get(unit, ())), rules))
+                for unit, rules in self.unit_rules.items()
+                if rules or unit in stubs
             ]
         return cached
+
+    def _unit_files(
+        self, stubs: tuple[Manifest, ...], rules: tuple[Manifest, ...]
+    ) -> tuple[tuple[str, tuple[Manifest, ...]], ...]:
+        files: tuple[tuple[str, tuple[Manifest, ...]], ...] = (
+            ((CLIENT_SERVICES_FILE, stubs),) if stubs else ()
+        )
+        files += ((RULES_FILE, rules),)
+        names = tuple(name for name, _ in files)
+        return (("kustomization.yaml", self.unit_kustomization[names]), *files)
 
 
 def render(mesh: Mesh) -> Rendered:
@@ -106,7 +130,7 @@ def render(mesh: Mesh) -> Rendered:
     units: dict[str, list[str]] = {}
     for cluster in mesh.spec.clusters:
         files.extend(_cluster_files(mesh, cluster, shared))
-        units[cluster.name] = [unit for unit, _ in shared.traffic_units(cluster)]
+        units[cluster.name] = [unit.name for unit in shared.traffic_units(cluster)]
     files.extend(_remote_secret_placeholders(mesh))
     files.extend(OutputFile(path, docs) for path, docs in render_gitops(mesh, units))
     return Rendered(tuple(files), render_readme(mesh, units))
@@ -172,12 +196,11 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
         applied.append(OutputFile("submariner/service-exports.yaml", tuple(exports)))
 
     # The rules are applied unit by unit, never with the rest (meshgen/render/units.py).
-    for unit, docs in shared.traffic_units(cluster):
-        unlisted.append(
-            OutputFile(f"{TRAFFIC_DIR}/{unit}/kustomization.yaml", shared.unit_kustomization)
+    for unit in shared.traffic_units(cluster):
+        unlisted.extend(
+            OutputFile(f"{TRAFFIC_DIR}/{unit.name}/{name}", docs) for name, docs in unit.files
         )
-        unlisted.append(OutputFile(f"{TRAFFIC_DIR}/{unit}/{RULES_FILE}", docs))
-    policies = render_security(mesh, cluster, app_namespaces)
+    policies = render_security(mesh, cluster, workload_namespaces_in(mesh, cluster))
     if policies:
         applied.append(OutputFile("security/policies.yaml", tuple(policies)))
 

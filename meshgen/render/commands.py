@@ -3,7 +3,7 @@ Submariner ones are in meshgen/render/submariner.py, next to what they create)."
 
 from __future__ import annotations
 
-from meshgen.render.shell import Cmd, Word, argv_of, cmd, pipe
+from meshgen.render.shell import Cmd, Pipeline, Word, argv_of, cmd, pipe
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import release
 
@@ -37,7 +37,7 @@ DRY_RUN_CLIENT = "--dry-run=client"
 DRY_RUN = (DRY_RUN_CLIENT, "-o", "yaml")
 
 
-def create_namespace(context: str, namespace: str) -> str:
+def create_namespace(context: str, namespace: str) -> Pipeline:
     """`kubectl create namespace <ns> --dry-run=client -o yaml | kubectl apply -f -`: the
     namespace, with no error when it exists already."""
     return pipe(

@@ -28,6 +28,7 @@ from typing import Any
 from meshgen.render import markdown as md
 from meshgen.render.commands import DRY_RUN_CLIENT, create_remote_secret
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
+from meshgen.render.runbook.model import Runbook
 from meshgen.render.secrets import (
     CACERTS_KEYS,
     READER_TOKEN_SECRET,
@@ -35,7 +36,7 @@ from meshgen.render.secrets import (
     render_cacerts,
     render_remote_secret,
 )
-from meshgen.render.shell import cmd, pipe, sh_block
+from meshgen.render.shell import cmd, pipe
 from meshgen.render.submariner import (
     BROKER_SECRET_KEYS,
     PSK_SECRET_KEYS,
@@ -163,8 +164,8 @@ def render_submariner_external_secrets(mesh: Mesh, cluster: Cluster) -> list[Man
     ]
 
 
-def external_secret_steps(mesh: Mesh) -> list[str]:
-    """out/README.md lines: which keys to put into the store, and where their values come
+def external_secret_steps(mesh: Mesh, rb: Runbook) -> None:
+    """The runbook's text: which keys to put into the store, and where their values come
     from (the certs made in the previous step, and `istioctl create-remote-secret`)."""
     store = mesh.spec.secrets.store
     where = f"{md.code(store.kind)} {md.code(store.name)}" if store else "the secret store"
@@ -206,30 +207,29 @@ def external_secret_steps(mesh: Mesh) -> list[str]:
             "one IPsec pre-shared key for all gateways",
         )
     lines.append("")
+    for line in lines:
+        rb.add(line)
     if remote:
-        lines.append(
+        rb.add(
             "Each remote kubeconfig is the value of the remote secret that "
             "`istioctl` makes for that cluster:\n"
         )
-        lines.extend(
-            sh_block(
-                pipe(
-                    create_remote_secret(
-                        mesh,
-                        cluster,
-                        READER_TOKEN_SECRET if needs_reader_token(mesh, cluster) else None,
-                    ),
-                    cmd(
-                        "kubectl",
-                        "create",
-                        DRY_RUN_CLIENT,
-                        "-f",
-                        "-",
-                        "-o",
-                        f"jsonpath={{.stringData.{cluster.name}}}",
-                    ),
-                )
-                for cluster in mesh.spec.clusters
+        rb.commands(
+            pipe(
+                create_remote_secret(
+                    mesh,
+                    cluster,
+                    READER_TOKEN_SECRET if needs_reader_token(mesh, cluster) else None,
+                ),
+                cmd(
+                    "kubectl",
+                    "create",
+                    DRY_RUN_CLIENT,
+                    "-f",
+                    "-",
+                    "-o",
+                    f"jsonpath={{.stringData.{cluster.name}}}",
+                ),
             )
+            for cluster in mesh.spec.clusters
         )
-    return lines

@@ -6,13 +6,14 @@ Values of the spec are escaped where they land: shell words through meshgen/rend
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR
+from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
 from meshgen.render.commands import create_namespace, create_remote_secret, kubectl_apply_stdin
 from meshgen.render.external_secrets import external_secret_steps
 from meshgen.render.readme_install import gitops_steps, install_steps
+from meshgen.render.runbook.markdown import render_markdown
+from meshgen.render.runbook.model import ISTIO_RELEASE_DIR, Runbook
 from meshgen.render.secrets import (
     CACERTS_KEYS,
     READER_SERVICE_ACCOUNT,
@@ -21,6 +22,10 @@ from meshgen.render.secrets import (
     remote_secret_name,
 )
 from meshgen.render.shell import (
+    Blank,
+    Cmd,
+    ContinueIf,
+    Line,
     Var,
     Word,
     and_then,
@@ -29,8 +34,8 @@ from meshgen.render.shell import (
     cmd,
     comment,
     fence_for,
+    loop,
     pipe,
-    sh_block,
     visible,
 )
 from meshgen.render.submariner import (
@@ -43,7 +48,7 @@ from meshgen.render.submariner import (
     submariner_manual_steps,
 )
 from meshgen.render.units import UNIT_SERVICES
-from meshgen.render.verify import LOOP_ABOVE, loop, verify_steps
+from meshgen.render.verify import LOOP_ABOVE, verify_steps
 from meshgen.spec import Mesh
 from meshgen.summary import address_map, mermaid
 from meshgen.versions import OPENSHIFT_SIDECAR_NEEDS_ANYUID, release
@@ -60,16 +65,21 @@ def readme_comment(spec_name: str) -> str:
 
 def render_readme(mesh: Mesh, units: dict[str, list[str]]) -> str:
     """out/README.md; `units`: each cluster's traffic units, in apply order."""
+    return render_markdown(build_runbook(mesh, units))
+
+
+def build_runbook(mesh: Mesh, units: dict[str, list[str]]) -> Runbook:
+    """The runbook as data; `units`: each cluster's traffic units, in apply order."""
     spec = mesh.spec
     istio = spec.istio
     rel = release(istio.version)
     external = spec.secrets.provider == "external-secrets"
-    out: list[str] = []
-    add = out.append
+    rb = Runbook()
+    add = rb.add
     code = md.code
 
     add(f"# Mesh {code(mesh.metadata.name)}\n")
-    out.extend(_fenced("mermaid", mermaid(mesh)))
+    _fenced(rb, "mermaid", mermaid(mesh))
     add(
         f"Istio {md.text(istio.version)} multi-primary on one flat network "
         f"({code(spec.network)}): every cluster runs its own istiod, and pods reach each other "
@@ -117,7 +127,7 @@ def render_readme(mesh: Mesh, units: dict[str, list[str]]) -> str:
         "`#` reserved, `.` free; a column shared by two ranges shows the one that covers more "
         "of it. Separate letters are separate ranges: nothing overlaps.\n"
     )
-    out.extend(_fenced("text", address_map(mesh)))
+    _fenced(rb, "text", address_map(mesh))
 
     add("## What is in each cluster directory\n")
     add(
@@ -157,135 +167,123 @@ def render_readme(mesh: Mesh, units: dict[str, list[str]]) -> str:
         "Commands use one kube context per cluster, named after the cluster (for example "
         "`export KUBECONFIG=cluster1/auth/kubeconfig:cluster2/auth/kubeconfig`).\n"
     )
-    step = _prerequisites(mesh, 1, add)
+    _prerequisites(mesh, rb)
     if spec.submariner:
-        add(f"### {step}. Connect the clusters with Submariner\n")
-        step += 1
+        rb.step("Connect the clusters with Submariner")
         if spec.submariner.deploy == "operator":
-            out.extend(submariner_manual_steps(mesh))
+            submariner_manual_steps(mesh, rb)
             add("")
         else:
-            _subctl_steps(mesh, add)
+            _subctl_steps(mesh, rb)
 
     openshift = [c for c in spec.clusters if c.platform == "openshift"]
     if openshift and rel.has(OPENSHIFT_SIDECAR_NEEDS_ANYUID):
-        add(f"### {step}. OpenShift security constraints\n")
-        step += 1
+        rb.step("OpenShift security constraints")
         add(
             "Before Istio 1.20 the sidecar runs as UID 1337, so injected namespaces need the "
             "`anyuid` SCC (reference: istio.io OpenShift platform setup):\n"
         )
-        out.extend(
-            sh_block(
-                str(
-                    cmd(
-                        "oc",
-                        "--context",
-                        c.name,
-                        "adm",
-                        "policy",
-                        "add-scc-to-group",
-                        "anyuid",
-                        f"system:serviceaccounts:{ns}",
-                    )
-                )
-                for c in openshift
-                for ns in [
-                    "istio-system",
-                    *(n.name for n in spec.namespaces if n.injection and n.placed_in(c.name)),
-                ]
+        rb.commands(
+            cmd(
+                "oc",
+                "--context",
+                c.name,
+                "adm",
+                "policy",
+                "add-scc-to-group",
+                "anyuid",
+                f"system:serviceaccounts:{ns}",
             )
+            for c in openshift
+            for ns in [
+                "istio-system",
+                *(n.name for n in namespaces_in(mesh, c) if n.injection),
+            ]
         )
 
-    add(f"### {step}. Shared root of trust (`cacerts`)\n")
-    step += 1
+    rb.step("Shared root of trust (`cacerts`)")
     add(
         "One root CA, one intermediate per cluster, with Istio's `tools/certs` Makefiles; "
         f"run this from the top directory of the Istio {md.text(istio.version)} release:\n"
     )
     makefile = "../tools/certs/Makefile.selfsigned.mk"
-    lines = [
+    lines: list[Line] = [
         and_then(cmd("mkdir", "-p", "certs"), cmd("cd", "certs")),
-        str(cmd("make", "-f", makefile, "root-ca")),
+        cmd("make", "-f", makefile, "root-ca"),
     ]
-    lines += [str(cmd("make", "-f", makefile, f"{c.name}-cacerts")) for c in spec.clusters]
+    lines += [cmd("make", "-f", makefile, f"{c.name}-cacerts") for c in spec.clusters]
     if not external:
         for c in spec.clusters:
             lines.append(create_namespace(c.name, "istio-system"))
             lines.append(
-                str(
-                    cmd(
-                        "kubectl",
-                        "--context",
-                        c.name,
-                        "create",
-                        "secret",
-                        "generic",
-                        "cacerts",
-                        "-n",
-                        "istio-system",
-                        *(f"--from-file={c.name}/{key}" for key in CACERTS_KEYS),
-                    )
+                cmd(
+                    "kubectl",
+                    "--context",
+                    c.name,
+                    "create",
+                    "secret",
+                    "generic",
+                    "cacerts",
+                    "-n",
+                    "istio-system",
+                    *(f"--from-file={c.name}/{key}" for key in CACERTS_KEYS),
                 )
             )
-    out.extend(sh_block(lines))
+    rb.commands(lines, cwd=ISTIO_RELEASE_DIR)
     if external:
-        out.extend(external_secret_steps(mesh))
+        external_secret_steps(mesh, rb)
     add("Every cluster must end up with the same `root-cert.pem`.\n")
 
-    step = install_steps(mesh, units, step, add)
-    step = gitops_steps(mesh, step, add)
+    install_steps(mesh, units, rb)
+    gitops_steps(mesh, rb)
 
     if len(spec.clusters) > 1 and not external:
-        step = _remote_secrets(mesh, step, add)
+        _remote_secrets(mesh, rb)
 
-    verify_steps(mesh, step, add)
-    return "\n".join(out).rstrip("\n") + "\n"
+    verify_steps(mesh, rb)
+    return rb
 
 
-def _fenced(info: str, lines: list[str]) -> list[str]:
+def _fenced(rb: Runbook, info: str, lines: list[str]) -> None:
     """A fenced block of `info` (mermaid, text) holding `lines` on one line each."""
     body = [visible(line) for line in lines]
     fence = fence_for(body)
-    return [f"{fence}{info}", *body, f"{fence}\n"]
+    for line in [f"{fence}{info}", *body, f"{fence}\n"]:
+        rb.add(line)
 
 
-def _prerequisites(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
+def _prerequisites(mesh: Mesh, rb: Runbook) -> None:
     spec = mesh.spec
-    add(f"### {step}. One kube context per cluster\n")
-    step += 1
+    add = rb.add
+    rb.step("One kube context per cluster")
     add(
         "Every command below names its cluster by a kube context of the same name. Log in to "
         "each cluster and rename the context the login created:\n"
     )
     current = Var("CURRENT")
-    lines: list[str] = []
+    lines: list[Line] = []
     for c in spec.clusters:
         if c.platform == "openshift":
-            lines.append(str(cmd("oc", "login", c.api_server or "<API server URL>")))
+            lines.append(cmd("oc", "login", c.api_server or Blank("API server URL")))
         else:
             lines.append(comment(f"{c.name}: switch to the context of its kubeconfig"))
         lines.append(assign(current, cmd("kubectl", "config", "current-context")))
-        lines.append(str(cmd("kubectl", "config", "rename-context", current, c.name)))
-    lines.append(str(cmd("kubectl", "config", "get-contexts")))
-    out = sh_block(lines)
-    for line in out:
-        add(line)
+        lines.append(cmd("kubectl", "config", "rename-context", current, c.name))
+    lines.append(cmd("kubectl", "config", "get-contexts"))
+    rb.commands(lines)
     sub = spec.submariner
     if sub is None:
-        return step
-    add(f"### {step}. Submariner prerequisites\n")
-    step += 1
+        return
+    rb.step("Submariner prerequisites")
     add(
         f"The gateway engine runs only on nodes labelled `{GATEWAY_LABEL}`: label at least "
         "one node per cluster (replace `<node>`), then check:\n"
     )
     lines = []
     for c in spec.clusters:
-        lines.append(str(label_gateway_node(c)))
-        lines.append(str(cmd("kubectl", "--context", c.name, "get", "nodes", "-l", GATEWAY_LABEL)))
-    for line in sh_block(lines):
-        add(line)
+        lines.append(label_gateway_node(c))
+        lines.append(cmd("kubectl", "--context", c.name, "get", "nodes", "-l", GATEWAY_LABEL))
+    rb.commands(lines)
     ports = "; ".join(
         f"{md.text(port)} ({md.text(purpose)})" for port, purpose in gateway_ports(sub)
     )
@@ -293,18 +291,17 @@ def _prerequisites(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
         f"Open these between the gateway nodes of every cluster (cloud security groups, "
         f"firewalls) for the {md.code(sub.cable_driver)} cable driver: {ports}.\n"
     )
-    return step
 
 
-def _subctl_steps(mesh: Mesh, add: Callable[[str], None]) -> None:
+def _subctl_steps(mesh: Mesh, rb: Runbook) -> None:
     spec = mesh.spec
     sub = spec.submariner
     assert sub is not None
-    lines = [str(subctl_deploy_broker(sub))]
-    lines += [str(subctl_join(sub, c)) for c in spec.clusters]
-    lines.append(str(subctl_verify(mesh)))
-    for line in sh_block(lines):
-        add(line)
+    add = rb.add
+    lines = [subctl_deploy_broker(sub)]
+    lines += [subctl_join(sub, c) for c in spec.clusters]
+    lines.append(subctl_verify(mesh))
+    rb.commands(lines)
     contexts = ", ".join(md.code(c.name) for c in spec.clusters)
     add(f"Check the tunnels with `subctl show connections` on each of {contexts}.\n")
 
@@ -322,18 +319,18 @@ _INSTALLER_FILES = {
 _ENGINES = {"argocd": "Argo CD", "flux": "Flux"}
 
 
-def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
+def _remote_secrets(mesh: Mesh, rb: Runbook) -> None:
     spec = mesh.spec
-    add(f"### {step}. Remote secrets (`{REMOTE_SECRETS_DIR}/istio-remote-secret-*.yaml`)\n")
-    step += 1
+    add = rb.add
+    rb.step(f"Remote secrets (`{REMOTE_SECRETS_DIR}/istio-remote-secret-*.yaml`)")
     add(
         "Each istiod must watch every peer's API server. For every peer, create its secret "
         "from the peer and apply it to every other cluster (the `--name` must equal the "
         "peer's clusterName):\n"
     )
     if len(spec.clusters) > LOOP_ABOVE:
-        _remote_secret_loops(mesh, add)
-        return step
+        _remote_secret_loops(mesh, rb)
+        return
     srt_name = Var("ISTIO_READER_SRT_NAME")
     for peer in spec.clusters:
         secret = remote_secret_name(peer.name)
@@ -343,7 +340,7 @@ def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
             f"{md.code(f'istio-system/{secret}')} in "
             f"{', '.join(md.code(name) for name in others)}):\n"
         )
-        lines: list[str] = []
+        lines: list[Line] = []
         for name in others:
             apply = kubectl_apply_stdin(name, equals=True)
             if needs_reader_token(mesh, peer):
@@ -379,35 +376,30 @@ def _remote_secrets(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
                     )
                 )
                 lines.append(pipe(create_remote_secret(mesh, peer, srt_name), apply))
-        for line in sh_block(lines):
-            add(line)
+        rb.commands(lines)
     if any(needs_reader_token(mesh, c) for c in spec.clusters):
         add(
             f"`istio/reader-token-secret.yaml` asks Kubernetes (>= 1.24 no longer does it by "
             f"itself) for a token of `{READER_SERVICE_ACCOUNT}`; apply it after Istio is "
             "installed, since the service account comes with Istio.\n"
         )
-    return step
 
 
-def _remote_secret_loops(mesh: Mesh, add: Callable[[str], None]) -> None:
+def _remote_secret_loops(mesh: Mesh, rb: Runbook) -> None:
     """Above LOOP_ABOVE clusters: per peer (or group of peers created alike), one secret
     applied to every other cluster by a loop; the commands grow with the clusters, not with
     their pairs."""
     spec = mesh.spec
     names = [c.name for c in spec.clusters]
     peer_var, cluster_var = Var("PEER"), Var("CLUSTER")
-    apply_body = [
-        "if " + str(cmd("test", cluster_var, "=", peer_var)),
-        "then",
-        "continue",
-        "fi",
-        str(cmd("kubectl", "--context", cluster_var, "apply", "-f", "remote-secret.yaml")),
+    apply_body: list[Line] = [
+        ContinueIf(cmd("test", cluster_var, "=", peer_var)),
+        cmd("kubectl", "--context", cluster_var, "apply", "-f", "remote-secret.yaml"),
     ]
     groups: dict[tuple[bool, str | None], list[str]] = {}
     for peer in spec.clusters:
         groups.setdefault((needs_reader_token(mesh, peer), peer.api_server), []).append(peer.name)
-    lines: list[str] = []
+    lines: list[Line] = []
     for (token, server), peers in groups.items():
         argv: list[Word] = [
             *argv_of(release(spec.istio.version).create_remote_secret),
@@ -420,11 +412,11 @@ def _remote_secret_loops(mesh: Mesh, add: Callable[[str], None]) -> None:
             argv.append(f"--server={server}")
         if token:
             argv.append(f"--secret-name={READER_TOKEN_SECRET}")
-        create = str(cmd(*argv, stdout="remote-secret.yaml"))
-        lines += loop(peer_var, peers, [create, *loop(cluster_var, names, apply_body)])
-    lines.append(str(cmd("rm", "remote-secret.yaml")))
-    for line in sh_block(lines):
-        add(line)
+        create: Cmd = cmd(*argv, stdout="remote-secret.yaml")
+        lines.append(loop(peer_var, peers, [create, loop(cluster_var, names, apply_body)]))
+    lines.append(cmd("rm", "remote-secret.yaml"))
+    rb.commands(lines)
+    add = rb.add
     if any(c.platform == "openshift" and not needs_reader_token(mesh, c) for c in spec.clusters):
         add(
             "OpenShift: if istioctl finds several secrets on the service account of a peer, "

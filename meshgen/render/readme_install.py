@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from meshgen.layout import TRAFFIC_DIR
+from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
 from meshgen.render.gitops import (
     APPLICATION_HEALTH_KEY,
@@ -21,15 +20,14 @@ from meshgen.render.helm import HELM_REPOSITORY, charts, helm_values
 from meshgen.render.istio import operator_name
 from meshgen.render.objects import ISTIO_NAMESPACE
 from meshgen.render.revisions import for_revision, newest, operator_file, revisioned
+from meshgen.render.runbook.model import Runbook
 from meshgen.render.sail import REVISION_DELETION_GRACE_SECONDS
-from meshgen.render.shell import Var, cmd, comment, concat, sh_block, with_comment
+from meshgen.render.shell import Cmd, Line, Var, cmd, comment, concat, loop, with_comment
 from meshgen.render.units import unit_dir
-from meshgen.render.verify import LOOP_ABOVE, loop
+from meshgen.render.verify import LOOP_ABOVE
 from meshgen.revisions import ControlPlane, canary, control_planes, injection_labels, tags_of
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL, release
-
-Add = Callable[[str], None]
 
 # Release name, chart, namespace of Istio's Helm charts
 # (https://istio.io/latest/docs/setup/install/helm/).
@@ -40,12 +38,12 @@ _CHARTS = (
 )
 
 
-def install_steps(mesh: Mesh, units: dict[str, list[str]], step: int, add: Add) -> int:
+def install_steps(mesh: Mesh, units: dict[str, list[str]], rb: Runbook) -> None:
     spec = mesh.spec
     istio = spec.istio
     gitops = spec.gitops
-    add(f"### {step}. Install Istio, then apply each cluster directory\n")
-    step += 1
+    add = rb.add
+    rb.step("Install Istio, then apply each cluster directory")
     add(
         "Istio's CRDs (DestinationRule, VirtualService) exist once Istio is installed, so "
         "the install comes first.\n"
@@ -66,9 +64,8 @@ def install_steps(mesh: Mesh, units: dict[str, list[str]], step: int, add: Add) 
         line for c in spec.clusters for line in _cluster_commands(mesh, c.name, units[c.name])
     ]
     if commands:
-        for line in sh_block(commands):
-            add(line)
-    canary_steps(mesh, add)
+        rb.commands(commands)
+    canary_steps(mesh, rb)
     if istio.installer == "operator":
         add(
             "With `installer: operator`, the operator reconciles the IstioOperator that the "
@@ -80,13 +77,12 @@ def install_steps(mesh: Mesh, units: dict[str, list[str]], step: int, add: Add) 
             "at each traffic unit after it, instead of `kubectl apply -k` (or set `spec.gitops` "
             "and let meshgen write them).\n"
         )
-    return step
 
 
-def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
+def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[Line]:
     istio = mesh.spec.istio
     gitops = mesh.spec.gitops is not None
-    lines: list[str] = []
+    lines: list[Line] = []
     if revisioned(mesh) and istio.installer == "helm":
         if not gitops:
             lines.extend(_helm_releases(mesh, cluster))
@@ -99,21 +95,19 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
         )
     elif istio.installer == "istioctl":
         lines.append(
-            str(
-                cmd(
-                    "istioctl",
-                    "install",
-                    "--context",
-                    cluster,
-                    "-f",
-                    f"{cluster}/istio/istio-operator.yaml",
-                    "--skip-confirmation",
-                )
+            cmd(
+                "istioctl",
+                "install",
+                "--context",
+                cluster,
+                "-f",
+                f"{cluster}/istio/istio-operator.yaml",
+                "--skip-confirmation",
             )
         )
     elif istio.installer == "operator":
         revision = ("--revision", istio.revision) if istio.revision else ()
-        lines.append(str(cmd("istioctl", "operator", "init", "--context", cluster, *revision)))
+        lines.append(cmd("istioctl", "operator", "init", "--context", cluster, *revision))
     elif istio.installer == "helm" and not gitops:
         charts = helm_values(mesh, next(c for c in mesh.spec.clusters if c.name == cluster))
         for release, chart, namespace in _CHARTS:
@@ -121,34 +115,32 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[str]:
                 continue
             ns = namespace or istio.cni.namespace
             lines.append(
-                str(
-                    cmd(
-                        "helm",
-                        "install",
-                        release,
-                        chart,
-                        "--kube-context",
-                        cluster,
-                        "--repo",
-                        HELM_REPOSITORY,
-                        "--version",
-                        istio.version,
-                        "-n",
-                        ns,
-                        "--create-namespace",
-                        "-f",
-                        f"{cluster}/istio/helm/{chart}.values.yaml",
-                        "--wait",
-                    )
+                cmd(
+                    "helm",
+                    "install",
+                    release,
+                    chart,
+                    "--kube-context",
+                    cluster,
+                    "--repo",
+                    HELM_REPOSITORY,
+                    "--version",
+                    istio.version,
+                    "-n",
+                    ns,
+                    "--create-namespace",
+                    "-f",
+                    f"{cluster}/istio/helm/{chart}.values.yaml",
+                    "--wait",
                 )
             )
     if not gitops:
-        lines.append(str(cmd("kubectl", "--context", cluster, "apply", "-k", f"{cluster}/")))
+        lines.append(cmd("kubectl", "--context", cluster, "apply", "-k", f"{cluster}/"))
         lines.extend(_apply_units(cluster, units))
     return lines
 
 
-def _install_revision(mesh: Mesh, cluster: str, plane: ControlPlane) -> list[str]:
+def _install_revision(mesh: Mesh, cluster: str, plane: ControlPlane) -> list[Line]:
     """The commands that install one revision's control plane in `cluster` with the istioctl
     of that revision's version (Helm: _helm_releases, every release at once)."""
     istio = mesh.spec.istio
@@ -163,16 +155,16 @@ def _install_revision(mesh: Mesh, cluster: str, plane: ControlPlane) -> list[str
             f"{cluster}/{operator_file(plane.name)}",
             "--skip-confirmation",
         )
-        return [with_comment(str(install), f"istioctl {plane.version}")]
+        return [with_comment(install, f"istioctl {plane.version}")]
     if installer == "operator":
         # Always with the IstioOperator's revision: an operator without one reconciles every
         # IstioOperator (https://istio.io/v1.23/docs/setup/install/operator/#canary-upgrade).
         init = cmd("istioctl", "operator", "init", "--context", cluster, "--revision", plane.name)
-        return [with_comment(str(init), f"istioctl {plane.version}")]
+        return [with_comment(init, f"istioctl {plane.version}")]
     return []
 
 
-def _helm_releases(mesh: Mesh, cluster: str) -> list[str]:
+def _helm_releases(mesh: Mesh, cluster: str) -> list[Line]:
     """`helm upgrade --install` of base and cni (from the newest revision), then of each
     istiod release, oldest revision first. The webhook of a revision tag
     (`istio-revision-tag-<tag>`) belongs to the release whose `revisionTags` list the tag, and
@@ -180,26 +172,24 @@ def _helm_releases(mesh: Mesh, cluster: str) -> list[str]:
     tag (an older one) must drop its webhook before the one that gains it creates it."""
     values = _cluster_helm_values(mesh, cluster)
     return [
-        str(
-            cmd(
-                "helm",
-                "upgrade",
-                "--install",
-                chart.release,
-                chart.chart,
-                "--kube-context",
-                cluster,
-                "--repo",
-                HELM_REPOSITORY,
-                "--version",
-                chart.version,
-                "-n",
-                chart.namespace,
-                "--create-namespace",
-                "-f",
-                f"{cluster}/istio/helm/{chart.key}.values.yaml",
-                "--wait",
-            )
+        cmd(
+            "helm",
+            "upgrade",
+            "--install",
+            chart.release,
+            chart.chart,
+            "--kube-context",
+            cluster,
+            "--repo",
+            HELM_REPOSITORY,
+            "--version",
+            chart.version,
+            "-n",
+            chart.namespace,
+            "--create-namespace",
+            "-f",
+            f"{cluster}/istio/helm/{chart.key}.values.yaml",
+            "--wait",
         )
         # charts(): base, cni, then the istiod releases oldest first.
         for chart in charts(mesh)
@@ -211,7 +201,7 @@ def _cluster_helm_values(mesh: Mesh, cluster: str) -> dict[str, object]:
     return dict(helm_values(mesh, next(c for c in mesh.spec.clusters if c.name == cluster)))
 
 
-def canary_steps(mesh: Mesh, add: Add) -> None:
+def canary_steps(mesh: Mesh, rb: Runbook) -> None:
     """With istio.revisions: the canary upgrade, one cluster at a time
     (https://istio.io/latest/docs/setup/upgrade/canary/, and for Helm
     https://istio.io/latest/docs/setup/upgrade/helm/#canary-upgrade-recommended). istio.io has
@@ -227,6 +217,7 @@ def canary_steps(mesh: Mesh, add: Add) -> None:
         # One revision (before the canary, or after the old one is gone): nothing side by side.
         return
     istio = mesh.spec.istio
+    add = rb.add
     new = newest(mesh)
     old = [p for p in control_planes(mesh) if p != new]
     names = ", ".join(md.code(p.name) for p in old)
@@ -260,8 +251,7 @@ def canary_steps(mesh: Mesh, add: Add) -> None:
         )
     for cluster in mesh.spec.clusters:
         add(f"{md.code(cluster.name)}:\n")
-        for line in sh_block(_canary_commands(mesh, cluster, new, old)):
-            add(line)
+        rb.commands(_canary_commands(mesh, cluster, new, old))
         lagging = _lagging_tags(mesh, cluster, new)
         for target in sorted(set(lagging.values())):
             moving = sorted(tag for tag, rev in lagging.items() if rev == target)
@@ -286,31 +276,30 @@ def _lagging_tags(mesh: Mesh, cluster: Cluster, new: ControlPlane) -> dict[str, 
 
 def _removable(mesh: Mesh, cluster: Cluster, plane: ControlPlane) -> bool:
     """Whether `plane` can go from `cluster`: no tag of the cluster points at it and no
-    namespace placed there is labelled with it (deleting it would leave them uninjected)."""
+    namespace there is labelled with it (deleting it would leave them uninjected)."""
     if plane.name in tags_of(mesh, cluster).values():
         return False
     return not any(
         injection_labels(mesh, ns).get("istio.io/rev") == plane.name
-        for ns in mesh.spec.namespaces
-        if ns.placed_in(cluster.name)
+        for ns in namespaces_in(mesh, cluster)
     )
 
 
 def _canary_commands(
     mesh: Mesh, cluster: Cluster, new: ControlPlane, old: list[ControlPlane]
-) -> list[str]:
+) -> list[Line]:
     istio = mesh.spec.istio
     installer = istio.installer
     name = cluster.name
     gitops = mesh.spec.gitops is not None
-    lines: list[str] = []
+    lines: list[Line] = []
     tags = tags_of(mesh, cluster)
     # 1. The canary next to the old revision.
     if installer in ("istioctl", "operator"):
         lines.append(comment("1. the canary next to the old revision"))
         lines.extend(_install_revision(mesh, name, new))
         if installer == "operator":
-            lines.append(str(cmd("kubectl", "--context", name, "apply", "-k", f"{name}/")))
+            lines.append(cmd("kubectl", "--context", name, "apply", "-k", f"{name}/"))
     elif installer == "helm" and not gitops:
         lines.append(
             comment(
@@ -329,41 +318,37 @@ def _canary_commands(
     # 2. Both control planes run and serve their proxies.
     lines.append(comment("2. both istiod run, every proxy is connected"))
     lines.append(
-        str(
-            cmd(
-                "kubectl",
-                "--context",
-                name,
-                "get",
-                "pods",
-                "-n",
-                ISTIO_NAMESPACE,
-                "-l",
-                "app=istiod",
-                "-L",
-                "istio.io/rev",
-            )
+        cmd(
+            "kubectl",
+            "--context",
+            name,
+            "get",
+            "pods",
+            "-n",
+            ISTIO_NAMESPACE,
+            "-l",
+            "app=istiod",
+            "-L",
+            "istio.io/rev",
         )
     )
-    lines.append(str(cmd("istioctl", "--context", name, "proxy-status")))
+    lines.append(cmd("istioctl", "--context", name, "proxy-status"))
     # 3. The tags, once the canary runs: where mesh.yaml points them in this cluster.
     if installer in ("istioctl", "operator"):
         lines.append(comment("3. the tags as mesh.yaml sets them in this cluster"))
         tag_cmd = ("tag",) if release(new.version).has(TOP_LEVEL_TAG) else ("x", "revision", "tag")
         lines.extend(
-            str(
-                cmd(
-                    "istioctl",
-                    *tag_cmd,
-                    "set",
-                    tag,
-                    "--revision",
-                    target,
-                    "--overwrite",
-                    "--context",
-                    name,
-                    "-y",
-                )
+            cmd(
+                "istioctl",
+                *tag_cmd,
+                "set",
+                tag,
+                "--revision",
+                target,
+                "--overwrite",
+                "--context",
+                name,
+                "-y",
             )
             for tag, target in sorted(tags.items())
         )
@@ -388,7 +373,7 @@ def _canary_commands(
     if followers:
         lines.append(comment("4. the workloads that follow a tag get the tag's control plane"))
         lines.extend(
-            str(cmd("kubectl", "--context", name, "rollout", "restart", "deployment", "-n", ns))
+            cmd("kubectl", "--context", name, "rollout", "restart", "deployment", "-n", ns)
             for ns in followers
         )
     removable = [plane for plane in old if _removable(mesh, cluster, plane)]
@@ -408,24 +393,34 @@ def _canary_commands(
             )
             if installer == "operator":
                 lines.append(
-                    str(
-                        cmd(
-                            "kubectl",
-                            "--context",
-                            name,
-                            "delete",
-                            "istiooperators.install.istio.io",
-                            "-n",
-                            ISTIO_NAMESPACE,
-                            operator_name(for_revision(mesh, plane)),
-                        )
+                    cmd(
+                        "kubectl",
+                        "--context",
+                        name,
+                        "delete",
+                        "istiooperators.install.istio.io",
+                        "-n",
+                        ISTIO_NAMESPACE,
+                        operator_name(for_revision(mesh, plane)),
                     )
                 )
             lines.append(
-                str(
+                cmd(
+                    "istioctl",
+                    *uninstall,
+                    "--context",
+                    name,
+                    "--revision",
+                    plane.name,
+                    "-y",
+                )
+            )
+            if installer == "operator":
+                lines.append(
                     cmd(
                         "istioctl",
-                        *uninstall,
+                        "operator",
+                        "remove",
                         "--context",
                         name,
                         "--revision",
@@ -433,34 +428,16 @@ def _canary_commands(
                         "-y",
                     )
                 )
-            )
-            if installer == "operator":
-                lines.append(
-                    str(
-                        cmd(
-                            "istioctl",
-                            "operator",
-                            "remove",
-                            "--context",
-                            name,
-                            "--revision",
-                            plane.name,
-                            "-y",
-                        )
-                    )
-                )
         elif installer == "helm":
             lines.append(
-                str(
-                    cmd(
-                        "helm",
-                        "delete",
-                        f"istiod-{plane.name}",
-                        "--kube-context",
-                        name,
-                        "-n",
-                        ISTIO_NAMESPACE,
-                    )
+                cmd(
+                    "helm",
+                    "delete",
+                    f"istiod-{plane.name}",
+                    "--kube-context",
+                    name,
+                    "-n",
+                    ISTIO_NAMESPACE,
                 )
             )
         else:
@@ -473,80 +450,82 @@ def _canary_commands(
     return lines
 
 
-def _apply_units(cluster: str, units: list[str]) -> list[str]:
+def _apply_units(cluster: str, units: list[str]) -> list[Line]:
     """The traffic units after the cluster directory (its namespaces): one line each, or a
     loop over them when there are many."""
     if len(units) <= LOOP_ABOVE:
         return [
-            str(cmd("kubectl", "--context", cluster, "apply", "-k", f"{unit_dir(cluster, unit)}/"))
+            cmd("kubectl", "--context", cluster, "apply", "-k", f"{unit_dir(cluster, unit)}/")
             for unit in units
         ]
     unit = Var("UNIT")
-    apply = cmd("kubectl", "--context", cluster, "apply", "-k")
-    return loop(unit, units, [f"{apply} {concat(f'{cluster}/{TRAFFIC_DIR}/', unit, '/')}"])
+    apply: Cmd = cmd(
+        "kubectl",
+        "--context",
+        cluster,
+        "apply",
+        "-k",
+        concat(f"{cluster}/{TRAFFIC_DIR}/", unit, "/"),
+    )
+    return [loop(unit, units, [apply])]
 
 
 _ENGINE = {"argocd": "Argo CD", "flux": "Flux"}
 
 
-def gitops_steps(mesh: Mesh, step: int, add: Add) -> int:
+def gitops_steps(mesh: Mesh, rb: Runbook) -> None:
     gitops = mesh.spec.gitops
     if gitops is None:
-        return step
-    add(f"### {step}. Point {_ENGINE[gitops.engine]} at the output\n")
-    step += 1
+        return
+    add = rb.add
+    rb.step(f"Point {_ENGINE[gitops.engine]} at the output")
     add(
         f"Commit this directory to {md.code(gitops.repo_url)} at "
         f"{md.code(f'{gitops.path}/')} (branch {md.code(gitops.revision)}).\n"
     )
-    lines: list[str] = []
+    lines: list[Line] = []
     if gitops.engine == "argocd":
         for cluster in mesh.spec.clusters:
-            lines.append(str(cmd("argocd", "cluster", "add", cluster.name, "--name", cluster.name)))
+            lines.append(cmd("argocd", "cluster", "add", cluster.name, "--name", cluster.name))
         namespace = argocd_namespace(mesh)
         if namespace != OPENSHIFT_GITOPS_NAMESPACE:
             lines.append(
                 with_comment(
-                    str(
-                        cmd(
-                            "kubectl",
-                            "patch",
-                            "configmap",
-                            "argocd-cm",
-                            "-n",
-                            namespace,
-                            "--type",
-                            "merge",
-                            "--patch-file",
-                            f"{gitops.path}/{ARGOCD_HEALTH_FILE}",
-                        )
+                    cmd(
+                        "kubectl",
+                        "patch",
+                        "configmap",
+                        "argocd-cm",
+                        "-n",
+                        namespace,
+                        "--type",
+                        "merge",
+                        "--patch-file",
+                        f"{gitops.path}/{ARGOCD_HEALTH_FILE}",
                     ),
                     "in the Argo CD cluster: the Application health check",
                 )
             )
         lines.append(
             with_comment(
-                str(cmd("kubectl", "apply", "-f", f"{gitops.path}/{ARGOCD_ROOT_FILE}")),
+                cmd("kubectl", "apply", "-f", f"{gitops.path}/{ARGOCD_ROOT_FILE}"),
                 f"the root Application, namespace {namespace}",
             )
         )
     else:
         for cluster in mesh.spec.clusters:
             lines.append(
-                str(
-                    cmd(
-                        "flux",
-                        "bootstrap",
-                        "git",
-                        f"--context={cluster.name}",
-                        f"--url={flux_git_url(gitops.repo_url)}",
-                        f"--branch={gitops.revision}",
-                        f"--path={flux_bootstrap_path(mesh, cluster)}",
-                    )
+                cmd(
+                    "flux",
+                    "bootstrap",
+                    "git",
+                    f"--context={cluster.name}",
+                    f"--url={flux_git_url(gitops.repo_url)}",
+                    f"--branch={gitops.revision}",
+                    f"--path={flux_bootstrap_path(mesh, cluster)}",
                 )
             )
-    for line in sh_block(lines):
-        add(line)
+    rb.commands(lines)
     if gitops.engine == "argocd":
         health = md.code(f"{gitops.path}/{ARGOCD_HEALTH_FILE}")
         if argocd_namespace(mesh) == OPENSHIFT_GITOPS_NAMESPACE:
@@ -578,7 +557,6 @@ def gitops_steps(mesh: Mesh, step: int, add: Add) -> int:
             "Flux in each cluster applies `istio` (the HelmReleases, base then cni then "
             f"{_istiods(mesh)} through dependsOn) and then `mesh`, the cluster directory.\n"
         )
-    return step
 
 
 def _istiods(mesh: Mesh) -> str:

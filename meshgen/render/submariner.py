@@ -19,7 +19,8 @@ from __future__ import annotations
 from meshgen.render import markdown as md
 from meshgen.render.commands import DRY_RUN, create_namespace, kubectl_apply_stdin
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
-from meshgen.render.shell import Cmd, cmd, comment, pipe, sh_block
+from meshgen.render.runbook.model import Runbook
+from meshgen.render.shell import Blank, Cmd, Line, Pipeline, cmd, comment, pipe
 from meshgen.spec import Cluster, Mesh, Service, Submariner
 
 SUBMARINER_API = "submariner.io/v1alpha1"
@@ -130,7 +131,7 @@ def gateway_ports(sub: Submariner) -> list[tuple[str, str]]:
 def label_gateway_node(cluster: Cluster) -> Cmd:
     """Label a gateway node: the gateway engine runs only on nodes with GATEWAY_LABEL
     (https://submariner.io/getting-started/); `<node>` is for the user to fill in."""
-    return cmd("kubectl", "--context", cluster.name, "label", "node", "<node>", GATEWAY_LABEL)
+    return cmd("kubectl", "--context", cluster.name, "label", "node", Blank("node"), GATEWAY_LABEL)
 
 
 def subctl_verify(mesh: Mesh) -> Cmd:
@@ -278,7 +279,7 @@ def render_submariner_placeholders(mesh: Mesh, cluster: Cluster) -> list[tuple[s
     ]
 
 
-def _create_operator_secret(cluster: Cluster, name: str, *sources: str) -> str:
+def _create_operator_secret(cluster: Cluster, name: str, *sources: str) -> Pipeline:
     """`kubectl -n submariner-operator create secret generic <name> <sources> --dry-run=client
     -o yaml | kubectl apply -f -` on `cluster`."""
     return pipe(
@@ -299,17 +300,16 @@ def _create_operator_secret(cluster: Cluster, name: str, *sources: str) -> str:
     )
 
 
-def submariner_manual_steps(mesh: Mesh) -> list[str]:
-    """Markdown for out/README.md: what the operator cannot do from git, as exact commands.
-    Empty unless `deploy: operator`."""
+def submariner_manual_steps(mesh: Mesh, rb: Runbook) -> None:
+    """The runbook's text: what the operator cannot do from git, as exact commands. Nothing
+    unless `deploy: operator`."""
     sub = _operator_submariner(mesh)
     if sub is None:
-        return []
+        return
     broker = sub.broker
     clusters = mesh.spec.clusters
     subctl_version = sub.version or OPERATOR_VERSION
-    out: list[str] = []
-    add = out.append
+    add = rb.add
 
     add(
         "Each cluster directory carries a `Submariner` resource (and the broker cluster the "
@@ -325,7 +325,7 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
         f"1. Label at least one gateway node per cluster (`{GATEWAY_LABEL}`; replace "
         f"`<node>` with its name) and open {ports} between the gateways:\n"
     )
-    out.extend(sh_block(str(label_gateway_node(c)) for c in clusters))
+    rb.commands(label_gateway_node(c) for c in clusters)
 
     # The Broker resource installs CRDs only (operator broker_controller.go); RBAC, service
     # accounts and the token come from subctl deploy-broker (which also installs the operator
@@ -337,40 +337,38 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
         "git then owns the broker's settings). The `submariner-k8s-broker` Helm chart creates "
         "the RBAC and a client token instead, but no operator:\n"
     )
-    out.extend(
-        sh_block(
-            [
-                str(subctl_deploy_broker(sub)),
-                comment(
-                    "or: "
-                    + str(
-                        cmd(
-                            "helm",
-                            "repo",
-                            "add",
-                            "submariner-latest",
-                            "https://submariner-io.github.io/submariner-charts/charts",
-                        )
+    rb.commands(
+        [
+            subctl_deploy_broker(sub),
+            comment(
+                "or: "
+                + str(
+                    cmd(
+                        "helm",
+                        "repo",
+                        "add",
+                        "submariner-latest",
+                        "https://submariner-io.github.io/submariner-charts/charts",
                     )
-                ),
-                comment(
-                    "    "
-                    + str(
-                        cmd(
-                            "helm",
-                            "install",
-                            "submariner-k8s-broker",
-                            "submariner-latest/submariner-k8s-broker",
-                            "--kube-context",
-                            broker,
-                            "--namespace",
-                            BROKER_NAMESPACE,
-                            "--create-namespace",
-                        )
+                )
+            ),
+            comment(
+                "    "
+                + str(
+                    cmd(
+                        "helm",
+                        "install",
+                        "submariner-k8s-broker",
+                        "submariner-latest/submariner-k8s-broker",
+                        "--kube-context",
+                        broker,
+                        "--namespace",
+                        BROKER_NAMESPACE,
+                        "--create-namespace",
                     )
-                ),
-            ]
-        )
+                )
+            ),
+        ]
     )
 
     # The operator must run before its resources can be applied.
@@ -385,7 +383,7 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
         "resource with inline credentials.\n"
     )
     if others:
-        out.extend(sh_block(str(subctl_join(sub, c)) for c in others))
+        rb.commands(subctl_join(sub, c) for c in others)
 
     # URL-safe base64 of JSON (subctl pkg/broker/info.go); ClientToken and IPSecPSK are copies
     # of Secrets whose data values are base64 again. subctl's struct tags do not parse as json
@@ -396,7 +394,7 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
         f"from `broker-info.subm`, on {md.code(broker)} and on every cluster not joined with "
         "`subctl join`:\n"
     )
-    lines = [
+    lines: list[Line] = [
         pipe(
             cmd("tr", "--", "-_", "+/", stdin="broker-info.subm"),
             cmd("base64", "-d", stdout="broker-info.json"),
@@ -426,8 +424,8 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
             )
         )
         lines.append(_create_operator_secret(c, PSK_SECRET, "--from-file=psk=ipsec-psk"))
-    lines.append(str(cmd("rm", "broker-info.json", "broker-ca.crt", "broker-token", "ipsec-psk")))
-    out.extend(sh_block(lines))
+    lines.append(cmd("rm", "broker-info.json", "broker-ca.crt", "broker-token", "ipsec-psk"))
+    rb.commands(lines)
     add(
         "With the Helm chart instead of subctl, take `ca.crt` and `token` from the chart's "
         f"`submariner-k8s-broker-client-token` Secret in `{BROKER_NAMESPACE}` on "
@@ -439,4 +437,3 @@ def submariner_manual_steps(mesh: Mesh) -> list[str]:
         f"5. Verify: {md.code(str(subctl_show_connections(clusters[0])))}, then "
         f"{md.code(str(subctl_verify(mesh)))}.\n"
     )
-    return out

@@ -1,7 +1,14 @@
 """DestinationRules and VirtualServices, rendered once and shared by every cluster.
 
-Multi-primary does not replicate Istio config between clusters (istio/istio#33253),
-so the same rules go to each cluster; hosts are full `<name>.<ns>.svc.cluster.local`
+Multi-primary does not replicate Istio config between clusters (istio/istio#33253): each
+istiod reads rules from its own cluster only, but serves the endpoints of every cluster to
+its proxies. So every service's rules go to every cluster, also where the service does not
+run: a client there would otherwise get the service without subsets or routes, and bypass
+a weighted split or canary (https://istio.io/latest/docs/ops/configuration/traffic-management/multicluster/).
+Where the service does not run, a Service without selector (`client_service`) lets its
+clients resolve the name: Kubernetes DNS answers only for the Services of its own cluster
+(https://istio.io/latest/docs/ops/deployment/deployment-models/#dns-with-multiple-clusters).
+Hosts are full `<name>.<ns>.svc.cluster.local`
 names because short names resolve against the rule's namespace
 (https://istio.io/latest/docs/reference/config/networking/virtual-service/#Destination).
 
@@ -44,6 +51,19 @@ def service_host(service: Service) -> str:
 def pinned_subset_name(subset: str | None, cluster: str) -> str:
     """The generated subset a destination pinned to `cluster` routes to."""
     return f"{subset or ALL_ENDPOINTS}-{cluster}"
+
+
+def client_service(service: Service) -> Manifest:
+    """The Service of `service` in a cluster that does not run it: its name, namespace and
+    ports, and no selector, so Kubernetes gives it no endpoints of its own. Istio merges it
+    with the same Service of the clusters that run it (same host name), and the local one
+    decides the ports its clients see: the spec must list them all (MG424)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(service.name, service.namespace, labels=dict(MANAGED_BY)),
+        "spec": {"ports": [{"name": p.name, "port": p.number} for p in service.ports]},
+    }
 
 
 def render_service_rules(mesh: Mesh, service: Service) -> tuple[Manifest, ...]:

@@ -19,13 +19,14 @@ gets its subset there, so that the pin has an endpoint to reach.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
-from meshgen.render.shell import Cmd, Var, Word, assign, cmd, sh_block, word
+from meshgen.render.runbook.model import Runbook
+from meshgen.render.shell import Cmd, Line, Var, Word, assign, cmd, concat, loop
 from meshgen.render.submariner import subctl_verify
 from meshgen.render.traffic import CLUSTER_LABEL
 from meshgen.spec import Cluster, Mesh, Route, Service
@@ -212,13 +213,16 @@ def _allowed(policies: list[AuthorizationPolicy], namespace: str) -> bool:
 
 
 def client_namespace(mesh: Mesh, service: Service) -> str:
-    """Where the `sleep` that calls `service` runs: the service's namespace, unless its
-    AuthorizationPolicies admit only other namespaces; then the first of those that is
-    placed in every cluster running the service (else the service's: the answer is 403)."""
+    """Where the `sleep` that calls `service` runs (in every cluster: clients may run
+    anywhere): the service's namespace, unless its AuthorizationPolicies admit only other
+    namespaces; then the first of those that exists in every cluster (else the service's:
+    the answer is 403)."""
     policies = _allow_policies(mesh, service)
     if _allowed(policies, service.namespace):
         return service.namespace
-    clusters = {c.name for c in service_clusters(mesh, service)}
+    everywhere = set.intersection(
+        *({ns.name for ns in namespaces_in(mesh, c)} for c in mesh.spec.clusters)
+    )
     for policy in policies:
         for ns in [
             *policy.allow.namespaces,
@@ -228,10 +232,7 @@ def client_namespace(mesh: Mesh, service: Service) -> str:
                 if sa.endswith(f"/{SLEEP}")
             ),
         ]:
-            declared = next((n for n in mesh.spec.namespaces if n.name == ns), None)
-            if declared is not None and (
-                not declared.clusters or clusters <= set(declared.clusters)
-            ):
+            if ns in everywhere:
                 return ns
     return service.namespace
 
@@ -379,11 +380,13 @@ class VerifyManifests:
         self.client_namespaces = set(self.clients.values())
 
     def files(self, cluster: Cluster) -> list[tuple[str, tuple[Manifest, ...]]]:
-        """(path relative to the cluster directory, documents), one file per namespace."""
+        """(path relative to the cluster directory, documents), one file per namespace: the
+        test Service and backends where the service runs, a `sleep` client everywhere."""
         by_namespace: dict[str, list[Manifest]] = {}
         for service in self.services:
             mine = self.placed[id(service)].get(cluster.name, [])
             if not mine and cluster.name not in self.placement[id(service)]:
+                by_namespace.setdefault(self.clients[id(service)], [])
                 continue
             docs = by_namespace.setdefault(service.namespace, [])
             docs.append(self._service[id(service)])
@@ -411,46 +414,38 @@ LOOP_ABOVE = 3
 CLUSTER_VAR = Var("CLUSTER")
 
 
-def loop(var: Var, values: list[str], body: list[str]) -> list[str]:
-    """A `for` loop over `values` (each one shell word, quoted by shell.word), on lines that
-    hold no `;`: `for NAME in ...`, `do`, the body, `done`. The body is not indented: each
-    line stays a command (or `NAME=$(...)`) that starts its line, as everywhere else."""
-    return [" ".join(["for", var.name, "in", *(word(v) for v in values)]), "do", *body, "done"]
-
-
-def per_cluster(names: list[str], lines: Callable[[Word], list[str]]) -> list[str]:
+def per_cluster(names: list[str], lines: Callable[[Word], list[Line]]) -> list[Line]:
     """`lines(name)` for each cluster, or one loop over them above LOOP_ABOVE clusters."""
     if len(names) > LOOP_ABOVE:
-        return loop(CLUSTER_VAR, names, lines(CLUSTER_VAR))
+        return [loop(CLUSTER_VAR, names, lines(CLUSTER_VAR))]
     return [line for n in names for line in lines(n)]
 
 
-def with_path(command: Cmd, cluster: Word) -> str:
+def with_path(command: Cmd, cluster: Word) -> Cmd:
     """`command` and then the word `<cluster>/verify/`; for the loop variable the word is
     `"$CLUSTER"/verify/` (the variable quoted by shell.word, the constant rest by shlex)."""
     if isinstance(cluster, Var):
-        return f"{command} {word(cluster)}{shlex.quote(f'/{VERIFY_DIR}/')}"
-    return str(cmd(*command.argv, f"{cluster}/{VERIFY_DIR}/"))
+        return cmd(*command.argv, concat(cluster, f"/{VERIFY_DIR}/"))
+    assert isinstance(cluster, str)
+    return cmd(*command.argv, f"{cluster}/{VERIFY_DIR}/")
 
 
-def _curl(mesh: Mesh, service: Service, context: Word) -> str:
+def _curl(mesh: Mesh, service: Service, context: Word) -> Cmd:
     url = f"{service.name}.{service.namespace}:{port_of(service)}{PATH}"
-    return str(
-        cmd(
-            "kubectl",
-            "--context",
-            context,
-            "exec",
-            f"deploy/{SLEEP}",
-            "-c",
-            SLEEP,
-            "-n",
-            client_namespace(mesh, service),
-            "--",
-            "curl",
-            "-sS",
-            url,
-        )
+    return cmd(
+        "kubectl",
+        "--context",
+        context,
+        "exec",
+        f"deploy/{SLEEP}",
+        "-c",
+        SLEEP,
+        "-n",
+        client_namespace(mesh, service),
+        "--",
+        "curl",
+        "-sS",
+        url,
     )
 
 
@@ -470,19 +465,16 @@ def describe(answer: Answer) -> str:
     return text + (f"; {md.text(answer.note)}" if answer.note else "")
 
 
-def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
+def verify_steps(mesh: Mesh, rb: Runbook) -> None:
     spec = mesh.spec
     names = [c.name for c in spec.clusters]
-    add(f"### {step}. Prove the mesh works\n")
-    step += 1
+    add = rb.add
+    rb.step("Prove the mesh works")
     add("Each istiod must see its own proxies:\n")
-    for line in sh_block(
-        per_cluster(names, lambda c: [str(cmd("istioctl", "--context", c, "proxy-status"))])
-    ):
-        add(line)
+    rb.commands(per_cluster(names, lambda c: [cmd("istioctl", "--context", c, "proxy-status")]))
     services = verified_services(mesh)
     if not services:
-        return step
+        return
     add(
         f"`<cluster>/{VERIFY_DIR}/` holds test workloads, listed in no `kustomization.yaml` "
         "(GitOps never applies them): Istio's `helloworld` sample standing in for each "
@@ -512,38 +504,36 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
             ]
             add("| " + " | ".join(md.cell(x) for x in cells) + " |")
     add("")
-    hosting = {b.cluster for backends_of in placed.values() for b in backends_of}
-    deployed = [c.name for c in spec.clusters if c.name in hosting]
+    # Every cluster: the backends where the services run, a sleep client everywhere.
+    deployed = names
     selector = f"{VERIFY_LABEL[0]}={VERIFY_LABEL[1]}"
-    for line in sh_block(
+    rb.commands(
         per_cluster(
             deployed,
             lambda c: [
                 with_path(cmd("kubectl", "--context", c, "apply", "-f"), c),
-                str(
-                    cmd(
-                        "kubectl",
-                        "--context",
-                        c,
-                        "wait",
-                        "deployment",
-                        "-A",
-                        "-l",
-                        selector,
-                        "--for=condition=Available",
-                        "--timeout=300s",
-                    )
+                cmd(
+                    "kubectl",
+                    "--context",
+                    c,
+                    "wait",
+                    "deployment",
+                    "-A",
+                    "-l",
+                    selector,
+                    "--for=condition=Available",
+                    "--timeout=300s",
                 ),
             ],
         )
-    ):
-        add(line)
+    )
     add(
-        "Call every service from every cluster that runs it, a few times each; "
-        "what should answer follows from the routes:\n"
+        "Call every service from every cluster, a few times each (its clients may run in "
+        "any cluster: each has its Service and rules); what should answer follows from the "
+        "routes:\n"
     )
     for service in services:
-        _service_calls(mesh, service, add)
+        _service_calls(mesh, service, rb)
     add(
         "Each client's Envoy must list the endpoints of the other clusters too: pod IPs "
         "of the peers' pod CIDRs, which Submariner routes directly. Expect addresses in:\n"
@@ -552,9 +542,9 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
     service = services[0]
     ns = client_namespace(mesh, service)
     cluster = f"outbound|{port_of(service)}||{service.name}.{service.namespace}.svc.cluster.local"
-    callers = [c.name for c in service_clusters(mesh, service)]
+    callers = names
 
-    def endpoints(c: Word) -> list[str]:
+    def endpoints(c: Word) -> list[Line]:
         return [
             assign(
                 pod,
@@ -572,19 +562,17 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
                     "jsonpath={.items[0].metadata.name}",
                 ),
             ),
-            str(
-                cmd(
-                    "istioctl",
-                    "--context",
-                    c,
-                    "proxy-config",
-                    "endpoints",
-                    pod,
-                    "-n",
-                    ns,
-                    "--cluster",
-                    cluster,
-                )
+            cmd(
+                "istioctl",
+                "--context",
+                c,
+                "proxy-config",
+                "endpoints",
+                pod,
+                "-n",
+                ns,
+                "--cluster",
+                cluster,
             ),
         ]
 
@@ -598,23 +586,19 @@ def verify_steps(mesh: Mesh, step: int, add: Callable[[str], None]) -> int:
         )
         + "\n"
     )
-    for line in sh_block(lines):
-        add(line)
+    rb.commands(lines)
     if spec.submariner is not None:
         add(
             "Submariner's own end-to-end check, now that Istio runs (its test pods are not "
             "in the mesh):\n"
         )
-        for line in sh_block([str(subctl_verify(mesh))]):
-            add(line)
+        rb.commands([subctl_verify(mesh)])
     add("Remove the test workloads:\n")
-    for line in sh_block(
+    rb.commands(
         per_cluster(
             deployed, lambda c: [with_path(cmd("kubectl", "--context", c, "delete", "-f"), c)]
         )
-    ):
-        add(line)
-    return step
+    )
 
 
 def _caller_keys(mesh: Mesh, service: Service) -> dict[str, object]:
@@ -622,13 +606,10 @@ def _caller_keys(mesh: Mesh, service: Service) -> dict[str, object]:
     matches the cluster label. Callers with one key get one answer, so the answers cost
     localities x clusters, not clusters squared."""
     by_name = any(CLUSTER_LABEL in m.source_labels for r in service.routes for m in r.match)
-    return {
-        c.name: (c.region, c.zone, c.name if by_name else None)
-        for c in service_clusters(mesh, service)
-    }
+    return {c.name: (c.region, c.zone, c.name if by_name else None) for c in mesh.spec.clusters}
 
 
-def _service_calls(mesh: Mesh, service: Service, add: Callable[[str], None]) -> None:
+def _service_calls(mesh: Mesh, service: Service, rb: Runbook) -> None:
     keys = _caller_keys(mesh, service)
     callers = list(keys)
     placed = backends(mesh, service)
@@ -638,14 +619,13 @@ def _service_calls(mesh: Mesh, service: Service, add: Callable[[str], None]) -> 
             by_key[keys[c]] = expected(mesh, service, c, placed)
     answers = {c: by_key[keys[c]] for c in callers}
     first = answers[callers[0]] if callers else None
+    add = rb.add
     add(f"{md.code(f'{service.name}.{service.namespace}')}:\n")
     if first is not None and all(a == first for a in answers.values()):
-        for line in sh_block(per_cluster(callers, lambda c: [_curl(mesh, service, c)])):
-            add(line)
+        rb.commands(per_cluster(callers, lambda c: [_curl(mesh, service, c)]))
         add(f"From every cluster: {describe(first)}.\n")
         return
-    for line in sh_block(_curl(mesh, service, c) for c in callers):
-        add(line)
+    rb.commands(_curl(mesh, service, c) for c in callers)
     for c in callers:
         add(f"- from {md.code(c)}: {describe(answers[c])}")
     add("")
