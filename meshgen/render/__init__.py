@@ -20,8 +20,10 @@ from meshgen.render.istio import render_istio_operator
 from meshgen.render.kustomization import render_kustomization
 from meshgen.render.namespaces import render_namespaces
 from meshgen.render.objects import Manifest
-from meshgen.render.readme import render_readme
+from meshgen.render.readme import build_runbook
 from meshgen.render.revisions import render_istio_operators, revisioned
+from meshgen.render.runbook.markdown import render_markdown
+from meshgen.render.runbook.model import Runbook
 from meshgen.render.sail import render_sail
 from meshgen.render.secrets import (
     needs_reader_token,
@@ -53,7 +55,8 @@ class OutputFile:
 @dataclass(frozen=True)
 class Rendered:
     files: tuple[OutputFile, ...]
-    readme: str
+    readme: str  # out/README.md: the Markdown of `runbook`
+    runbook: Runbook | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ def render(mesh: Mesh) -> Rendered:
         units[cluster.name] = [unit.name for unit in shared.traffic_units(cluster)]
     files.extend(_remote_secret_placeholders(mesh))
     files.extend(OutputFile(path, docs) for path, docs in render_gitops(mesh, units))
-    return Rendered(tuple(files), render_readme(mesh, units))
+    runbook = build_runbook(mesh, units)
+    return Rendered(tuple(files), render_markdown(runbook), runbook)
 
 
 def _remote_secret_placeholders(mesh: Mesh) -> list[OutputFile]:
