@@ -203,3 +203,32 @@ def test_submariner_secrets_render_their_placeholders_exactly() -> None:
     data["spec"]["submariner"]["deploy"] = "subctl"
     mesh = mesh_from(data)
     assert render_submariner_external_secrets(mesh, mesh.spec.clusters[0]) == []
+
+
+@pytest.mark.parametrize("gitops", [None, "flux", "argocd"])
+def test_remote_kubeconfigs_are_made_after_istio_is_installed(gitops: str | None) -> None:
+    """`istioctl create-remote-secret` reads the istio-reader service account and its token
+    Secret, which the install and the cluster directory create: the runbook asks for the
+    remote kubeconfigs only after those steps (the mesh box ran them before: they failed)."""
+    from meshgen.render import render
+
+    data = es_data(k8s_data())
+    data["spec"]["istio"]["installer"] = "helm"
+    if gitops is not None:
+        data["spec"]["gitops"] = {"engine": gitops, "repoURL": "https://git.example/m.git"}
+    runbook = render(es_mesh(data)).runbook
+    assert runbook is not None
+
+    def first_step(program: str) -> int:
+        return next(
+            i
+            for i, step in enumerate(runbook.steps)
+            for block in step.commands()
+            for line in block.lines
+            if any(program in str(c) for c in line.commands())
+        )
+
+    remote = first_step("create-remote-secret")
+    installs = first_step("flux bootstrap" if gitops == "flux" else "argocd" if gitops else "helm")
+    assert installs < remote
+    assert runbook.steps[remote].title.startswith("Remote secrets")

@@ -191,7 +191,8 @@ def external_secret_steps(mesh: Mesh, rb: Runbook) -> None:
             row(
                 remote_kubeconfig_key(mesh, cluster),
                 "(the whole value)",
-                f"what the command for {md.code(cluster.name)} below prints",
+                f"what the command for {md.code(cluster.name)} in the step *Remote secrets* "
+                "prints, once Istio runs there",
             )
     sub = mesh.spec.submariner
     if sub is not None and sub.deploy == "operator":
@@ -209,27 +210,39 @@ def external_secret_steps(mesh: Mesh, rb: Runbook) -> None:
     lines.append("")
     for line in lines:
         rb.add(line)
-    if remote:
-        rb.add(
-            "Each remote kubeconfig is the value of the remote secret that "
-            "`istioctl` makes for that cluster:\n"
+
+
+def external_remote_secret_steps(mesh: Mesh, rb: Runbook) -> None:
+    """The step that fills the remote-kubeconfig keys: after Istio is installed and the
+    cluster directories are applied, since `istioctl create-remote-secret` reads the
+    istio-reader service account (and its token Secret) they create."""
+    if len(mesh.spec.clusters) < 2:
+        return
+    store = mesh.spec.secrets.store
+    where = f"{md.code(store.kind)} {md.code(store.name)}" if store else "the secret store"
+    rb.step("Remote secrets (the `remote-kubeconfig` keys of the secret store)")
+    rb.add(
+        "Each istiod must watch every peer's API server. Once Istio runs in a cluster and its "
+        "directory is applied (the istio-reader service account and its token), print its "
+        f"remote kubeconfig and put it into {where} under the key of the table above; External "
+        "Secrets then renders the remote secret in every other cluster:\n"
+    )
+    rb.commands(
+        pipe(
+            create_remote_secret(
+                mesh,
+                cluster,
+                READER_TOKEN_SECRET if needs_reader_token(mesh, cluster) else None,
+            ),
+            cmd(
+                "kubectl",
+                "create",
+                DRY_RUN_CLIENT,
+                "-f",
+                "-",
+                "-o",
+                f"jsonpath={{.stringData.{cluster.name}}}",
+            ),
         )
-        rb.commands(
-            pipe(
-                create_remote_secret(
-                    mesh,
-                    cluster,
-                    READER_TOKEN_SECRET if needs_reader_token(mesh, cluster) else None,
-                ),
-                cmd(
-                    "kubectl",
-                    "create",
-                    DRY_RUN_CLIENT,
-                    "-f",
-                    "-",
-                    "-o",
-                    f"jsonpath={{.stringData.{cluster.name}}}",
-                ),
-            )
-            for cluster in mesh.spec.clusters
-        )
+        for cluster in mesh.spec.clusters
+    )

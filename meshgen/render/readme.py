@@ -10,7 +10,7 @@ from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR
 from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
 from meshgen.render.commands import create_namespace, create_remote_secret, kubectl_apply_stdin
-from meshgen.render.external_secrets import external_secret_steps
+from meshgen.render.external_secrets import external_remote_secret_steps, external_secret_steps
 from meshgen.render.readme_install import gitops_steps, install_steps
 from meshgen.render.runbook.model import ISTIO_RELEASE_DIR, Runbook
 from meshgen.render.secrets import (
@@ -231,7 +231,9 @@ def build_runbook(mesh: Mesh, units: dict[str, list[str]]) -> Runbook:
     install_steps(mesh, units, rb)
     gitops_steps(mesh, rb)
 
-    if len(spec.clusters) > 1 and not external:
+    if external:
+        external_remote_secret_steps(mesh, rb)
+    elif len(spec.clusters) > 1:
         _remote_secrets(mesh, rb)
 
     verify_steps(mesh, rb)
