@@ -189,11 +189,13 @@ def test_argocd_helm_applications(version: str, platform: str) -> None:
         assert traffic["kind"] == "ApplicationSet"
         apps = by_name(tuple(docs))
         name = cluster.name
+        # The cluster directory before istiod: with external-secrets it holds the root of
+        # trust, which istiod reads only when it starts (meshgen/render/gitops.py).
         assert list(apps) == [
             f"{name}-istio-base",
             f"{name}-istio-cni",
-            f"{name}-istiod",
             f"{name}-mesh",
+            f"{name}-istiod",
         ]
         for app in docs:
             assert (app["apiVersion"], app["kind"]) == ("argoproj.io/v1alpha1", "Application")
@@ -256,8 +258,8 @@ def test_argocd_without_cni() -> None:
     apps = by_name(files(mesh_from(data))["gitops/argocd/cluster2.yaml"])
     assert list(apps) == [
         "cluster2-istio-base",
-        "cluster2-istiod",
         "cluster2-mesh",
+        "cluster2-istiod",
         "cluster2-traffic",
     ]
     assert [
@@ -369,6 +371,8 @@ def test_flux_helm(version: str, platform: str) -> None:
             ("clusters", "kustomizations.yaml"),
             ("istio", "kustomization.yaml"),
             ("istio", "helmreleases.yaml"),
+            ("istiod", "kustomization.yaml"),
+            ("istiod", "helmreleases.yaml"),
         )
     ]
     for cluster in mesh.spec.clusters:
@@ -388,7 +392,7 @@ def test_flux_helm(version: str, platform: str) -> None:
         assert helm_repo["spec"]["url"] == HELM_REPOSITORY
 
         ks = by_name(out[f"gitops/flux/clusters/{name}/kustomizations.yaml"])
-        assert list(ks) == ["istio", "mesh", "traffic-sample"]
+        assert list(ks) == ["istio", "mesh", "istiod", "traffic-sample"]
         for k in ks.values():
             assert (k["apiVersion"], k["kind"]) == (
                 "kustomize.toolkit.fluxcd.io/v1",
@@ -402,13 +406,21 @@ def test_flux_helm(version: str, platform: str) -> None:
         assert ks["istio"]["spec"]["wait"] is True
         assert ks["mesh"]["spec"]["path"] == f"./clusters/mesh/{name}"
         assert ks["mesh"]["spec"]["dependsOn"] == [{"name": "istio"}]
+        # The cluster directory (its ExternalSecrets rendered: wait) before istiod, which
+        # reads the root of trust only when it starts (meshgen/render/gitops.py).
+        assert ks["mesh"]["spec"]["wait"] is True
+        assert ks["istiod"]["spec"]["path"] == f"./clusters/mesh/gitops/flux/istiod/{name}"
+        assert ks["istiod"]["spec"]["dependsOn"] == [{"name": "mesh"}]
+        assert ks["istiod"]["spec"]["wait"] is True
         assert ks["traffic-sample"]["spec"]["path"] == f"./clusters/mesh/{name}/traffic/sample"
         assert ks["traffic-sample"]["spec"]["dependsOn"] == [{"name": "mesh"}]
 
-        (listing,) = out[f"gitops/flux/istio/{name}/kustomization.yaml"]
-        assert listing["resources"] == ["helmreleases.yaml"]
+        for part in ("istio", "istiod"):
+            (listing,) = out[f"gitops/flux/{part}/{name}/kustomization.yaml"]
+            assert listing["resources"] == ["helmreleases.yaml"]
         releases = by_name(out[f"gitops/flux/istio/{name}/helmreleases.yaml"])
-        assert list(releases) == ["istio-base", "istio-cni", "istiod"]
+        assert list(releases) == ["istio-base", "istio-cni"]
+        releases.update(by_name(out[f"gitops/flux/istiod/{name}/helmreleases.yaml"]))
         assert [r["spec"].get("dependsOn") for r in releases.values()] == [
             None,
             [{"name": "istio-base"}],
@@ -453,7 +465,9 @@ def test_flux_without_cni() -> None:
     data = copy.deepcopy(seed_data())
     data["spec"]["istio"].update(version="1.30.0", installer="helm", cni={"enabled": False})
     data["spec"]["gitops"] = {"engine": "flux", "repoURL": REPO}
-    releases = by_name(files(mesh_from(data))["gitops/flux/istio/cluster1/helmreleases.yaml"])
+    out = files(mesh_from(data))
+    releases = by_name(out["gitops/flux/istio/cluster1/helmreleases.yaml"])
+    releases.update(by_name(out["gitops/flux/istiod/cluster1/helmreleases.yaml"]))
     assert list(releases) == ["istio-base", "istiod"]
     assert releases["istiod"]["spec"]["dependsOn"] == [{"name": "istio-base"}]
 

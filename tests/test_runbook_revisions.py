@@ -222,7 +222,10 @@ def test_flux_newer_istiod_depends_on_older(step: Path) -> None:
     files = {f.path: f for f in render(mesh_from(data)).files}
     istiods = [f"istiod-{r['name']}" for r in revisions(data)]
     for cluster in data["spec"]["clusters"]:
-        docs = files[f"gitops/flux/istio/{cluster['name']}/helmreleases.yaml"].documents
+        docs = [
+            *files[f"gitops/flux/istio/{cluster['name']}/helmreleases.yaml"].documents,
+            *files[f"gitops/flux/istiod/{cluster['name']}/helmreleases.yaml"].documents,
+        ]
         releases = {d["metadata"]["name"]: d["spec"] for d in docs}
         assert list(releases) == ["istio-base", "istio-cni", *istiods]
         for i, istiod in enumerate(istiods):
@@ -245,8 +248,8 @@ def test_argocd_waves_order_istiod_oldest_first(step: Path) -> None:
         expected = {
             f"{name}-istio-base": 0,
             f"{name}-istio-cni": 1,
-            **{f"{name}-{istiod}": 2 + i for i, istiod in enumerate(istiods)},
-            f"{name}-mesh": 2 + len(istiods),
+            f"{name}-mesh": 2,  # the root of trust before any istiod (render/gitops.py)
+            **{f"{name}-{istiod}": 3 + i for i, istiod in enumerate(istiods)},
             f"{name}-traffic": 3 + len(istiods),
         }
         assert waves == expected

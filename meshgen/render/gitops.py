@@ -7,12 +7,17 @@ Argo CD (one Argo CD manages every cluster, each added with
 `argocd cluster add <context> --name <cluster>`), `gitops/argocd/`:
   kustomization.yaml   lists the <cluster>.yaml files: the source of the root Application
   <cluster>.yaml       the cluster's Applications, in sync waves: 0 `<cluster>-istio-base`,
-                       1 `<cluster>-istio-cni`, 2 `<cluster>-istiod` (installer helm only;
-                       with istio.revisions one `<cluster>-istiod-<revision>` each, in waves
-                       2, 3, ... oldest first, and the waves after them one later each),
-                       3 `<cluster>-mesh` (the cluster directory), 4 the ApplicationSet
+                       1 `<cluster>-istio-cni`, 2 `<cluster>-mesh` (the cluster directory),
+                       3 `<cluster>-istiod` (installer helm only; with istio.revisions one
+                       `<cluster>-istiod-<revision>` each, in waves 3, 4, ... oldest first,
+                       and the wave after them one later), 4 the ApplicationSet
                        `<cluster>-traffic`: one Application per traffic unit
-                       (`<cluster>/traffic/<unit>/`, meshgen/render/units.py)
+                       (`<cluster>/traffic/<unit>/`, meshgen/render/units.py). The cluster
+                       directory comes before istiod because it holds the root of trust
+                       with external-secrets (the `cacerts` ExternalSecret): istiod reads
+                       ./etc/cacerts once, when it starts, and without it signs with a root
+                       of its own (pilot/pkg/bootstrap/istio_ca.go, createIstioCA: the file
+                       watcher runs only for a plugged-in CA).
   bootstrap/root-application.yaml   the root Application `<mesh>-apps` (app of apps), applied
                        once by hand (`kubectl apply -f`); it syncs `gitops/argocd`
   bootstrap/argocd-cm.patch.yaml    the Application health check, a merge patch for
@@ -27,18 +32,21 @@ Argo CD (one Argo CD manages every cluster, each added with
 Flux (runs in every cluster, bootstrapped with
 `flux bootstrap … --path=<gitops.path>/gitops/flux/clusters/<cluster>`), `gitops/flux/`:
   clusters/<cluster>/sources.yaml          GitRepository `meshgen` (+ HelmRepository `istio`)
-  clusters/<cluster>/kustomizations.yaml   Kustomizations `istio` (helm), `mesh`, and one
-                                           `traffic-<unit>` per traffic unit after `mesh`
-  istio/<cluster>/kustomization.yaml       (helm) the HelmReleases istio-base, istio-cni,
-  istio/<cluster>/helmreleases.yaml        istiod (or istiod-<revision> per revision, each
-                                           after base, cni and the older revisions), chained
-                                           with dependsOn
+  clusters/<cluster>/kustomizations.yaml   Kustomizations `istio` (helm), `mesh` after it,
+                                           `istiod` (helm) after `mesh` (its root of trust,
+                                           as for Argo CD), and one `traffic-<unit>` per
+                                           traffic unit after `mesh`
+  istio/<cluster>/kustomization.yaml       (helm) the HelmReleases istio-base, istio-cni
+  istio/<cluster>/helmreleases.yaml
+  istiod/<cluster>/kustomization.yaml      (helm) the HelmRelease istiod (or istiod-<revision>
+  istiod/<cluster>/helmreleases.yaml       per revision, each after base, cni and the older
+                                           revisions, chained with dependsOn)
   The bootstrap directory deliberately has no kustomization.yaml: Flux then generates one
   that also takes in the `flux-system/` directory bootstrap commits next to these files (a
   kustomization.yaml of ours would leave Flux unable to update itself from Git). Flux's
   generated kustomization also takes in every subdirectory that has a kustomization.yaml,
-  which is why the HelmReleases live outside it, in `istio/<cluster>/`, applied only by the
-  `istio` Kustomization.
+  which is why the HelmReleases live outside it, in `istio/<cluster>/` and
+  `istiod/<cluster>/`, applied only by the `istio` and `istiod` Kustomizations.
 """
 
 from __future__ import annotations
@@ -89,27 +97,38 @@ if obj.status ~= nil then
 end
 return hs
 """
-# Install order: CRDs (base), the CNI DaemonSet, the control plane, then the mesh config.
-WAVES = {"base": "0", "cni": "1", "istiod": "2", "mesh": "3", "traffic": "4"}
+# Install order: CRDs (base), the CNI DaemonSet, the cluster directory (namespaces, and with
+# external-secrets the root of trust istiod must find when it starts: module docstring), the
+# control plane, then the traffic rules.
+WAVES = {"base": "0", "cni": "1", "mesh": "2", "istiod": "3", "traffic": "4"}
 
 
 def _waves(mesh: Mesh) -> dict[str, str]:
     """The sync wave of each chart key (Chart.key), `mesh` and `traffic`: WAVES, except that
-    with istio.revisions each `istiod-<revision>` release gets a wave of its own from 2 on,
-    oldest revision first, and `mesh` and `traffic` come after the last. A revision tag's
-    webhook (`istio-revision-tag-<tag>`) belongs to the release whose values list the tag, and
-    Helm will not create it while another release owns it: the older release, which loses a
+    with istio.revisions each `istiod-<revision>` release gets a wave of its own from 3 on,
+    oldest revision first, and `traffic` comes after the last. A revision tag's webhook
+    (`istio-revision-tag-<tag>`) belongs to the release whose values list the tag, and Helm
+    will not create it while another release owns it: the older release, which loses a
     moving tag, must sync before the newer one, which gains it. Waves are integers, so the
-    releases cannot share wave 2 in order. Without revisions (or with one) the waves are
+    releases cannot share wave 3 in order. Without revisions (or with one) the waves are
     WAVES."""
     istiods = [chart.key for chart in charts(mesh) if chart.chart == "istiod"]
     waves = {key: wave for key, wave in WAVES.items() if key != "istiod"}
     first = int(WAVES["istiod"])
     waves.update({key: str(first + i) for i, key in enumerate(istiods)})
-    after = len(istiods) - 1
-    waves["mesh"] = str(int(WAVES["mesh"]) + after)
+    after = max(len(istiods) - 1, 0)
     waves["traffic"] = str(int(WAVES["traffic"]) + after)
     return waves
+
+
+def argocd_waves(mesh: Mesh) -> list[tuple[str, str]]:
+    """(the part of each Application's name after `<cluster>-`, its sync wave), in sync
+    order, as _argocd_applications and _argocd_traffic make them: what the runbook names."""
+    waves = _waves(mesh)
+    apps = [(chart.release, waves[chart.key]) for chart in charts(mesh)] if _helm(mesh) else []
+    apps.append(("mesh", waves["mesh"]))
+    apps.append(("traffic-<unit>", waves["traffic"]))
+    return sorted(apps, key=lambda app: int(app[1]))
 
 
 # Argo CD label tracking puts an Application's name in a label value, and Flux labels what a
@@ -119,6 +138,7 @@ NAME_MAX = 63
 FLUX_GIT_SOURCE = "meshgen"
 FLUX_HELM_SOURCE = "istio"
 FLUX_ISTIO = "istio"
+FLUX_ISTIOD = "istiod"
 FLUX_MESH = "mesh"
 # The Secret `flux bootstrap` creates with its credentials for the repository (deploy key or
 # token); the bootstrap path is in the same repository, so they are the ones to read it with.
@@ -271,7 +291,8 @@ def _argocd_applications(mesh: Mesh, gitops: GitOps, cluster: Cluster) -> list[M
             sync_options=[],
         )
     )
-    return apps
+    # In the file as in the sync: by wave.
+    return sorted(apps, key=lambda app: int(app["metadata"]["annotations"][SYNC_WAVE]))
 
 
 def _argocd_traffic(mesh: Mesh, gitops: GitOps, cluster: Cluster, units: list[str]) -> Manifest:
@@ -436,13 +457,20 @@ def _flux_files(mesh: Mesh, gitops: GitOps, units: Units) -> Files:
             )
         )
         if _helm(mesh):
-            istio = f"{FLUX_DIR}/istio/{cluster.name}"
-            files.append(
-                (f"{istio}/kustomization.yaml", (render_kustomization(["helmreleases.yaml"]),))
-            )
-            files.append(
-                (f"{istio}/helmreleases.yaml", tuple(_flux_helm_releases(mesh, gitops, cluster)))
-            )
+            releases = _flux_helm_releases(mesh, gitops, cluster)
+            istiod = [r for r in releases if r["spec"]["chart"]["spec"]["chart"] == "istiod"]
+            for name, part in (
+                (FLUX_ISTIO, [r for r in releases if r not in istiod]),
+                (FLUX_ISTIOD, istiod),
+            ):
+                directory = f"{FLUX_DIR}/{name}/{cluster.name}"
+                files.append(
+                    (
+                        f"{directory}/kustomization.yaml",
+                        (render_kustomization(["helmreleases.yaml"]),),
+                    )
+                )
+                files.append((f"{directory}/helmreleases.yaml", tuple(part)))
     return files
 
 
@@ -511,9 +539,20 @@ def _flux_kustomizations(
         kustomizations = [_flux_kustomization(gitops, FLUX_MESH, cluster.name)]
     else:
         kustomizations = [
-            # wait: Ready only once every HelmRelease is, so `mesh` finds the CRDs and istiod.
+            # wait: Ready only once every HelmRelease is, so `mesh` finds the CRDs; `mesh`
+            # (wait: its ExternalSecrets rendered) before `istiod`, which reads the root of
+            # trust once, when it starts (module docstring).
             _flux_kustomization(gitops, FLUX_ISTIO, f"{FLUX_DIR}/istio/{cluster.name}", wait=True),
-            _flux_kustomization(gitops, FLUX_MESH, cluster.name, dependsOn=[{"name": FLUX_ISTIO}]),
+            _flux_kustomization(
+                gitops, FLUX_MESH, cluster.name, dependsOn=[{"name": FLUX_ISTIO}], wait=True
+            ),
+            _flux_kustomization(
+                gitops,
+                FLUX_ISTIOD,
+                f"{FLUX_DIR}/istiod/{cluster.name}",
+                dependsOn=[{"name": FLUX_MESH}],
+                wait=True,
+            ),
         ]
     # One Kustomization per unit, each after `mesh` (its namespaces); pruned when the unit
     # is gone from Git, like any Flux Kustomization of a bootstrap path.

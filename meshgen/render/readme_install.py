@@ -13,6 +13,7 @@ from meshgen.render.gitops import (
     OPENSHIFT_GITOPS_NAMESPACE,
     argocd_namespace,
     argocd_root_name,
+    argocd_waves,
     flux_bootstrap_path,
     flux_git_url,
 )
@@ -545,18 +546,28 @@ def gitops_steps(mesh: Mesh, rb: Runbook) -> None:
             )
         add(
             "Each cluster gets Applications named `<cluster>-…`, ordered by sync waves: "
-            f"{_argocd_wave_list(mesh)}, the cluster "
-            "directory. Register the clusters under these names, as above. The waves hold "
+            f"{_argocd_wave_list(mesh)}. Register the clusters under these names, as above. "
+            + (
+                "The cluster directory comes before istiod: istiod reads the root of trust "
+                "(`cacerts`) only when it starts. "
+                if mesh.spec.istio.installer == "helm"
+                else ""
+            )
+            + "The waves hold "
             f"only because the root Application {md.code(argocd_root_name(mesh))} syncs "
             f"{md.code(f'{gitops.path}/{ARGOCD_DIR}')} (app of apps; `kubectl apply -k` of "
             "that directory would ignore them), and Argo CD waits for each wave to be "
             f"healthy only with the Application health check restored: {how}\n"
         )
-    else:
+    elif mesh.spec.istio.installer == "helm":
         add(
-            "Flux in each cluster applies `istio` (the HelmReleases, base then cni then "
-            f"{_istiods(mesh)} through dependsOn) and then `mesh`, the cluster directory.\n"
+            "Flux in each cluster applies `istio` (the HelmReleases of base then cni), then "
+            "`mesh`, the cluster directory, then `istiod` (the HelmRelease "
+            f"{_istiods(mesh)}): istiod reads the root of trust (`cacerts`) only when it "
+            "starts. The traffic units follow `mesh`.\n"
         )
+    else:
+        add("Flux in each cluster applies `mesh`, the cluster directory, then the traffic units.\n")
 
 
 def _istiods(mesh: Mesh) -> str:
@@ -571,15 +582,19 @@ def _istiods(mesh: Mesh) -> str:
 
 
 def _argocd_wave_list(mesh: Mesh) -> str:
-    if not canary(mesh):
-        return "`istio-base` (0), `istio-cni` (1), `istiod` (2), then `mesh` (3)"
-    istiods = [
-        f"{md.code(f'istiod-{plane.name}')} ({2 + i})"
-        for i, plane in enumerate(control_planes(mesh))
+    """The Applications of a cluster with their waves, as gitops.argocd_waves has them."""
+    names = {
+        "mesh": "(the cluster directory)",
+        "traffic-<unit>": "(one per traffic unit, from the ApplicationSet `<cluster>-traffic`)",
+    }
+    parts = [
+        f"{md.code(name)} ({wave})" + (f" {names[name]}" if name in names else "")
+        for name, wave in argocd_waves(mesh)
     ]
-    return (
-        "`istio-base` (0), `istio-cni` (1), "
-        + ", ".join(istiods)
-        + " (oldest first: the release that loses a moving tag drops its webhook before the "
-        f"one that gains it creates it), then `mesh` ({2 + len(istiods)})"
-    )
+    text = ", ".join(parts)
+    if canary(mesh):
+        text += (
+            "; the istiod releases oldest revision first: the release that loses a moving "
+            "tag drops its webhook before the one that gains it creates it"
+        )
+    return text
