@@ -208,7 +208,7 @@ def test_submariner_secrets_render_their_placeholders_exactly() -> None:
 @pytest.mark.parametrize("gitops", [None, "flux", "argocd"])
 def test_remote_kubeconfigs_are_made_after_istio_is_installed(gitops: str | None) -> None:
     """`istioctl create-remote-secret` reads the istio-reader service account and its token
-    Secret, which the install and the cluster directory create: the runbook asks for the
+    Secret, which the base chart and the cluster directory create: the runbook asks for the
     remote kubeconfigs only after those steps (the mesh box ran them before: they failed)."""
     from meshgen.render import render
 

@@ -213,19 +213,27 @@ def external_secret_steps(mesh: Mesh, rb: Runbook) -> None:
 
 
 def external_remote_secret_steps(mesh: Mesh, rb: Runbook) -> None:
-    """The step that fills the remote-kubeconfig keys: after Istio is installed and the
-    cluster directories are applied, since `istioctl create-remote-secret` reads the
-    istio-reader service account (and its token Secret) they create."""
+    """The step that fills the remote-kubeconfig keys: after the cluster directories are
+    applied, since `istioctl create-remote-secret` reads the istio-reader service account
+    (Istio's base chart) and its token Secret (the cluster directory)."""
     if len(mesh.spec.clusters) < 2:
         return
     store = mesh.spec.secrets.store
     where = f"{md.code(store.kind)} {md.code(store.name)}" if store else "the secret store"
     rb.step("Remote secrets (the `remote-kubeconfig` keys of the secret store)")
+    gitops = mesh.spec.gitops is not None
     rb.add(
-        "Each istiod must watch every peer's API server. Once Istio runs in a cluster and its "
-        "directory is applied (the istio-reader service account and its token), print its "
-        f"remote kubeconfig and put it into {where} under the key of the table above; External "
-        "Secrets then renders the remote secret in every other cluster:\n"
+        "Each istiod must watch every peer's API server. As soon as a cluster's directory is "
+        "applied (its istio-reader token Secret; Istio's base chart brings the service "
+        f"account), print its remote kubeconfig and put it into {where} under the key of the "
+        "table above; External Secrets then renders the remote secret in every other cluster"
+        + (
+            ". Do not wait for istiod: the GitOps engine installs it only once every "
+            "ExternalSecret of the cluster directory is rendered, these included"
+            if gitops
+            else ""
+        )
+        + ":\n"
     )
     rb.commands(
         pipe(
