@@ -150,8 +150,9 @@ def test_argocd_one_application_per_istiod() -> None:
     files = files_of(revisions_mesh("helm", gitops=gitops))
     apps = {d["metadata"]["name"]: d for d in docs_of(files, "gitops/argocd/cluster1.yaml")}
     # Each release in a wave of its own, oldest first (a moving tag's webhook is dropped by
-    # the older release before the newer creates it); mesh and traffic after them.
-    for rev, version, wave in ((OLD, "1.22.8", "2"), (NEW, "1.23.6", "3")):
+    # the older release before the newer creates it), after the cluster directory (the root
+    # of trust: render/gitops.py); the traffic after them.
+    for rev, version, wave in ((OLD, "1.22.8", "3"), (NEW, "1.23.6", "4")):
         app = apps[f"cluster1-istiod-{rev}"]
         assert app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == wave
         source = app["spec"]["source"]
@@ -162,7 +163,7 @@ def test_argocd_one_application_per_istiod() -> None:
     assert apps["cluster1-istio-base"]["spec"]["source"]["targetRevision"] == "1.23.6"
     assert apps["cluster1-istio-cni"]["spec"]["source"]["targetRevision"] == "1.23.6"
     assert "cluster1-istiod" not in apps
-    assert apps["cluster1-mesh"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "4"
+    assert apps["cluster1-mesh"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2"
 
 
 def test_flux_one_helmrelease_per_revision_after_cni_and_older() -> None:
@@ -170,7 +171,8 @@ def test_flux_one_helmrelease_per_revision_after_cni_and_older() -> None:
     files = files_of(revisions_mesh("helm", gitops=gitops))
     releases = {
         d["metadata"]["name"]: d["spec"]
-        for d in docs_of(files, "gitops/flux/istio/cluster2/helmreleases.yaml")
+        for part in ("istio", "istiod")
+        for d in docs_of(files, f"gitops/flux/{part}/cluster2/helmreleases.yaml")
     }
     assert list(releases) == ["istio-base", "istio-cni", f"istiod-{OLD}", f"istiod-{NEW}"]
     for rev, version in ((OLD, "1.22.8"), (NEW, "1.23.6")):

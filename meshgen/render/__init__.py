@@ -26,7 +26,9 @@ from meshgen.render.runbook.markdown import render_markdown
 from meshgen.render.runbook.model import Runbook
 from meshgen.render.sail import render_sail
 from meshgen.render.secrets import (
+    READER_TOKEN_FILE,
     needs_reader_token,
+    reader_token_in_kustomization,
     remote_secret_name,
     render_cacerts,
     render_reader_token,
@@ -190,7 +192,8 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
         )
 
     if needs_reader_token(mesh, cluster):
-        applied.append(OutputFile("istio/reader-token-secret.yaml", (render_reader_token(),)))
+        token = OutputFile(READER_TOKEN_FILE, (render_reader_token(),))
+        (applied if reader_token_in_kustomization(mesh) else unlisted).append(token)
 
     submariner = render_submariner(mesh, cluster)
     if submariner:

@@ -3,7 +3,7 @@ Submariner ones are in meshgen/render/submariner.py, next to what they create)."
 
 from __future__ import annotations
 
-from meshgen.render.shell import Cmd, Pipeline, Word, argv_of, cmd, pipe
+from meshgen.render.shell import Cmd, Line, Pipeline, Word, argv_of, cmd, pipe
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import release
 
@@ -44,3 +44,25 @@ def create_namespace(context: str, namespace: str) -> Pipeline:
         cmd("kubectl", "--context", context, "create", "namespace", namespace, *DRY_RUN),
         kubectl_apply_stdin(context),
     )
+
+
+def apply_reader_token(cluster: str) -> list[Line]:
+    """Where the reader token Secret is not in the cluster directory
+    (secrets.reader_token_in_kustomization): apply it once Istio runs there, and wait for
+    Kubernetes to fill its token, before `istioctl create-remote-secret` reads it."""
+    from meshgen.render.secrets import READER_TOKEN_FILE, READER_TOKEN_SECRET
+
+    return [
+        cmd("kubectl", "--context", cluster, "apply", "-f", f"{cluster}/{READER_TOKEN_FILE}"),
+        cmd(
+            "kubectl",
+            "--context",
+            cluster,
+            "-n",
+            "istio-system",
+            "wait",
+            "--for=jsonpath={.data.token}",
+            f"secret/{READER_TOKEN_SECRET}",
+            "--timeout=60s",
+        ),
+    ]

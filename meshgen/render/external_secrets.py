@@ -26,17 +26,18 @@ from __future__ import annotations
 from typing import Any
 
 from meshgen.render import markdown as md
-from meshgen.render.commands import DRY_RUN_CLIENT, create_remote_secret
+from meshgen.render.commands import DRY_RUN_CLIENT, apply_reader_token, create_remote_secret
 from meshgen.render.objects import MANAGED_BY, Manifest, metadata
 from meshgen.render.runbook.model import Runbook
 from meshgen.render.secrets import (
     CACERTS_KEYS,
     READER_TOKEN_SECRET,
     needs_reader_token,
+    reader_token_in_kustomization,
     render_cacerts,
     render_remote_secret,
 )
-from meshgen.render.shell import cmd, pipe
+from meshgen.render.shell import Line, cmd, pipe
 from meshgen.render.submariner import (
     BROKER_SECRET_KEYS,
     PSK_SECRET_KEYS,
@@ -235,22 +236,26 @@ def external_remote_secret_steps(mesh: Mesh, rb: Runbook) -> None:
         )
         + ":\n"
     )
-    rb.commands(
-        pipe(
-            create_remote_secret(
-                mesh,
-                cluster,
-                READER_TOKEN_SECRET if needs_reader_token(mesh, cluster) else None,
-            ),
-            cmd(
-                "kubectl",
-                "create",
-                DRY_RUN_CLIENT,
-                "-f",
-                "-",
-                "-o",
-                f"jsonpath={{.stringData.{cluster.name}}}",
-            ),
+    lines: list[Line] = []
+    for cluster in mesh.spec.clusters:
+        if needs_reader_token(mesh, cluster) and not reader_token_in_kustomization(mesh):
+            lines += apply_reader_token(cluster.name)
+        lines.append(
+            pipe(
+                create_remote_secret(
+                    mesh,
+                    cluster,
+                    READER_TOKEN_SECRET if needs_reader_token(mesh, cluster) else None,
+                ),
+                cmd(
+                    "kubectl",
+                    "create",
+                    DRY_RUN_CLIENT,
+                    "-f",
+                    "-",
+                    "-o",
+                    f"jsonpath={{.stringData.{cluster.name}}}",
+                ),
+            )
         )
-        for cluster in mesh.spec.clusters
-    )
+    rb.commands(lines)

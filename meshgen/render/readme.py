@@ -9,7 +9,12 @@ from __future__ import annotations
 from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR
 from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
-from meshgen.render.commands import create_namespace, create_remote_secret, kubectl_apply_stdin
+from meshgen.render.commands import (
+    apply_reader_token,
+    create_namespace,
+    create_remote_secret,
+    kubectl_apply_stdin,
+)
 from meshgen.render.external_secrets import external_remote_secret_steps, external_secret_steps
 from meshgen.render.readme_install import gitops_steps, install_steps
 from meshgen.render.runbook.model import ISTIO_RELEASE_DIR, Runbook
@@ -18,6 +23,7 @@ from meshgen.render.secrets import (
     READER_SERVICE_ACCOUNT,
     READER_TOKEN_SECRET,
     needs_reader_token,
+    reader_token_in_kustomization,
     remote_secret_name,
 )
 from meshgen.render.shell import (
@@ -337,6 +343,8 @@ def _remote_secrets(mesh: Mesh, rb: Runbook) -> None:
             f"{', '.join(md.code(name) for name in others)}):\n"
         )
         lines: list[Line] = []
+        if needs_reader_token(mesh, peer) and not reader_token_in_kustomization(mesh):
+            lines += apply_reader_token(peer.name)
         for name in others:
             apply = kubectl_apply_stdin(name, equals=True)
             if needs_reader_token(mesh, peer):
@@ -374,10 +382,16 @@ def _remote_secrets(mesh: Mesh, rb: Runbook) -> None:
                 lines.append(pipe(create_remote_secret(mesh, peer, srt_name), apply))
         rb.commands(lines)
     if any(needs_reader_token(mesh, c) for c in spec.clusters):
+        where = (
+            "the cluster directory applies it after Istio is installed"
+            if reader_token_in_kustomization(mesh)
+            else "the commands above apply it once Istio runs, since Kubernetes deletes a "
+            "token Secret whose service account does not exist yet"
+        )
         add(
             f"`istio/reader-token-secret.yaml` asks Kubernetes (>= 1.24 no longer does it by "
-            f"itself) for a token of `{READER_SERVICE_ACCOUNT}`; apply it after Istio is "
-            "installed, since the service account comes with Istio.\n"
+            f"itself) for a token of `{READER_SERVICE_ACCOUNT}`, which comes with Istio: "
+            f"{where}.\n"
         )
 
 

@@ -61,6 +61,20 @@ def needs_reader_token(mesh: Mesh, cluster: Cluster) -> bool:
     return release(mesh.spec.istio.version).has(OLDEST_KUBERNETES_124)
 
 
+READER_TOKEN_FILE = "istio/reader-token-secret.yaml"
+
+
+def reader_token_in_kustomization(mesh: Mesh) -> bool:
+    """Whether the reader token Secret can go with the cluster directory: only where Istio,
+    and with it the istio-reader service account, is installed before the directory is
+    applied (istioctl; Helm, whose base chart comes first). With the operator or Sail the
+    install resources are in the directory itself, and Kubernetes deletes a token Secret
+    whose service account does not exist yet (the tokens controller, pkg/controller/
+    serviceaccount/tokens_controller.go in kubernetes/kubernetes: syncSecret): the runbook
+    applies it once Istio runs (the mesh box saw it deleted)."""
+    return mesh.spec.istio.installer in ("istioctl", "helm")
+
+
 def render_reader_token() -> Manifest:
     # The cluster fills in the token; the object itself holds nothing secret, so it is
     # applied like any other resource and `create-remote-secret --secret-name` uses it.
