@@ -465,11 +465,60 @@ def describe(answer: Answer) -> str:
     return text + (f"; {md.text(answer.note)}" if answer.note else "")
 
 
+def gitops_wait(mesh: Mesh, rb: Runbook) -> None:
+    """With GitOps, the engine first: istiod comes only once the cluster directory (with
+    external-secrets, every Secret of the store) is in, and a pod created before its
+    injector runs gets no sidecar."""
+    from meshgen.render.gitops import argocd_namespace
+
+    gitops = mesh.spec.gitops
+    if gitops is None:
+        return
+    rb.add(
+        "First let the GitOps engine finish in every cluster (istiod comes only once the "
+        "cluster directory is in, and a pod created before its injector runs gets no "
+        "sidecar):\n"
+    )
+    if gitops.engine == "flux":
+        rb.commands(
+            cmd(
+                "kubectl",
+                "--context",
+                c.name,
+                "-n",
+                gitops.flux.namespace,
+                "wait",
+                "kustomization",
+                "--all",
+                "--for=condition=Ready",
+                "--timeout=15m",
+            )
+            for c in mesh.spec.clusters
+        )
+        return
+    rb.commands(
+        [
+            cmd(
+                "kubectl",
+                "-n",
+                argocd_namespace(mesh),
+                "wait",
+                "application",
+                "-l",
+                ",".join(f"{k}={v}" for k, v in MANAGED_BY.items()),
+                "--for=jsonpath={.status.health.status}=Healthy",
+                "--timeout=15m",
+            )
+        ]
+    )
+
+
 def verify_steps(mesh: Mesh, rb: Runbook) -> None:
     spec = mesh.spec
     names = [c.name for c in spec.clusters]
     add = rb.add
     rb.step("Prove the mesh works")
+    gitops_wait(mesh, rb)
     add("Each istiod must see its own proxies:\n")
     rb.commands(per_cluster(names, lambda c: [cmd("istioctl", "--context", c, "proxy-status")]))
     services = verified_services(mesh)

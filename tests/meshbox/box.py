@@ -230,9 +230,16 @@ class Run:
     kubelets: dict[str, Kubelet] = field(default_factory=dict)
     report: Report | None = None
 
-    def sync_pods(self) -> None:
+    def sync_pods(self, wait: bool = True) -> None:
+        """Run the istiod pods KWOK runs; with `wait`, until each is ready (before checks).
+        Between runbook lines the box does not wait: istiod starts as in a cluster, while
+        the person goes on (a pod created before the injector answers is retried by its
+        ReplicaSet)."""
         for kubelet in self.kubelets.values():
-            kubelet.sync()
+            kubelet.sync(wait=False)
+        if wait:
+            for kubelet in self.kubelets.values():
+                kubelet.sync(wait=True)
 
 
 def _is_cleanup(block: Commands) -> bool:
@@ -311,7 +318,7 @@ def run(example: Path, release: str, workdir: Path, mistakes: list[str] | None =
             report.standins = standins.records
 
             def before_line() -> None:
-                box_run.sync_pods()
+                box_run.sync_pods(wait=False)
                 standins.sync()
 
             def after_block(block: Commands, records: list[LineRecord]) -> None:
@@ -324,6 +331,7 @@ def run(example: Path, release: str, workdir: Path, mistakes: list[str] | None =
             records, held = execute(box_run.runbook, policy, shell, hooks, stop_before=_is_cleanup)
             report.lines.extend(records)
             before_line()
+            box_run.sync_pods()
             report.findings.extend(
                 checks.Finding("gitops", cluster, "sync", False, waiting)
                 for cluster, _, waiting in (p.partition(": ") for p in standins.gitops_pending())

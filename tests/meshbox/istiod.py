@@ -62,6 +62,7 @@ class IstiodProcess:
     root: Path
     log: Path
     binary: Path  # pilot-discovery-<release>
+    ready: bool = False
 
     @property
     def xds(self) -> str:
@@ -106,9 +107,10 @@ class Kubelet:
     workdir: Path
     running: dict[str, IstiodProcess] = field(default_factory=dict)
 
-    def sync(self) -> list[IstiodProcess]:
+    def sync(self, wait: bool = True) -> list[IstiodProcess]:
         """Start a process for each Running istiod pod without one, stop those whose pod is
-        gone; returns the processes started."""
+        gone; with `wait`, until every process answers /ready (as the pod's readiness probe:
+        KWOK calls the pods Ready at once). Returns the processes started."""
         pods = [
             p for p in self.api.items("/api/v1/pods", labelSelector="app=istiod") if is_istiod(p)
         ]
@@ -127,8 +129,9 @@ class Kubelet:
             if uid not in self.running:
                 self.running[uid] = self._start(pod)
                 started.append(self.running[uid])
-        for proc in started:
-            self._wait_ready(proc)
+        if wait:
+            for proc in self.running.values():
+                self._wait_ready(proc)
         return started
 
     def stop_all(self) -> None:
@@ -171,6 +174,8 @@ class Kubelet:
         return IstiodProcess(self.cluster, name, ip, revision, process, root, log, binary)
 
     def _wait_ready(self, proc: IstiodProcess) -> None:
+        if proc.ready:
+            return
         deadline = time.monotonic() + READY_TIMEOUT
         url = f"http://{proc.ip}:{LISTENERS['--httpAddr']}/ready"
         while time.monotonic() < deadline:
@@ -182,6 +187,7 @@ class Kubelet:
             try:
                 with urllib.request.urlopen(url, timeout=2) as resp:
                     if resp.status == 200:
+                        proc.ready = True
                         return
             except (urllib.error.URLError, OSError):
                 pass

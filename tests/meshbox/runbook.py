@@ -80,6 +80,10 @@ NO_FALLBACK = (
     "the line before it succeeded"
 )
 NO_GITOPS = "no GitOps engine runs here: the box syncs what it would (see the stand-ins)"
+NO_GITOPS_WAIT = (
+    "waits for the GitOps engine's objects, which run here as stand-ins: they sync before "
+    "every line"
+)
 NO_BROKER_INFO = (
     "needs broker-info.subm, which `subctl deploy-broker` (skipped: no Submariner here) writes"
 )
@@ -123,6 +127,8 @@ class Policy:
             return Decision(SKIPPED, reason=NO_GITOPS)
         if any(a[:3] == ["kubectl", "apply", "-f"] and "gitops" in " ".join(a) for a in argvs):
             return Decision(SKIPPED, reason=NO_GITOPS)
+        if any("wait" in a and ("kustomization" in a or "application" in a) for a in argvs):
+            return Decision(SKIPPED, reason=NO_GITOPS_WAIT)
         if any(
             a[1:3] in (["config", "current-context"], ["config", "rename-context"])
             for a in argvs

@@ -130,11 +130,17 @@ class StandIns:
     # --- controllers, before each line --------------------------------------------------
 
     def sync(self) -> None:
+        """Every controller until none does anything more: the engines work on their own,
+        faster than a person types the next line (the runbook's GitOps waits say so)."""
         assert self.run.box is not None
-        self._gitops_sync()
-        for cluster in self.run.box.clusters:
-            self._external_secrets(cluster.name, cluster.api)
-            self._sail(cluster.name, cluster.api)
+        for _ in range(20):
+            done = len(self.records)
+            self._gitops_sync()
+            for cluster in self.run.box.clusters:
+                self._external_secrets(cluster.name, cluster.api)
+                self._sail(cluster.name, cluster.api)
+            if len(self.records) == done:
+                return
 
     def _external_secrets(self, context: str, api: Any) -> None:
         if self.run.mesh.spec.secrets.provider != "external-secrets":
@@ -284,7 +290,7 @@ class StandIns:
                         break
                     unit.last_error = ""
                     self._applied[cluster.name].add(unit.name)
-                    self.run.sync_pods()
+                    self.run.sync_pods(wait=False)
                     self._external_secrets_all()
                     for c in self.run.box.clusters if self.run.box else []:
                         self._sail(c.name, c.api)
@@ -459,7 +465,7 @@ class GitOpsUnit:
                     "--wait",
                 ],
             )
-            standins.run.sync_pods()
+            standins.run.sync_pods(wait=False)
 
     def _external_secrets(self) -> list[tuple[str, str]]:
         """The Secrets of the ExternalSecrets this unit applies (read once)."""
