@@ -174,7 +174,7 @@ _LATEST_TAG = re.compile(r"(?m)^(\s*)tag: latest$")
 @contextmanager
 def helm_repository(workdir: Path, releases: list[str]) -> Iterator[str]:
     """Istio's chart repository for `releases`, served on loopback: each release's charts
-    (../shared/istio-releases, as tagged) packaged as Istio's release process publishes
+    (MESHGEN_SHARED/istio-releases, as tagged) packaged as Istio's release process publishes
     them: the release as chart and app version, and the release's images (the tree's values
     name a testing registry and `latest`, the published ones docker.io/istio and the
     release), and indexed."""

@@ -5,7 +5,7 @@ Lighthouse; the External Secrets Operator; Argo CD or Flux; the Sail Operator). 
 Istio: the runbook's installer brings its CRDs.
 
 The CRD files are the real ones, from the Go modules scripts/make_schemas.py pins (its
-CRD_MODULES) and from ../shared/sail-operator.
+CRD_MODULES) and from MESHGEN_SHARED/sail-operator.
 """
 
 from __future__ import annotations

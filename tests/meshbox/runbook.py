@@ -170,7 +170,7 @@ class Policy:
             return "a node of the cluster, as the person running it would name one"
         return (
             f"the Helm repository {HELM_REPOSITORY} is served here from the release's own "
-            "charts (../shared/istio-releases), at the same chart version"
+            "charts (MESHGEN_SHARED/istio-releases), at the same chart version"
         )
 
 
