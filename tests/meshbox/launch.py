@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.helpers import ROOT
 
 # A run takes about a minute of mostly waiting (installs, readiness); two cores hold three.
 PARALLEL = int(os.environ.get("MESHBOX_PARALLEL", "3"))
+_SPAWN = threading.Lock()
 TIMEOUT = 900.0
 
 
@@ -70,16 +72,22 @@ def launch(job: Job, workdir: Path) -> dict[str, Any]:
     if job.mistakes:
         argv += ["--mistakes", ",".join(job.mistakes)]
     with (workdir / "run.log").open("wb") as log:
-        proc = subprocess.run(
-            argv,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=TIMEOUT,
-            check=False,
-            start_new_session=True,
-        )
+        # One spawn at a time: forking from several threads at once failed here once with
+        # EFAULT ("[Errno 14] Bad address") in the child's exec.
+        with _SPAWN:
+            proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
     report = workdir / "report.json"
     if proc.returncode != 0 or not report.exists():
         tail = (workdir / "run.log").read_text(errors="replace")[-3000:]
