@@ -530,6 +530,7 @@ def units(out: Path, mesh: Mesh) -> list[Unit]:
             *shared,
             out / "gitops" / "flux" / "clusters" / cluster.name,
             out / "gitops" / "flux" / "istio" / cluster.name,
+            out / "gitops" / "flux" / "istiod" / cluster.name,
         ]
     dirs["argocd-management"] = [out / "gitops" / "argocd"]
     result: list[Unit] = []

@@ -105,15 +105,16 @@ def test_kustomize_builds_the_gitops_directories(built: Path) -> None:
 
 
 def test_kustomize_builds_every_traffic_unit(built: Path) -> None:
-    """Each unit is a kustomize directory of DestinationRules and VirtualServices only, and
-    together the units hold every rule of the cluster, each once."""
+    """Each unit is a kustomize directory of DestinationRules and VirtualServices (and, in a
+    cluster that does not run some of its services, their Services: services.yaml), and
+    together the units hold every object of the cluster's rules and Services, each once."""
     units = sorted(p.parent for p in built.glob("*/traffic/*/kustomization.yaml"))
     assert units
     seen: dict[Path, set[tuple[str, str, str]]] = {}
     for unit, command in itertools.product(units, kustomize_commands()):
         objects = kustomize_build(unit, command)
         assert objects, unit
-        assert {o["kind"] for o in objects} <= {"DestinationRule", "VirtualService"}
+        assert {o["kind"] for o in objects} <= {"DestinationRule", "VirtualService", "Service"}
         ids = {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects}
         assert len(ids) == len(objects)
         # A unit named after a namespace (or a part of it) holds that namespace's rules only.
@@ -125,7 +126,8 @@ def test_kustomize_builds_every_traffic_unit(built: Path) -> None:
     for cluster, ids in seen.items():
         rules = {
             (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
-            for path in (cluster / "traffic").glob("*/rules.yaml")
+            for name in ("rules.yaml", "services.yaml")
+            for path in (cluster / "traffic").glob(f"*/{name}")
             for d in yaml.safe_load_all(path.read_text())
             if d
         }
