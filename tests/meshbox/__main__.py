@@ -30,12 +30,13 @@ def main() -> int:
     parser.add_argument(
         "--mistakes", default="", help="comma-separated cases of tests/meshbox/breakages.py"
     )
+    parser.add_argument("--installer", default=None, help="another installer than the example's")
     args = parser.parse_args()
     from tests.meshbox import box
 
     _local_routes(args.example)
     mistakes = [m for m in args.mistakes.split(",") if m]
-    report = box.run(args.example, args.release, args.workdir, mistakes)
+    report = box.run(args.example, args.release, args.workdir, mistakes, args.installer)
     (args.workdir / "report.json").write_text(report.to_json())
     return 0
 

@@ -94,13 +94,15 @@ def _minor(version: str) -> int:
     return int(version.split(".")[1])
 
 
-def retarget(data: dict[str, Any], release: str) -> dict[str, Any]:
+def retarget(data: dict[str, Any], release: str, installer: str | None = None) -> dict[str, Any]:
     """The example at `release`: istio.version (with revisions, each moved by as many minors,
-    to its minor's last patch, names following), and the clusters told the Kubernetes
-    version they run in the box."""
+    to its minor's last patch, names following), the clusters told the Kubernetes version
+    they run in the box, and `installer` if given."""
     data = copy.deepcopy(data)
     spec = data["spec"]
     istio = spec["istio"]
+    if installer is not None:
+        istio["installer"] = installer
     shift = _minor(release) - _minor(istio["version"])
     renamed: dict[str, str] = {}
     for revision in istio.get("revisions", []):
@@ -247,9 +249,9 @@ def _is_cleanup(block: Commands) -> bool:
     return bool(argvs) and all(a[:2] == ["kubectl", "--context"] and "delete" in a for a in argvs)
 
 
-def prepare(example: Path, release: str, workdir: Path) -> Run:
+def prepare(example: Path, release: str, workdir: Path, installer: str | None = None) -> Run:
     """The example at `release`, built by the real CLI into workdir/out."""
-    data = retarget(yaml.safe_load(example.read_text()), release)
+    data = retarget(yaml.safe_load(example.read_text()), release, installer)
     spec = workdir / "mesh.yaml"
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     out = workdir / "out"
@@ -271,35 +273,24 @@ def prepare(example: Path, release: str, workdir: Path) -> Run:
     return Run(example.parent.name, release, workdir, data, mesh, rendered.runbook, out)
 
 
-def run(example: Path, release: str, workdir: Path, mistakes: list[str] | None = None) -> Report:
+def run(
+    example: Path,
+    release: str,
+    workdir: Path,
+    mistakes: list[str] | None = None,
+    installer: str | None = None,
+) -> Report:
+    """One run: the clusters up, the runbook executed, the checks, the mistakes, the
+    runbook's cleanup; every failure is in the report, with what ran before it."""
     started = time.monotonic()
     report = Report(example.parent.name, release, ",".join(mistakes or []) or None)
-    box_run = prepare(example, release, workdir)
+    box_run = prepare(example, release, workdir, installer)
     box_run.report = report
-    mesh = box_run.mesh
-    releases = releases_of(mesh)
-    specs = []
-    names: dict[str, str] = {}
-    for i, c in enumerate(mesh.spec.clusters):
-        address = "127.0.0.1"
-        if c.api_server:
-            address = netns.api_address(i)
-            names[str(urllib.parse.urlsplit(c.api_server).hostname)] = address
-        specs.append(
-            ClusterSpec(
-                c.name,
-                str(c.pod_cidr[0]),
-                str(c.service_cidr[0]),
-                c.region,
-                c.zone,
-                api_server=c.api_server,
-                address=address,
-            )
-        )
-    netns.resolve(names, workdir)
-    kubernetes = kubernetes_for(releases[0])
+    releases = releases_of(box_run.mesh)
     with (
-        Box(workdir / "box", specs, kubernetes=kubernetes) as box,
+        Box(
+            workdir / "box", _cluster_specs(box_run), kubernetes=kubernetes_for(releases[0])
+        ) as box,
         helm_repository(workdir, releases) as repo,
     ):
         box_run.box = box
@@ -316,21 +307,10 @@ def run(example: Path, release: str, workdir: Path, mistakes: list[str] | None =
             policy, shell = _shell(box_run, repo, releases[-1])
             standins = StandIns(box_run, repo, shell.env)
             report.standins = standins.records
-
-            def before_line() -> None:
-                box_run.sync_pods(wait=False)
-                standins.sync()
-
-            def after_block(block: Commands, records: list[LineRecord]) -> None:
-                if block.cwd == ISTIO_RELEASE_DIR:
-                    standins.certificates_made(shell.release_dir / "certs")
-                if any(r.reason == NO_GITOPS for r in records):
-                    standins.gitops()
-
-            hooks = Hooks(before_line, standins.printed, after_block)
+            hooks = _hooks(box_run, standins, shell)
             records, held = execute(box_run.runbook, policy, shell, hooks, stop_before=_is_cleanup)
             report.lines.extend(records)
-            before_line()
+            hooks.before_line()
             box_run.sync_pods()
             report.findings.extend(
                 checks.Finding("gitops", cluster, "sync", False, waiting)
@@ -339,7 +319,7 @@ def run(example: Path, release: str, workdir: Path, mistakes: list[str] | None =
             report.timings["runbook"] = round(time.monotonic() - started, 1)
             report.findings.extend(checks.run_all(box_run))
             report.timings["checks"] = round(time.monotonic() - started, 1)
-            if not any(not f.ok for f in report.findings):
+            if all(f.ok for f in report.findings):
                 for name in mistakes or []:
                     mistake = breakages.CASES[name](box_run)
                     report.mistakes.append(_try(box_run, mistake, policy, shell, hooks))
@@ -354,6 +334,48 @@ def run(example: Path, release: str, workdir: Path, mistakes: list[str] | None =
                 kubelet.stop_all()
     report.timings["total"] = round(time.monotonic() - started, 1)
     return report
+
+
+def _cluster_specs(box_run: Run) -> list[ClusterSpec]:
+    """The simulated clusters, as the spec has them; an `apiServer` URL's host resolves to
+    the address its API server listens on."""
+    specs = []
+    names: dict[str, str] = {}
+    for i, c in enumerate(box_run.mesh.spec.clusters):
+        address = "127.0.0.1"
+        if c.api_server:
+            address = netns.api_address(i)
+            names[str(urllib.parse.urlsplit(c.api_server).hostname)] = address
+        specs.append(
+            ClusterSpec(
+                c.name,
+                str(c.pod_cidr[0]),
+                str(c.service_cidr[0]),
+                c.region,
+                c.zone,
+                api_server=c.api_server,
+                address=address,
+            )
+        )
+    netns.resolve(names, box_run.workdir)
+    return specs
+
+
+def _hooks(box_run: Run, standins: StandIns, shell: Shell) -> Hooks:
+    """Before each line the istiod pods and the stand-ins; the person's inputs after the
+    lines that make them."""
+
+    def before_line() -> None:
+        box_run.sync_pods(wait=False)
+        standins.sync()
+
+    def after_block(block: Commands, records: list[LineRecord]) -> None:
+        if block.cwd == ISTIO_RELEASE_DIR:
+            standins.certificates_made(shell.release_dir / "certs")
+        if any(r.reason == NO_GITOPS for r in records):
+            standins.gitops()
+
+    return Hooks(before_line, standins.printed, after_block)
 
 
 def _try(

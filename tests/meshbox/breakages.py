@@ -57,17 +57,16 @@ def _second_into_first(run: Run) -> Pipeline:
     )
 
 
+def _delete_remote_secret(context: str, name: str) -> Cmd:
+    return cmd(
+        "kubectl", f"--context={context}", "-n", "istio-system", "delete", "secret",
+        f"istio-remote-secret-{name}",
+    )  # fmt: skip
+
+
 def placeholders_applied(run: Run) -> Mistake:
     first, second = (c.name for c in run.mesh.spec.clusters[:2])
-    delete = cmd(
-        "kubectl",
-        f"--context={first}",
-        "-n",
-        "istio-system",
-        "delete",
-        "secret",
-        f"istio-remote-secret-{second}",
-    )
+    delete = _delete_remote_secret(first, second)
     return Mistake(
         "placeholders-applied",
         f"the remote-secret placeholder of {second} applied to {first} as it is (its kubeconfig "
@@ -94,26 +93,14 @@ def remote_secret_misnamed(run: Run) -> Mistake:
     right = _second_into_first(run)
     create = right.parts[0]
     argv = tuple(f"--name={wrong}" if str(w) == f"--name={second}" else w for w in create.argv)
-    secret = f"istio-remote-secret-{second}"
-    delete = cmd("kubectl", f"--context={first}", "-n", "istio-system", "delete", "secret", secret)
+    delete = _delete_remote_secret(first, second)
     return Mistake(
         "remote-secret-misnamed",
         f"{second}'s remote secret made with --name={wrong}, not its clusterName",
         "endpoints",
         first,
         [delete, Pipeline((Cmd(argv, create.stdin, create.stdout), *right.parts[1:]))],
-        [
-            cmd(
-                "kubectl",
-                f"--context={first}",
-                "-n",
-                "istio-system",
-                "delete",
-                "secret",
-                f"istio-remote-secret-{wrong}",
-            ),
-            right,
-        ],
+        [_delete_remote_secret(first, wrong), right],
     )
 
 

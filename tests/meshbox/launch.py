@@ -47,10 +47,12 @@ class Job:
     release: str
     # Cases of tests/meshbox/breakages.py made (and undone) once the mesh is checked healthy.
     mistakes: tuple[str, ...] = ()
+    installer: str | None = None  # another installer than the example's
 
     @property
     def name(self) -> str:
-        return f"{self.example.parent.name}-{self.release}"
+        tail = f"-{self.installer}" if self.installer else ""
+        return f"{self.example.parent.name}-{self.release}{tail}"
 
 
 def launch(job: Job, workdir: Path) -> dict[str, Any]:
@@ -71,6 +73,8 @@ def launch(job: Job, workdir: Path) -> dict[str, Any]:
     ]
     if job.mistakes:
         argv += ["--mistakes", ",".join(job.mistakes)]
+    if job.installer:
+        argv += ["--installer", job.installer]
     with (workdir / "run.log").open("wb") as log:
         # One spawn at a time: forking from several threads at once failed here once with
         # EFAULT ("[Errno 14] Bad address") in the child's exec.

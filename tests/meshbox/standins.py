@@ -39,6 +39,15 @@ STAND_IN = "stand-in"
 WHY_GITOPS = "{engine} is not running here: the box syncs what it would, in its order"
 WHY_ESO = "the External Secrets Operator is not running here: its Secret, from the store"
 WHY_SAIL = "the Sail Operator is not running here: what it renders for this resource"
+WHY_OPERATOR = (
+    "the in-cluster Istio operator is not running here: what it renders for this "
+    "IstioOperator, with the same release's manifest generation (istioctl's)"
+)
+
+
+def apply_argv(context: str, *source: str) -> list[str]:
+    """`kubectl apply` as the engines and operators do it: server-side, taking over fields."""
+    return ["kubectl", "--context", context, "apply", "--server-side", "--force-conflicts", *source]
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:
@@ -94,20 +103,7 @@ class StandIns:
         return proc.stdout
 
     def _apply(self, why: str, context: str, manifests: str) -> None:
-        self._do(
-            why,
-            [
-                "kubectl",
-                "--context",
-                context,
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "-f",
-                "-",
-            ],
-            manifests,
-        )
+        self._do(why, apply_argv(context, "-f", "-"), manifests)
 
     # --- the store (the person's part) --------------------------------------------------
 
@@ -139,6 +135,7 @@ class StandIns:
             for cluster in self.run.box.clusters:
                 self._external_secrets(cluster.name, cluster.api)
                 self._sail(cluster.name, cluster.api)
+                self._operator(cluster.name, cluster.api)
             if len(self.records) == done:
                 return
 
@@ -177,6 +174,38 @@ class StandIns:
                 }
                 self._apply(WHY_ESO, context, json.dumps(secret))
                 self._rendered.add(key)
+
+    def _operator(self, context: str, api: Any) -> None:
+        """The in-cluster operator (Istio <= 1.23) reconciles each IstioOperator resource
+        with the manifest generation istioctl shares: `istioctl manifest generate -f`."""
+        if self.run.mesh.spec.istio.installer != "operator":
+            return
+        try:
+            resources = api.items("/apis/install.istio.io/v1alpha1/istiooperators")
+        except Exception:  # no CRD yet: the operator is not installed
+            return
+        for resource in resources:
+            meta = resource["metadata"]
+            key = (context, "istiooperators", f"{meta['namespace']}/{meta['name']}")
+            if key in self._rendered:
+                continue
+            spec = self.run.workdir / "values" / f"{context}-{meta['name']}.iop.yaml"
+            spec.parent.mkdir(exist_ok=True)
+            spec.write_text(
+                yaml.safe_dump(
+                    {
+                        "apiVersion": "install.istio.io/v1alpha1",
+                        "kind": "IstioOperator",
+                        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                        "spec": resource["spec"],
+                    }
+                )
+            )
+            manifests = self._do(
+                WHY_OPERATOR, ["istioctl", "manifest", "generate", "-f", str(spec)]
+            )
+            self._apply(WHY_OPERATOR, context, manifests)
+            self._rendered.add(key)
 
     def _sail(self, context: str, api: Any) -> None:
         if self.run.mesh.spec.istio.installer != "sail":
@@ -422,20 +451,8 @@ class GitOpsUnit:
             if d.get("kind") == "HelmRelease"
         ]
         if not releases:
-            standins._do(
-                why,
-                [
-                    "kubectl",
-                    "--context",
-                    context,
-                    "apply",
-                    "--server-side",
-                    "--force-conflicts",
-                    "-k",
-                    str(self.path),
-                ],
-                check=False,
-            )
+            argv = apply_argv(context, "-k", str(self.path))
+            standins._do(why, argv, check=False)
             return
         for hr in _by_depends_on(releases):
             spec = hr["spec"]

@@ -3,8 +3,9 @@ executing its runbook against real Kubernetes control planes, with each cluster'
 release's own pilot-discovery, and the xDS its verify clients get checked against mesh.yaml.
 
 Runs: every example at its own Istio minor (its last patch) and at 1.30.3, the seed at 1.10.6
-(its own) and at a middle minor, 1.23.6. Then schema-valid but broken outputs, each of which
-must fail the box with a finding that names the cluster and the check.
+(its own) and at a middle minor, 1.23.6, there also with the in-cluster operator. On two of
+them, schema-valid but broken meshes are made and undone: each must fail the box with a
+finding that names the cluster and the check, and the mesh must recover.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def jobs() -> list[Job]:
     runs.setdefault((SEED, MIDDLE), [])
     for example, release, case, _, _ in NEGATIVES:
         runs[(example, release)].append(case)
-    return [Job(EXAMPLES[e], r, tuple(cases)) for (e, r), cases in runs.items()]
+    jobs = [Job(EXAMPLES[e], r, tuple(cases)) for (e, r), cases in runs.items()]
+    # The one installer no example uses: the in-cluster operator (Istio <= 1.23).
+    return [*jobs, Job(EXAMPLES[SEED], MIDDLE, installer="operator")]
 
 
 JOBS = jobs()
@@ -85,7 +88,8 @@ def _binaries(job: Job) -> list[Path]:
         f"{c}{suffix}" for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
     ]
     names += ["kwok", "etcd", "kubectl", "helm", f"istioctl-{job.release}"]
-    istio = retarget(yaml.safe_load(job.example.read_text()), job.release)["spec"]["istio"]
+    istio = retarget(yaml.safe_load(job.example.read_text()), job.release, job.installer)
+    istio = istio["spec"]["istio"]
     for release in {r["version"] for r in istio.get("revisions", [])} or {job.release}:
         names += [f"pilot-discovery-{release}", f"meshbox-sidecar-{release}"]
     return [bin_dir / n for n in sorted(set(names))]
