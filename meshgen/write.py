@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import ctypes
 import difflib
+import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
+import shutil
 import socket
 import stat
 import time
@@ -35,9 +38,15 @@ from pathlib import Path
 
 MANIFEST_NAME = ".meshgen-manifest.json"
 TEMP_PREFIX = ".meshgen-tmp-"
-# A manifest is a few MB at 100 clusters x 5,000 services; anything far larger is not ours.
-MANIFEST_MAX_BYTES = 256 * 1024 * 1024
-LOCK_WAIT_SECONDS = float(os.environ.get("MESHGEN_LOCK_WAIT", "10"))
+# The manifest of 100 clusters x 5,000 services (21,602 files) is 2.3 MB, and the journal of a
+# build rewriting all of them twice that. A larger manifest, or one of more JSON values, is not
+# meshgen's; reading the largest accepted (78,000 entries) keeps a build at 86 MB of memory.
+MANIFEST_MAX_BYTES = 8 * 1024 * 1024
+MANIFEST_MAX_VALUES = 200_000
+# No file meshgen writes comes near this (at 100 clusters x 5,000 services the largest is
+# under 1 MB): a larger file at a generated path is never read and never meshgen's.
+FILE_MAX_BYTES = 16 * 1024 * 1024
+LOCK_WAIT_DEFAULT = 10.0
 
 NOT_OWNED = "exists and was not written by meshgen; move it away or delete it"
 HAND_EDITED = "was changed since meshgen wrote it (a hand edit?)"
@@ -48,8 +57,8 @@ _BAD_MANIFEST = "is not a valid meshgen manifest; delete it (existing files then
 # manifest entry outside this shape (say `.git/config`) is never treated as owned.
 _GENERATED = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]*/)*[A-Za-z0-9][A-Za-z0-9._-]*\.(?:yaml|md)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# In a journal, a file the interrupted build created: any content is that build's.
-ANY_CONTENT = "*"
+_DIR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}")  # exactly what meshgen names
 
 
 class OutputConflict(Exception):  # noqa: N818 - the name is the public API
@@ -68,6 +77,7 @@ class OutputConflict(Exception):  # noqa: N818 - the name is the public API
         self.code = code
         self.hint = hint
         self.wrote_the_rest = wrote_the_rest  # every other file of the output was written
+        self.partial = False  # a failed build could not undo all it did (the journal stays)
         super().__init__("; ".join(f"{path}: {reason}" for path, reason in problems))
 
 
@@ -92,9 +102,10 @@ class Drift:
 
 @dataclass(frozen=True)
 class _Manifest:
-    owned: dict[str, frozenset[str]]  # path -> the hashes its content may have
+    owned: dict[str, tuple[str, ...]]  # path -> the hashes its content may have (1 or 2)
     complete: bool
     raw: bytes | None
+    dirs: frozenset[str] = frozenset()  # an interrupted build's directories
 
 
 @dataclass
@@ -110,6 +121,7 @@ class _Plan:
     # The hash each owned file to be rewritten or pruned has now (for the journal).
     current: dict[str, str] = field(default_factory=dict)
     blocking: list[str] = field(default_factory=list)  # pruned files where a directory goes
+    emptied: list[str] = field(default_factory=list)  # directories removed if left empty
 
 
 # --- paths ------------------------------------------------------------------------------------
@@ -178,11 +190,11 @@ def _hash_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _same_content(path: str, st: os.stat_result, data: bytes) -> bool:
+def _same_content(root: Path, rel: str, st: os.stat_result, data: bytes) -> bool:
     """Whether the file holds exactly `data` (reads at most len(data) + 1 bytes)."""
     if st.st_size != len(data):
         return False
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    fd = os.open(f"{root}/{rel}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
         chunks, left = [], len(data) + 1
         while left > 0:
@@ -196,14 +208,14 @@ def _same_content(path: str, st: os.stat_result, data: bytes) -> bool:
         os.close(fd)
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes (a file that grew past its checked size costs no more)."""
     fd = _open_nofollow(path)
     with os.fdopen(fd, "rb") as f:
-        return f.read()
+        return f.read(limit)
 
 
 def _load_manifest(root: Path) -> _Manifest:
-    path = root / MANIFEST_NAME
     st = _lstat(root, MANIFEST_NAME)
     if st is None:
         return _Manifest({}, True, None)
@@ -211,32 +223,66 @@ def _load_manifest(root: Path) -> _Manifest:
         raise OutputConflict([(MANIFEST_NAME, "is not a regular file")])
     if st.st_size > MANIFEST_MAX_BYTES:
         raise OutputConflict([(MANIFEST_NAME, _BAD_MANIFEST)])
-    raw = _read(path)
+    raw = _read(root / MANIFEST_NAME, MANIFEST_MAX_BYTES)
     try:
-        doc = json.loads(raw)
-        owned = _parse_manifest(doc)
+        return _parse_manifest(_json_values(raw), raw)
     except (ValueError, TypeError, KeyError, RecursionError):
         raise OutputConflict([(MANIFEST_NAME, _BAD_MANIFEST)]) from None
-    return _Manifest(owned, doc.get("state", "complete") == "complete", raw)
 
 
-def _parse_manifest(doc: object) -> dict[str, frozenset[str]]:
+def _json_values(raw: bytes) -> object:
+    """json.loads, after counting separators: memory is bounded by the number of values, and
+    a manifest of a million tiny strings would cost more than its size says."""
+    if len(raw) > MANIFEST_MAX_BYTES or raw.count(b",") + raw.count(b":") > MANIFEST_MAX_VALUES:
+        raise ValueError("too large")
+    return json.loads(raw)
+
+
+def _parse_manifest(doc: object, raw: bytes) -> _Manifest:
     if not isinstance(doc, dict) or doc.get("generator", "meshgen") != "meshgen":
         raise ValueError("not a meshgen manifest")
     files, pending = doc["files"], doc.get("pending", {})
-    created = doc.get("created", [])
-    if not (isinstance(files, dict) and isinstance(pending, dict) and isinstance(created, list)):
+    # `created` (journals of meshgen 0.2) and `dirs` are lists of paths; a created file is
+    # owned by its content like any other, never by being listed.
+    created, dirs = doc.get("created", []), doc.get("dirs", [])
+    state = doc.get("state", "complete")
+    if not (
+        isinstance(files, dict)
+        and isinstance(pending, dict)
+        and isinstance(created, list)
+        and isinstance(dirs, list)
+        and state in ("complete", "in-progress")
+    ):
         raise ValueError("files")
-    owned: dict[str, frozenset[str]] = {}
+    owned: dict[str, tuple[str, ...]] = {}
     for rel, digest in [*files.items(), *pending.items()]:
         if not (isinstance(rel, str) and isinstance(digest, str) and _SHA256.fullmatch(digest)):
             raise ValueError("entry")
         if could_generate(rel):  # anything else (.git/config, ../x) stays the user's
-            owned[rel] = owned.get(rel, frozenset()) | {digest}
-    for rel in created:
-        if isinstance(rel, str) and could_generate(rel):
-            owned[rel] = owned.get(rel, frozenset()) | {ANY_CONTENT}
-    return owned
+            known = owned.get(rel, ())
+            owned[rel] = known if digest in known else (*known, digest)
+    if not all(isinstance(rel, str) for rel in [*created, *dirs]):
+        raise ValueError("entry")
+    complete = state == "complete"
+    # Directories an interrupted build may have made or emptied: the next build removes those
+    # left empty (an empty directory is all they can hold of meshgen's).
+    journal_dirs = frozenset(
+        () if complete else _parents(owned) | {d for d in dirs if _could_be_dir(d)}
+    )
+    return _Manifest(owned, complete, raw, journal_dirs)
+
+
+def manifest_paths(raw: bytes) -> frozenset[str]:
+    """The paths a manifest's bytes make meshgen's (recorded or pending); ValueError if a build
+    would refuse the manifest."""
+    try:
+        return frozenset(_parse_manifest(_json_values(raw), raw).owned)
+    except (TypeError, KeyError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _could_be_dir(rel: str) -> bool:
+    return _is_safe(rel) and all(_DIR_NAME.fullmatch(part) for part in rel.split("/"))
 
 
 def _manifest_bytes(
@@ -244,14 +290,14 @@ def _manifest_bytes(
     *,
     pending: Mapping[str, str] | None = None,
     holder: str | None = None,
-    created: list[str] | None = None,
+    dirs: Iterable[str] = (),
     identity: Mapping[str, str] | None = None,
 ) -> bytes:
     doc: dict[str, object] = {"generator": "meshgen", "version": 2, "files": dict(files)}
     # {"meshgen": <version>, "spec": <sha256 of the spec's bytes>}: deterministic per spec.
     doc.update(identity or {})
     if pending is not None:
-        doc.update(state="in-progress", pending=dict(pending), holder=holder, created=created or [])
+        doc.update(state="in-progress", pending=dict(pending), holder=holder, dirs=sorted(dirs))
     return (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode()
 
 
@@ -269,13 +315,39 @@ def _digests(files: Mapping[str, bytes]) -> dict[str, str]:
 # --- the lock -----------------------------------------------------------------------------------
 
 
+class LockWaitError(ValueError):
+    """MESHGEN_LOCK_WAIT is not a finite number of seconds >= 0 (a usage error)."""
+
+
+def lock_wait_seconds() -> float:
+    """How long a build waits for another one's lock: `MESHGEN_LOCK_WAIT` seconds, default 10.
+    Raises LockWaitError for anything but a finite number >= 0 (`nan` would wait forever)."""
+    raw = os.environ.get("MESHGEN_LOCK_WAIT")
+    if raw is None:
+        return LOCK_WAIT_DEFAULT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise LockWaitError(
+            f"MESHGEN_LOCK_WAIT={raw[:40]!r} is not a number of seconds; set it to a finite "
+            "number >= 0 (e.g. MESHGEN_LOCK_WAIT=60), or unset it for the default 10"
+        )
+    return value
+
+
 @contextmanager
 def _locked(root: Path, mode: int) -> Iterator[int]:
     """flock on the output directory itself (no lock file to commit or clean up); released by
     the kernel when the process dies, kill -9 included."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    wait = lock_wait_seconds()
     try:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise _io_conflict(".", exc, reading=True) from None
+    try:
+        deadline = time.monotonic() + wait
         while True:
             try:
                 fcntl.flock(fd, mode | fcntl.LOCK_NB)
@@ -287,7 +359,7 @@ def _locked(root: Path, mode: int) -> Iterator[int]:
                             (
                                 ".",
                                 f"another meshgen build{_holder(root)} is writing this output "
-                                f"directory (waited {LOCK_WAIT_SECONDS:g} s)",
+                                f"directory (waited {wait:g} s)",
                             )
                         ],
                         "MG905",
@@ -302,14 +374,16 @@ def _locked(root: Path, mode: int) -> Iterator[int]:
 def _holder(root: Path) -> str:
     """` (pid N on HOST)` from an in-progress journal, if the holder wrote one yet."""
     try:
-        doc = json.loads(_read(root / MANIFEST_NAME))
+        if (_lstat(root, MANIFEST_NAME) or os.lstat(root)).st_size > MANIFEST_MAX_BYTES:
+            return ""
+        doc = _json_values(_read(root / MANIFEST_NAME, MANIFEST_MAX_BYTES))
         holder = doc.get("holder") if isinstance(doc, dict) else None
     except (OSError, ValueError, RecursionError):
         return ""
     return f" ({holder})" if isinstance(holder, str) and len(holder) < 200 else ""
 
 
-# --- planning ----------------------------------------------------------------------------------
+# --- planning: the one reader of the output (build, --check, plan) -----------------------------
 
 
 def _check_ancestors(
@@ -344,10 +418,20 @@ def _check_ancestors(
     return None
 
 
+def _owned_content(
+    root: Path, rel: str, st: os.stat_result, hashes: tuple[str, ...], *, force: bool
+) -> str | None:
+    """The file's sha256 if its content is one meshgen wrote there (or `force`), else None.
+    A file larger than any meshgen writes is never read: it cannot be meshgen's."""
+    if st.st_size > FILE_MAX_BYTES:
+        return "" if force else None
+    current = _hash_file(root / rel)
+    return current if force or current in hashes else None
+
+
 def _make_plan(
     root: Path,
     files: Mapping[str, bytes],
-    digests: Mapping[str, str],
     manifest: _Manifest,
     *,
     force: bool,
@@ -371,15 +455,15 @@ def _make_plan(
                 plan.problems[rel] = "is a directory"
         elif rel not in manifest.owned or not stat.S_ISREG(st.st_mode):
             plan.problems[rel] = NOT_OWNED if stat.S_ISREG(st.st_mode) else _kind_reason(st)
-        elif _same_content(f"{root}/{rel}", st, files[rel]):
+        elif _same_content(root, rel, st, files[rel]):
             plan.unchanged.append(rel)
         else:
-            current = _hash_file(root / rel)
-            if force or current in manifest.owned[rel] or ANY_CONTENT in manifest.owned[rel]:
+            current = _owned_content(root, rel, st, manifest.owned[rel], force=force)
+            if current is None:
+                plan.edited[rel] = HAND_EDITED
+            else:
                 plan.written.append(rel)
                 plan.current[rel] = current
-            else:
-                plan.edited[rel] = HAND_EDITED
     parents = _parents(files)
     for rel in sorted(manifest.owned.keys() - files.keys()):
         if _parents([rel]) & files.keys():
@@ -389,15 +473,27 @@ def _make_plan(
             continue  # gone, or no longer a file of ours: leave it alone
         if _check_ancestors(root, rel, root_st.st_dev, {}, {}, seen) is not None:
             continue
-        current = _hash_file(root / rel)
-        if force or current in manifest.owned[rel] or ANY_CONTENT in manifest.owned[rel]:
-            plan.pruned.append(rel)
-            plan.snapshots[rel] = _snapshot(st)
-            plan.current[rel] = current
-            if rel in parents:  # an owned file that becomes a directory: goes first
-                plan.blocking.append(rel)
-        else:
+        current = _owned_content(root, rel, st, manifest.owned[rel], force=force)
+        if current is None:
             plan.edited[rel] = HAND_EDITED + "; meshgen no longer generates it"
+            continue
+        plan.pruned.append(rel)
+        plan.snapshots[rel] = _snapshot(st)
+        plan.current[rel] = current
+        if rel in parents:  # an owned file that becomes a directory: goes first
+            plan.blocking.append(rel)
+    # Directories that may end up empty: those of pruned files, and those an interrupted build
+    # made or was emptying. Deepest first, so a parent is tried after its children.
+    maybe_empty = (_parents(plan.pruned) | manifest.dirs) - parents - files.keys()
+    for rel in sorted(maybe_empty, key=lambda d: (-d.count("/"), d)):
+        st = _lstat(root, rel)
+        if (
+            st is not None
+            and stat.S_ISDIR(st.st_mode)
+            and st.st_dev == root_st.st_dev
+            and _check_ancestors(root, rel + "/x", root_st.st_dev, {}, {}, seen) is None
+        ):
+            plan.emptied.append(rel)
     return plan
 
 
@@ -424,16 +520,53 @@ def _owned_only(
     return True
 
 
+def _read_plan(root: Path, files: Mapping[str, bytes], *, force: bool) -> tuple[_Manifest, _Plan]:
+    """The manifest and the plan, or OutputConflict: the refusals every reader shares. Any
+    file-system error while reading is MG907 naming the path."""
+    try:
+        manifest = _load_manifest(root)
+        plan = _make_plan(root, files, manifest, force=force)
+    except OSError as exc:
+        raise _io_conflict(_relative(root, exc), exc, reading=True) from None
+    _raise_problems(plan)
+    return manifest, plan
+
+
 def plan_write(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False) -> WritePlan:
-    """What write_output would do; reads only. Raises OutputConflict."""
+    """What write_output would do; reads only. Raises OutputConflict exactly where
+    write_output would refuse."""
     root = _abs(out_dir)
     _validate(files)
     if not _root_usable(root, create=False):
         return WritePlan(tuple(sorted(files)), (), ())
-    manifest = _load_manifest(root)
-    plan = _make_plan(root, files, _digests(files), manifest, force=force)
-    _raise_problems(plan)
+    with _locked(root, fcntl.LOCK_SH):
+        _, plan = _read_plan(root, files, force=force)
     return WritePlan(tuple(plan.written), tuple(plan.unchanged), tuple(plan.pruned))
+
+
+def read_output(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The content of every file meshgen owns in out_dir (`meshgen plan`'s old side), read
+    under the shared lock; refuses (OutputConflict) exactly what a build of `files` refuses.
+    Each file is read through directory descriptors opened without following symlinks and is
+    at most FILE_MAX_BYTES, so memory stays bounded whatever the directory holds."""
+    root = _abs(out_dir)
+    _validate(files)
+    if not _root_usable(root, create=False):
+        return {}
+    with _locked(root, fcntl.LOCK_SH):
+        _, plan = _read_plan(root, files, force=False)
+        present = [rel for rel in (*plan.written, *plan.pruned) if rel in plan.current]
+        out = {rel: files[rel] for rel in plan.unchanged}
+        dirs = _Dirs(root)
+        rel = "."
+        try:
+            for rel in present:
+                out[rel] = dirs.read(rel)
+        except OSError as exc:
+            raise _io_conflict(rel, exc, reading=True) from None
+        finally:
+            dirs.close()
+    return out
 
 
 def _raise_problems(plan: _Plan) -> None:
@@ -450,9 +583,15 @@ def _raise_problems(plan: _Plan) -> None:
 
 def _root_usable(root: Path, *, create: bool) -> bool:
     """False if the output directory does not exist (and was not to be created)."""
-    if root.is_symlink():
+    try:
+        st: os.stat_result | None = os.lstat(root)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _io_conflict(".", exc, reading=True) from None
+    if st is not None and stat.S_ISLNK(st.st_mode):
         raise OutputConflict([(".", "output directory is a symlink")])
-    if not root.exists():
+    if st is None:
         if not create:
             return False
         try:
@@ -461,21 +600,23 @@ def _root_usable(root: Path, *, create: bool) -> bool:
             pass
         except OSError as exc:
             raise _io_conflict(".", exc) from None
-    if not root.is_dir() or root.is_symlink():
+        st = os.lstat(root)
+    if not stat.S_ISDIR(st.st_mode):
         raise OutputConflict([(".", "output directory is not a directory")])
     return True
 
 
-def _io_conflict(rel: str, exc: OSError) -> OutputConflict:
+def _io_conflict(rel: str, exc: OSError, *, reading: bool = False) -> OutputConflict:
+    verb = "cannot read" if reading else "cannot write"
     return OutputConflict(
-        [(rel, f"cannot write: {exc.strerror or exc}")],
+        [(rel, f"{verb}: {exc.strerror or exc}")],
         "MG907",
-        "make the output directory writable (and its file system writable "
-        "and not full), then run the build again",
+        "make the output directory readable and writable (and its file system writable "
+        "and not full), then run the build again; nothing was changed",
     )
 
 
-# --- writing -----------------------------------------------------------------------------------
+# --- writing: one transaction per build ---------------------------------------------------------
 
 
 class _Dirs:
@@ -485,18 +626,35 @@ class _Dirs:
     def __init__(self, root: Path) -> None:
         self.fds = {"": os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)}
 
-    def fd(self, directory: str, *, create: bool) -> int:
+    def fd(self, directory: str) -> int:
         found = self.fds.get(directory)
         if found is not None:
             return found
         parent, _, name = directory.rpartition("/")
-        parent_fd = self.fd(parent, create=create)
-        if create:
-            with suppress(FileExistsError):
-                os.mkdir(name, 0o755, dir_fd=parent_fd)
-        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd(parent))
         self.fds[directory] = fd
         return fd
+
+    def forget(self, directory: str) -> None:
+        """Drop the fds of `directory` and below (it was removed or moved)."""
+        for key in [k for k in self.fds if k == directory or k.startswith(directory + "/")]:
+            os.close(self.fds.pop(key))
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        directory, name = _split(rel)
+        try:
+            return os.lstat(name, dir_fd=self.fd(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def read(self, rel: str) -> bytes:
+        directory, name = _split(rel)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.fd(directory))
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(FILE_MAX_BYTES + 1)
+        if len(data) > FILE_MAX_BYTES:
+            raise OSError(errno.EFBIG, "larger than any file meshgen writes", rel)
+        return data
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -516,7 +674,8 @@ def write_output(
     force: bool = False,
     identity: Mapping[str, str] | None = None,
 ) -> WritePlan:
-    """Make out_dir hold exactly `files` plus the user's own entries. Raises OutputConflict."""
+    """Make out_dir hold exactly `files` plus the user's own entries. Raises OutputConflict;
+    after MG907 the directory is as it was before the build."""
     root = _abs(out_dir)
     _validate(files)
     created_root = not os.path.lexists(root)
@@ -538,221 +697,327 @@ def _write_locked(
     force: bool,
     identity: Mapping[str, str] | None = None,
 ) -> WritePlan:
-    manifest = _load_manifest(root)
+    manifest, plan = _read_plan(root, files, force=force)
     digests = _digests(files)
-    plan = _make_plan(root, files, digests, manifest, force=force)
-    _raise_problems(plan)
     result = WritePlan(tuple(plan.written), tuple(plan.unchanged), tuple(plan.pruned))
     final = _manifest_bytes(digests, identity=identity)
-    if not (plan.written or plan.pruned) and final == manifest.raw:
-        return result  # nothing to do: touch nothing, so every mtime stays put
-    dirs = _Dirs(root)
+    # Its journal records up to two hashes a file, and must stay readable after a kill.
+    if 2 * len(final) > MANIFEST_MAX_BYTES or 4 * len(files) > MANIFEST_MAX_VALUES - 100:
+        raise OutputConflict(
+            [(MANIFEST_NAME, f"{len(files)} files are more than meshgen can record in one output")],
+            "MG907",
+            "split the mesh into several specs, each with its own output directory",
+        )
     try:
-        return _apply(root, dirs, files, digests, manifest, plan, result, identity)
+        dirs = _Dirs(root)
+    except OSError as exc:
+        raise _io_conflict(".", exc, reading=True) from None
+    try:
+        try:
+            stale = _stale_temps(dirs, _parents([*files, *manifest.owned]))
+        except OSError as exc:
+            raise _io_conflict(".", exc, reading=True) from None
+        if not (plan.written or plan.pruned or plan.emptied) and final == manifest.raw:
+            _remove_temps(dirs, stale)  # a build killed after its commit left them
+            return result  # nothing to do: touch nothing else, so every mtime stays put
+        _Transaction(root, dirs, plan, manifest).run(files, digests, final, stale)
     finally:
         dirs.close()
-
-
-def _apply(
-    root: Path,
-    dirs: _Dirs,
-    files: Mapping[str, bytes],
-    digests: Mapping[str, str],
-    manifest: _Manifest,
-    plan: _Plan,
-    result: WritePlan,
-    identity: Mapping[str, str] | None = None,
-) -> WritePlan:
-    _remove_stale_temps(dirs, files)
-    # The journal: each file of the old and the new output with the hash it has now, and the
-    # hash it is about to get.
-    journal = {rel: digests[rel] for rel in plan.unchanged}
-    journal.update(plan.current)
-    pending = {rel: digests[rel] for rel in plan.written}
-    # Files that do not exist yet are created in place (O_EXCL): a kill mid-write leaves a
-    # partial file that only this build can have made, so the journal owns it whatever it holds.
-    created = sorted(rel for rel in plan.written if plan.snapshots[rel] is None)
-    holder = f"pid {os.getpid()} on {socket.gethostname()}"
-    try:
-        _replace(
-            dirs,
-            MANIFEST_NAME,
-            _manifest_bytes(journal, pending=pending, holder=holder, created=created),
-        )
-    except OSError as exc:
-        raise _io_conflict(MANIFEST_NAME, exc) from None
-
-    temps: dict[str, str] = {}
-    made: list[str] = []
-    raced: dict[str, str] = {}
-    try:
-        for rel in plan.blocking:
-            os.unlink(root / rel)
-        for rel in plan.written:
-            if plan.snapshots[rel] is not None:
-                temps[rel] = _write_temp(dirs, rel, files[rel])
-            elif _create(dirs, rel, files[rel]):
-                made.append(rel)
-            else:
-                raced[rel] = "created by another program while meshgen was writing; left as it is"
-        _sync_filesystem(root)
-    except OSError as exc:
-        for rel, temp in temps.items():
-            with suppress(OSError):
-                os.unlink(temp, dir_fd=dirs.fd(_split(rel)[0], create=False))
-        # Nothing of the output changed yet: put the previous manifest back.
-        with suppress(OSError):
-            if manifest.raw is None:
-                os.unlink(MANIFEST_NAME, dir_fd=dirs.fd("", create=False))
-            else:
-                _replace(dirs, MANIFEST_NAME, manifest.raw)
-        raise _io_conflict(_relative(root, exc), exc) from None
-
-    try:
-        for rel, temp in temps.items():
-            directory, name = _split(rel)
-            fd = dirs.fd(directory, create=False)
-            if _snapshot(_lstat(root, rel)) != plan.snapshots[rel]:
-                os.unlink(temp, dir_fd=fd)  # changed by someone else during the build
-                raced[rel] = "changed while meshgen was writing; left as it is"
-                continue
-            if os.path.isdir(root / rel):  # an owned directory turning into a file
-                _remove_owned_tree(root / rel)
-            os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
-        for rel in plan.pruned:
-            if rel in plan.blocking:
-                continue
-            if _snapshot(_lstat(root, rel)) != plan.snapshots[rel]:
-                raced[rel] = "changed while meshgen was writing; not pruned"
-                continue
-            directory, name = _split(rel)
-            os.unlink(name, dir_fd=dirs.fd(directory, create=False))
-            _remove_empty_parents(root, rel)
-        owned = {rel: d for rel, d in digests.items() if rel not in raced}
-        for rel in raced:  # keep owning what still holds the content we recorded
-            if rel in plan.current and rel not in files:
-                owned[rel] = plan.current[rel]
-        # The renames must be durable before the manifest says the new output is complete.
-        _sync_filesystem(root)
-        _replace(
-            dirs, MANIFEST_NAME, _manifest_bytes(dict(sorted(owned.items())), identity=identity)
-        )
-    except OSError as exc:
-        # The journal stays `in-progress`: the next run recognises both versions and converges.
-        raise _io_conflict(_relative(root, exc), exc) from None
-    if raced:
-        raise OutputConflict(
-            sorted(raced.items()),
-            "MG906",
-            "another program changed these files during the build; look at "
-            "them, then run the build again",
-            wrote_the_rest=True,
-        )
     return result
 
 
-def _relative(root: Path, exc: OSError) -> str:
-    name = exc.filename if isinstance(exc.filename, str) else ""
+class _Transaction:
+    """One build's changes to the tree, each recorded with its undo as it is made: any
+    OSError before the final manifest is renamed into place undoes them all, newest first,
+    and puts the previous manifest back, so a failed build leaves the tree as it found it.
+
+    Temporary files (new contents, and old files moved aside) live in the root directory
+    under TEMP_PREFIX: a build killed at any moment leaves them only there, where the next
+    build (holding the lock, so every one of them is stale) removes them."""
+
+    def __init__(self, root: Path, dirs: _Dirs, plan: _Plan, manifest: _Manifest) -> None:
+        self.root, self.dirs, self.plan, self.manifest = root, dirs, plan, manifest
+        self.undo: list[tuple[str, str, str]] = []  # (kind, path, temp name or mode)
+        self.temps: dict[str, str] = {}  # rel -> the temp holding its new content
+        self.moved: dict[str, None] = {}  # temps holding old files, deleted after the commit
+        self.raced: dict[str, str] = {}
+        self.at = MANIFEST_NAME  # the path being changed, for the error message
+
+    def run(
+        self,
+        files: Mapping[str, bytes],
+        digests: Mapping[str, str],
+        final: bytes,
+        stale: list[str],
+    ) -> None:
+        plan = self.plan
+        made = _parents(plan.written) - _parents(plan.unchanged)
+        # The journal: every file of both outputs with the hashes it may have, and the
+        # directories this build may make or empty; in place before anything changes.
+        journal = {rel: digests[rel] for rel in plan.unchanged} | plan.current
+        pending = {rel: digests[rel] for rel in plan.written}
+        holder = f"pid {os.getpid()} on {socket.gethostname()}"
+        journal_bytes = _manifest_bytes(
+            journal, pending=pending, holder=holder, dirs={*made, *plan.emptied}
+        )
+        try:
+            _replace(self.dirs, MANIFEST_NAME, journal_bytes)
+        except OSError as exc:
+            raise _io_conflict(MANIFEST_NAME, exc) from None
+        try:
+            _remove_temps(self.dirs, stale)
+            self._change(files)
+            self.at = MANIFEST_NAME
+            _sync_filesystem(self.root)  # the changes are durable before the manifest says so
+            _replace(self.dirs, MANIFEST_NAME, final)
+        except OSError as exc:
+            conflict = _io_conflict(self.at, exc)
+            if not self._rollback():
+                conflict.partial = True
+                conflict.hint = (
+                    "fix the cause, then run the build again: it completes the output (the "
+                    "journal in .meshgen-manifest.json records both versions)"
+                )
+            raise conflict from None
+        # Committed: what is left is clean-up, which the next build repeats if it fails here.
+        _remove_temps(self.dirs, self.moved)
+        if self.raced:
+            raise OutputConflict(
+                sorted(self.raced.items()),
+                "MG906",
+                "another program changed these files during the build; look at "
+                "them, then run the build again",
+                wrote_the_rest=True,
+            )
+
+    def _change(self, files: Mapping[str, bytes]) -> None:
+        plan = self.plan
+        for rel in plan.blocking:  # owned files where a directory goes
+            self._move_aside(rel)
+        for rel in plan.written:
+            self.at = rel
+            self._make_parents(rel)
+            self.temps[rel] = _write_temp(self.dirs, files[rel], keep_mode_of=rel)
+        _sync_filesystem(self.root)  # the contents are durable before any rename
+        for rel in plan.written:
+            self._put(rel)
+        blocking = set(plan.blocking)
+        for rel in plan.pruned:
+            if rel in blocking:
+                continue
+            if _snapshot(self.dirs.lstat(rel)) != plan.snapshots[rel]:
+                self.raced[rel] = "changed while meshgen was writing; not pruned"
+                continue
+            self._move_aside(rel)
+        for rel in plan.emptied:
+            self._remove_if_empty(rel)
+
+    def _make_parents(self, rel: str) -> None:
+        parts = rel.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            directory = "/".join(parts[:i])
+            if directory in self.dirs.fds:
+                continue
+            parent, name = _split(directory)
+            try:
+                os.mkdir(name, 0o777, dir_fd=self.dirs.fd(parent))
+            except FileExistsError:
+                continue
+            self.undo.append(("mkdir", directory, ""))
+
+    def _put(self, rel: str) -> None:
+        """Move the new content into place: over the old file (moved aside first, so it can
+        come back), or where nothing was, never over a file someone created meanwhile."""
+        self.at = rel
+        temp = self.temps[rel]
+        directory, name = _split(rel)
+        now = self.dirs.lstat(rel)
+        if _snapshot(now) != self.plan.snapshots[rel]:
+            self.raced[rel] = "changed while meshgen was writing; left as it is"
+        elif now is not None:
+            self._move_aside(rel)  # the old file, or an owned directory becoming a file
+            os.rename(temp, name, src_dir_fd=self.dirs.fd(""), dst_dir_fd=self.dirs.fd(directory))
+            self.undo.append(("placed", rel, ""))
+            del self.temps[rel]
+            return
+        elif _link_new(self.dirs.fd(""), temp, self.dirs.fd(directory), name):
+            self.undo.append(("placed", rel, ""))
+        else:
+            self.raced[rel] = "created by another program while meshgen was writing; left as it is"
+        _remove_temp(self.dirs, temp)
+        del self.temps[rel]
+
+    def _move_aside(self, rel: str) -> None:
+        self.at = rel
+        directory, name = _split(rel)
+        temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        os.rename(name, temp, src_dir_fd=self.dirs.fd(directory), dst_dir_fd=self.dirs.fd(""))
+        self.dirs.forget(rel)
+        self.moved[temp] = None
+        self.undo.append(("moved", rel, temp))
+
+    def _remove_if_empty(self, rel: str) -> None:
+        self.at = rel
+        st = self.dirs.lstat(rel)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            return
+        parent, name = _split(rel)
+        self.dirs.forget(rel)
+        try:
+            os.rmdir(name, dir_fd=self.dirs.fd(parent))
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return  # somebody's files are in it
+            raise
+        self.undo.append(("rmdir", rel, f"{stat.S_IMODE(st.st_mode):o}"))
+
+    def _rollback(self) -> bool:
+        """Undo every change, newest first; True if all came back and the previous manifest
+        is in place again. A step that fails is skipped: the journal then stays, and the
+        next build converges."""
+        complete = True
+        for kind, rel, extra in reversed(self.undo):
+            directory, name = _split(rel)
+            try:
+                fd = self.dirs.fd(directory)
+                if kind == "placed":
+                    os.unlink(name, dir_fd=fd)
+                elif kind == "moved":
+                    os.rename(extra, name, src_dir_fd=self.dirs.fd(""), dst_dir_fd=fd)
+                    del self.moved[extra]
+                elif kind == "mkdir":
+                    self.dirs.forget(rel)
+                    os.rmdir(name, dir_fd=fd)
+                else:  # rmdir
+                    os.mkdir(name, 0o700, dir_fd=fd)
+                    os.chmod(name, int(extra, 8), dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                complete = False
+        for temp in self.temps.values():
+            _remove_temp(self.dirs, temp)
+        if not complete:
+            return False
+        try:
+            if self.manifest.raw is None:
+                os.unlink(MANIFEST_NAME, dir_fd=self.dirs.fd(""))
+            else:
+                _replace(self.dirs, MANIFEST_NAME, self.manifest.raw)
+        except OSError:
+            return False
+        return True
+
+
+def _link_new(src_dir_fd: int, temp: str, dst_dir_fd: int, name: str) -> bool:
+    """Give the temp file its final name where nothing exists; False if something does (a
+    hard link never replaces). File systems without hard links get an lstat-then-rename."""
     try:
-        return Path(name).relative_to(root).as_posix() if name else "."
-    except ValueError:
-        return "."
+        os.link(temp, name, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+    try:
+        os.lstat(name, dir_fd=dst_dir_fd)
+        return False
+    except FileNotFoundError:
+        os.rename(temp, name, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+        return True
 
 
-def _write_temp(dirs: _Dirs, rel: str, data: bytes) -> str:
-    """The new content in a fresh, uniquely named file beside `rel` (random, so builds in
-    other PID namespaces or hosts never collide); the parents are made as needed."""
-    directory, name = _split(rel)
-    fd_dir = dirs.fd(directory, create=True)
-    mode = 0o644
-    with suppress(OSError):
-        mode = stat.S_IMODE(os.lstat(name, dir_fd=fd_dir).st_mode)  # keep a mode the user set
+def _relative(root: Path, exc: OSError) -> str:
+    for name in (exc.filename, exc.filename2):
+        if isinstance(name, str) and name:
+            if not os.path.isabs(name):
+                return "." if name.startswith(TEMP_PREFIX) else name
+            try:
+                return Path(name).relative_to(root).as_posix() or "."
+            except ValueError:
+                continue
+    return "."
+
+
+def _write_temp(dirs: _Dirs, data: bytes, *, keep_mode_of: str | None = None) -> str:
+    """`data` in a fresh, uniquely named file in the root directory (random, so builds in
+    other PID namespaces or hosts never collide). The mode of the file it replaces is kept."""
+    mode: int | None = None
+    st = None if keep_mode_of is None else dirs.lstat(keep_mode_of)
+    if st is not None and stat.S_ISREG(st.st_mode):
+        mode = stat.S_IMODE(st.st_mode)
     temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=fd_dir)
+    root_fd = dirs.fd("")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(temp, flags, 0o666 if mode is None else mode, dir_fd=root_fd)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fchmod(fd, mode)
+        if mode is not None:
+            os.fchmod(fd, mode)  # a mode the user set, whatever the umask
     except BaseException:
         os.close(fd)
         with suppress(OSError):
-            os.unlink(temp, dir_fd=fd_dir)
+            os.unlink(temp, dir_fd=root_fd)
         raise
     os.close(fd)
     return temp
 
 
-def _create(dirs: _Dirs, rel: str, data: bytes) -> bool:
-    """Write a file that did not exist when planned, in place; False if someone else made it
-    meanwhile (O_EXCL: theirs, never overwritten)."""
-    directory, name = _split(rel)
-    fd_dir = dirs.fd(directory, create=True)
-    try:
-        fd = os.open(
-            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=fd_dir
-        )
-    except FileExistsError:
-        return False
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    return True
-
-
 def _replace(dirs: _Dirs, rel: str, data: bytes) -> None:
-    """Atomic and durable replace of one small file (the manifest)."""
-    directory, name = _split(rel)
-    temp = _write_temp(dirs, rel, data)
-    fd_dir = dirs.fd(directory, create=False)
+    """Atomic and durable replace of one small file in the root (the manifest)."""
+    temp = _write_temp(dirs, data, keep_mode_of=rel)
+    root_fd = dirs.fd("")
     try:
-        fd = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd_dir)
+        fd = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=root_fd)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.rename(temp, name, src_dir_fd=fd_dir, dst_dir_fd=fd_dir)
+        os.rename(temp, rel, src_dir_fd=root_fd, dst_dir_fd=root_fd)
     except BaseException:
         with suppress(OSError):
-            os.unlink(temp, dir_fd=fd_dir)
+            os.unlink(temp, dir_fd=root_fd)
         raise
     with suppress(OSError):
-        os.fsync(fd_dir)
+        os.fsync(root_fd)
 
 
-def _remove_stale_temps(dirs: _Dirs, files: Mapping[str, bytes]) -> None:
-    """Temporary files of killed builds: with the lock held, every one of them is stale."""
-    for directory in sorted({"", *_parents(files)}):
+def _stale_temps(dirs: _Dirs, directories: Iterable[str]) -> list[str]:
+    """Temporary files and moved-aside directories of killed builds (in the root; meshgen 0.2
+    left them beside the files): with the lock held, every one of them is stale."""
+    stale: list[str] = []
+    for directory in sorted({"", *directories}):
         try:
-            fd = dirs.fd(directory, create=False)
+            names = os.listdir(dirs.fd(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        prefix = f"{directory}/" if directory else ""
+        stale.extend(prefix + name for name in names if _TEMP_NAME.fullmatch(name))
+    return stale
+
+
+def _remove_temps(dirs: _Dirs, rels: Iterable[str]) -> None:
+    for rel in rels:
+        _remove_temp(dirs, rel)
+
+
+def _remove_temp(dirs: _Dirs, rel: str) -> None:
+    """Remove a temp file or a moved-aside owned directory, retrying once (a transient error
+    must not leave it); a lasting error leaves it to the next build."""
+    directory, name = _split(rel)
+    for _ in range(2):
+        try:
+            fd = dirs.fd(directory)
+            if stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode):
+                shutil.rmtree(name, dir_fd=fd)
+            else:
+                os.unlink(name, dir_fd=fd)
+            return
+        except (FileNotFoundError, NotADirectoryError):
+            return
         except OSError:
             continue
-        for name in os.listdir(fd):
-            if name.startswith(TEMP_PREFIX):
-                with suppress(OSError):
-                    if stat.S_ISREG(os.lstat(name, dir_fd=fd).st_mode):
-                        os.unlink(name, dir_fd=fd)
-
-
-def _remove_owned_tree(path: Path) -> None:
-    for directory, _, filenames in os.walk(path, topdown=False):
-        for name in filenames:
-            os.unlink(os.path.join(directory, name))
-        os.rmdir(directory)
-
-
-def _remove_empty_parents(root: Path, rel: str) -> None:
-    """Directories that held only the pruned file go with it (meshgen made them)."""
-    parts = rel.split("/")[:-1]
-    while parts:
-        try:
-            os.rmdir(root.joinpath(*parts))
-        except OSError:
-            return
-        parts.pop()
 
 
 def _sync_filesystem(path: Path) -> None:
@@ -771,23 +1036,24 @@ def _sync_filesystem(path: Path) -> None:
 
 
 def check_output(out_dir: Path, files: Mapping[str, bytes]) -> Drift:
-    """How the disk differs from `files`; stale = owned files a write would prune. Never writes."""
+    """How the disk differs from `files`; stale = owned files a write would prune. Reads the
+    output like a build with --force (hand edits are drift, files of the user's in the way
+    are refused: OutputConflict). Never writes."""
     root = _abs(out_dir)
     _validate(files)
     if not _root_usable(root, create=False):
         return Drift((), tuple(sorted(files)), ())
     with _locked(root, fcntl.LOCK_SH):
-        manifest = _load_manifest(root)
-        changed: list[str] = []
-        missing: list[str] = []
-        for rel in sorted(files):
-            st = _lstat(root, rel)
-            if st is None:
-                missing.append(rel)
-            elif not stat.S_ISREG(st.st_mode) or not _same_content(f"{root}/{rel}", st, files[rel]):
-                changed.append(rel)
-        stale = sorted(rel for rel in manifest.owned if rel not in files and _is_regular(root, rel))
-    return Drift(tuple(changed), tuple(missing), tuple(stale), not manifest.complete)
+        manifest, plan = _read_plan(root, files, force=True)
+        try:
+            leftovers = [n for n in os.listdir(root) if _TEMP_NAME.fullmatch(n)]
+        except OSError as exc:
+            raise _io_conflict(".", exc, reading=True) from None
+    missing = tuple(rel for rel in plan.written if plan.snapshots[rel] is None)
+    changed = tuple(rel for rel in plan.written if plan.snapshots[rel] is not None)
+    # A killed build: its journal, its temporary files, or directories it left empty.
+    interrupted = not manifest.complete or bool(leftovers) or bool(plan.emptied)
+    return Drift(changed, missing, tuple(plan.pruned), interrupted)
 
 
 def manifest_identity(out_dir: Path) -> dict[str, str]:
@@ -798,7 +1064,7 @@ def manifest_identity(out_dir: Path) -> dict[str, str]:
         st = _lstat(root, MANIFEST_NAME)
         if st is None or not stat.S_ISREG(st.st_mode) or st.st_size > MANIFEST_MAX_BYTES:
             return {}
-        doc = json.loads(_read(root / MANIFEST_NAME))
+        doc = _json_values(_read(root / MANIFEST_NAME, MANIFEST_MAX_BYTES))
     except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(doc, dict):
@@ -810,11 +1076,6 @@ def manifest_identity(out_dir: Path) -> dict[str, str]:
     }
 
 
-def _is_regular(root: Path, rel: str) -> bool:
-    st = _lstat(root, rel)
-    return st is not None and stat.S_ISREG(st.st_mode)
-
-
 def diff_output(out_dir: Path, files: Mapping[str, bytes]) -> str:
     """Unified diff from the disk to `files` (a/ = on disk, b/ = generated). Never writes."""
     root = _abs(out_dir)
@@ -823,8 +1084,8 @@ def diff_output(out_dir: Path, files: Mapping[str, bytes]) -> str:
     for rel in sorted({*drift.changed, *drift.missing, *drift.stale}):
         st = _lstat(root, rel)
         old = b""
-        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size <= MANIFEST_MAX_BYTES:
-            old = _read(root / rel)
+        if st is not None and stat.S_ISREG(st.st_mode):
+            old = _read(root / rel, FILE_MAX_BYTES)
         new = files.get(rel, b"")
         lines = difflib.unified_diff(
             old.decode("utf-8", errors="replace").splitlines(keepends=True),

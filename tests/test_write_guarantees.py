@@ -202,18 +202,21 @@ def test_stale_temporary_files_are_removed_and_names_are_random(
     write_output(out, FILES)
     stale = out / "cluster1" / f"{TEMP_PREFIX}0123456789abcdef"
     stale.write_bytes(b"half")
-    seen: list[str] = []
+    syncs: list[list[str]] = []
     real = write._sync_filesystem
 
     def look(path: Path) -> None:
-        seen.extend(p.name for p in out.rglob(f"{TEMP_PREFIX}*"))
+        syncs.append([p.name for p in out.rglob(f"{TEMP_PREFIX}*")])
         real(path)
 
     monkeypatch.setattr(write, "_sync_filesystem", look)
     write_output(out, V2)
     assert not stale.exists()
-    # Random names (not the PID): builds in other PID namespaces or hosts never collide.
+    # At the first sync every new content is in a temporary file, all in the root directory.
+    seen = syncs[0]
     assert len(seen) == len(V2)
+    assert {p.parent for p in out.rglob(f"{TEMP_PREFIX}*")} <= {out}
+    # Random names (not the PID): builds in other PID namespaces or hosts never collide.
     assert len(set(seen)) == len(seen)
     assert not any(str(os.getpid()) in name for name in seen)
 
@@ -249,7 +252,7 @@ def locked_by_another_process(out: Path) -> Iterator[subprocess.Popen[bytes]]:
 def test_a_second_writer_waits_then_fails_naming_the_lock(
     out: Path, locked_by_another_process: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(write, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setenv("MESHGEN_LOCK_WAIT", "0.3")
     started = time.monotonic()
     with pytest.raises(OutputConflict) as exc:
         write_output(out, FILES)
@@ -433,23 +436,27 @@ def test_flock_is_on_the_directory_itself(out: Path) -> None:
     )
 
 
-def test_a_file_half_created_by_a_killed_build_is_its_own(
+def test_a_killed_build_never_leaves_a_partial_file_at_a_generated_path(
     out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """New files are written in full to a temporary file, then linked into place: a kill
+    mid-write leaves nothing at the generated path that the next build would have to trust."""
     write_output(out, FILES)
     more = {**V2, "cluster3/kustomization.yaml": b"resources: []\n" * 1000}
-    real = write._create
+    real = write._write_temp
 
-    def killed_mid_write(dirs: object, rel: str, data: bytes) -> bool:
-        if rel.startswith("cluster3/"):
-            real(dirs, rel, data[:100])  # type: ignore[arg-type]
+    def killed_mid_write(dirs: object, data: bytes, **kwargs: object) -> str:
+        if data == more["cluster3/kustomization.yaml"]:
+            real(dirs, data[:100], **kwargs)  # type: ignore[arg-type]
             raise KeyboardInterrupt  # as good as kill -9 for the files on disk
-        return real(dirs, rel, data)  # type: ignore[arg-type]
+        return real(dirs, data, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(write, "_create", killed_mid_write)
+    monkeypatch.setattr(write, "_write_temp", killed_mid_write)
     with pytest.raises(KeyboardInterrupt):
         write_output(out, more)
     monkeypatch.undo()
+    assert not (out / "cluster3/kustomization.yaml").exists()
     assert not check_output(out, more).clean
-    write_output(out, more)  # no MG906: the half-written file was the killed build's own
+    write_output(out, more)
     assert check_output(out, more).clean
+    assert not list(out.rglob(f"{TEMP_PREFIX}*"))
