@@ -90,8 +90,11 @@ def _main(
 
 
 SpecArgument = Annotated[Path, typer.Argument(help="The mesh spec (mesh.yaml).", metavar="SPEC")]
+# readable=False: typer's default check would make an unreadable output a usage error (exit 2)
+# before the writer can name the path (MG907, or MG908 for plan).
 OutputOption = Annotated[
-    Path, typer.Option("--output", "-o", metavar="DIR", help="Output directory.")
+    Path,
+    typer.Option("--output", "-o", metavar="DIR", help="Output directory.", readable=False),
 ]
 FormatOption = Annotated[
     Format,
@@ -171,6 +174,7 @@ def build(
     """Validate SPEC (a file, or - for standard input) and compile it into one kustomize
     directory per cluster."""
     _check_output_dir(output)
+    _check_lock_wait()
     options = _options(ignore, warnings_as_errors, quiet, no_color)
     from meshgen.diagnostics import has_errors
     from meshgen.pipeline import compile_spec
@@ -306,6 +310,16 @@ def _progress(spec: Path) -> Iterator[Callable[[str], None]]:
         yield lambda stage: status.update(f"meshgen: {stage} {spec}")
 
 
+def _check_lock_wait() -> None:
+    """MESHGEN_LOCK_WAIT is read before any work: a bad value is a usage error (exit 2)."""
+    from meshgen.write import LockWaitError, lock_wait_seconds
+
+    try:
+        lock_wait_seconds()
+    except LockWaitError as exc:
+        raise typer.BadParameter(str(exc), param_hint="MESHGEN_LOCK_WAIT") from None
+
+
 def _check_output_dir(output: Path) -> None:
     """Refuse output directories that would swap away the working directory."""
     if not str(output).strip():
@@ -371,6 +385,8 @@ def _report_conflicts(output: Path, conflict: Exception, fmt: Format) -> None:
     _print_diagnostics(diags, fmt)
     if getattr(conflict, "wrote_the_rest", False):
         _say(f"{output}: every other file written")
+    elif getattr(conflict, "partial", False):
+        _say(f"{output}: the build stopped part-way; run it again to complete the output")
     else:
         _say(f"nothing written to {output}")
 
@@ -432,6 +448,8 @@ def plan(
         raise typer.BadParameter(
             f"{fmt!r} is not one of {', '.join(map(repr, FORMATS))}", param_hint="--format"
         )
+    if against is None:
+        _check_lock_wait()  # plan reads the output under the build's lock
     options = _options(ignore, warnings_as_errors, quiet, no_color)
     code = run(spec, output, against=against, fmt=fmt, options=options)
     if code:

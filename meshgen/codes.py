@@ -734,24 +734,35 @@ _ALL = (
     Code(
         "MG907",
         "error",
-        "the output cannot be written (read-only or full file system, permissions); the "
-        "previous output is kept",
-        "The file system refused the write.",
-        "Free space, fix the permissions, or write to another folder with -o.",
+        "the output cannot be read or written (read-only or full file system, permissions); "
+        "the build puts back what it changed, so the previous output is kept",
+        "The file system refused a read or a write. A build that stops part-way undoes its "
+        "changes (files it created or replaced, directories it made or removed) and puts the "
+        "previous manifest back; if even that fails, the manifest stays a journal of both "
+        "outputs and the next build completes the output.",
+        "Free space, fix the permissions, or write to another folder with -o; then build again.",
         "out/cluster1/namespaces.yaml: error[MG907]: cannot write: No space left on device",
     ),
     Code(
         "MG908",
         "error",
         "meshgen plan cannot read the output to compare with (not a git repository, unknown "
-        "revision, nothing committed there, or an invalid manifest)",
+        "revision, nothing committed there, an invalid manifest), or `meshgen build` would "
+        "refuse to write it",
         "`meshgen plan` compares the compiled spec with the output meshgen wrote: in the "
         "output directory (its .meshgen-manifest.json says which files), or with --against REV "
-        "as committed at that git revision. Without it there is nothing to compare with.",
+        "as committed at that git revision. It reads the output directory exactly as a build "
+        "does, so whatever the build would refuse (MG901, MG906, MG907: a file of yours at a "
+        "generated path, a hand edit, a symlink, an unreadable file, an invalid manifest) "
+        "fails the plan too, naming the path: a plan never approves an output the build "
+        "cannot write.",
         "Check the revision (in a shallow CI checkout fetch it first, e.g. fetch-depth: 0), "
         "that -o names the output directory inside the repository, and that the output was "
-        "built and committed at that revision.",
-        "out: error[MG908]: 'main~5' is not a revision of the git repository at /src/mesh",
+        "built and committed at that revision; for a refusal, fix what the message names "
+        "(`meshgen build` says the same with its own code).",
+        "out: error[MG908]: 'main~5' is not a revision of the git repository at /src/mesh\n"
+        "out/east/namespaces.yaml: error[MG908]: was changed since meshgen wrote it (a hand "
+        "edit?) (`meshgen build` refuses it: MG906)",
     ),
 )
 

@@ -103,7 +103,9 @@ def test_plan_of_each_step_names_what_it_disrupts_and_nothing_else(
         result = compile_spec(step, out)
         assert result.files is not None
         assert result.mesh is not None
-        plan = make_plan(result.files, DiskOutput(out), [c.name for c in result.mesh.spec.clusters])
+        plan = make_plan(
+            result.files, DiskOutput(out, result.files), [c.name for c in result.mesh.spec.clusters]
+        )
         found = sorted(
             (group.name, change.kind, change.name, reason)
             for group in plan.groups

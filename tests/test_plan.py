@@ -71,7 +71,7 @@ def plan_for(spec: Path, out: Path) -> Plan:
     assert result.files is not None, result.diagnostics
     assert result.mesh is not None
     names = [c.name for c in result.mesh.spec.clusters]
-    return make_plan(result.files, DiskOutput(out), names)
+    return make_plan(result.files, DiskOutput(out, result.files), names)
 
 
 def write_spec(path: Path, data: dict[str, Any]) -> Path:
@@ -249,8 +249,10 @@ def test_readme_only_change_is_one_line(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "mesh.yaml", base())
     out = tmp_path / "out"
     build(spec, out)
-    readme = out / "README.md"
-    readme.write_text(readme.read_text() + "\nA note.\n")
+    # An output whose runbook says one more thing (as an older meshgen might have written it).
+    files = compile_spec(spec, out).files
+    assert files is not None
+    write_output(out, {**files, "README.md": files["README.md"] + b"\nA note.\n"})
     plan = plan_for(spec, out)
     assert [g.name for g in plan.groups] == ["README.md"]
     assert [c.summary for c in plan.changes] == ["runbook changed"]

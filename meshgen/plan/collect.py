@@ -5,14 +5,12 @@ differ are read (from git: only their blobs), since a plan is about as fast as a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import stat
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from meshgen.write import MANIFEST_MAX_BYTES, MANIFEST_NAME, could_generate
+from meshgen.write import MANIFEST_NAME, could_generate, manifest_paths, read_output
 
 
 class PlanError(Exception):
@@ -25,75 +23,32 @@ class PlanError(Exception):
 
 
 def _owned(raw: bytes, where: str) -> set[str]:
-    """The paths a manifest records (written, or pending in an interrupted build's journal)."""
+    """The paths a committed manifest records, read as strictly as a build reads one."""
     try:
-        doc = json.loads(raw)
-        files = doc["files"]
-        pending = doc.get("pending", {})
-        if not isinstance(files, dict) or not isinstance(pending, dict):
-            raise TypeError
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return set(manifest_paths(raw))
+    except ValueError:
         raise PlanError(
             f"{where} is not a valid meshgen manifest",
             "rebuild the output with `meshgen build`, or compare with another revision",
         ) from None
-    return {rel for rel in [*files, *pending] if isinstance(rel, str) and could_generate(rel)}
 
 
 class DiskOutput:
-    """The files of the output directory that its manifest says meshgen wrote."""
+    """The files of the output directory that meshgen owns, read the way a build reads them
+    (meshgen.write.read_output): whatever a build of `new` would refuse is refused here too
+    (OutputConflict), symlinks are never followed and no file is larger than meshgen writes."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, new: Mapping[str, bytes]) -> None:
         self.root = out_dir
         self.label = str(out_dir)
-        self._read: dict[str, bytes] = {}
-        manifest = out_dir / MANIFEST_NAME
-        try:
-            st = os.lstat(manifest)
-        except (FileNotFoundError, NotADirectoryError):
-            self.paths: frozenset[str] = frozenset()
-            return
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MANIFEST_MAX_BYTES:
-            raise PlanError(f"{manifest} is not a meshgen manifest", "delete it, then rebuild")
-        owned = _owned(_read(manifest), str(manifest))
-        self.paths = frozenset(rel for rel in owned if _regular(out_dir / rel))
+        self._files = read_output(out_dir, new)
+        self.paths: frozenset[str] = frozenset(self._files)
 
     def differing(self, new: Mapping[str, bytes]) -> set[str]:
-        out = set()
-        for rel in self.paths:
-            data = new.get(rel)
-            if data is None:
-                continue
-            path = self.root / rel
-            if os.lstat(path).st_size == len(data):
-                old = _read(path)
-                if old == data:
-                    continue
-            else:
-                old = _read(path)
-            self._read[rel] = old
-            out.add(rel)
-        return out
+        return {rel for rel, data in self._files.items() if rel in new and new[rel] != data}
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
-        out = {}
-        for rel in paths:
-            data = self._read.get(rel)
-            out[rel] = data if data is not None else _read(self.root / rel)
-        return out
-
-
-def _read(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        return f.read()
-
-
-def _regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
+        return {rel: self._files[rel] for rel in paths}
 
 
 class GitOutput:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meshgen.report import (
     EXIT_DISRUPTIVE,
@@ -17,6 +18,9 @@ from meshgen.report import (
     summary,
     use_color,
 )
+
+if TYPE_CHECKING:
+    from meshgen.write import OutputConflict
 
 FORMATS = ("text", "markdown", "json")
 
@@ -45,12 +49,19 @@ def run(
 
     from meshgen.plan.assemble import make_plan
     from meshgen.plan.collect import DiskOutput, GitOutput, PlanError
+    from meshgen.write import OutputConflict
 
     try:
-        old = GitOutput(output, against) if against is not None else DiskOutput(output)
+        if against is not None:
+            old: GitOutput | DiskOutput = GitOutput(output, against)
+        else:
+            old = DiskOutput(output, result.files)
         plan = make_plan(result.files, old, [c.name for c in result.mesh.spec.clusters])
     except PlanError as error:
         _report(output, error)
+        return EXIT_FAILED
+    except OutputConflict as conflict:
+        _report_refusal(output, conflict)
         return EXIT_FAILED
 
     from meshgen.plan import format as formats
@@ -63,6 +74,27 @@ def run(
         color = use_color(options) and sys.stdout.isatty()
         sys.stdout.write(formats.text(plan, color=color))
     return EXIT_DISRUPTIVE if plan.disruptive else EXIT_OK
+
+
+def _report_refusal(output: Path, conflict: OutputConflict) -> None:
+    """What `meshgen build` would refuse, as MG908: the same paths and reasons, so a plan
+    never approves an output that the build cannot write."""
+    from meshgen.diagnostics import Diagnostic, Location, Severity
+
+    print_diagnostics(
+        [
+            Diagnostic(
+                "MG908",
+                Severity.ERROR,
+                f"{reason} (`meshgen build` refuses it: {conflict.code})",
+                Location((output / path).as_posix()),
+                conflict.hint,
+            )
+            for path, reason in conflict.problems
+        ],
+        Format.text,
+    )
+    say(f"{output}: no plan")
 
 
 def _report(output: Path, error: Exception) -> None:
