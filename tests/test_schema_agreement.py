@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import math
 import random
 import re
 import shutil
@@ -864,3 +865,83 @@ def test_a_line_feed_in_any_string_is_rejected_by_both(name: str) -> None:
             if not accepted:
                 _, diags = meshgen_verdict(data)
                 assert [d.code for d in diags] == ["MG110"], format_text(diags)
+
+
+# --- every numeric bound ---------------------------------------------------------------------
+
+
+def _numeric_fields() -> Iterator[tuple[str, str, Any, dict[str, Any]]]:
+    """(model, field, pydantic annotation, its property schema) for every field whose schema
+    has a numeric bound."""
+    for model in _models(Mesh, set()):
+        definition = SCHEMA["$defs"].get(model.__name__)
+        if definition is None:
+            continue
+        for name, info in model.model_fields.items():
+            prop = definition.get("properties", {}).get(info.alias or name)
+            if prop is not None and any(
+                bound in json.dumps(prop) for bound in ('"maximum"', '"minimum"', "Maximum")
+            ):
+                yield model.__name__, info.alias or name, info, prop
+
+
+NUMERIC_FIELDS = sorted(_numeric_fields(), key=lambda f: (f[0], f[1]))
+
+
+def _probes(prop: dict[str, Any]) -> list[Any]:
+    bounds = {
+        value
+        for key, value in re.findall(
+            r'"((?:exclusiveM|m)(?:ax|in)imum)": (-?[0-9.e+]+)', json.dumps(prop)
+        )
+    }
+    out: list[Any] = [0, 1, -1, 0.5, True, 2**64, 1e308]
+    for text in bounds:
+        number = float(text)
+        for value in (number, math.nextafter(number, math.inf), math.nextafter(number, -math.inf)):
+            out.append(value)
+        if number.is_integer():
+            out.extend([int(number) - 1, int(number), int(number) + 1])
+    return out
+
+
+def test_every_numeric_bound_is_found() -> None:
+    names = {f"{model}.{field}" for model, field, _, _ in NUMERIC_FIELDS}
+    assert {"Mirror.percentage", "Abort.percentage", "OutlierDetection.maxEjectionPercent"} <= names
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "info", "prop"),
+    NUMERIC_FIELDS,
+    ids=[f"{m}.{f}" for m, f, _, _ in NUMERIC_FIELDS],
+)
+def test_every_numeric_bound_reads_the_same(model: str, field: str, info: Any, prop: Any) -> None:
+    """The field's schema and the model's type take exactly the same numbers: each bound, the
+    floats next to it, the integers beside it (the schema's maxima are the model's)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    annotation = info.annotation
+    if info.metadata:
+        annotation = typing.Annotated[annotation, *info.metadata]
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    validator = Draft202012Validator({"$defs": SCHEMA["$defs"], **prop})
+    for value in _probes(prop):
+        try:
+            adapter.validate_python(value, strict=True)  # as the models are (ConfigDict)
+            model_ok = True
+        except ValidationError:
+            model_ok = False
+        schema_ok = validator.is_valid(value)
+        assert model_ok == schema_ok, (
+            f"{model}.{field} = {value!r}: model {model_ok}, schema {schema_ok}"
+        )
+
+
+@pytest.mark.parametrize("value", [100, 100.0, math.nextafter(100.0, math.inf), 101, 1e300, 2**64])
+def test_mirror_percentage_in_a_whole_spec(value: Any) -> None:
+    """Over 100 is refused by both, at the real place in a spec (issue 19)."""
+    data = copy.deepcopy(SEEDS["canary-split"])
+    routes = (r for s in data["spec"]["services"] for r in s.get("routes", []))
+    route = next(r for r in routes if "mirror" in r)
+    route["mirror"]["percentage"] = value
+    assert assert_agree(data, [f"mirror.percentage = {value!r}"]) == (value <= 100)
