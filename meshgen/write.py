@@ -635,10 +635,15 @@ class _Dirs:
         self.fds[directory] = fd
         return fd
 
-    def forget(self, directory: str) -> None:
-        """Drop the fds of `directory` and below (it was removed or moved)."""
-        for key in [k for k in self.fds if k == directory or k.startswith(directory + "/")]:
-            os.close(self.fds.pop(key))
+    def forget(self, directory: str, *, below: bool = False) -> None:
+        """Drop the fd of `directory` (it was removed or moved), and with `below` those of its
+        subdirectories (a scan of every fd: only for the rare moved directory)."""
+        found = self.fds.pop(directory, None)
+        if found is not None:
+            os.close(found)
+        if below:
+            for key in [k for k in self.fds if k.startswith(directory + "/")]:
+                os.close(self.fds.pop(key))
 
     def lstat(self, rel: str) -> os.stat_result | None:
         directory, name = _split(rel)
@@ -835,7 +840,8 @@ class _Transaction:
         if _snapshot(now) != self.plan.snapshots[rel]:
             self.raced[rel] = "changed while meshgen was writing; left as it is"
         elif now is not None:
-            self._move_aside(rel)  # the old file, or an owned directory becoming a file
+            # The old file, or an owned directory becoming a file.
+            self._move_aside(rel, is_dir=stat.S_ISDIR(now.st_mode))
             os.rename(temp, name, src_dir_fd=self.dirs.fd(""), dst_dir_fd=self.dirs.fd(directory))
             self.undo.append(("placed", rel, ""))
             del self.temps[rel]
@@ -847,12 +853,13 @@ class _Transaction:
         _remove_temp(self.dirs, temp)
         del self.temps[rel]
 
-    def _move_aside(self, rel: str) -> None:
+    def _move_aside(self, rel: str, *, is_dir: bool = False) -> None:
         self.at = rel
         directory, name = _split(rel)
         temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
         os.rename(name, temp, src_dir_fd=self.dirs.fd(directory), dst_dir_fd=self.dirs.fd(""))
-        self.dirs.forget(rel)
+        if is_dir:
+            self.dirs.forget(rel, below=True)
         self.moved[temp] = None
         self.undo.append(("moved", rel, temp))
 
