@@ -227,6 +227,7 @@ def test_a_lasting_failure_is_reported_and_the_next_build_converges(
 def test_kill_9_at_every_call_converges(example: str, tmp_path: Path, faults: Faults) -> None:
     """A build killed at its Nth call: --check does not call the tree fresh unless it is
     complete, and the next build converges with nothing left behind."""
+    kills = 0
     for name, old, new in scenarios(compiled(example)):
         base = tmp_path / name
         template, after = prepare(base, old, new)
@@ -255,3 +256,5 @@ def test_kill_9_at_every_call_converges(example: str, tmp_path: Path, faults: Fa
             write_output(trial, new)
             assert tree(trial) == after, (name, n)
             assert not list(trial.rglob(f"{TEMP_PREFIX}*"))
+            kills += 1
+    print(f"{example}: {kills} kills")
