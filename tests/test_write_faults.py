@@ -16,6 +16,7 @@ import signal
 import stat
 import types
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,36 +153,61 @@ def prepare(base: Path, old: Mapping[str, bytes], new: Mapping[str, bytes]) -> t
     return template, tree(expected)
 
 
+@dataclass
+class Trial:
+    """One build of a scenario with the Nth call failing, on a fresh copy of the old tree."""
+
+    scenario: str
+    n: int
+    out: Path
+    new: dict[str, bytes]
+    before: Tree
+    after: Tree
+    done: bool = False  # set when the build made fewer than n calls: every call was tried
+
+
+def trials(example: str, tmp_path: Path, faults: Faults) -> Iterator[Trial]:
+    """Every N for every scenario of the example; the caller runs the build and sets
+    `done` when it got through."""
+    for name, old, new in scenarios(compiled(example)):
+        base = tmp_path / name
+        template, after = prepare(base, old, new)
+        before = tree(template)
+        n = 0
+        while True:
+            n += 1
+            trial = Trial(name, n, base / "trial", new, before, after)
+            seeded(template, trial.out)
+            faults.count, faults.fail_at = 0, n
+            yield trial
+            faults.fail_at, faults.persistent, faults.kill = 0, False, False
+            if trial.done:
+                break
+            for rel, data in USER_FILES.items():
+                assert (trial.out / rel).read_bytes() == data
+            write_output(trial.out, new)  # the next build, unfailed, converges
+            assert tree(trial.out) == after, (name, n)
+            assert not list(trial.out.rglob(f"{TEMP_PREFIX}*"))
+        assert n > 20, (name, n)  # the build made that many calls: the loop covered them all
+
+
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
 def test_every_failing_call_leaves_the_tree_as_it_was(
     example: str, tmp_path: Path, faults: Faults
 ) -> None:
     tried = 0
-    for name, old, new in scenarios(compiled(example)):
-        base = tmp_path / name
-        template, after = prepare(base, old, new)
-        before = tree(template)
-        trial = base / "trial"
-        n = 0
-        while True:
-            n += 1
-            seeded(template, trial)
-            faults.count, faults.fail_at = 0, n
-            conflict = build(trial, new)
-            if conflict is not None:
-                assert conflict.code == "MG907", (name, n, conflict)
-                assert tree(trial) == before, (name, n, conflict)
-            else:
-                # The failing call came after the commit (clean-up, retried) or not at all.
-                assert tree(trial) == after, (name, n)
-                if faults.count < n:
-                    faults.fail_at = 0
-                    break
-            faults.fail_at = 0
-            write_output(trial, new)
-            assert tree(trial) == after, (name, n)
+    for trial in trials(example, tmp_path, faults):
+        conflict = build(trial.out, trial.new)
+        where = (trial.scenario, trial.n, conflict)
+        if conflict is not None:
+            assert conflict.code == "MG907", where
+            assert tree(trial.out) == trial.before, where
             tried += 1
-        assert n > 20, (name, n)  # the build made that many calls: the loop covered them all
+        else:
+            # The failing call came after the commit (clean-up, retried) or not at all.
+            assert tree(trial.out) == trial.after, where
+            trial.done = faults.count < trial.n
+            tried += not trial.done
     print(f"{example}: {tried} faults injected")
 
 
@@ -192,35 +218,23 @@ def test_a_lasting_failure_is_reported_and_the_next_build_converges(
     """Every call from the Nth on fails (a full disk that stays full): the undo may not
     get through, but the build says MG907, the user's files are intact, and once the cause is
     gone the next build completes the output."""
-    for name, old, new in scenarios(compiled(example)):
-        base = tmp_path / name
-        template, after = prepare(base, old, new)
-        before = tree(template)
-        trial = base / "trial"
-        n = 0
-        while True:
-            n += 1
-            seeded(template, trial)
-            faults.count, faults.fail_at, faults.persistent = 0, n, True
-            conflict = build(trial, new)
-            faults.fail_at, faults.persistent = 0, False
-            # A temporary file the failing disk would not let go of may stay (the next build
-            # removes it); everything else is either the old tree, the new one, or journaled.
-            now = {k: v for k, v in tree(trial).items() if not k.startswith(TEMP_PREFIX)}
-            if conflict is None:
-                assert now == after, (name, n)
-                if faults.count < n:
-                    break
-            elif conflict.partial:  # the undo failed too: the journal says so
-                assert conflict.code == "MG907", (name, n, conflict)
-                assert check_output(trial, new).interrupted, (name, n)
-            else:
-                assert conflict.code == "MG907", (name, n, conflict)
-                assert now == before, (name, n, conflict)
-            for rel, data in USER_FILES.items():
-                assert (trial / rel).read_bytes() == data
-            write_output(trial, new)
-            assert tree(trial) == after, (name, n)
+    for trial in trials(example, tmp_path, faults):
+        faults.persistent = True
+        conflict = build(trial.out, trial.new)
+        faults.fail_at = 0
+        where = (trial.scenario, trial.n, conflict)
+        # A temporary file the failing disk would not let go of may stay (the next build
+        # removes it); everything else is either the old tree, the new one, or journaled.
+        now = {k: v for k, v in tree(trial.out).items() if not k.startswith(TEMP_PREFIX)}
+        if conflict is None:
+            assert now == trial.after, where
+            trial.done = faults.count < trial.n
+        elif conflict.partial:  # the undo failed too: the journal says so
+            assert conflict.code == "MG907", where
+            assert check_output(trial.out, trial.new).interrupted, where
+        else:
+            assert conflict.code == "MG907", where
+            assert now == trial.before, where
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
@@ -228,33 +242,24 @@ def test_kill_9_at_every_call_converges(example: str, tmp_path: Path, faults: Fa
     """A build killed at its Nth call: --check does not call the tree fresh unless it is
     complete, and the next build converges with nothing left behind."""
     kills = 0
-    for name, old, new in scenarios(compiled(example)):
-        base = tmp_path / name
-        template, after = prepare(base, old, new)
-        trial = base / "trial"
-        n = 0
-        while True:
-            n += 1
-            seeded(template, trial)
-            faults.count, faults.fail_at, faults.kill = 0, n, True
-            pid = os.fork()
-            if pid == 0:  # the build, killed at its nth call
-                code = 0
-                try:
-                    write_output(trial, new)
-                except BaseException:
-                    code = 1
-                os._exit(code)
-            _, status = os.waitpid(pid, 0)
-            faults.fail_at, faults.kill = 0, False
-            if not os.WIFSIGNALED(status):
-                assert os.WEXITSTATUS(status) == 0
-                assert tree(trial) == after
-                break
-            if check_output(trial, new).clean:
-                assert tree(trial) == after, (name, n)
-            write_output(trial, new)
-            assert tree(trial) == after, (name, n)
-            assert not list(trial.rglob(f"{TEMP_PREFIX}*"))
-            kills += 1
+    for trial in trials(example, tmp_path, faults):
+        faults.kill = True
+        pid = os.fork()
+        if pid == 0:  # the build, killed at its nth call
+            code = 0
+            try:
+                write_output(trial.out, trial.new)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        faults.fail_at = 0
+        if not os.WIFSIGNALED(status):
+            assert os.WEXITSTATUS(status) == 0
+            assert tree(trial.out) == trial.after
+            trial.done = True
+            continue
+        if check_output(trial.out, trial.new).clean:
+            assert tree(trial.out) == trial.after, (trial.scenario, trial.n)
+        kills += 1
     print(f"{example}: {kills} kills")
