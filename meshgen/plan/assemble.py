@@ -71,6 +71,9 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
         old_cidrs = cluster_cidrs(old_bytes[RUNBOOK])
 
     groups: dict[str, Group] = {}
+    # Documents by their text (and field changes by their pair of documents), shared across
+    # clusters.
+    parsed: dict[Any, Any] = {}
 
     def group(name: str) -> Group:
         if name not in groups:
@@ -96,7 +99,7 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
         if g.status != CHANGED:
             verb = "joins" if g.status == ADDED else "leaves"
             g.changes.append(Change(g.status, CLUSTER, name, summary=f"cluster {verb} the mesh"))
-        g.changes.extend(_object_changes(name, rels, old_bytes, new_files))
+        g.changes.extend(_object_changes(name, rels, old_bytes, new_files, parsed))
 
     revisioned = _revisioned(new_files.keys() | old.paths)
     for name, before in old_cidrs.items():
@@ -116,12 +119,23 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
 
     # A cluster joining has nothing to disrupt; one leaving says so once.
     leaving = frozenset(old_clusters - new_clusters)
+    # A change written into every cluster is one classification: documents parsed from the
+    # same text are the same objects, so their identities name the change.
+    memo: dict[tuple[Any, ...], list[str]] = {}
+
+    def reasons(change: Change, kind: str) -> list[str]:
+        key = (change.action, change.kind, change.name, id(change.old), id(change.new), kind)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = classify(change, kind, leaving)
+        return list(found)
+
     for g in groups.values():
         if g.status == CHANGED:
             for change in g.changes:
-                change.reasons = classify(change, g.kind, leaving)
+                change.reasons = reasons(change, g.kind)
         elif g.status == REMOVED:
-            g.changes[0].reasons = classify(g.changes[0], g.kind, leaving)
+            g.changes[0].reasons = reasons(g.changes[0], g.kind)
         # Disruptive first, each kind of change in apply order.
         g.changes.sort(key=lambda c: not c.disruptive)
 
@@ -169,7 +183,11 @@ def _chunks(rel: str, data: bytes) -> list[bytes]:
 
 
 def _object_changes(
-    group: str, rels: list[str], old_bytes: Mapping[str, bytes], new_files: Mapping[str, bytes]
+    group: str,
+    rels: list[str],
+    old_bytes: Mapping[str, bytes],
+    new_files: Mapping[str, bytes],
+    parsed: dict[Any, Any],
 ) -> list[Change]:
     old_chunks = [
         (rel, i, c)
@@ -185,8 +203,8 @@ def _object_changes(
     ]
     # Documents with the same text on both sides are the same object, unchanged (maybe moved).
     common = Counter(c for _, _, c in old_chunks) & Counter(c for _, _, c in new_chunks)
-    before = _parse(old_chunks, Counter(common))
-    after = _parse(new_chunks, Counter(common))
+    before = _parse(old_chunks, Counter(common), parsed)
+    after = _parse(new_chunks, Counter(common), parsed)
     order = _file_order(group, new_files, old_bytes)
     changes: list[tuple[tuple[Any, ...], Change]] = []
     for key in [*before, *(k for k in after if k not in before)]:
@@ -222,13 +240,22 @@ def _object_changes(
                 obj.namespace,
                 obj.api_group,
                 obj.file,
-                fields=field_changes(o[0].body, n[0].body),
+                fields=_field_changes(o[0].body, n[0].body, parsed),
                 old=o[0].body,
                 new=n[0].body,
             )
         changes.append(((*order(obj.file), index), change))
     changes.sort(key=lambda pair: pair[0])
     return [c for _, c in changes]
+
+
+def _field_changes(old: Any, new: Any, parsed: dict[Any, Any]) -> list[FieldChange]:
+    """field_changes, once per pair of documents (the same pair in every cluster)."""
+    key = ("fields", id(old), id(new))
+    found = parsed.get(key)
+    if found is None:
+        found = parsed[key] = field_changes(old, new)
+    return list(found)
 
 
 # Why a cluster that does not run a service gets its Service (meshgen/render/traffic.py).
@@ -246,7 +273,7 @@ def _added_note(kind: str, file: str) -> str:
 
 
 def _parse(
-    chunks: list[tuple[str, int, bytes]], skip: Counter[bytes]
+    chunks: list[tuple[str, int, bytes]], skip: Counter[bytes], parsed: dict[bytes, list[Any]]
 ) -> dict[tuple[Key, int], tuple[Obj, int]]:
     out: dict[tuple[Key, int], tuple[Obj, int]] = {}
     seen: Counter[Key] = Counter()
@@ -254,7 +281,7 @@ def _parse(
         if skip[chunk] > 0:
             skip[chunk] -= 1
             continue
-        for obj in objects(rel, chunk):
+        for obj in objects(rel, chunk, parsed):
             seen[obj.key] += 1
             out[(obj.key, seen[obj.key])] = (obj, index)
     return out
