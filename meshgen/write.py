@@ -18,7 +18,6 @@ converges, and `--check` never calls such a tree fresh.
 from __future__ import annotations
 
 import ctypes
-import difflib
 import errno
 import fcntl
 import hashlib
@@ -35,6 +34,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from meshgen.textdiff import unified_diff
 
 MANIFEST_NAME = ".meshgen-manifest.json"
 TEMP_PREFIX = ".meshgen-tmp-"
@@ -1094,7 +1095,7 @@ def diff_output(out_dir: Path, files: Mapping[str, bytes]) -> str:
         if st is not None and stat.S_ISREG(st.st_mode):
             old = _read(root / rel, FILE_MAX_BYTES)
         new = files.get(rel, b"")
-        lines = difflib.unified_diff(
+        lines = unified_diff(
             old.decode("utf-8", errors="replace").splitlines(keepends=True),
             new.decode("utf-8", errors="replace").splitlines(keepends=True),
             fromfile=f"a/{rel}",
