@@ -437,3 +437,36 @@ def test_a_plan_parses_each_changed_document_once_and_nothing_unchanged(
     assert new_files is not None
     new_chunks = {c for content in new_files.values() for c in content.split(b"\n---\n")}
     assert not [p for p in parses if p in unchanged and p in new_chunks]
+
+
+def test_clusters_with_the_same_changes_are_shown_once(tmp_path: Path) -> None:
+    """A mesh-wide change (the same rules in every cluster) reads as one section naming the
+    clusters, in text and Markdown; JSON keeps every cluster (issue 20)."""
+
+    def edit(spec: dict[str, Any]) -> None:
+        route = spec["services"][0]["routes"][0]
+        route["destinations"][0]["weight"], route["destinations"][1]["weight"] = 70, 30
+
+    plan = edited(tmp_path, edit)
+    names = [g.name for g in plan.groups if g.kind == "cluster"]
+    assert len(names) >= 2
+    folded = formats.folded(plan)
+    assert [len(clusters) for _, clusters in folded if _.kind == "cluster"] == [len(names)]
+    text = formats.text(plan)
+    assert text.count("VirtualService") == 1
+    assert f"({len(names)} clusters, the same changes in each)" in text
+    assert "(<cluster>/traffic/" in text
+    markdown = formats.markdown(plan)
+    assert markdown.count("VirtualService") == 1
+    assert all(f"`{name}`" in markdown for name in names)
+    doc = json.loads(formats.as_json(plan))
+    assert [c["name"] for c in doc["clusters"] if c["kind"] == "cluster"] == names
+
+
+def test_clusters_with_different_changes_are_not_folded(tmp_path: Path) -> None:
+    # The service now runs in east only: west gets a Service without selector, east does not.
+    plan = edited(tmp_path, lambda spec: spec["services"][0].update(clusters=["east"]))
+    clusters = [g for g in plan.groups if g.kind == "cluster"]
+    assert clusters
+    assert all(len(names) == 1 for _, names in formats.folded(plan))
+    assert "the same changes" not in formats.text(plan)

@@ -7,7 +7,17 @@ import re
 from typing import Any
 
 from meshgen.diagnostics import printable
-from meshgen.plan.model import ADDED, MISSING, REMOVED, Change, FieldChange, Group, Path, Plan
+from meshgen.plan.model import (
+    ADDED,
+    CHANGED,
+    MISSING,
+    REMOVED,
+    Change,
+    FieldChange,
+    Group,
+    Path,
+    Plan,
+)
 
 SCHEMA_VERSION = 1
 MAX_VALUE = 60  # characters of a value shown in text and Markdown
@@ -52,6 +62,55 @@ def counts_text(plan: Plan) -> str:
     )
 
 
+# --- folding: clusters with the same changes are shown once -------------------------------------
+
+
+def _signature(group: Group, lines: dict[int, str]) -> tuple[Any, ...] | None:
+    """What a cluster's changes look like without its name; None for what never folds."""
+    if group.kind != "cluster" or group.status != CHANGED:
+        return None
+    prefix = f"{group.name}/"
+    out = []
+    for c in group.changes:
+        file = c.file[len(prefix) :] if c.file.startswith(prefix) else c.file
+        fields = tuple(_cached_line(f, lines) for f in c.fields)
+        out.append((c.action, c.kind, c.name, c.namespace, file, c.summary, *c.reasons, fields))
+    return tuple(out)
+
+
+def _cached_line(f: FieldChange, lines: dict[int, str]) -> str:
+    # A change written into every cluster shares its FieldChange objects (plan/assemble.py).
+    found = lines.get(id(f))
+    if found is None:
+        found = lines[id(f)] = _field_line(f)
+    return found
+
+
+def folded(plan: Plan) -> list[tuple[Group, list[str]]]:
+    """Each group to show, with the clusters it stands for: clusters whose changes are the
+    same (a mesh-wide change writes the same rules into each) are shown once, at the place
+    of the first of them."""
+    lines: dict[int, str] = {}
+    first: dict[tuple[Any, ...], list[str]] = {}
+    out: list[tuple[Group, list[str]]] = []
+    for group in plan.groups:
+        signature = _signature(group, lines)
+        if signature is None:
+            out.append((group, [group.name]))
+        elif signature in first:
+            first[signature].append(group.name)
+        else:
+            first[signature] = names = [group.name]
+            out.append((group, names))
+    return out
+
+
+def _clusters_title(names: list[str], quote: Any = str) -> str:
+    shown = ", ".join(quote(n) for n in names[:8])
+    more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+    return f"clusters {shown}{more} ({len(names)} clusters, the same changes in each)"
+
+
 # --- text -------------------------------------------------------------------------------------
 
 
@@ -62,13 +121,14 @@ def text(plan: Plan, *, color: bool = False) -> str:
     if not plan.groups:
         return f"No changes: {printable(plan.against)} already matches the spec.\n"
     lines = [f"Plan against {printable(plan.against)}: {counts_text(plan)}", ""]
-    for group in plan.groups:
-        lines.append(paint("group", printable(_group_title(group))))
+    for group, names in folded(plan):
+        title = _group_title(group) if len(names) == 1 else _clusters_title(names)
+        lines.append(paint("group", printable(title)))
         for change in group.changes:
             sign = "!" if change.disruptive else _SIGN.get(change.action, "~")
             head = f"  {sign} {change.action} {printable(label(change))}"
             if change.file:
-                head += f"  ({printable(change.file)})"
+                head += f"  ({printable(_file_of(change, group, names))})"
             if change.summary:
                 head += f": {change.summary}"
             lines.append(paint("disruptive" if change.disruptive else change.action, head))
@@ -76,6 +136,14 @@ def text(plan: Plan, *, color: bool = False) -> str:
             lines.extend(f"      {printable(f)}" for f in _fields(change))
         lines.append("")
     return "\n".join(lines)
+
+
+def _file_of(change: Change, group: Group, names: list[str]) -> str:
+    """The change's file; in a folded section, with `<cluster>` for the cluster's name."""
+    prefix = f"{group.name}/"
+    if len(names) > 1 and change.file.startswith(prefix):
+        return "<cluster>/" + change.file[len(prefix) :]
+    return change.file
 
 
 def _group_title(group: Group) -> str:
@@ -115,8 +183,8 @@ def markdown(plan: Plan) -> str:
         return "\n".join(out) + "\n"
     out += [f"{md(counts_text(plan))} (compared with {code(plan.against)}).", ""]
     size = sum(len(line) + 1 for line in out)
-    for group in plan.groups:
-        section = _markdown_group(group, code, md)
+    for group, names in folded(plan):
+        section = _markdown_group(group, code, md, names)
         cost = sum(len(line) + 1 for line in section)
         if size + cost > MARKDOWN_BUDGET:
             out.append(
@@ -129,9 +197,9 @@ def markdown(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
-def _markdown_group(group: Group, code: Any, md: Any) -> list[str]:
+def _markdown_group(group: Group, code: Any, md: Any, names: list[str]) -> list[str]:
     disruptive = sum(c.disruptive for c in group.changes)
-    title = f"#### {code(group.name)}"
+    title = f"#### {code(group.name) if len(names) == 1 else _clusters_title(names, code)}"
     title += {ADDED: " joins the mesh", REMOVED: " leaves the mesh"}.get(group.status, "")
     if disruptive:
         title += f" (\u26a0\ufe0f {disruptive} disruptive)"
