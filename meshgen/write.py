@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from meshgen.textdiff import unified_diff
 
@@ -774,7 +775,8 @@ class _Transaction:
             _remove_temps(self.dirs, stale)
             self._change(files)
             self.at = MANIFEST_NAME
-            _sync_filesystem(self.root)  # the changes are durable before the manifest says so
+            # The renames are durable before the manifest says the output is complete.
+            _flush_directories(self.dirs, self.changed_dirs())
             _replace(self.dirs, MANIFEST_NAME, final)
         except OSError as exc:
             conflict = _io_conflict(self.at, exc)
@@ -804,7 +806,7 @@ class _Transaction:
             self.at = rel
             self._make_parents(rel)
             self.temps[rel] = _write_temp(self.dirs, files[rel], keep_mode_of=rel)
-        _sync_filesystem(self.root)  # the contents are durable before any rename
+        _flush_contents(self.dirs, list(self.temps.values()))  # durable before any rename
         for rel in plan.written:
             self._put(rel)
         blocking = set(plan.blocking)
@@ -817,6 +819,13 @@ class _Transaction:
             self._move_aside(rel)
         for rel in plan.emptied:
             self._remove_if_empty(rel)
+
+    def changed_dirs(self) -> list[str]:
+        """Every directory whose entries this build changed (the root holds the temps)."""
+        plan = self.plan
+        changed = {"", *(_split(rel)[0] for rel in (*plan.written, *plan.pruned))}
+        changed |= {_split(rel)[0] for rel in plan.emptied}
+        return sorted(d for d in changed if d not in plan.emptied)
 
     def _make_parents(self, rel: str) -> None:
         parts = rel.split("/")[:-1]
@@ -963,6 +972,7 @@ def _write_temp(dirs: _Dirs, data: bytes, *, keep_mode_of: str | None = None) ->
             view = view[os.write(fd, view) :]
         if mode is not None:
             os.fchmod(fd, mode)  # a mode the user set, whatever the umask
+        _writeout(fd, wait=False)
     except BaseException:
         os.close(fd)
         with suppress(OSError):
@@ -1028,16 +1038,57 @@ def _remove_temp(dirs: _Dirs, rel: str) -> None:
             continue
 
 
-def _sync_filesystem(path: Path) -> None:
-    """Make everything written durable with one syncfs(2) for the file system instead of an
-    fsync per file and directory (20,000 of them at 100 clusters)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        if syncfs is None or syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
+# Durability as git's core.fsyncMethod=batch (https://git-scm.com/docs/git-config#Documentation/git-config.txt-corefsyncMethod):
+# each file's own pages are written out as it is written, then one full fsync flushes the
+# device cache; directories get an fsync each for their entries. Unlike syncfs(2), nothing
+# waits for other processes' dirty pages (a build beside a 3 GB `dd` took 2.8x as long).
+_SYNC_FILE_RANGE_WAIT_BEFORE, _SYNC_FILE_RANGE_WRITE, _SYNC_FILE_RANGE_WAIT_AFTER = 1, 2, 4
+_sync_file_range: Any = None
+
+
+def _writeout(fd: int, *, wait: bool) -> None:
+    """Start writing the file's dirty pages to the device (and with `wait`, wait for them).
+    Without sync_file_range(2) (not Linux), `wait` is an fsync of the file."""
+    global _sync_file_range
+    if _sync_file_range is None:
+        found: Any = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
+        if found is not None:
+            found.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+        _sync_file_range = found if found is not None else False
+    flags = _SYNC_FILE_RANGE_WRITE
+    if wait:
+        flags |= _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WAIT_AFTER
+    if _sync_file_range and _sync_file_range(fd, 0, 0, flags) == 0:
+        return
+    code = ctypes.get_errno() if _sync_file_range else errno.ENOSYS
+    if code not in (errno.ENOSYS, errno.EINVAL, errno.ESPIPE, errno.EOPNOTSUPP):
+        raise OSError(code, os.strerror(code))
+    if wait:  # a file system (or a system) without it: the file's own fsync
+        os.fsync(fd)
+
+
+def _flush_contents(dirs: _Dirs, temps: list[str]) -> None:
+    """The temporary files' contents on the device before any of them is renamed: wait for
+    each one's write-out, then fsync the last (a journal commit and a device cache flush)."""
+    root_fd = dirs.fd("")
+    for i, temp in enumerate(temps):
+        fd = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=root_fd)
+        try:
+            _writeout(fd, wait=True)
+            if i == len(temps) - 1:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _flush_directories(dirs: _Dirs, directories: list[str]) -> None:
+    """Every changed directory's entries (the renames) on the device."""
+    for directory in directories:
+        try:
+            fd = dirs.fd(directory)
+        except FileNotFoundError:
+            continue  # removed since (an owned directory that became a file)
+        os.fsync(fd)
 
 
 # --- read-only comparisons (--check, --diff) -------------------------------------------------

@@ -4,7 +4,7 @@ tree must come out exactly as it was (exit 1, MG907) with nothing left behind; t
 build, unfailed, must converge. The same with kill -9 at the Nth call.
 
 The calls counted are every `os` function the writer uses to change or read the tree (open,
-write, rename, link, unlink, mkdir, rmdir, fsync, fchmod) and its syncfs. The failing errno
+write, rename, link, unlink, mkdir, rmdir, fsync, fchmod) and its sync_file_range. The failing errno
 cycles through ENOSPC, EIO, EACCES and EROFS with N."""
 
 from __future__ import annotations
@@ -65,13 +65,14 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
     for name in COUNTED:
         setattr(proxy, name, _counted(counter, name, getattr(os, name)))
     monkeypatch.setattr(write, "os", proxy)
-    real_sync = write._sync_filesystem
+    # The durability barriers' own calls go through the proxy; sync_file_range counts too.
+    real_writeout = write._writeout
 
-    def sync(path: Path) -> None:
-        counter.hit("syncfs", ())
-        real_sync(path)
+    def writeout(fd: int, *, wait: bool) -> None:
+        counter.hit("sync_file_range", ())
+        real_writeout(fd, wait=wait)
 
-    monkeypatch.setattr(write, "_sync_filesystem", sync)
+    monkeypatch.setattr(write, "_writeout", writeout)
     return counter
 
 

@@ -173,16 +173,16 @@ def test_directories_are_never_recreated(out: Path) -> None:
 
 def test_file_created_during_a_build_survives(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_output(out, FILES)
-    real = write._sync_filesystem
+    real = write._flush_contents
 
-    def user_saves_files(path: Path) -> None:
+    def user_saves_files(dirs: object, temps: list[str]) -> None:
         (out / "cluster1" / "notes.md").write_bytes(b"mine\n")
         # An editor's atomic save of an owned file, mid-build.
         (out / "cluster2" / "tmp~").write_bytes(b"resources: [edited]\n")
         os.replace(out / "cluster2" / "tmp~", out / "cluster2" / "kustomization.yaml")
-        real(path)
+        real(dirs, temps)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(write, "_sync_filesystem", user_saves_files)
+    monkeypatch.setattr(write, "_flush_contents", user_saves_files)
     with pytest.raises(OutputConflict) as exc:
         write_output(out, V2)
     monkeypatch.undo()
@@ -203,13 +203,13 @@ def test_stale_temporary_files_are_removed_and_names_are_random(
     stale = out / "cluster1" / f"{TEMP_PREFIX}0123456789abcdef"
     stale.write_bytes(b"half")
     syncs: list[list[str]] = []
-    real = write._sync_filesystem
+    real = write._flush_contents
 
-    def look(path: Path) -> None:
+    def look(dirs: object, temps: list[str]) -> None:
         syncs.append([p.name for p in out.rglob(f"{TEMP_PREFIX}*")])
-        real(path)
+        real(dirs, temps)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(write, "_sync_filesystem", look)
+    monkeypatch.setattr(write, "_flush_contents", look)
     write_output(out, V2)
     assert not stale.exists()
     # At the first sync every new content is in a temporary file, all in the root directory.
