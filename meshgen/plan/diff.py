@@ -65,17 +65,20 @@ def _c_loader() -> Any:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def objects(rel: str, data: bytes, parsed: dict[bytes, list[Any]] | None = None) -> list[Obj]:
+def objects(rel: str, data: bytes, parsed: dict[Any, Any] | None = None) -> list[Obj]:
     """The objects of one output file, in document order. `parsed` caches documents by their
     text: a rule written into every cluster is parsed once, not once per cluster."""
     if parsed is not None and not rel.endswith(VALUES_SUFFIX):
-        docs = parsed.get(data)
-        if docs is None:
+        # Each document with its key; a key that names the file (no name, not a mapping) is
+        # made anew for each file.
+        known: list[tuple[Any, Key | None]] | None = parsed.get(data)
+        if known is None:
             try:
-                docs = parsed[data] = load_documents(data)
+                docs = load_documents(data)
             except ValueError:
                 return [Obj(("", NOT_YAML, "", rel), rel, data.decode("utf-8", errors="replace"))]
-        return [Obj(_key(doc, rel), rel, doc) for doc in docs]
+            known = parsed[data] = [(doc, _file_free_key(doc, rel)) for doc in docs]
+        return [Obj(_key(doc, rel) if key is None else key, rel, doc) for doc, key in known]
     if rel.endswith(VALUES_SUFFIX):
         stem = rel.rsplit("/", 1)[-1][: -len(VALUES_SUFFIX)]
         try:
@@ -92,6 +95,11 @@ def objects(rel: str, data: bytes, parsed: dict[bytes, list[Any]] | None = None)
     for doc in docs:
         out.append(Obj(_key(doc, rel), rel, doc))
     return out
+
+
+def _file_free_key(doc: Any, rel: str) -> Key | None:
+    key = _key(doc, rel)
+    return None if key[3] == rel else key
 
 
 def _key(doc: Any, rel: str) -> Key:
