@@ -484,3 +484,19 @@ def test_missing_tools_are_reported_not_fatal(tmp_path: Path) -> None:
     assert cell["kustomize build (largest unit)"] == (
         f"n/a (tool missing: {tmp_path / 'kustomize'})"
     )
+
+
+def test_plan_benchmark_changes_one_service_or_every_route() -> None:
+    from benchmarks.generate import make_spec
+    from benchmarks.plans import goal_lines, variants
+
+    text = make_spec(2, 10)
+    changed = variants(text)
+    assert changed["one service"].count("weight: 70}") == 1
+    assert changed["mesh-wide"].count("weight: 80}") == text.count("weight: 90}") > 1
+    run = {"code": 0, "wall": 1.0, "rss": 100.0}
+    row = {"size": "2x10", "build": run, "changes": {"mesh-wide": {"plan": {**run, "wall": 1.6}}}}
+    assert goal_lines(row) == [
+        "plan at 2x10, mesh-wide: 1.60 s (1.6x the build's 1.00 s), 100 MB (1.0x): "
+        "within 1.5x: open"
+    ]
