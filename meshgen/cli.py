@@ -344,13 +344,13 @@ def _check_or_diff(
 ) -> None:
     from meshgen import write
 
-    # A file meshgen did not write is a conflict; a hand edit of its own files is drift.
-    write.plan_write(output, files, force=True)
+    # One read of the output: a file meshgen did not write is a conflict (OutputConflict), a
+    # hand edit of its own files is drift.
+    drift = write.check_output(output, files)
     if diff:
         # Keep stdout parseable when it carries JSON or annotations.
         stream = sys.stdout if fmt is Format.text else sys.stderr
-        stream.write(write.diff_output(output, files))
-    drift = write.check_output(output, files)
+        stream.write(write.diff_output(output, files, drift))
     if drift.interrupted:
         _say(f"{output}: an interrupted build left it incomplete")
     written_by = write.manifest_identity(output).get("meshgen")

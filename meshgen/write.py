@@ -944,14 +944,11 @@ def _link_new(src_dir_fd: int, temp: str, dst_dir_fd: int, name: str) -> bool:
 
 
 def _relative(root: Path, exc: OSError) -> str:
-    for name in (exc.filename, exc.filename2):
-        if isinstance(name, str) and name:
-            if not os.path.isabs(name):
-                return "." if name.startswith(TEMP_PREFIX) else name
-            try:
-                return Path(name).relative_to(root).as_posix() or "."
-            except ValueError:
-                continue
+    """The path below the root a planning read failed on (reads there name absolute paths)."""
+    name = exc.filename
+    if isinstance(name, str | os.PathLike):
+        with suppress(ValueError):
+            return Path(name).relative_to(root).as_posix() or "."
     return "."
 
 
@@ -1135,10 +1132,11 @@ def manifest_identity(out_dir: Path) -> dict[str, str]:
     }
 
 
-def diff_output(out_dir: Path, files: Mapping[str, bytes]) -> str:
-    """Unified diff from the disk to `files` (a/ = on disk, b/ = generated). Never writes."""
+def diff_output(out_dir: Path, files: Mapping[str, bytes], drift: Drift | None = None) -> str:
+    """Unified diff from the disk to `files` (a/ = on disk, b/ = generated), for the `drift`
+    check_output found (read again if not given). Never writes."""
     root = _abs(out_dir)
-    drift = check_output(root, files)
+    drift = drift if drift is not None else check_output(root, files)
     chunks: list[str] = []
     for rel in sorted({*drift.changed, *drift.missing, *drift.stale}):
         st = _lstat(root, rel)
