@@ -74,6 +74,9 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
     # Documents by their text (and field changes by their pair of documents), shared across
     # clusters.
     parsed: dict[Any, Any] = {}
+    # A group's changes by what it touches, relative to its directory: the clusters a mesh-wide
+    # change touches alike share one list of Change objects (5,000 objects, not 500,000).
+    shared: dict[tuple[Any, ...], list[Change]] = {}
 
     def group(name: str) -> Group:
         if name not in groups:
@@ -99,7 +102,7 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
         if g.status != CHANGED:
             verb = "joins" if g.status == ADDED else "leaves"
             g.changes.append(Change(g.status, CLUSTER, name, summary=f"cluster {verb} the mesh"))
-        g.changes.extend(_object_changes(name, rels, old_bytes, new_files, parsed))
+        g.changes.extend(_group_changes(g, rels, old_bytes, new_files, parsed, shared))
 
     revisioned = _revisioned(new_files.keys() | old.paths)
     for name, before in old_cidrs.items():
@@ -122,20 +125,25 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
     # A change written into every cluster is one classification: documents parsed from the
     # same text are the same objects, so their identities name the change.
     memo: dict[tuple[Any, ...], list[str]] = {}
+    # A Change shared by groups is shared only by groups of one kind and status.
+    done: set[int] = set()
 
-    def reasons(change: Change, kind: str) -> list[str]:
+    def classify_once(change: Change, kind: str) -> None:
+        if id(change) in done:
+            return
+        done.add(id(change))
         key = (change.action, change.kind, change.name, id(change.old), id(change.new), kind)
         found = memo.get(key)
         if found is None:
             found = memo[key] = classify(change, kind, leaving)
-        return list(found)
+        change.reasons = list(found)
 
     for g in groups.values():
         if g.status == CHANGED:
             for change in g.changes:
-                change.reasons = reasons(change, g.kind)
+                classify_once(change, g.kind)
         elif g.status == REMOVED:
-            g.changes[0].reasons = reasons(g.changes[0], g.kind)
+            classify_once(g.changes[0], g.kind)
         # Disruptive first, each kind of change in apply order.
         g.changes.sort(key=lambda c: not c.disruptive)
 
@@ -182,22 +190,49 @@ def _chunks(rel: str, data: bytes) -> list[bytes]:
     return [p if i == len(parts) - 1 else p + b"\n" for i, p in enumerate(parts)]
 
 
-def _object_changes(
-    group: str,
+def _group_changes(
+    group: Group,
     rels: list[str],
     old_bytes: Mapping[str, bytes],
     new_files: Mapping[str, bytes],
     parsed: dict[Any, Any],
+    shared: dict[tuple[Any, ...], list[Change]],
+) -> list[Change]:
+    """The object changes of a group directory, with files relative to it; computed once for
+    all the groups that touch the same files the same way (and list their resources alike)."""
+    prefix = f"{group.name}/"
+    old = {rel[len(prefix) :]: old_bytes[rel] for rel in rels if rel in old_bytes}
+    new = {rel[len(prefix) :]: new_files[rel] for rel in rels if rel in new_files}
+    kustomization = new_files.get(prefix + KUSTOMIZATION) or old_bytes.get(prefix + KUSTOMIZATION)
+    signature = (
+        group.kind,
+        group.status,
+        kustomization,
+        tuple((rel, old.get(rel), new.get(rel)) for rel in (r[len(prefix) :] for r in rels)),
+    )
+    found = shared.get(signature)
+    if found is None:
+        files = [rel[len(prefix) :] for rel in rels]
+        found = shared[signature] = _object_changes(files, old, new, parsed, kustomization)
+    return found
+
+
+def _object_changes(
+    files: list[str],
+    old_bytes: Mapping[str, bytes],
+    new_files: Mapping[str, bytes],
+    parsed: dict[Any, Any],
+    kustomization: bytes | None,
 ) -> list[Change]:
     old_chunks = [
         (rel, i, c)
-        for rel in rels
+        for rel in files
         if rel in old_bytes
         for i, c in enumerate(_chunks(rel, old_bytes[rel]))
     ]
     new_chunks = [
         (rel, i, c)
-        for rel in rels
+        for rel in files
         if rel in new_files
         for i, c in enumerate(_chunks(rel, new_files[rel]))
     ]
@@ -205,7 +240,7 @@ def _object_changes(
     common = Counter(c for _, _, c in old_chunks) & Counter(c for _, _, c in new_chunks)
     before = _parse(old_chunks, Counter(common), parsed)
     after = _parse(new_chunks, Counter(common), parsed)
-    order = _file_order(group, new_files, old_bytes)
+    order = _file_order(kustomization)
     changes: list[tuple[tuple[Any, ...], Change]] = []
     for key in [*before, *(k for k in after if k not in before)]:
         o, n = before.get(key), after.get(key)
@@ -267,7 +302,7 @@ CLIENT_SERVICE_NOTE = (
 
 
 def _added_note(kind: str, file: str) -> str:
-    if kind == "Service" and file.endswith(f"/{CLIENT_SERVICES_FILE}"):
+    if kind == "Service" and file.rpartition("/")[2] == CLIENT_SERVICES_FILE:
         return CLIENT_SERVICE_NOTE
     return ""
 
@@ -287,24 +322,22 @@ def _parse(
     return out
 
 
-def _file_order(group: str, new_files: Mapping[str, bytes], old_bytes: Mapping[str, bytes]) -> Any:
-    """Apply order of a group's files: its kustomization.yaml, the resources it lists in
-    order, the traffic units in name order, then the files no kustomization lists."""
-    rel = f"{group}/{KUSTOMIZATION}"
+def _file_order(kustomization: bytes | None) -> Any:
+    """Apply order of a group's files (relative to it): its kustomization.yaml, the resources
+    it lists in order, the traffic units in name order, then the files no kustomization lists."""
     resources: list[str] = []
-    data = new_files.get(rel) or old_bytes.get(rel)
-    if data is not None:
+    if kustomization is not None:
         try:
-            docs = load_documents(data)
+            docs = load_documents(kustomization)
             listed = docs[0].get("resources", []) if docs and isinstance(docs[0], dict) else []
             resources = [r for r in listed if isinstance(r, str)]
         except ValueError:
             pass
-    rank = {f"{group}/{r}": i for i, r in enumerate(resources)}
-    traffic = f"{group}/{TRAFFIC_DIR}/"
+    rank = {r: i for i, r in enumerate(resources)}
+    traffic = f"{TRAFFIC_DIR}/"
 
     def order(path: str) -> tuple[int, int, str, int, str]:
-        if path == rel:
+        if path == KUSTOMIZATION:
             return (0, 0, "", 0, "")
         if path in rank:
             return (1, rank[path], "", 0, "")

@@ -65,36 +65,47 @@ def counts_text(plan: Plan) -> str:
 # --- folding: clusters with the same changes are shown once -------------------------------------
 
 
-def _signature(group: Group, lines: dict[int, str]) -> tuple[Any, ...] | None:
+def _signature(group: Group, memo: _Memo) -> tuple[Any, ...] | None:
     """What a cluster's changes look like without its name; None for what never folds."""
     if group.kind != "cluster" or group.status != CHANGED:
         return None
-    prefix = f"{group.name}/"
-    out = []
-    for c in group.changes:
-        file = c.file[len(prefix) :] if c.file.startswith(prefix) else c.file
-        fields = tuple(_cached_line(f, lines) for f in c.fields)
-        out.append((c.action, c.kind, c.name, c.namespace, file, c.summary, *c.reasons, fields))
-    return tuple(out)
+    return tuple(memo.change(c) for c in group.changes)
 
 
-def _cached_line(f: FieldChange, lines: dict[int, str]) -> str:
-    # A change written into every cluster shares its FieldChange objects (plan/assemble.py).
-    found = lines.get(id(f))
-    if found is None:
-        found = lines[id(f)] = _field_line(f)
-    return found
+class _Memo:
+    """Each distinct change as a small number. A change written into every cluster is one
+    Change object (plan/assemble.py), and its FieldChange objects are shared too."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, int] = {}
+        self._by_content: dict[tuple[Any, ...], int] = {}
+        self._lines: dict[int, str] = {}
+
+    def change(self, c: Change) -> int:
+        found = self._by_id.get(id(c))
+        if found is None:
+            fields = tuple(self._line(f) for f in c.fields)
+            content = (c.action, c.kind, c.name, c.namespace, c.file, c.summary, *c.reasons, fields)
+            found = self._by_content.setdefault(content, len(self._by_content))
+            self._by_id[id(c)] = found
+        return found
+
+    def _line(self, f: FieldChange) -> str:
+        found = self._lines.get(id(f))
+        if found is None:
+            found = self._lines[id(f)] = _field_line(f)
+        return found
 
 
 def folded(plan: Plan) -> list[tuple[Group, list[str]]]:
     """Each group to show, with the clusters it stands for: clusters whose changes are the
     same (a mesh-wide change writes the same rules into each) are shown once, at the place
     of the first of them."""
-    lines: dict[int, str] = {}
+    memo = _Memo()
     first: dict[tuple[Any, ...], list[str]] = {}
     out: list[tuple[Group, list[str]]] = []
     for group in plan.groups:
-        signature = _signature(group, lines)
+        signature = _signature(group, memo)
         if signature is None:
             out.append((group, [group.name]))
         elif signature in first:
@@ -140,10 +151,9 @@ def text(plan: Plan, *, color: bool = False) -> str:
 
 def _file_of(change: Change, group: Group, names: list[str]) -> str:
     """The change's file; in a folded section, with `<cluster>` for the cluster's name."""
-    prefix = f"{group.name}/"
-    if len(names) > 1 and change.file.startswith(prefix):
-        return "<cluster>/" + change.file[len(prefix) :]
-    return change.file
+    if len(names) > 1:
+        return "<cluster>/" + change.file
+    return group.path(change)
 
 
 def _group_title(group: Group) -> str:
@@ -243,7 +253,7 @@ def as_json(plan: Plan) -> str:
                 "name": g.name,
                 "kind": g.kind,
                 "status": g.status,
-                "changes": [_change_json(c) for c in g.changes],
+                "changes": [_change_json(c, g) for c in g.changes],
             }
             for g in plan.groups
         ],
@@ -251,14 +261,14 @@ def as_json(plan: Plan) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def _change_json(change: Change) -> dict[str, Any]:
+def _change_json(change: Change, group: Group) -> dict[str, Any]:
     return {
         "action": change.action,
         "apiGroup": change.api_group,
         "kind": change.kind,
         "namespace": change.namespace,
         "name": change.name,
-        "file": change.file,
+        "file": group.path(change),
         "summary": change.summary,
         "fields": [_field_json(f) for f in change.fields],
         "disruptive": change.disruptive,

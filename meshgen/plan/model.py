@@ -54,7 +54,9 @@ class Change:
     name: str
     namespace: str = ""
     api_group: str = ""
-    file: str = ""  # the output file it is in (the new one when it moved)
+    # The file it is in (the new one when it moved), relative to its group's directory:
+    # clusters that change alike share their Change objects. Group.path gives the full path.
+    file: str = ""
     fields: list[FieldChange] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # why it is disruptive; none: it is not
     old: object = MISSING  # the parsed object, for the classification
@@ -74,6 +76,12 @@ class Group:
     kind: str  # "cluster", "remote-secrets", "gitops", "runbook"
     status: str = CHANGED  # a cluster: ADDED (joins), REMOVED (leaves) or CHANGED
     changes: list[Change] = field(default_factory=list)
+
+    def path(self, change: Change) -> str:
+        """The change's file relative to the output directory."""
+        if self.kind == "runbook" or not change.file:
+            return change.file
+        return f"{self.name}/{change.file}"
 
 
 @dataclass
