@@ -350,7 +350,8 @@ def _check_or_diff(
     if diff:
         # Keep stdout parseable when it carries JSON or annotations.
         stream = sys.stdout if fmt is Format.text else sys.stderr
-        stream.write(write.diff_output(output, files, drift))
+        for chunk in write.diff_chunks(output, files, drift):
+            stream.write(chunk)
     if drift.interrupted:
         _say(f"{output}: an interrupted build left it incomplete")
     written_by = write.manifest_identity(output).get("meshgen")

@@ -559,11 +559,15 @@ def read_output(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, bytes]:
         _, plan = _read_plan(root, files, force=False)
         present = [rel for rel in (*plan.written, *plan.pruned) if rel in plan.current]
         out = {rel: files[rel] for rel in plan.unchanged}
+        # Equal contents are kept once: a mesh-wide change leaves the same old rules in every
+        # cluster (100 clusters, 368 MB read, 4 MB distinct), and a build emits them once too.
+        distinct: dict[bytes, bytes] = {}
         dirs = _Dirs(root)
         rel = "."
         try:
             for rel in present:
-                out[rel] = dirs.read(rel)
+                data = dirs.read(rel)
+                out[rel] = distinct.setdefault(data, data)
         except OSError as exc:
             raise _io_conflict(rel, exc, reading=True) from None
         finally:
@@ -1135,23 +1139,40 @@ def manifest_identity(out_dir: Path) -> dict[str, str]:
 def diff_output(out_dir: Path, files: Mapping[str, bytes], drift: Drift | None = None) -> str:
     """Unified diff from the disk to `files` (a/ = on disk, b/ = generated), for the `drift`
     check_output found (read again if not given). Never writes."""
+    return "".join(diff_chunks(out_dir, files, drift))
+
+
+def diff_chunks(
+    out_dir: Path, files: Mapping[str, bytes], drift: Drift | None = None
+) -> Iterator[str]:
+    """diff_output one file at a time, so that a diff of every file is written as it is made
+    and never held whole. A pair of contents seen before (the same rules in every cluster of
+    a mesh-wide change) is diffed once; only the file names in its header differ."""
     root = _abs(out_dir)
     drift = drift if drift is not None else check_output(root, files)
-    chunks: list[str] = []
+    hunks: dict[tuple[bytes, bytes], str] = {}
     for rel in sorted({*drift.changed, *drift.missing, *drift.stale}):
         st = _lstat(root, rel)
         old = b""
         if st is not None and stat.S_ISREG(st.st_mode):
             old = _read(root / rel, FILE_MAX_BYTES)
         new = files.get(rel, b"")
-        lines = unified_diff(
-            old.decode("utf-8", errors="replace").splitlines(keepends=True),
-            new.decode("utf-8", errors="replace").splitlines(keepends=True),
-            fromfile=f"a/{rel}",
-            tofile=f"b/{rel}",
-        )
-        chunks.extend(line if line.endswith("\n") else line + "\n" for line in lines)
-    return "".join(chunks)
+        body = hunks.get((old, new))
+        if body is None:
+            lines = list(
+                unified_diff(
+                    old.decode("utf-8", errors="replace").splitlines(keepends=True),
+                    new.decode("utf-8", errors="replace").splitlines(keepends=True),
+                    fromfile="a",
+                    tofile="b",
+                )
+            )
+            # Without its two header lines: they name the file.
+            body = hunks[(old, new)] = "".join(
+                line if line.endswith("\n") else line + "\n" for line in lines[2:]
+            )
+        if body:
+            yield f"--- a/{rel}\n+++ b/{rel}\n{body}"
 
 
 # --- single files (meshgen schema -o, meshgen init) ------------------------------------------

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -311,3 +312,54 @@ def test_unsafe_paths_rejected(out: Path, rel: str) -> None:
 def test_file_and_directory_clash_rejected(out: Path) -> None:
     with pytest.raises(ValueError, match="both a file and a directory"):
         plan_write(out, {"a.yaml": b"", "a.yaml/b.yaml": b""})
+
+
+def test_a_diff_repeated_across_clusters_is_made_once_and_names_each_file(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same old and new contents in many clusters (a mesh-wide change) are diffed once;
+    each file still gets its own header, and the whole is what difflib says file by file."""
+    import difflib
+
+    from meshgen import textdiff
+
+    rules = "".join(f"---\nkind: VirtualService\nname: s{i}\nweight: 90\n" for i in range(5))
+    files = {f"c{n}/rules.yaml": rules.encode() for n in range(6)}
+    write_output(out, files)
+    wide = {rel: data.replace(b"weight: 90", b"weight: 80") for rel, data in files.items()}
+    calls: list[int] = []
+    real = textdiff.unified_diff
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("meshgen.write.unified_diff", counted)
+    text = diff_output(out, wide)
+    assert len(calls) == 1
+    expected = "".join(
+        "".join(
+            difflib.unified_diff(
+                files[rel].decode().splitlines(keepends=True),
+                wide[rel].decode().splitlines(keepends=True),
+                f"a/{rel}",
+                f"b/{rel}",
+            )
+        )
+        for rel in sorted(files)
+    )
+    assert text == expected
+    assert text.count("--- a/c5/rules.yaml\n+++ b/c5/rules.yaml\n") == 1
+
+
+def test_plan_reads_equal_contents_into_one_object(out: Path) -> None:
+    """A mesh-wide change leaves the same old rules in every cluster: read once into memory,
+    not once per cluster (issue 20: 368 MB read for 4 MB of distinct content)."""
+    from meshgen.write import read_output
+
+    files = {f"c{n}/rules.yaml": b"weight: 90\n" for n in range(4)}
+    write_output(out, files)
+    wide = dict.fromkeys(files, b"weight: 80\n")
+    old = read_output(out, wide)
+    assert [old[rel] for rel in files] == [b"weight: 90\n"] * 4
+    assert len({id(old[rel]) for rel in files}) == 1
