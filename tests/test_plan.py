@@ -524,3 +524,27 @@ def test_clusters_with_other_resources_are_assembled_apart(tmp_path: Path) -> No
     order = {g.name: [c.name for c in g.changes] for g in plan.groups}
     assert order == {"east": ["a", "b"], "west": ["b", "a"]}
     assert [names for _, names in formats.folded(plan)] == [["east"], ["west"]]
+
+
+def test_a_mesh_wide_markdown_plan_fits_a_pull_request_comment() -> None:
+    """100 clusters x 5,000 changed routes (issue 20): one folded section, under GitHub's
+    65,536 characters per comment, pointing at the JSON for the rest."""
+    changes = [
+        Change(
+            "changed",
+            "VirtualService",
+            f"svc{i}",
+            f"ns{i % 100}",
+            "networking.istio.io",
+            f"traffic/ns{i % 100}/rules.yaml",
+            fields=[FieldChange(("spec", "http", 0, "route", 0, "weight"), 90, 80)],
+        )
+        for i in range(5000)
+    ]
+    groups = [Group(f"c{n}", "cluster", changes=list(changes)) for n in range(100)]
+    plan = Plan(groups, "out")
+    markdown = formats.markdown(plan)
+    assert len(markdown) <= 65_536
+    assert "(100 clusters, the same changes in each)" in markdown
+    assert "and 4950 more changes (`meshgen plan --format json` lists every one)" in markdown
+    assert formats.text(plan).count("VirtualService ns0/svc0 ") == 1

@@ -234,7 +234,10 @@ def _markdown_group(group: Group, code: Any, md: Any, names: list[str]) -> list[
         if len(change.fields) > MAX_FIELDS:
             lines.append(f"  - \u2026 and {len(change.fields) - MAX_FIELDS} more fields")
     if len(shown) < len(group.changes):
-        lines.append(f"- \u2026 and {len(group.changes) - len(shown)} more changes")
+        lines.append(
+            f"- \u2026 and {len(group.changes) - len(shown)} more changes "
+            "(`meshgen plan --format json` lists every one)"
+        )
     lines.append("")
     return lines
 
