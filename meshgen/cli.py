@@ -191,7 +191,7 @@ def build(
 
     from meshgen import write
 
-    identity = {"meshgen": __version__, "spec": result.spec_sha256}
+    identity = result.record()
     try:
         if check or diff:
             _check_or_diff(spec, output, result.files, diff=diff, fmt=fmt, quiet=quiet)

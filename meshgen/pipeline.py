@@ -23,6 +23,17 @@ class Compiled:
     def ok(self) -> bool:
         return not has_errors(self.diagnostics)
 
+    def record(self) -> dict[str, object]:
+        """What the output manifest records of the build besides its files: meshgen's version,
+        the spec's hash and each cluster's facts (meshgen/facts.py, what a plan compares)."""
+        from meshgen import __version__
+        from meshgen.facts import CLUSTERS, cluster_facts, recorded
+
+        out: dict[str, object] = {"meshgen": __version__, "spec": self.spec_sha256}
+        if self.mesh is not None:
+            out[CLUSTERS] = recorded(cluster_facts(self.mesh))
+        return out
+
 
 def _printable(name: str) -> str:
     """Escape what must not reach a terminal or a generated header: newlines, control

@@ -293,10 +293,11 @@ def _manifest_bytes(
     pending: Mapping[str, str] | None = None,
     holder: str | None = None,
     dirs: Iterable[str] = (),
-    identity: Mapping[str, str] | None = None,
+    identity: Mapping[str, object] | None = None,
 ) -> bytes:
     doc: dict[str, object] = {"generator": "meshgen", "version": 2, "files": dict(files)}
-    # {"meshgen": <version>, "spec": <sha256 of the spec's bytes>}: deterministic per spec.
+    # {"meshgen": <version>, "spec": <sha256 of the spec's bytes>, "clusters": the facts a
+    # plan compares (meshgen/facts.py)}: deterministic per spec.
     doc.update(identity or {})
     if pending is not None:
         doc.update(state="in-progress", pending=dict(pending), holder=holder, dirs=sorted(dirs))
@@ -546,17 +547,18 @@ def plan_write(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False
     return WritePlan(tuple(plan.written), tuple(plan.unchanged), tuple(plan.pruned))
 
 
-def read_output(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, bytes]:
-    """The content of every file meshgen owns in out_dir (`meshgen plan`'s old side), read
-    under the shared lock; refuses (OutputConflict) exactly what a build of `files` refuses.
+def read_output(out_dir: Path, files: Mapping[str, bytes]) -> tuple[dict[str, bytes], bytes | None]:
+    """The content of every file meshgen owns in out_dir (`meshgen plan`'s old side), and the
+    manifest's bytes (None without one), read under the shared lock; refuses (OutputConflict)
+    exactly what a build of `files` refuses.
     Each file is read through directory descriptors opened without following symlinks and is
     at most FILE_MAX_BYTES, so memory stays bounded whatever the directory holds."""
     root = _abs(out_dir)
     _validate(files)
     if not _root_usable(root, create=False):
-        return {}
+        return {}, None
     with _locked(root, fcntl.LOCK_SH):
-        _, plan = _read_plan(root, files, force=False)
+        manifest, plan = _read_plan(root, files, force=False)
         present = [rel for rel in (*plan.written, *plan.pruned) if rel in plan.current]
         out = {rel: files[rel] for rel in plan.unchanged}
         # Equal contents are kept once: a mesh-wide change leaves the same old rules in every
@@ -572,7 +574,7 @@ def read_output(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, bytes]:
             raise _io_conflict(rel, exc, reading=True) from None
         finally:
             dirs.close()
-    return out
+    return out, manifest.raw
 
 
 def _raise_problems(plan: _Plan) -> None:
@@ -683,7 +685,7 @@ def write_output(
     files: Mapping[str, bytes],
     *,
     force: bool = False,
-    identity: Mapping[str, str] | None = None,
+    identity: Mapping[str, object] | None = None,
 ) -> WritePlan:
     """Make out_dir hold exactly `files` plus the user's own entries. Raises OutputConflict;
     after MG907 the directory is as it was before the build."""
@@ -706,7 +708,7 @@ def _write_locked(
     files: Mapping[str, bytes],
     *,
     force: bool,
-    identity: Mapping[str, str] | None = None,
+    identity: Mapping[str, object] | None = None,
 ) -> WritePlan:
     manifest, plan = _read_plan(root, files, force=force)
     digests = _digests(files)

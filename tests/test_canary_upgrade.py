@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meshgen.facts import cluster_facts
 from meshgen.pipeline import compile_spec
 from meshgen.plan.assemble import make_plan
 from meshgen.plan.classify import CNI, CONTROL_PLANE
@@ -98,14 +99,12 @@ def test_plan_of_each_step_names_what_it_disrupts_and_nothing_else(
     out = tmp_path / "out"
     first = compile_spec(steps[0], out)
     assert first.files is not None
-    write_output(out, first.files)
+    write_output(out, first.files, identity=first.record())
     for step in steps[1:]:
         result = compile_spec(step, out)
         assert result.files is not None
         assert result.mesh is not None
-        plan = make_plan(
-            result.files, DiskOutput(out, result.files), [c.name for c in result.mesh.spec.clusters]
-        )
+        plan = make_plan(result.files, DiskOutput(out, result.files), cluster_facts(result.mesh))
         found = sorted(
             (group.name, change.kind, change.name, reason)
             for group in plan.groups
@@ -113,4 +112,4 @@ def test_plan_of_each_step_names_what_it_disrupts_and_nothing_else(
             for reason in change.reasons
         )
         assert found == sorted(PLANS[chain][step.stem]), step.stem
-        write_output(out, result.files)
+        write_output(out, result.files, identity=result.record())

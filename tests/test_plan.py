@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from meshgen.facts import ClusterFacts, cluster_facts
 from meshgen.pipeline import compile_spec
 from meshgen.plan import format as formats
 from meshgen.plan.assemble import make_plan
@@ -63,15 +64,14 @@ def base() -> dict[str, Any]:
 def build(spec: Path, out: Path) -> None:
     result = compile_spec(spec, out)
     assert result.files is not None, result.diagnostics
-    write_output(out, result.files)
+    write_output(out, result.files, identity=result.record())
 
 
 def plan_for(spec: Path, out: Path) -> Plan:
     result = compile_spec(spec, out)
     assert result.files is not None, result.diagnostics
     assert result.mesh is not None
-    names = [c.name for c in result.mesh.spec.clusters]
-    return make_plan(result.files, DiskOutput(out, result.files), names)
+    return make_plan(result.files, DiskOutput(out, result.files), cluster_facts(result.mesh))
 
 
 def write_spec(path: Path, data: dict[str, Any]) -> Path:
@@ -520,7 +520,13 @@ def test_clusters_with_other_resources_are_assembled_apart(tmp_path: Path) -> No
     new.update({rel: old[rel] for rel in old if rel.endswith("kustomization.yaml")})
     out = tmp_path / "out"
     write_output(out, old)
-    plan = make_plan(new, DiskOutput(out, new), ["east", "west"])
+    facts: ClusterFacts = {
+        "podCIDR": "",
+        "serviceCIDR": "",
+        "istioVersion": "",
+        "revisioned": False,
+    }
+    plan = make_plan(new, DiskOutput(out, new), dict.fromkeys(("east", "west"), facts))
     order = {g.name: [c.name for c in g.changes] for g in plan.groups}
     assert order == {"east": ["a", "b"], "west": ["b", "a"]}
     assert [names for _, names in formats.folded(plan)] == [["east"], ["west"]]
@@ -548,3 +554,49 @@ def test_a_mesh_wide_markdown_plan_fits_a_pull_request_comment() -> None:
     assert "(100 clusters, the same changes in each)" in markdown
     assert "and 4950 more changes (`meshgen plan --format json` lists every one)" in markdown
     assert formats.text(plan).count("VirtualService ns0/svc0 ") == 1
+
+
+def test_the_manifest_records_what_a_plan_compares_of_each_cluster(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "mesh.yaml", base())
+    assert run_meshgen("build", spec, "-o", tmp_path / "out", "-q").returncode == 0
+    manifest = json.loads((tmp_path / "out" / ".meshgen-manifest.json").read_text())
+    assert [c["name"] for c in manifest["clusters"]] == ["east", "west"]  # spec order
+    assert manifest["clusters"][1] == {
+        "name": "west",
+        "podCIDR": "10.17.0.0/16",
+        "serviceCIDR": "10.117.0.0/20",
+        "istioVersion": base()["spec"]["istio"]["version"],
+        "revisioned": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "facts", [None, {"west": {"podCIDR": "10.17.0.0/16"}}, [{"name": "west", "podCIDR": 7}]]
+)
+def test_an_output_without_facts_is_planned_without_them(tmp_path: Path, facts: Any) -> None:
+    """An output built before manifests recorded cluster facts (or with facts edited into
+    something meshgen never writes): the plan compares the objects, says what it could not
+    compare, and never reads the runbook instead."""
+    spec = write_spec(tmp_path / "mesh.yaml", base())
+    out = tmp_path / "out"
+    build(spec, out)
+    path = out / ".meshgen-manifest.json"
+    manifest = json.loads(path.read_text())
+    if facts is None:
+        del manifest["clusters"]
+    else:
+        manifest["clusters"] = facts
+    path.write_text(json.dumps(manifest))
+    data = base()
+    data["spec"]["clusters"][1]["podCIDR"] = "10.27.0.0/16"
+    north = cluster("north", "10.18.0.0/16", "10.118.0.0/20", platform="kubernetes", region="n")
+    data["spec"]["clusters"].append(north)
+    write_spec(spec, data)
+    proc = run_meshgen("plan", spec, "-o", out, "-f", "json")
+    assert proc.returncode in (0, EXIT_DISRUPTIVE), proc.stderr
+    assert "does not compare them" in proc.stderr
+    doc = json.loads(proc.stdout)
+    # The cluster joining is seen (from the directories); west's new podCIDR is not.
+    clusters = [(g["name"], c["action"]) for g in doc["clusters"] for c in g["changes"]]
+    assert [x for x in clusters if x[0] in ("west", "north") and x[1] != "added"] == []
+    assert next(g for g in doc["clusters"] if g["name"] == "north")["status"] == "added"

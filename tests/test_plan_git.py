@@ -96,3 +96,20 @@ def test_git_problems_are_diagnostics(tmp_path: Path, setup: str, rev: str, mess
     assert "hint:" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_cidr_change_against_a_commit_comes_from_its_manifest(repo: Path) -> None:
+    """The committed manifest records each cluster's CIDRs and Istio version (meshgen/facts.py):
+    a plan against a revision compares them without reading the runbook."""
+    spec = repo / "deploy" / "mesh.yaml"
+    data = yaml.safe_load(spec.read_text())
+    data["spec"]["clusters"][1]["serviceCIDR"] = "10.127.0.0/16"
+    write_spec(spec, data)
+    proc = run_meshgen(
+        "plan", "mesh.yaml", "-o", "out", "--against", "HEAD", "-f", "json", cwd=repo / "deploy"
+    )
+    assert proc.returncode == EXIT_DISRUPTIVE, proc.stderr
+    doc = json.loads(proc.stdout)
+    west = next(g for g in doc["clusters"] if g["name"] == "west")
+    cluster = next(c for c in west["changes"] if c["kind"] == "Cluster")
+    assert [(f["path"], f["new"]) for f in cluster["fields"]] == [("serviceCIDR", "10.127.0.0/16")]

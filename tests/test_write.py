@@ -360,6 +360,6 @@ def test_plan_reads_equal_contents_into_one_object(out: Path) -> None:
     files = {f"c{n}/rules.yaml": b"weight: 90\n" for n in range(4)}
     write_output(out, files)
     wide = dict.fromkeys(files, b"weight: 80\n")
-    old = read_output(out, wide)
+    old, _ = read_output(out, wide)
     assert [old[rel] for rel in files] == [b"weight: 90\n"] * 4
     assert len({id(old[rel]) for rel in files}) == 1

@@ -11,11 +11,20 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from meshgen.facts import ISTIO_VERSION, REVISIONED, ClusterFacts
 from meshgen.layout import CLIENT_SERVICES_FILE, GITOPS_DIR, REMOTE_SECRETS_DIR, TRAFFIC_DIR
 from meshgen.plan.classify import CLUSTER, classify
 from meshgen.plan.diff import VALUES_SUFFIX, Key, Obj, field_changes, load_documents, objects
-from meshgen.plan.model import ADDED, CHANGED, REMOVED, Change, FieldChange, Group, Plan
-from meshgen.plan.runbook import cluster_cidrs
+from meshgen.plan.model import (
+    ADDED,
+    CHANGED,
+    MISSING,
+    REMOVED,
+    Change,
+    FieldChange,
+    Group,
+    Plan,
+)
 
 RUNBOOK = "README.md"
 KUSTOMIZATION = "kustomization.yaml"
@@ -25,6 +34,7 @@ _SEPARATOR = b"\n---\n"
 class OldOutput(Protocol):
     label: str
     paths: frozenset[str]
+    facts: Mapping[str, ClusterFacts] | None  # None: its manifest records none
 
     def differing(self, new: Mapping[str, bytes]) -> set[str]: ...
 
@@ -46,6 +56,7 @@ def _kind_of(group: str) -> str:
 
 
 def _clusters(paths: Collection[str]) -> set[str]:
+    """The cluster directories among `paths`."""
     return {
         rel.split("/", 1)[0]
         for rel in paths
@@ -53,7 +64,11 @@ def _clusters(paths: Collection[str]) -> set[str]:
     }
 
 
-def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Sequence[str]) -> Plan:
+def make_plan(
+    new_files: Mapping[str, bytes], old: OldOutput, facts: Mapping[str, ClusterFacts]
+) -> Plan:
+    """The plan from the output `old` to `new_files`, compiled from a spec whose clusters
+    have `facts` (in spec order)."""
     differing = old.differing(new_files)
     added = new_files.keys() - old.paths
     removed = old.paths - new_files.keys()
@@ -62,13 +77,11 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
     for rel in sorted(differing | added | removed):
         touched.setdefault(_group_of(rel), []).append(rel)
 
-    old_clusters, new_clusters = _clusters(old.paths), _clusters(new_files)
-    old_cidrs = new_cidrs = {}
-    if RUNBOOK in differing:
-        old_cidrs = cluster_cidrs(old_bytes[RUNBOOK])
-        new_cidrs = cluster_cidrs(new_files[RUNBOOK])
-    elif RUNBOOK in removed:
-        old_cidrs = cluster_cidrs(old_bytes[RUNBOOK])
+    # Its clusters as its manifest records them; an output written before manifests recorded
+    # them (meshgen 0.2): its directories.
+    old_clusters = set(old.facts) if old.facts is not None else _clusters(old.paths)
+    new_clusters = set(facts)
+    old_facts = old.facts or {}
 
     groups: dict[str, Group] = {}
     # Documents by their text (and field changes by their pair of documents), shared across
@@ -104,21 +117,8 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
             g.changes.append(Change(g.status, CLUSTER, name, summary=f"cluster {verb} the mesh"))
         g.changes.extend(_group_changes(g, rels, old_bytes, new_files, parsed, shared))
 
-    revisioned = _revisioned(new_files.keys() | old.paths)
-    for name, before in old_cidrs.items():
-        after = new_cidrs.get(name)
-        if name in revisioned and after is not None:
-            # Control planes per revision: their own objects (istiod-<rev> values, tags,
-            # namespace labels) say which control plane moves; the mesh's version is that of
-            # the CRDs and the one istio-cni.
-            before = {_CNI_VERSION if k == "istioVersion" else k: v for k, v in before.items()}
-            after = {_CNI_VERSION if k == "istioVersion" else k: v for k, v in after.items()}
-        if after is not None and after != before:
-            fields = [
-                FieldChange((k,), before[k], after[k]) for k in before if before[k] != after.get(k)
-            ]
-            change = Change(CHANGED, CLUSTER, name, fields=fields, old=before, new=after)
-            group(name).changes.insert(0, change)
+    for name, change in _fact_changes(old_facts, facts):
+        group(name).changes.insert(0, change)
 
     # A cluster joining has nothing to disrupt; one leaving says so once.
     leaving = frozenset(old_clusters - new_clusters)
@@ -148,15 +148,41 @@ def make_plan(new_files: Mapping[str, bytes], old: OldOutput, cluster_order: Seq
         g.changes.sort(key=lambda c: not c.disruptive)
 
     kept = {name: g for name, g in groups.items() if g.changes}
-    return Plan(_ordered(kept, cluster_order, old_cidrs), old.label)
+    return Plan(_ordered(kept, list(facts), old_facts), old.label)
 
 
 _CNI_VERSION = "crdsAndCniVersion"
 
 
-def _revisioned(paths: Collection[str]) -> set[str]:
-    """Clusters with control planes per revision (Helm releases istiod-<rev>)."""
-    return {rel.split("/", 1)[0] for rel in paths if "/istio/helm/istiod-" in rel}
+def _fact_changes(
+    old: Mapping[str, ClusterFacts], new: Mapping[str, ClusterFacts]
+) -> list[tuple[str, Change]]:
+    """A Cluster change for each cluster in both whose recorded facts differ."""
+    out = []
+    for name, recorded in old.items():
+        if name not in new:
+            continue
+        before, after = _shown(recorded, new[name]), _shown(new[name], recorded)
+        if after != before:
+            fields = [
+                FieldChange((k,), before.get(k, MISSING), after.get(k, MISSING))
+                for k in [*before, *(k for k in after if k not in before)]
+                if before.get(k, MISSING) != after.get(k, MISSING)
+            ]
+            out.append((name, Change(CHANGED, CLUSTER, name, fields=fields, old=before, new=after)))
+    return out
+
+
+def _shown(facts: ClusterFacts, other: ClusterFacts) -> dict[str, object]:
+    """The facts as a plan shows them. With control planes per revision (on either side),
+    their own objects (istiod-<rev> values, tags, namespace labels) say which control plane
+    moves; the mesh's version is then that of the CRDs and the one istio-cni."""
+    per_revision = bool(facts[REVISIONED] or other[REVISIONED])
+    return {
+        _CNI_VERSION if per_revision and k == ISTIO_VERSION else k: v
+        for k, v in facts.items()
+        if k != REVISIONED
+    }
 
 
 def _body(readme: bytes) -> bytes:
@@ -164,10 +190,10 @@ def _body(readme: bytes) -> bytes:
 
 
 def _ordered(
-    groups: dict[str, Group], cluster_order: Sequence[str], old_cidrs: Mapping[str, Any]
+    groups: dict[str, Group], cluster_order: Sequence[str], old_facts: Mapping[str, Any]
 ) -> list[Group]:
     rank = {name: i for i, name in enumerate(cluster_order)}
-    late = {name: i for i, name in enumerate(old_cidrs)}
+    late = {name: i for i, name in enumerate(old_facts)}
     specials = {REMOTE_SECRETS_DIR: 0, GITOPS_DIR: 1, RUNBOOK: 2}
 
     def key(g: Group) -> tuple[int, int, str]:

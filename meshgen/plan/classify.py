@@ -18,7 +18,7 @@ from meshgen.plan.model import ADDED, CHANGED, MISSING, REMOVED, Change, Path
 
 Pattern = tuple[str | int, ...]
 ANY = "*"
-CLUSTER = "Cluster"  # a cluster, as the runbook describes it: runbook.cluster_cidrs
+CLUSTER = "Cluster"  # a cluster's facts, as the manifest records them (meshgen/facts.py)
 ISTIO_CHARTS = frozenset({"base", "istiod", "cni", "ztunnel", "gateway", "istio-base", "istio-cni"})
 
 

@@ -5,11 +5,13 @@ differ are read (from git: only their blobs), since a plan is about as fast as a
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from meshgen.facts import ClusterFacts, read_cluster_facts
 from meshgen.write import MANIFEST_NAME, could_generate, manifest_paths, read_output
 
 
@@ -20,6 +22,17 @@ class PlanError(Exception):
         self.message = message
         self.hint = hint
         super().__init__(message)
+
+
+def _facts(manifest: bytes | None) -> dict[str, ClusterFacts] | None:
+    """The cluster facts a manifest records (None without them). The bytes were read as
+    strictly as a build reads a manifest (bounded size and number of values)."""
+    if manifest is None:
+        return None
+    try:
+        return read_cluster_facts(json.loads(manifest))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _owned(raw: bytes, where: str) -> set[str]:
@@ -41,8 +54,9 @@ class DiskOutput:
     def __init__(self, out_dir: Path, new: Mapping[str, bytes]) -> None:
         self.root = out_dir
         self.label = str(out_dir)
-        self._files = read_output(out_dir, new)
+        self._files, manifest = read_output(out_dir, new)
         self.paths: frozenset[str] = frozenset(self._files)
+        self.facts: Mapping[str, ClusterFacts] | None = _facts(manifest)
 
     def differing(self, new: Mapping[str, bytes]) -> set[str]:
         return {rel for rel, data in self._files.items() if rel in new and new[rel] != data}
@@ -98,8 +112,11 @@ class GitOutput:
                 "build and commit the output first, or name the revision that has it",
             )
         manifest = self.blobs.get(MANIFEST_NAME)
+        self.facts: Mapping[str, ClusterFacts] | None = None
         if manifest is not None:
-            owned = _owned(self._cat([manifest])[manifest], f"{self.label}/{MANIFEST_NAME}")
+            raw = self._cat([manifest])[manifest]
+            owned = _owned(raw, f"{self.label}/{MANIFEST_NAME}")
+            self.facts = _facts(raw)
         else:
             owned = {rel for rel in self.blobs if could_generate(rel)}
         self.paths = frozenset(rel for rel in owned if rel in self.blobs)

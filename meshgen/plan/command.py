@@ -47,6 +47,7 @@ def run(
     if diagnostics and not options.quiet:
         say(f"{spec}: {summary(diagnostics)}")
 
+    from meshgen.facts import cluster_facts
     from meshgen.plan.assemble import make_plan
     from meshgen.plan.collect import DiskOutput, GitOutput, PlanError
     from meshgen.write import OutputConflict
@@ -56,13 +57,20 @@ def run(
             old: GitOutput | DiskOutput = GitOutput(output, against)
         else:
             old = DiskOutput(output, result.files)
-        plan = make_plan(result.files, old, [c.name for c in result.mesh.spec.clusters])
+        plan = make_plan(result.files, old, cluster_facts(result.mesh))
     except PlanError as error:
         _report(output, error)
         return EXIT_FAILED
     except OutputConflict as conflict:
         _report_refusal(output, conflict)
         return EXIT_FAILED
+
+    if old.facts is None and old.paths and not options.quiet:
+        say(
+            f"note: {old.label} was built before meshgen recorded its clusters' CIDRs and "
+            "Istio version in the manifest: the plan does not compare them (a build records "
+            "them)"
+        )
 
     from meshgen.plan import format as formats
 
