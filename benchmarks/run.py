@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from benchmarks.busy import busy_line, measure_busy
 from benchmarks.generate import make_deep_spec, make_spec
 from benchmarks.helm_peer import time_helm
 from benchmarks.plans import goal_lines, measure_plans
@@ -58,6 +59,7 @@ PEER_SIZES = "20x1000,20x4000,100x5000"
 # plan, build --check and --diff next to a fresh build (benchmarks/plans.py).
 PLAN_SIZES = "20x1000,100x5000"
 SMOKE_PLAN_SIZES = "2x10"
+BUSY_SIZE = "20x1000"  # a build beside a 3 GB dd (benchmarks/busy.py); not with --smoke
 STARTUP_LINE = 2.8
 TOOLS = ROOT / ".tools" / "bin"
 # ruamel's round-trip loader takes ~20 s per 1.5 MB: measured up to 100x5000 (and the deep
@@ -530,6 +532,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"where plan, build --check and --diff run next to a build (default: {PLAN_SIZES}; "
         f"with --smoke: {SMOKE_PLAN_SIZES}; `none` for nowhere)",
     )
+    parser.add_argument(
+        "--busy-size",
+        default=None,
+        help=f"where a build runs beside a 3 GB dd on the same file system (default: "
+        f"{BUSY_SIZE}; not with --smoke; `none` to skip)",
+    )
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     parser.add_argument("--child", type=parse_size, help=argparse.SUPPRESS)
     parser.add_argument("--child-helm", type=Path, help=argparse.SUPPRESS)
@@ -568,6 +576,12 @@ def main(argv: list[str] | None = None) -> int:
     for size in _parse_sizes("" if plan_text == "none" else plan_text):
         print(f"benchmark: plan, check, diff at {size.name} ...", file=sys.stderr, flush=True)
         plan_rows.append(measure_plans(size.clusters, size.services))
+    busy_text = args.busy_size or ("none" if args.smoke else BUSY_SIZE)
+    busy = None
+    if busy_text != "none":
+        size = parse_size(busy_text)
+        print(f"benchmark: a build beside dd at {size.name} ...", file=sys.stderr, flush=True)
+        busy = measure_busy(size.clusters, size.services)
     startup = measure_startup(runs=3 if args.smoke else 5)
     elapsed = time.perf_counter() - started
 
@@ -600,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     for plan_row in plan_rows:
         for line in goal_lines(plan_row):
             print(f"goal: {line}")
+    if busy is not None:
+        print(f"goal: {busy_line(busy)}")
     print(
         f"start-up (median of {3 if args.smoke else 5}): `meshgen validate` on the example "
         f"{_s(startup['meshgen_validate'])}, `import pydantic, ruamel.yaml` "
@@ -617,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
             "sizes": rows,
             "startup": startup,
             "plans": plan_rows,
+            "busy": busy,
             "elapsed_s": elapsed,
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
