@@ -72,9 +72,11 @@ def measure_busy(
 
 def busy_line(row: dict[str, Any]) -> str:
     ratio = row["busy"] / row["quiet"]
+    mb = row["megabytes"]
+    written = f"{mb / 1000:g} GB" if mb >= 1000 else f"{mb} MB"
     verdict = "met" if ratio <= GOAL else "open"
     return (
-        f"build at {row['size']} beside a {row['megabytes'] / 1000:.0f} GB dd: "
+        f"build at {row['size']} beside a {written} dd: "
         f"{row['busy']:.2f} s against {row['quiet']:.2f} s quiet ({ratio:.2f}x, medians of "
         f"{len(row['busy_samples'])}): within {GOAL}x: {verdict}"
     )

@@ -500,3 +500,15 @@ def test_plan_benchmark_changes_one_service_or_every_route() -> None:
         "plan at 2x10, mesh-wide: 1.60 s (1.6x the build's 1.00 s), 100 MB (1.0x): "
         "within 1.5x: open"
     ]
+
+
+def test_busy_benchmark_builds_beside_dd() -> None:
+    """The busy-disk goal's harness, tiny: two builds and a 10 MB dd (the real one: 3 GB)."""
+    from benchmarks.busy import busy_line, measure_busy
+
+    row = measure_busy(2, 10, runs=1, megabytes=10)
+    assert row["size"] == "2x10"
+    assert len(row["quiet_samples"]) == len(row["busy_samples"]) == 1
+    assert row["busy"] > 0
+    assert row["quiet"] > 0
+    assert busy_line(row).startswith("build at 2x10 beside a 10 MB dd: ")
