@@ -153,7 +153,7 @@ def test_subset_removed_is_disruptive(tmp_path: Path) -> None:
     plan = edited(tmp_path, edit)
     dr = find(plan, "east", "DestinationRule", "cart")
     assert SUBSET_GONE in dr.reasons
-    assert fields(dr)["spec.subsets[1]"][1] is MISSING
+    assert fields(dr)["spec.subsets[name=v2]"][1] is MISSING
     assert plan.disruptive
 
 
@@ -600,3 +600,42 @@ def test_an_output_without_facts_is_planned_without_them(tmp_path: Path, facts: 
     clusters = [(g["name"], c["action"]) for g in doc["clusters"] for c in g["changes"]]
     assert [x for x in clusters if x[0] in ("west", "north") and x[1] != "added"] == []
     assert next(g for g in doc["clusters"] if g["name"] == "north")["status"] == "added"
+
+
+def test_named_list_items_are_compared_by_name(tmp_path: Path) -> None:
+    """Subsets reordered: one change naming the new order, not a diff of every position; a
+    subset inserted first: that subset added, nothing shifted (issue 21)."""
+
+    def reorder(spec: dict[str, Any]) -> None:
+        cart = spec["services"][0]
+        cart["subsets"].append({"name": "v3", "labels": {"version": "v3"}})
+
+    data = base()
+    reorder(data["spec"])
+    spec = write_spec(tmp_path / "mesh.yaml", data)
+    build(spec, tmp_path / "out")
+    changed = copy.deepcopy(data)
+    subsets = changed["spec"]["services"][0]["subsets"]
+    subsets[:] = [subsets[2], subsets[0], subsets[1]]
+    write_spec(spec, changed)
+    dr = find(plan_for(spec, tmp_path / "out"), "east", "DestinationRule", "cart")
+    assert fields(dr) == {"spec.subsets": (["v1", "v2", "v3"], ["v3", "v1", "v2"])}
+    assert not dr.disruptive
+
+    changed["spec"]["services"][0]["subsets"] = [
+        {"name": "v0", "labels": {"version": "v0"}},
+        *data["spec"]["services"][0]["subsets"],
+    ]
+    write_spec(spec, changed)
+    dr = find(plan_for(spec, tmp_path / "out"), "east", "DestinationRule", "cart")
+    assert list(fields(dr)) == ["spec.subsets[name=v0]"]
+    assert fields(dr)["spec.subsets[name=v0]"][0] is MISSING
+
+
+def test_a_named_item_path_quotes_what_is_not_a_plain_word() -> None:
+    from meshgen.plan.model import Named
+
+    assert formats.path_text(("spec", "subsets", Named("v1"), "labels")) == (
+        "spec.subsets[name=v1].labels"
+    )
+    assert formats.path_text(("spec", "ports", Named("a b]"))) == 'spec.ports[name="a b]"]'

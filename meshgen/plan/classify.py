@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshgen.plan.diff import HELM_VALUES
-from meshgen.plan.model import ADDED, CHANGED, MISSING, REMOVED, Change, Path
+from meshgen.plan.diff import HELM_VALUES, named_items
+from meshgen.plan.model import ADDED, CHANGED, MISSING, REMOVED, Change, Named, Path
 
 Pattern = tuple[str | int, ...]
 ANY = "*"
@@ -241,6 +241,12 @@ def _expand(value: Any, pattern: Pattern, at: Path = ()) -> Iterator[tuple[Path,
         for k in keys:
             yield from _expand(value[k], rest, (*at, k))
     elif isinstance(value, list):
+        named = named_items(value) if head == ANY else None
+        if named is not None:
+            # Paired by name, as the field changes are (plan/diff.py).
+            for name, item in named.items():
+                yield from _expand(item, rest, (*at, Named(name)))
+            return
         indices = (
             range(len(value))
             if head == ANY

@@ -3,7 +3,9 @@
 An object is identified by (apiVersion group, kind, namespace, name) within its group (a
 cluster directory, remote-secrets/, gitops/), so one that moves between files (a traffic unit
 split in two) is matched, not removed and added. Helm values files (`*.values.yaml`) are one
-object of kind HelmValues named after the file. Lists are compared by index.
+object of kind HelmValues named after the file. Lists whose items all have distinct names
+(subsets, http routes, ports, revision tags) are compared by name, as `kubectl diff` users
+expect of merge keys, and a new order of the same names is one change; other lists by index.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshgen.plan.model import MISSING, FieldChange, Path
+from meshgen.plan.model import MISSING, FieldChange, Named, Path
 
 VALUES_SUFFIX = ".values.yaml"
 HELM_VALUES = "HelmValues"
@@ -141,6 +143,10 @@ def _walk(old: Any, new: Any, path: Path) -> Iterator[FieldChange]:
             if k not in old:
                 yield FieldChange((*path, str(k)), MISSING, v)
     elif isinstance(old, list) and isinstance(new, list):
+        before, after = named_items(old), named_items(new)
+        if before is not None and after is not None:
+            yield from _walk_named(before, after, path)
+            return
         for i, (a, b) in enumerate(zip(old, new, strict=False)):
             if not _same(a, b):
                 yield from _walk(a, b, (*path, i))
@@ -150,3 +156,31 @@ def _walk(old: Any, new: Any, path: Path) -> Iterator[FieldChange]:
             yield FieldChange((*path, i), MISSING, new[i])
     elif not _same(old, new):
         yield FieldChange(path, old, new)
+
+
+def named_items(items: list[Any]) -> dict[str, Any] | None:
+    """{name: item} of a list whose items are all mappings with distinct string names; None
+    for any other list (then it is compared by position)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or name in out:
+            return None
+        out[name] = item
+    return out if out else None
+
+
+def _walk_named(before: dict[str, Any], after: dict[str, Any], path: Path) -> Iterator[FieldChange]:
+    common = [name for name in before if name in after]
+    if common != [name for name in after if name in before]:
+        # The same names in another order: the order is a change (the first matching http
+        # route wins), shown once as the names in their old and new order.
+        yield FieldChange(path, list(before), list(after))
+    for name, item in before.items():
+        if name not in after:
+            yield FieldChange((*path, Named(name)), item, MISSING)
+        elif not _same(item, after[name]):
+            yield from _walk(item, after[name], (*path, Named(name)))
+    for name, item in after.items():
+        if name not in before:
+            yield FieldChange((*path, Named(name)), MISSING, item)

@@ -15,6 +15,7 @@ from meshgen.plan.model import (
     Change,
     FieldChange,
     Group,
+    Named,
     Path,
     Plan,
 )
@@ -30,11 +31,15 @@ _COLOR = {ADDED: "32", REMOVED: "31", "changed": "33", "disruptive": "1;31", "gr
 
 
 def path_text(path: Path) -> str:
-    """spec.http[0].route[1].weight; keys that are not plain words as ["istio.io/rev"]."""
+    """spec.http[name=canary].route[1].weight: a named list item as [name=...], a position
+    as [1], keys that are not plain words as ["istio.io/rev"]."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif isinstance(part, Named):
+            plain = _PLAIN_KEY.fullmatch(part)
+            out += f"[name={part if plain else json.dumps(part, ensure_ascii=False)}]"
         elif _PLAIN_KEY.fullmatch(part):
             out += f".{part}" if out else part
         else:

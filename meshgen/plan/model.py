@@ -27,7 +27,15 @@ MISSING: Final = _Missing()
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
-Path = tuple[str | int, ...]
+
+class Named(str):
+    """In a path, the item of a list whose items all have distinct names (subsets, routes,
+    ports, tags): lists are compared by name, not by position; shown as `[name=v2]`."""
+
+    __slots__ = ()
+
+
+Path = tuple[str | int, ...]  # str keys, int positions, Named list items
 
 
 @dataclass(frozen=True)
