@@ -436,13 +436,21 @@ def plan(
             help="How to print the plan (markdown: a pull-request comment).",
         ),
     ] = "text",
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 2 when there are changes and none is disruptive (as terraform plan "
+            "-detailed-exitcode); 0 then means no change at all.",
+        ),
+    ] = False,
     warnings_as_errors: WarningsAsErrorsOption = False,
     ignore: IgnoreOption = None,
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
 ) -> None:
     """Show what compiling SPEC would change in each cluster, writing nothing; exit 4 when a
-    change is disruptive."""
+    change is disruptive (with --detailed-exitcode: 2 when there are other changes)."""
     from meshgen.plan.command import FORMATS, run
 
     if fmt not in FORMATS:
@@ -452,7 +460,7 @@ def plan(
     if against is None:
         _check_lock_wait()  # plan reads the output under the build's lock
     options = _options(ignore, warnings_as_errors, quiet, no_color)
-    code = run(spec, output, against=against, fmt=fmt, options=options)
+    code = run(spec, output, against=against, fmt=fmt, options=options, detailed=detailed_exitcode)
     if code:
         raise typer.Exit(code)
 

@@ -17,6 +17,9 @@ from meshgen.diagnostics import Diagnostic, Severity, printable
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 # `meshgen plan`: the change is valid but disruptive (CI can require an approval).
 EXIT_DISRUPTIVE = 4
+# `meshgen plan --detailed-exitcode`: changes, none disruptive (terraform's 2; a usage error
+# is 2 as well, and says so on stderr).
+EXIT_CHANGES = 2
 
 
 class Format(StrEnum):

@@ -639,3 +639,28 @@ def test_a_named_item_path_quotes_what_is_not_a_plain_word() -> None:
         "spec.subsets[name=v1].labels"
     )
     assert formats.path_text(("spec", "ports", Named("a b]"))) == 'spec.ports[name="a b]"]'
+
+
+def test_detailed_exitcode_says_whether_anything_changes(tmp_path: Path) -> None:
+    """--detailed-exitcode (issue 21, as terraform plan): 0 no change, 2 changes none of which
+    is disruptive, 4 disruptive, 1 an error."""
+    data = base()
+    spec = write_spec(tmp_path / "mesh.yaml", data)
+    build(spec, tmp_path / "out")
+
+    def plan_code() -> int:
+        args = ("plan", "mesh.yaml", "-o", "out", "--detailed-exitcode")
+        return run_meshgen(*args, cwd=tmp_path).returncode
+
+    assert plan_code() == 0
+    route = data["spec"]["services"][0]["routes"][0]
+    route["destinations"][0]["weight"], route["destinations"][1]["weight"] = 70, 30
+    write_spec(spec, data)
+    assert plan_code() == 2
+    assert run_meshgen("plan", "mesh.yaml", "-o", "out", cwd=tmp_path).returncode == 0
+    data["spec"]["security"]["peerAuthentication"]["mode"] = "STRICT"
+    write_spec(spec, data)
+    assert plan_code() == EXIT_DISRUPTIVE
+    data["spec"]["clusters"][1]["podCIDR"] = data["spec"]["clusters"][0]["podCIDR"]
+    write_spec(spec, data)
+    assert plan_code() == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meshgen.report import (
+    EXIT_CHANGES,
     EXIT_DISRUPTIVE,
     EXIT_FAILED,
     EXIT_OK,
@@ -32,9 +33,11 @@ def run(
     against: str | None = None,
     fmt: str = "text",
     options: Options | None = None,
+    detailed: bool = False,
 ) -> int:
     """Compile `spec`, compare it with the output (on disk, or at git revision `against`),
-    print the plan; 0 nothing disruptive, 4 disruptive changes, 1 an error."""
+    print the plan; 0 nothing disruptive, 4 disruptive changes, 1 an error. `detailed`
+    (--detailed-exitcode): 0 no change at all, 2 changes none of which is disruptive."""
     from meshgen.pipeline import compile_spec
 
     options = options or Options()
@@ -81,7 +84,9 @@ def run(
     else:
         color = use_color(options) and sys.stdout.isatty()
         sys.stdout.write(formats.text(plan, color=color))
-    return EXIT_DISRUPTIVE if plan.disruptive else EXIT_OK
+    if plan.disruptive:
+        return EXIT_DISRUPTIVE
+    return EXIT_CHANGES if detailed and plan.groups else EXIT_OK
 
 
 def _report_refusal(output: Path, conflict: OutputConflict) -> None:
