@@ -664,3 +664,41 @@ def test_detailed_exitcode_says_whether_anything_changes(tmp_path: Path) -> None
     data["spec"]["clusters"][1]["podCIDR"] = data["spec"]["clusters"][0]["podCIDR"]
     write_spec(spec, data)
     assert plan_code() == 1
+
+
+@pytest.mark.parametrize(
+    ("example", "expected"),
+    [
+        (
+            "kubernetes-helm-argocd",
+            "argocd app diff east-traffic-shop --local clusters/mesh/east/traffic/shop",
+        ),
+        (
+            "kubernetes-helm-flux",
+            "flux diff kustomization traffic-shop --path ./clusters/mesh/east/traffic/shop "
+            "--namespace flux-system --context east",
+        ),
+    ],
+)
+def test_markdown_plan_ends_with_the_live_diff_of_the_changed_applications(
+    tmp_path: Path, example: str, expected: str
+) -> None:
+    """The commands name applications the output has (from its rendered GitOps objects), only
+    those holding a changed file (issue 21)."""
+    data = yaml.safe_load(EXAMPLES[example].read_text())
+    spec = write_spec(tmp_path / "mesh.yaml", data)
+    build(spec, tmp_path / "out")
+    service = next(s for s in data["spec"]["services"] if s.get("routes"))
+    route = service["routes"][0]["destinations"]
+    route[0]["weight"], route[1]["weight"] = route[1]["weight"], route[0]["weight"]
+    write_spec(spec, data)
+    proc = run_meshgen("plan", spec, "-o", tmp_path / "out", "-f", "markdown")
+    assert proc.returncode == 0, proc.stderr
+    live = proc.stdout.split("#### Against the live clusters", 1)[1]
+    commands = [line for line in live.splitlines() if line.startswith(("argocd ", "flux "))]
+    assert expected in commands
+    assert len(commands) == len(data["spec"]["clusters"])  # one traffic unit, in each cluster
+    rendered = (tmp_path / "out" / "gitops").rglob("*.yaml")
+    text = "\n".join(path.read_text() for path in rendered)
+    for command in commands:
+        assert f"name: {command.split()[3]}\n" in text

@@ -68,6 +68,11 @@ def run(
         _report_refusal(output, conflict)
         return EXIT_FAILED
 
+    gitops = result.mesh.spec.gitops
+    if gitops is not None:
+        from meshgen.plan.live import live_diff_commands
+
+        plan.live_diff = [app.argv() for app in live_diff_commands(plan, result.files, gitops.path)]
     if old.facts is None and old.paths and not options.quiet:
         say(
             f"note: {old.label} was built before meshgen recorded its clusters' CIDRs and "

@@ -209,7 +209,28 @@ def markdown(plan: Plan) -> str:
             break
         out += section
         size += cost
+    out += _live_diff(plan)
     return "\n".join(out) + "\n"
+
+
+def _live_diff(plan: Plan) -> list[str]:
+    """The commands that show the changes against the live clusters (plan/live.py)."""
+    if not plan.live_diff:
+        return []
+    from meshgen.plan.live import MAX_COMMANDS
+    from meshgen.render.shell import cmd, sh_block
+
+    shown = plan.live_diff[:MAX_COMMANDS]
+    lines = ["#### Against the live clusters", ""]
+    lines.append(
+        "After the merge the GitOps engine applies this; to see what it would change in the "
+        "running clusters now, from the repository's root:"
+    )
+    lines.append("")
+    lines += sh_block(cmd(*argv) for argv in shown)
+    if len(plan.live_diff) > len(shown):
+        lines.append(f"\u2026 and {len(plan.live_diff) - len(shown)} more applications.\n")
+    return lines
 
 
 def _markdown_group(group: Group, code: Any, md: Any, names: list[str]) -> list[str]:

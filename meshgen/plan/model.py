@@ -96,6 +96,9 @@ class Group:
 class Plan:
     groups: list[Group] = field(default_factory=list)
     against: str = ""  # what was compared with: the output directory, or REV:path
+    # The commands that diff the changed applications against the live clusters (argv each;
+    # plan/live.py): with a GitOps engine, what `argocd app diff` / `flux diff` would show.
+    live_diff: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def changes(self) -> list[Change]:
