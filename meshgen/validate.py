@@ -43,8 +43,12 @@ def validate(loaded: Loaded) -> tuple[Mesh | None, list[Diagnostic]]:
         mesh = Mesh.model_validate(loaded.data)
     except ValidationError as exc:
         diags = list(controls.values())
-        for err in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        misspelt = _misspelt_required(errors, loaded.data)
+        for err in errors:
             path = _error_path(err, loaded.data)
+            if err["type"] == "missing" and (path, str(err["loc"][-1])) in misspelt:
+                continue  # one diagnostic, on the misspelt key: did you mean ...?
             # The string's control character is the problem that error is about.
             if not any(path[:end] in controls for end in range(len(path) + 1)):
                 diags.append(_to_diagnostic(err, loaded))
@@ -112,6 +116,45 @@ def _control_hint(value: str, *, multiline: bool) -> str:
         "meshgen copies values into YAML, shell commands and Markdown, so they hold no "
         f"control characters, line breaks and tabs included: {value!r}"
     )
+
+
+def _extra_parent(path: YamlPath, key: str) -> YamlPath:
+    """The mapping an unknown key is in (pydantic's path may or may not end with the key)."""
+    return path[:-1] if path and path[-1] == key else path
+
+
+def _closest(key: str, allowed: list[str]) -> str | None:
+    """The allowed field `key` is most likely a misspelling of, any case (podCidr: podCIDR)."""
+    folded = {name.lower(): name for name in allowed}
+    close = difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
+def _is_missing(parent: YamlPath, key: str, data: Any) -> bool:
+    node: Any = data
+    for part in parent:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(node, dict) and key not in node
+
+
+def _misspelt_required(errors: list[Any], data: Any) -> set[tuple[YamlPath, str]]:
+    """(mapping, required field) pairs whose field is missing because a key next to it
+    misspells it (`podCIRD` for `podCIDR`): reported once, as the unknown key."""
+    missing = {
+        (_error_path(err, data), str(err["loc"][-1])) for err in errors if err["type"] == "missing"
+    }
+    out = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            parent = _extra_parent(_error_path(err, data), key)
+            close = _closest(key, _allowed_keys(parent))
+            if close is not None and (parent, close) in missing:
+                out.add((parent, close))
+    return out
 
 
 def _error_path(err: Any, data: Any) -> YamlPath:
@@ -188,14 +231,16 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
 
     if etype == "extra_forbidden":
         key = str(loc[-1])
-        parent = path[:-1] if path and path[-1] == key else path
+        parent = _extra_parent(path, key)
         location = positions.key_at((*parent, key))
         allowed = _allowed_keys(parent)
         message = f"unknown field {key!r} in {_dotted(parent)}"
-        folded = {name.lower(): name for name in allowed}  # podCidr -> podCIDR
-        close = difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)
-        if close:
-            hint = f"did you mean {folded[close[0]]!r}?"
+        close = _closest(key, allowed)
+        if close is not None and _is_missing(parent, close, loaded.data):
+            why = _missing_hint(close)
+            hint = f"did you mean {close!r}? It is required" + (f": {why}" if why else "")
+        elif close is not None:
+            hint = f"did you mean {close!r}?"
         elif allowed:
             hint = "allowed fields: " + ", ".join(allowed)
         return Diagnostic("MG101", Severity.ERROR, message, location, hint)
@@ -255,9 +300,9 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
         expected = ctx.get("expected", "")
         choices = re.findall(r"'([^']*)'", expected)
         message = f"{where}: {value!r} is not one of {', '.join(choices) or expected}"
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-        if close:
-            hint = f"did you mean {close[0]!r}?"
+        choice = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        if choice:
+            hint = f"did you mean {choice[0]!r}?"
         return Diagnostic("MG104", Severity.ERROR, message, location, hint)
 
     message = f"{where}: {_plain(err['msg'])}"

@@ -415,18 +415,27 @@ def test_validate_error(text: str, code: str, location: str, hint: str | None) -
         assert hint in d.hint
 
 
-def test_case_typo_gets_did_you_mean_next_to_the_missing_field() -> None:
-    mesh, diags = run(edit("podCIDR", "podCidr"))
+@pytest.mark.parametrize("typo", ["podCidr", "podCIRD"])
+def test_a_misspelt_required_field_is_one_diagnostic(typo: str) -> None:
+    """The misspelt key, with the field it stands for: not also "missing podCIDR" (issue 21)."""
+    mesh, diags = run(edit("podCIDR", typo))
     assert mesh is None
-    found = {(d.code, str(d.location), d.hint) for d in diags}
-    assert found == {
-        ("MG101", "mesh.yaml:10:7", "did you mean 'podCIDR'?"),
+    assert [(d.code, str(d.location), d.hint) for d in diags] == [
         (
-            "MG103",
-            "mesh.yaml:9:7",
-            "every cluster needs its podCIDR so meshgen can check ranges for overlap",
-        ),
-    }
+            "MG101",
+            "mesh.yaml:10:7",
+            "did you mean 'podCIDR'? It is required: every cluster needs its podCIDR so "
+            "meshgen can check ranges for overlap",
+        )
+    ]
+
+
+def test_a_misspelt_key_next_to_the_field_it_resembles_is_only_unknown() -> None:
+    mesh, diags = run(
+        edit("      podCIDR: 10.128.0.0/14\n", "      podCIDR: 10.128.0.0/14\n      podCIRD: x\n")
+    )
+    assert mesh is None
+    assert [(d.code, d.hint) for d in diags] == [("MG101", "did you mean 'podCIDR'?")]
 
 
 def test_messages_name_the_field_and_value() -> None:
