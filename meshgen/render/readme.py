@@ -17,6 +17,7 @@ from meshgen.render.commands import (
 )
 from meshgen.render.external_secrets import external_remote_secret_steps, external_secret_steps
 from meshgen.render.readme_install import gitops_steps, install_steps
+from meshgen.render.revisions import operator_file, revisioned
 from meshgen.render.runbook.model import ISTIO_RELEASE_DIR, Runbook
 from meshgen.render.secrets import (
     CACERTS_KEYS,
@@ -54,6 +55,7 @@ from meshgen.render.submariner import (
 )
 from meshgen.render.units import UNIT_SERVICES
 from meshgen.render.verify import LOOP_ABOVE, verify_steps
+from meshgen.revisions import control_planes
 from meshgen.spec import Mesh
 from meshgen.summary import address_map, mermaid
 from meshgen.versions import OPENSHIFT_SIDECAR_NEEDS_ANYUID, release
@@ -142,7 +144,7 @@ def build_runbook(mesh: Mesh, units: dict[str, list[str]]) -> Runbook:
         "cut into parts `<namespace>.<k>`), each applied on its own after the cluster "
         "directory, so no unit is too large for the GitOps engine to render."
     )
-    add(_INSTALLER_FILES[istio.installer])
+    add(_installer_files(mesh))
     if external:
         add(
             "- `external-secrets/` holds ExternalSecrets that render `cacerts` and the remote "
@@ -309,15 +311,31 @@ def _subctl_steps(mesh: Mesh, rb: Runbook) -> None:
 
 
 _INSTALLER_FILES = {
-    "istioctl": "- `istio/istio-operator.yaml` is the input of `istioctl install -f`; it is not "
-    "listed in `kustomization.yaml`, because no in-cluster controller reads it.",
-    "operator": "- `istio/istio-operator.yaml` is reconciled by the in-cluster Istio operator "
-    "(Istio <= 1.23), so it is listed in `kustomization.yaml`.",
+    "istioctl": "- {files} the input of `istioctl install -f`; {it} not listed in "
+    "`kustomization.yaml`, because no in-cluster controller reads {them}.",
+    "operator": "- {files} reconciled by the in-cluster Istio operator (Istio <= 1.23), so "
+    "{it} listed in `kustomization.yaml`.",
     "sail": "- `istio/sail.yaml` holds the Sail Operator's `IstioCNI` and `Istio` resources "
     "(cluster-scoped), listed in `kustomization.yaml`.",
     "helm": "- `istio/helm/*.values.yaml` are the values of Istio's `base`, `cni` and `istiod` "
     "charts for this cluster (`helm install -f`); not Kubernetes objects, not listed.",
 }
+
+
+def _installer_files(mesh: Mesh) -> str:
+    """The install files of each cluster directory, named as render() names them: with
+    istio.revisions one IstioOperator per revision."""
+    installer = mesh.spec.istio.installer
+    if installer not in ("istioctl", "operator"):
+        return _INSTALLER_FILES[installer]
+    if revisioned(mesh):
+        names = ", ".join(md.code(operator_file(p.name)) for p in control_planes(mesh))
+        files, it, them = f"{names} (an IstioOperator per revision) are", "they are", "them"
+    else:
+        files, it, them = "`istio/istio-operator.yaml` is", "it is", "it"
+    return _INSTALLER_FILES[installer].format(files=files, it=it, them=them)
+
+
 _ENGINES = {"argocd": "Argo CD", "flux": "Flux"}
 
 
