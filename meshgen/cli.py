@@ -98,7 +98,12 @@ OutputOption = Annotated[
 ]
 FormatOption = Annotated[
     Format,
-    typer.Option("--format", "-f", metavar="text|json|github", help="How to print diagnostics."),
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="text|json|github|sarif",
+        help="How to print diagnostics (sarif: SARIF 2.1.0 for code scanning).",
+    ),
 ]
 WarningsAsErrorsOption = Annotated[
     bool, typer.Option("--warnings-as-errors", help="Treat every warning as an error.")

@@ -30,8 +30,11 @@ class Code:
 
     @property
     def doc(self) -> str:
-        """Where the page is: the command that prints it."""
-        return f"meshgen explain {self.code}"
+        """Where the page is online: its anchor in docs/diagnostics.md at this release's tag
+        (offline, `meshgen explain CODE` prints the same page)."""
+        from meshgen.project import docs_url
+
+        return docs_url("diagnostics.md", self.code.lower())
 
     def page(self) -> str:
         """The explanation page: what, why, how to fix, an example."""

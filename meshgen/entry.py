@@ -46,7 +46,7 @@ def _plain_validate(argv: list[str]) -> tuple[list[Path], str, Options] | None:
             return None
         else:
             files.append(Path(arg))
-    if not files or fmt not in ("text", "json", "github"):
+    if not files or fmt not in ("text", "json", "github", "sarif"):
         return None
     if ignore and bad_ignore(sorted(ignore)) is not None:
         return None

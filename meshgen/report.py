@@ -26,6 +26,7 @@ class Format(StrEnum):
     text = "text"
     json = "json"
     github = "github"
+    sarif = "sarif"
 
 
 @dataclass(frozen=True)

@@ -26,20 +26,17 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from meshgen import __version__
+from meshgen.project import raw_url
 from meshgen.spec_scalars import DEFINITION_KEY, NO_CONTROL_REF, TEXT_NO_CONTROL_REF
 
 API_GROUP, API_VERSION_NAME = "meshgen.dev", "v1alpha1"  # spec.API_VERSION, split
 # The schema's identity: one per version of the spec format, not per meshgen release.
 SCHEMA_ID = f"https://{API_GROUP}/schemas/{API_VERSION_NAME}/mesh.schema.json"
-# Where editors fetch it from: the committed schemas/mesh.schema.json at this release's tag
-# (the `rev:` of the pre-commit hook), which never changes once tagged, so a mesh.yaml copied
-# anywhere keeps the schema of the meshgen release that wrote it. The owner/name of the
-# repository is set here and nowhere else (examples/*/mesh.yaml and `meshgen init` use
-# MODELINE; tests/test_docs.py checks that they do).
-REPOSITORY = "meshgen/meshgen"
-SCHEMA_URL = (
-    f"https://raw.githubusercontent.com/{REPOSITORY}/v{__version__}/schemas/mesh.schema.json"
-)
+# Where editors fetch it from online: the committed schemas/mesh.schema.json at this
+# release's tag (the `rev:` of the pre-commit hook), so a mesh.yaml copied anywhere keeps the
+# schema of the meshgen release that wrote it (the repository: meshgen/project.py).
+# examples/*/mesh.yaml use MODELINE; tests/test_docs.py checks that they do.
+SCHEMA_URL = raw_url("schemas/mesh.schema.json")
 MODELINE = f"# yaml-language-server: $schema={SCHEMA_URL}"
 
 

@@ -152,7 +152,9 @@ def test_json_carries_a_doc_reference(warning_spec: Path) -> None:
     proc = run("validate", "--format", "json", str(warning_spec))
     [diag] = json.loads(proc.stdout)
     assert diag["code"] == "MG305"
-    assert diag["doc"] == "meshgen explain MG305"
+    assert diag["doc"] == (
+        f"https://github.com/meshgen/meshgen/blob/v{__version__}/docs/diagnostics.md#mg305"
+    )
 
 
 def test_spec_on_stdin(warning_spec: Path) -> None:

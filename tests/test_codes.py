@@ -40,7 +40,12 @@ def test_every_registered_code_has_a_page() -> None:
         assert page.startswith(f"{code} ({entry.severity}): {entry.title}\n")
         for heading in ("Why:", "How to fix:", "Example:"):
             assert heading in page, (code, heading)
-        assert entry.doc == f"meshgen explain {code}"
+        # The page's anchor in docs/diagnostics.md (a `### MG101` heading), at the tag.
+        assert entry.doc.endswith(f"/docs/diagnostics.md#{code.lower()}")
+        assert f"\n### {code}\n" in DIAGNOSTICS_PAGE
+
+
+DIAGNOSTICS_PAGE = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
 
 
 def test_checks_codes_come_from_the_registry() -> None:
