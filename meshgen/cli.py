@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -605,13 +605,48 @@ def init(
     path: Annotated[
         Path, typer.Argument(help="Where to write the starter spec.", metavar="PATH")
     ] = Path("mesh.yaml"),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite PATH (and mesh.schema.json) if they exist.")
+    ] = False,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="Name the schema published at this release's tag in the modeline instead of "
+            "writing mesh.schema.json next to PATH.",
+        ),
+    ] = False,
 ) -> None:
-    """Write a commented starter mesh.yaml."""
-    from meshgen.starter import STARTER
+    """Write a commented starter mesh.yaml, and next to it the JSON Schema its modeline names
+    (editors: completion, hover and validation, offline)."""
+    from meshgen.schema import MODELINE, schema_text
+    from meshgen.starter import SCHEMA_FILE, starter
 
-    _write_single(path, STARTER, overwrite=force)
-    _say(f"wrote {path}; next: meshgen validate {path}")
+    if online:
+        _write_single(path, starter(MODELINE), overwrite=force)
+        _say(f"wrote {path}; next: meshgen validate {path}")
+        return
+    schema_path = path.parent / SCHEMA_FILE
+    schema = schema_text()
+    same = schema_path.is_file() and not schema_path.is_symlink()
+    same = same and schema_path.read_bytes() == schema.encode()
+    if not force and not same and os.path.lexists(schema_path):
+        _refuse_existing(schema_path, f"or `meshgen schema -o {schema_path}` to refresh it")
+    if not force and os.path.lexists(path):
+        _refuse_existing(path, "")
+    _write_single(path, starter(), overwrite=force)
+    if not same:
+        _write_single(schema_path, schema, overwrite=force)
+    _say(f"wrote {path} and {schema_path}; next: meshgen validate {path}")
+
+
+def _refuse_existing(path: Path, more: str) -> NoReturn:
+    from meshgen import write
+
+    hint = "use --force to overwrite it" + (f", {more}" if more else "")
+    conflict = write.OutputConflict([(path.name, "exists; not overwriting it")], "MG901", hint)
+    _report_conflicts(path.parent, conflict, Format.text)
+    raise typer.Exit(EXIT_FAILED)
 
 
 def _write_single(path: Path, text: str, *, overwrite: bool) -> None:

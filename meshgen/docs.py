@@ -222,7 +222,9 @@ def _table(schema: dict[str, Any], table: Table) -> list[str]:
     types_ = _Types()
     lines = [f"### {table.heading}", ""]
     if table.model is not spec.Mesh:
-        lines += [" ".join(schema["$defs"][table.model.__name__]["description"].split()), ""]
+        # A model's text is its definition's `$comment` (meshgen/schema.py: so that editors
+        # show each field's own description on hover).
+        lines += [" ".join(schema["$defs"][table.model.__name__]["$comment"].split()), ""]
     lines += ["| field | type | default | meaning |", "|---|---|---|---|"]
     for row in rows(table.model, top=table.model is spec.Mesh):
         prop = property_schema(schema, row.model, row.name)

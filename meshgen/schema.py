@@ -68,6 +68,7 @@ def mesh_schema() -> dict[str, Any]:
     schema = _resolve_definitions(schema)
     _forbid_control_characters(schema)
     _tidy_documentation(schema)
+    _quiet_shared_definitions(schema["$defs"])
     schema.pop("title", None)
     description = schema.pop("description")
     return {
@@ -110,6 +111,36 @@ def _tidy_documentation(node: Any) -> None:
     for key, value in node.items():
         if key not in ("enum", "const", "default"):
             _tidy_documentation(value)
+
+
+def _quiet_shared_definitions(defs: dict[str, Any]) -> None:
+    """The descriptions of shared definitions (a CIDR, no control characters, a model such as
+    Submariner) as `$comment`, and no titles: a field that refers to one has its own
+    description, and yaml-language-server merges the subschemas of a field on hover, where
+    the shared one would win ("No control characters" over `podCIDR`'s own text;
+    tests/tools/test_language_server.py)."""
+    for node in defs.values():
+        if isinstance(node, dict):
+            node.pop("title", None)
+            _description_to_comment(node)
+
+
+def _description_to_comment(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _description_to_comment(item)
+    elif isinstance(node, dict):
+        if "description" in node:
+            node["$comment"] = node.pop("description")
+        for key, value in node.items():
+            if key not in ("enum", "const", "default", "properties"):
+                _description_to_comment(value)
+            elif key == "properties":  # a model's fields keep their own descriptions
+                for prop in value.values():
+                    if isinstance(prop, dict):
+                        for part in ("items", "anyOf", "allOf", "additionalProperties"):
+                            if part in prop:
+                                _description_to_comment(prop[part])
 
 
 def _resolve_definitions(node: Any) -> Any:

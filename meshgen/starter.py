@@ -2,10 +2,18 @@
 
 from meshgen.schema import MODELINE
 
-# The modeline names the published schema (schema.py), so the file works wherever it goes.
-STARTER = (
-    MODELINE
-    + """
+# The schema file `meshgen init` writes next to the spec, and the modeline that names it: an
+# editor resolves it relative to the spec, with no network.
+SCHEMA_FILE = "mesh.schema.json"
+LOCAL_MODELINE = f"# yaml-language-server: $schema=./{SCHEMA_FILE}"
+
+
+def starter(modeline: str = LOCAL_MODELINE) -> str:
+    """The starter spec under `modeline` (MODELINE: the schema published at the release's tag)."""
+    return modeline + STARTER_BODY
+
+
+STARTER_BODY = """
 # A meshgen spec: one Istio multi-primary mesh over a flat network (Submariner).
 # Check it with `meshgen validate mesh.yaml`; compile it with `meshgen build mesh.yaml`.
 apiVersion: meshgen.dev/v1alpha1
@@ -46,4 +54,6 @@ spec:
             - {subset: v1, weight: 50}
             - {subset: v2, weight: 50}
 """
-)
+
+
+STARTER = starter(MODELINE)  # the published-schema variant (`meshgen init --online`)

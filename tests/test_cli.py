@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from meshgen.schema import MODELINE
 from tests.helpers import ROOT, SEED_EXAMPLE, run_meshgen
 
 BAD_SPEC = """\
@@ -148,6 +149,28 @@ def test_init_writes_a_valid_starter_and_never_overwrites(tmp_path: Path) -> Non
     again = run_meshgen("init", "mesh.yaml", cwd=tmp_path)
     assert again.returncode == 1
     assert "not overwriting" in again.stderr
+
+
+def test_init_writes_the_schema_its_modeline_names(tmp_path: Path) -> None:
+    """Offline first (issue 21): the modeline names mesh.schema.json next to the spec, which
+    is `meshgen schema`; --online names the schema published at the release's tag."""
+    assert run_meshgen("init", "mesh.yaml", cwd=tmp_path).returncode == 0
+    first = (tmp_path / "mesh.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=./mesh.schema.json"
+    schema = (tmp_path / "mesh.schema.json").read_text(encoding="utf-8")
+    assert schema == run_meshgen("schema").stdout
+    (tmp_path / "mesh.yaml").unlink()
+    (tmp_path / "mesh.schema.json").write_text("{}\n", encoding="utf-8")  # the user's
+    refused = run_meshgen("init", "mesh.yaml", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "mesh.schema.json: error[MG901]: exists; not overwriting it" in refused.stderr
+    assert not (tmp_path / "mesh.yaml").exists()
+    assert (tmp_path / "mesh.schema.json").read_text(encoding="utf-8") == "{}\n"
+    online = tmp_path / "online"
+    online.mkdir()
+    assert run_meshgen("init", "--online", cwd=online).returncode == 0
+    assert (online / "mesh.yaml").read_text(encoding="utf-8").startswith(MODELINE + "\n")
+    assert not (online / "mesh.schema.json").exists()
 
 
 def test_schema_command_prints_json_schema() -> None:

@@ -143,3 +143,41 @@ def test_build_check_hook_default_args(
     fresh = try_repo(hook_repo, pre_commit_home, repo, "meshgen-build-check")
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     assert "Passed" in fresh.stdout
+
+
+def test_a_local_hook_runs_the_installed_meshgen_offline(
+    pre_commit_home: Path, tmp_path: Path
+) -> None:
+    """The documented `repo: local` hook (docs/cli.md): the meshgen already installed, no
+    tag to fetch, no network."""
+    meshgen = Path(sys.executable).with_name("meshgen")
+    config = (
+        "repos:\n"
+        "  - repo: local\n"
+        "    hooks:\n"
+        "      - id: meshgen-validate\n"
+        "        name: meshgen validate\n"
+        f"        entry: {meshgen} validate\n"
+        "        language: system\n"
+        "        files: (^|/)mesh\\.ya?ml$\n"
+    )
+    seed = SEED_EXAMPLE.read_text(encoding="utf-8")
+    bad = seed.replace("podCIDR: 10.132.0.0/14", "podCIDR: 10.128.0.0/15")
+    repo = user_repo(
+        tmp_path,
+        {".pre-commit-config.yaml": config, "good/mesh.yaml": seed, "bad/mesh.yaml": bad},
+    )
+    env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home), "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [str(PRE_COMMIT), "run", "--all-files", "--color", "never"],
+        cwd=repo,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "bad/mesh.yaml:" in proc.stdout
+    assert "error[MG201]" in proc.stdout
+    assert "good/mesh.yaml:" not in proc.stdout

@@ -633,6 +633,7 @@ def test_ipv6_every_zero_pattern() -> None:
 KEYWORDS = {
     "$schema",
     "$id",
+    "$comment",
     "$ref",
     "$defs",
     "title",
