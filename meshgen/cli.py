@@ -129,8 +129,8 @@ SchemaDirOption = Annotated[
     typer.Option(
         "--schema-dir",
         metavar="DIR",
-        help="Offline schemas (made by "
-        "scripts/make_schemas.py); default: kubeconform's and the public CRD catalog.",
+        help="Schemas made by scripts/make_schemas.py; default: the ones packaged "
+        "with meshgen (offline).",
     ),
 ]
 
@@ -247,7 +247,11 @@ def _conform(
 
     binary = find_kubeconform()
     assert binary is not None
-    if schema_dir is not None and not schema_dir.is_dir():
+    if schema_dir is None:
+        from meshgen.packaged_schemas import packaged_schema_dir
+
+        schema_dir = packaged_schema_dir()  # the schemas meshgen ships; None: the network's
+    elif not schema_dir.is_dir():
         raise typer.BadParameter(
             f"{schema_dir} is not a folder; build the offline schemas "
             f"once with `python scripts/make_schemas.py {schema_dir}`",
@@ -278,10 +282,11 @@ def _conform(
         and len(unchecked) == len(total.diagnostics)
         and total.valid == 0
     ):
-        # Offline without a schema folder: one message with the fix, not one per object.
+        # No packaged schemas and no network: one message with the fix, not one per object.
         _say(
             f"kubeconform could not check any object ({len(unchecked)} unchecked, MG904): "
-            "its default schemas need network access. Build offline schemas once with "
+            "this installation has no packaged schemas and kubeconform's defaults need "
+            "network access. Build offline schemas once with "
             "`python scripts/make_schemas.py schemas-offline` and pass "
             "`--schema-dir schemas-offline`"
         )

@@ -1,7 +1,8 @@
 """Check emitted objects with kubeconform, the schema validator GitOps users run.
 
-Offline, against a schema directory laid out by `scripts/make_schemas.py`; otherwise against
-kubeconform's default Kubernetes schemas and the public CRD catalog layout
+Offline, against a schema directory laid out by `scripts/make_schemas.py` (by default the one
+packaged with meshgen: meshgen/packaged_schemas.py); without one, against kubeconform's
+default Kubernetes schemas and the public CRD catalog layout
 (https://github.com/yannh/kubeconform, https://github.com/datreeio/CRDs-catalog). Failures
 become diagnostics that name the file, the line where the object starts, and the object.
 
