@@ -233,22 +233,25 @@ def _q(*lines: str) -> str:
 
 
 def mermaid(mesh: Mesh) -> list[str]:
-    """The lines of a Mermaid flowchart of the mesh (without the fence)."""
+    """The lines of a Mermaid flowchart of the mesh (without the fence). Submariner is drawn as
+    it is deployed, a gateway per cluster joined to the broker, with the tunnels between the
+    gateways in the broker's label: the picture grows with the clusters, not their pairs."""
     spec = mesh.spec
     clusters = spec.clusters
     shown = clusters if len(clusters) <= MAX_CLUSTERS else clusters[:SHOWN_CLUSTERS]
     out = ["flowchart LR"]
     sub = spec.submariner
+    istiods = _istiod_lines(mesh)
     for i, c in enumerate(shown):
         out.append(f"  subgraph c{i}[{_q(f'{c.name} ({c.platform})')}]")
         net = _q("pods " + _cidrs(c.pod_cidr), "services " + _cidrs(c.service_cidr))
         out.append(f"    c{i}net[{net}]")
         watch = (
-            ""
+            []
             if len(clusters) <= MAX_WATCH_EDGES
-            else (f"watches {len(clusters) - 1} peer API servers")
+            else [f"watches {len(clusters) - 1} peer API servers"]
         )
-        out.append(f"    c{i}istiod[{_q('istiod', *([watch] if watch else []))}]")
+        out.append(f"    c{i}istiod[{_q(*istiods, *watch)}]")
         out.append(f"    c{i}api[{_q('API server')}]")
         if sub is not None:
             out.append(f"    c{i}gw[{_q('Submariner gateway')}]")
@@ -256,39 +259,54 @@ def mermaid(mesh: Mesh) -> list[str]:
     if len(shown) < len(clusters):
         out.append(f"  more[{_q(f'... and {len(clusters) - len(shown)} more clusters')}]")
     if sub is not None:
-        out.append(f"  broker{{{{{_q('Submariner broker on ' + sub.broker)}}}}}")
-        for i in range(len(shown)):
-            out.append(f"  c{i}gw -.- broker")
-        if len(shown) < len(clusters):
-            out.append("  more -.- broker")
         pairs = len(clusters) * (len(clusters) - 1) // 2
-        if len(shown) == len(clusters):
-            for i in range(len(shown)):
-                for j in range(i + 1, len(shown)):
-                    out.append(f"  c{i}gw <==>|{_q(sub.cable_driver)}| c{j}gw")
-        else:
-            out.append(f"  mesh(({_q(f'{pairs} {sub.cable_driver} tunnels, full mesh')}))")
-            out.extend(f"  c{i}gw <==> mesh" for i in range(len(shown)))
-            out.append("  more <==> mesh")
+        tunnels = f"{pairs} {sub.cable_driver} tunnel{'s' * (pairs != 1)}, gateway to gateway"
+        out.append(f"  broker{{{{{_q('Submariner broker on ' + sub.broker, tunnels)}}}}}")
+        out.extend(f"  c{i}gw <-.->|{_q('joins')}| broker" for i in range(len(shown)))
+        if len(shown) < len(clusters):
+            out.append("  more <-.-> broker")
     if len(clusters) <= MAX_WATCH_EDGES:
         for i in range(len(shown)):
             for j in range(len(shown)):
                 if i != j:
                     out.append(f"  c{i}istiod -.->|watches| c{j}api")
-    services = spec.services[:MAX_SERVICES]
-    for s_index, service in enumerate(services):
-        sid = f"s{s_index}"
-        out.append(f"  {sid}([{_q(*service_lines(service)[:1])}])")
-        targets: dict[str, str] = {}
-        for r_index, route in enumerate(service.routes, 1):
-            match = _match_text(route)
-            for weight, target in route_targets(route):
-                tid = targets.setdefault(target, f"{sid}t{len(targets)}")
-                edge = f"r{r_index} {weight}" + (f" {match}" if match else "")
-                out.append(f"  {sid} -->|{_q(edge)}| {tid}[{_q(target)}]")
-    if len(spec.services) > len(services):
-        more = _q(f"... and {len(spec.services) - len(services)} more services")
+    out += _service_lines(spec.services)
+    return out
+
+
+def _istiod_lines(mesh: Mesh) -> list[str]:
+    """`istiod`, or with control planes per revision (a canary upgrade) one line each."""
+    istio = mesh.spec.istio
+    if not istio.revisions:
+        return ["istiod" + (f" {istio.revision}" if istio.revision else "")]
+    return [f"istiod {r.name} ({r.version})" for r in istio.revisions]
+
+
+def _service_lines(all_services: list[Service]) -> list[str]:
+    """Each service's routes (weights, matches) and mirrors, to the subsets they reach."""
+    services = all_services[:MAX_SERVICES]
+    out = [line for i, service in enumerate(services) for line in _service_edges(f"s{i}", service)]
+    if len(all_services) > len(services):
+        more = _q(f"... and {len(all_services) - len(services)} more services")
         out.append(f"  moresvc([{more}])")
+    return out
+
+
+def _service_edges(sid: str, service: Service) -> list[str]:
+    out = [f"  {sid}([{_q(*service_lines(service)[:1])}])"]
+    targets: dict[str, str] = {}
+    for r_index, route in enumerate(service.routes, 1):
+        match = _match_text(route)
+        edges = [
+            ("-->", f"r{r_index} {weight}" + (f" {match}" if match else ""), target)
+            for weight, target in route_targets(route)
+        ]
+        if route.mirror is not None:
+            mirrored = f"r{r_index} mirror {route.mirror.percentage}%"
+            edges.append(("-.->", mirrored, route.mirror.subset or "all"))
+        for arrow, text, target in edges:
+            tid = targets.setdefault(target, f"{sid}t{len(targets)}")
+            out.append(f"  {sid} {arrow}|{_q(text)}| {tid}[{_q(target)}]")
     return out
 
 

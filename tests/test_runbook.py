@@ -30,7 +30,14 @@ from meshgen.render.verify import (
     expected,
 )
 from meshgen.spec import Mesh
-from meshgen.summary import MAX_CLUSTERS, SHOWN_CLUSTERS, address_map, mermaid, mesh_summary
+from meshgen.summary import (
+    MAX_CLUSTERS,
+    SHOWN_CLUSTERS,
+    address_map,
+    label,
+    mermaid,
+    mesh_summary,
+)
 from meshgen.validate import validate
 from tests.helpers import EXAMPLES, ROOT, mesh_from, seed_data
 from tests.test_injection import (
@@ -316,7 +323,7 @@ def test_loops_carry_hostile_values_only_as_data() -> None:
 # --- the picture ----------------------------------------------------------------------
 
 
-def test_mermaid_has_a_subgraph_per_cluster_and_an_edge_per_tunnel() -> None:
+def test_mermaid_draws_submariner_as_gateways_joined_to_the_broker() -> None:
     mesh = example("kubernetes-three-clusters")
     [block] = fenced(readme_of(mesh), "mermaid")
     lines = block.splitlines()
@@ -325,9 +332,13 @@ def test_mermaid_has_a_subgraph_per_cluster_and_an_edge_per_tunnel() -> None:
     assert len(subgraphs) == 3
     for cluster, line in zip(mesh.spec.clusters, subgraphs, strict=True):
         assert f'"{cluster.name} ({cluster.platform})"' in line
-    tunnels = [x for x in lines if "<==>" in x]
-    assert len(tunnels) == 3  # 3 clusters: 3 pairs
-    assert sum("-.- broker" in x for x in lines) == 3
+    # Submariner as deployed (issue 21): each gateway joins the broker; the 3 tunnels between
+    # the gateways are counted in the broker's label, not drawn pair by pair.
+    assert not [x for x in lines if "<==>" in x]
+    assert sum('<-.->|"joins"| broker' in x for x in lines) == 3
+    [broker] = [x for x in lines if x.strip().startswith("broker{{")]
+    cable = mesh.spec.submariner.cable_driver if mesh.spec.submariner else ""
+    assert f"3 {cable} tunnels, gateway to gateway" in broker
     watches = [x for x in lines if "-.->|watches|" in x]
     assert len(watches) == 6  # every istiod, every peer
     assert sum(x.strip().startswith("s") and "([" in x for x in lines) == 3
@@ -342,9 +353,28 @@ def test_mermaid_collapses_big_meshes() -> None:
     assert sum(x.strip().startswith("subgraph ") for x in lines) == SHOWN_CLUSTERS
     assert any("44 more clusters" in x for x in lines)
     assert any("1225 libreswan tunnels" in x for x in lines)
+    assert sum("broker" in x for x in lines) == SHOWN_CLUSTERS + 2  # node, gateways, the rest
     assert any("more services" in x for x in lines)
     assert len(lines) < 120
     assert len(mermaid(big_mesh(MAX_CLUSTERS))) < 120
+
+
+def test_mermaid_grows_with_clusters_not_their_pairs() -> None:
+    sizes = [len(mermaid(big_mesh(n))) for n in (2, 4, 8)]
+    assert sizes[2] - sizes[1] <= 2 * (sizes[1] - sizes[0]) + 8
+
+
+def test_mermaid_shows_mirrors_and_control_planes_per_revision() -> None:
+    data = seed_data()
+    route = data["spec"]["services"][0]["routes"][0]
+    route["mirror"] = {"subset": "v1", "percentage": 5}
+    lines = mermaid(mesh_from(data))
+    assert any('-.->|"r1 mirror 5%"|' in x for x in lines)
+    canary = example("canary-upgrade")
+    revisions = [f"istiod {r.name} ({r.version})" for r in canary.spec.istio.revisions]
+    assert len(revisions) == 2
+    istiod = next(x for x in mermaid(canary) if "c0istiod[" in x)
+    assert all(label(r) in istiod for r in revisions)
 
 
 def test_mermaid_labels_escape_hostile_values() -> None:
