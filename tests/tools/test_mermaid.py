@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from meshgen.summary import SHOWN_CLUSTERS, mermaid
-from tests.helpers import EXAMPLES, ROOT, mesh_from
+from tests.helpers import EXAMPLES, ROOT, cluster, mesh_from
+from tests.test_plan import base
 
 pytestmark = pytest.mark.tools
 
@@ -76,45 +77,19 @@ def test_every_examples_picture_renders(render: Render, tmp_path: Path, example:
     [block] = re.findall(r"```mermaid\n(.*?)```", readme, re.DOTALL)
     svg = render(example, block.splitlines())
     words = _texts(svg)
-    for cluster in re.findall(r'subgraph c\d+\["([^ "]+) \(', block):
-        assert cluster in words, cluster
+    for name in re.findall(r'subgraph c\d+\["([^ "]+) \(', block):
+        assert name in words, name
 
 
 def _mesh(clusters: int) -> list[str]:
-    data = {
-        "apiVersion": "meshgen.dev/v1alpha1",
-        "kind": "Mesh",
-        "metadata": {"name": "m"},
-        "spec": {
-            "istio": {"version": "1.30.0"},
-            "submariner": {"broker": "c0"},
-            "clusters": [
-                {"name": f"c{i}", "podCIDR": f"10.{i}.0.0/16", "serviceCIDR": f"172.16.{i}.0/24"}
-                for i in range(clusters)
-            ],
-            "namespaces": [{"name": "shop"}],
-            "services": [
-                {
-                    "name": "cart",
-                    "namespace": "shop",
-                    "ports": [{"name": "http", "number": 8080}],
-                    "subsets": [
-                        {"name": "v1", "labels": {"version": "v1"}},
-                        {"name": "v2", "labels": {"version": "v2"}},
-                    ],
-                    "routes": [
-                        {
-                            "destinations": [
-                                {"subset": "v1", "weight": 90},
-                                {"subset": "v2", "weight": 10},
-                            ],
-                            "mirror": {"subset": "v2", "percentage": 5},
-                        }
-                    ],
-                }
-            ],
-        },
-    }
+    """The plan tests' two services (cart: v1/v2 at 90/10, now with a 5 % mirror to v2) on
+    `clusters` clusters over Submariner."""
+    data = base()
+    data["spec"]["clusters"] = [
+        cluster(f"c{i}", f"10.{i}.0.0/16", f"172.16.{i}.0/24") for i in range(clusters)
+    ]
+    data["spec"]["submariner"] = {"broker": "c0"}
+    data["spec"]["services"][0]["routes"][0]["mirror"] = {"subset": "v2", "percentage": 5}
     return mermaid(mesh_from(data))
 
 

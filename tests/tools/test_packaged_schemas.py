@@ -118,22 +118,26 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def check_output(installed: Path, where: Path) -> subprocess.CompletedProcess[str]:
+    """The installed `meshgen check-output out`, run in `where`, offline."""
+    return subprocess.run(
+        [str(installed / "bin" / "meshgen"), "check-output", "out"],
+        cwd=where,
+        env=offline_env(where),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     "output", ["out", "tests/golden/openshift-sail", "tests/golden/kubernetes-helm-flux"]
 )
 def test_check_output_from_a_pip_install_needs_no_network(
     installed: Path, tmp_path: Path, output: str
 ) -> None:
-    copy = tmp_path / "out"
-    shutil.copytree(ROOT / output, copy)
-    proc = subprocess.run(
-        [str(installed / "bin" / "meshgen"), "check-output", "out"],
-        cwd=tmp_path,
-        env=offline_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    shutil.copytree(ROOT / output, tmp_path / "out")
+    proc = check_output(installed, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "MG904" not in proc.stderr
     assert ", 0 invalid, 0 errors, 0 skipped" in proc.stderr
@@ -156,14 +160,7 @@ def test_the_packaged_schemas_still_reject(installed: Path, tmp_path: Path) -> N
     sample.write_text(sample.read_text().replace("port: 5000", "port: five", 1))
     rules = next((copy / "cluster1" / "traffic").rglob("rules.yaml"))
     rules.write_text(rules.read_text().replace("spec:\n", "spec:\n  bogus: 1\n", 1))
-    proc = subprocess.run(
-        [str(installed / "bin" / "meshgen"), "check-output", "out"],
-        cwd=tmp_path,
-        env=offline_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = check_output(installed, tmp_path)
     assert proc.returncode == 1
     assert "sample.yaml" in proc.stderr
     assert "rules.yaml" in proc.stderr
