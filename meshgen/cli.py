@@ -222,8 +222,10 @@ def build(
                 "(go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0)"
             )
             return
+        from meshgen.versions import minor_of
+
         clusters = {
-            c.name: int(c.kubernetes_version.split(".")[1]) if c.kubernetes_version else None
+            c.name: minor_of(c.kubernetes_version) if c.kubernetes_version else None
             for c in result.mesh.spec.clusters
         }
         if not _conform(output, clusters, result.mesh.spec.istio.version, schema_dir, fmt):
@@ -243,7 +245,7 @@ def _conform(
     that accepts it."""
     from meshgen.conform import Summary, find_kubeconform, manifest_files, run_kubeconform
     from meshgen.layout import REMOTE_SECRETS_DIR
-    from meshgen.versions import KUBERNETES_SUPPORT
+    from meshgen.versions import KUBERNETES_SUPPORT, minor_of
 
     binary = find_kubeconform()
     assert binary is not None
@@ -257,7 +259,7 @@ def _conform(
             f"once with `python scripts/make_schemas.py {schema_dir}`",
             param_hint="--schema-dir",
         )
-    istio_minor = int(istio_version.split(".")[1]) if istio_version else None
+    istio_minor = minor_of(istio_version) if istio_version else None
     total = Summary()
     # The remote-secret placeholders sit next to the cluster directories, one per cluster.
     if (output / REMOTE_SECRETS_DIR).is_dir():
@@ -574,18 +576,18 @@ def check_output(
 
 def _minor(version: str | None, option: str, *, patch: bool = False) -> int | None:
     """The MINOR of `1.MINOR[...]` (with `patch`: exactly `1.MINOR` or `1.MINOR.PATCH`)."""
+    from meshgen.versions import minor_of
+
     if version is None:
         return None
-    parts = version.split(".")
-    if (
-        len(parts) < 2
-        or parts[0] != "1"
-        or not parts[1].isdigit()
-        or (patch and (len(parts) > 3 or not all(p.isdigit() for p in parts[1:])))
-    ):
+    try:
+        minor = minor_of(version)
+    except ValueError:
+        minor = None
+    if minor is None or (not patch and version.count(".") != 1):
         expected = "1.MINOR or 1.MINOR.PATCH" if patch else "1.MINOR"
         raise typer.BadParameter(f"expected {expected}, got {version!r}", param_hint=option)
-    return int(parts[1])
+    return minor
 
 
 @app.command()

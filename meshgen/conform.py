@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgen.diagnostics import Diagnostic, Location, Severity
-from meshgen.versions import SAIL_RELEASES, sail_releases_for
+from meshgen.versions import SAIL_RELEASES, minor_of, parse, sail_releases_for
 
 PUBLIC_CRD_CATALOG = (
     "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/"
@@ -39,7 +39,6 @@ ISTIO_GROUPS = frozenset(
     {"networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"}
 )
 SAIL_GROUP = "sailoperator.io"
-_ISTIO_VERSION = re.compile(r"1\.([0-9]+)(?:\.([0-9]+))?")
 
 
 @dataclass
@@ -72,15 +71,9 @@ def manifest_files(directory: Path) -> list[Path]:
     )
 
 
-def _minor_of(version: str) -> int:
-    match = _ISTIO_VERSION.fullmatch(version)
-    if match is None:
-        raise ValueError(f"not an Istio 1.MINOR or 1.MINOR.PATCH version: {version!r}")
-    return int(match.group(1))
-
-
-def _patch_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
+def _patch_key(text: str) -> tuple[int, ...]:
+    """Sort key of a release (1.30.3) or of a minor's folder suffix (30)."""
+    return parse(text) if text.count(".") == 2 else (minor_of(f"1.{text}"),)
 
 
 def _present(schema_dir: Path, prefix: str) -> list[str]:
@@ -106,8 +99,7 @@ def istio_crd_dir(schema_dir: Path, istio_minor: int | None) -> Path | None:
 def sail_version(istio_version: str) -> str | None:
     """The full Istio version Sail objects are checked for: the version itself, or for a bare
     `1.M` the newest patch of that minor some Sail release accepts (None: none does)."""
-    if _ISTIO_VERSION.fullmatch(istio_version) is None:
-        raise ValueError(f"not an Istio 1.MINOR or 1.MINOR.PATCH version: {istio_version!r}")
+    minor_of(istio_version)  # ValueError unless 1.MINOR or 1.MINOR.PATCH
     if istio_version.count(".") == 2:
         return istio_version
     listed = {
@@ -204,7 +196,7 @@ def choose_schemas(schema_dir: Path | None, istio_version: str | None) -> Schema
         return SchemaChoice(("default", PUBLIC_CRD_CATALOG))
     locations = [f"{schema_dir}/k8s/{_K8S_LAYOUT}"]
     missing: dict[str, Missing] = {}
-    minor = _minor_of(istio_version) if istio_version is not None else None
+    minor = minor_of(istio_version) if istio_version is not None else None
     crds = istio_crd_dir(schema_dir, minor)
     if crds is not None:
         locations.append(f"{crds}/{_CRD_LAYOUT}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshgen.spec import Cluster, Mesh, Namespace
+from meshgen.versions import minor_of, parse
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,8 @@ class ControlPlane:
         return minor_of(self.version)
 
 
-def minor_of(version: str) -> int:
-    return int(version.split(".")[1])
-
-
 def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
+    return parse(version)
 
 
 def control_planes(mesh: Mesh) -> list[ControlPlane]:

@@ -29,6 +29,18 @@ def parse(version: str) -> Version:
     return int(major), int(minor), int(patch)
 
 
+_MINOR = re.compile(r"^1\.([0-9]+)(?:\.([0-9]+))?$")
+
+
+def minor_of(version: str) -> int:
+    """The MINOR of `1.MINOR` or `1.MINOR.PATCH` (an Istio or Kubernetes version); ValueError
+    for anything else. The one place a version's text is taken apart besides `parse`."""
+    match = _MINOR.match(version)
+    if match is None:
+        raise ValueError(f"not a 1.MINOR or 1.MINOR.PATCH version: {version!r}")
+    return int(match.group(1))
+
+
 def is_supported(version: str) -> bool:
     major, minor, _ = parse(version)
     return major == 1 and OLDEST_MINOR <= minor <= NEWEST_MINOR
@@ -218,6 +230,20 @@ OLDEST_KUBERNETES_124 = _fact(
     "https://istio.io/latest/docs/releases/supported-releases/",
     since="1.18.0",
 )
+
+# Kubernetes (not Istio) from 1.24 no longer creates a token Secret for each ServiceAccount
+# (LegacyServiceAccountTokenNoAutoGeneration on by default: "Reduction of Secret-based Service
+# Account Tokens", https://kubernetes.io/blog/2022/05/03/kubernetes-1-24-release-announcement/).
+# istioctl before 1.14 then cannot create remote secrets (istio/istio#38246), and the
+# istio-reader token must be a Secret of meshgen's (render/secrets.py).
+KUBERNETES_NO_TOKEN_SECRETS_MINOR = 24
+
+
+def kubernetes_makes_token_secrets(version: str) -> bool:
+    """Whether Kubernetes `version` (1.MINOR[.PATCH]) still creates ServiceAccount token
+    Secrets by itself."""
+    return minor_of(version) < KUBERNETES_NO_TOKEN_SECRETS_MINOR
+
 
 FACTS: dict[str, Fact] = {
     name: value for name, value in globals().items() if isinstance(value, Fact)

@@ -103,3 +103,16 @@ def test_starter_is_on_the_newest_istio_and_lists_every_installer() -> None:
     assert f'version: "{newest}"' in STARTER
     for installer in ("istioctl", "operator", "helm", "sail"):
         assert installer in STARTER, installer
+
+
+def test_versions_are_taken_apart_only_in_versions_py() -> None:
+    """Issue 22: one version parser (versions.parse, versions.minor_of); no module splits a
+    version's text on dots itself."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "meshgen").rglob("*.py"))
+        if path.name != "versions.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"""\.split\(\s*["']\.["']""", line)
+    ]
+    assert offenders == []

@@ -136,7 +136,7 @@ def check_revision(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     """MG306: `revision: default` names the default revision Istio reserves."""
     if mesh.spec.istio.revision != "default":
         return
-    minor = mesh.spec.istio.version.split(".")[1]
+    minor = versions.minor_of(mesh.spec.istio.version)
     yield warning(
         "MG306",
         'revision "default" is the name Istio reserves for the default revision (and its '
@@ -156,7 +156,7 @@ def check_old_istioctl(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]
         return
     for ci, cluster in enumerate(mesh.spec.clusters):
         version = cluster.kubernetes_version
-        if version is not None and int(version.split(".")[1]) >= 24:
+        if version is not None and not versions.kubernetes_makes_token_secrets(version):
             yield warning(
                 "MG307",
                 f'cluster "{cluster.name}" runs Kubernetes {version}, but istioctl before '

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, metadata
 from meshgen.spec import Cluster, Mesh
-from meshgen.versions import OLDEST_KUBERNETES_124, release
+from meshgen.versions import OLDEST_KUBERNETES_124, kubernetes_makes_token_secrets, release
 
 # Keys of the plug-in CA Secret
 # (https://istio.io/latest/docs/tasks/security/cert-management/plugin-ca-cert/).
@@ -56,7 +56,7 @@ def needs_reader_token(mesh: Mesh, cluster: Cluster) -> bool:
     if len(mesh.spec.clusters) < 2:
         return False
     if cluster.kubernetes_version is not None:
-        return int(cluster.kubernetes_version.split(".")[1]) >= 24
+        return not kubernetes_makes_token_secrets(cluster.kubernetes_version)
     # An unspecified cluster version is assumed >= 1.24 where that Istio needs it.
     return release(mesh.spec.istio.version).has(OLDEST_KUBERNETES_124)
 

@@ -22,6 +22,7 @@ from meshgen.render.objects import MANAGED_BY, Manifest, metadata
 from meshgen.render.runbook.model import Runbook
 from meshgen.render.shell import Blank, Cmd, Line, Pipeline, cmd, comment, pipe
 from meshgen.spec import Cluster, Mesh, Service, Submariner
+from meshgen.versions import parse
 
 SUBMARINER_API = "submariner.io/v1alpha1"
 # Lighthouse reads ServiceExports at v1alpha1 (the only version of the CRD that the
@@ -373,7 +374,8 @@ def submariner_manual_steps(mesh: Mesh, rb: Runbook) -> None:
 
     # The operator must run before its resources can be applied.
     others = [c for c in clusters if c.name != broker]
-    channel = "stable-" + ".".join(subctl_version.split(".")[:2])
+    major, minor, _ = parse(subctl_version)
+    channel = f"stable-{major}.{minor}"
     add(
         "3. Install the submariner-operator on every cluster that does not run it yet: "
         f"`subctl join` installs it and creates the two Secrets of step 4 (its `Submariner` "
