@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from meshgen.checks.reserved import OWNER_NAMES, RESERVED
+from meshgen.reserved import OWNER_NAMES, RESERVED
 from meshgen.spec import Cluster, Mesh, Route, Service
 
 MAX_CLUSTERS = 8  # drawn one by one; beyond, the first SHOWN_CLUSTERS and a note

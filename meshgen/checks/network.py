@@ -2,7 +2,7 @@
 
 Submariner without Globalnet routes pod and Service IPs between clusters as they are, so
 every cluster's ranges must be disjoint from every other's (https://submariner.io/getting-started/,
-"Prerequisites") and from the ranges the data plane keeps for itself (meshgen/checks/reserved.py,
+"Prerequisites") and from the ranges the data plane keeps for itself (meshgen/reserved.py,
 with their sources).
 """
 
@@ -14,10 +14,10 @@ from functools import cache
 
 from meshgen.checks._common import SUBMARINER, cidr_path, cluster_path, error, warning
 from meshgen.checks.intervals import FreeRanges, overlapping_pairs
-from meshgen.checks.reserved import OWNER_NAMES, RESERVED
 from meshgen.codes import summaries
 from meshgen.diagnostics import Diagnostic, Location, Related
 from meshgen.load import Positions
+from meshgen.reserved import OWNER_NAMES, RESERVED
 from meshgen.spec import IPNetwork, Mesh
 
 CODES = summaries("MG201", "MG202", "MG203", "MG204", "MG205", "MG206")
