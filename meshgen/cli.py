@@ -386,13 +386,13 @@ def _check_or_diff(
 
 
 def _report_conflicts(output: Path, conflict: Exception, fmt: Format) -> None:
-    from meshgen.diagnostics import Diagnostic, Location, Severity
+    from meshgen.diagnostics import Location, diagnostic
 
     problems: list[tuple[str, str]] = getattr(conflict, "problems", [])
     code: str = getattr(conflict, "code", "MG901")
     hint: str = getattr(conflict, "hint", "")
     diags = [
-        Diagnostic(code, Severity.ERROR, reason, Location((output / path).as_posix()), hint)
+        diagnostic(code, reason, Location((output / path).as_posix()), hint)
         for path, reason in problems
     ]
     _print_diagnostics(diags, fmt)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshgen.diagnostics import Diagnostic, Location, Severity
+from meshgen.diagnostics import Diagnostic, Location, diagnostic
 from meshgen.versions import SAIL_RELEASES, minor_of, parse, sail_releases_for
 
 PUBLIC_CRD_CATALOG = (
@@ -300,9 +300,8 @@ def _summarize(
         what = f"{kind} {name!r}" if name else kind or "object"
         if status == "statusSkipped":
             summary.diagnostics.append(
-                Diagnostic(
+                diagnostic(
                     "MG903",
-                    Severity.WARNING,
                     f"{what}: no schema found, not validated",
                     location,
                     "pass --schema-dir with the schemas of your CRDs",
@@ -319,9 +318,8 @@ def _summarize(
         ):
             reason = missing[group].reason.replace("{api}", f"{resource.get('version')} {kind}")
             summary.diagnostics.append(
-                Diagnostic(
+                diagnostic(
                     "MG904",
-                    Severity.ERROR,
                     f"kubeconform could not check {what}: {reason}",
                     location,
                     missing[group].hint,
@@ -330,9 +328,8 @@ def _summarize(
             continue
         if status == "statusError":
             summary.diagnostics.append(
-                Diagnostic(
+                diagnostic(
                     "MG904",
-                    Severity.ERROR,
                     f"kubeconform could not check {what}: {resource.get('msg', 'error')}",
                     location,
                     "without network access, pass --schema-dir with offline schemas "
@@ -346,9 +343,8 @@ def _summarize(
         ]
         message = "; ".join(details) or resource.get("msg", "rejected")
         summary.diagnostics.append(
-            Diagnostic(
+            diagnostic(
                 "MG902",
-                Severity.ERROR,
                 f"kubeconform rejects {what}: {message}",
                 location,
                 "this object would be refused by the API server; please report it",

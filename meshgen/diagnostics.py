@@ -51,6 +51,34 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
 
+def diagnostic(
+    code: str,
+    message: str,
+    location: Location,
+    hint: str | None = None,
+    related: Iterable[Related] = (),
+    *,
+    severity: Severity | None = None,
+) -> Diagnostic:
+    """The one way to make a diagnostic: its severity is the code's, from the registry
+    (meshgen/codes.py), so the level travels with the code. Only a code registered as
+    "error/warning" takes `severity` from the caller (the message says which case it is);
+    naming another severity, or an unregistered code, is a bug (ValueError)."""
+    from meshgen.codes import REGISTRY
+
+    entry = REGISTRY.get(code)
+    if entry is None:
+        raise ValueError(f"{code} is not a registered diagnostic code (meshgen/codes.py)")
+    if entry.severity == "error/warning":
+        if severity is None:
+            raise ValueError(f"{code} is an error or a warning: say which")
+    elif severity is not None and severity.value != entry.severity:
+        raise ValueError(f"{code} is registered as {entry.severity}, not {severity.value}")
+    else:
+        severity = Severity(entry.severity)
+    return Diagnostic(code, severity, message, location, hint, tuple(related))
+
+
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshgen.diagnostics import Diagnostic, Location, Related, Severity, quote
+from meshgen.diagnostics import Diagnostic, Location, Related, diagnostic, quote
 from meshgen.gcpause import gc_paused
 
 YamlPath = tuple[str | int, ...]
@@ -77,7 +77,7 @@ def _diag(
     hint: str | None = None,
     related: tuple[Related, ...] = (),
 ) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, loc, hint, related)
+    return diagnostic(code, message, loc, hint, related)
 
 
 # `-`, or a path that names one of this process's descriptors (/dev/stdin, bash's

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from meshgen.diagnostics import Diagnostic, Location, Severity
+from meshgen.diagnostics import Diagnostic, Location, diagnostic
 from meshgen.load import Loaded, Positions, YamlPath
 from meshgen.spec import Mesh
 from meshgen.spec_names import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN
@@ -69,9 +69,8 @@ def _control_characters(data: Any, positions: Positions) -> dict[YamlPath, Diagn
             char = control_character(node, multiline=multiline)
             if char is not None:
                 message = f"control character {describe_character(char)} in {_dotted(path)}"
-                found[path] = Diagnostic(
+                found[path] = diagnostic(
                     "MG110",
-                    Severity.ERROR,
                     message,
                     positions.at(path),
                     _control_hint(node, multiline=multiline),
@@ -85,9 +84,8 @@ def _control_characters(data: Any, positions: Positions) -> dict[YamlPath, Diagn
                         f"control character {describe_character(char)} in the key "
                         f"{key!r} of {_dotted(path)}"
                     )
-                    found[child] = Diagnostic(
+                    found[child] = diagnostic(
                         "MG110",
-                        Severity.ERROR,
                         message,
                         positions.key_at(child),
                         "keys are names: no control characters",
@@ -243,12 +241,12 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
             hint = f"did you mean {close!r}?"
         elif allowed:
             hint = "allowed fields: " + ", ".join(allowed)
-        return Diagnostic("MG101", Severity.ERROR, message, location, hint)
+        return diagnostic("MG101", message, location, hint)
 
     if etype == "missing":
         key = str(loc[-1])
         message = f"missing required field {key!r} in {_dotted(path)}"
-        return Diagnostic("MG103", Severity.ERROR, message, location, _missing_hint(key))
+        return diagnostic("MG103", message, location, _missing_hint(key))
 
     if etype.endswith("_type") or etype in {"model_type", "dict_type", "list_type"}:
         expected = _EXPECTED.get(etype, etype.removesuffix("_type"))
@@ -264,7 +262,7 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
             hint = "write true or false (YAML 1.2 reads yes/no/on/off as strings)"
         elif etype == "int_type" and isinstance(value, str):
             hint = "write the number without quotes"
-        return Diagnostic("MG102", Severity.ERROR, message, location, hint)
+        return diagnostic("MG102", message, location, hint)
 
     if etype == "cidr":
         index = ctx.get("index")
@@ -274,12 +272,12 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
         message = f"{where}: {err['msg']}"
         if "network" in ctx:
             hint = f"write {ctx['network']}"
-        return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+        return diagnostic("MG104", message, location, hint)
 
     if etype == "istio_value":
         path = _error_path(err, loaded.data)
         message = f"{_dotted(path)}: {err['msg']}"
-        return Diagnostic("MG104", Severity.ERROR, message, positions.at(path), None)
+        return diagnostic("MG104", message, positions.at(path), None)
 
     if etype == "string_pattern_mismatch":
         pattern = ctx.get("pattern", "")
@@ -294,7 +292,7 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
             hint = 'write the full release, e.g. "1.10.0"'
         else:
             message = f"{where}: {value!r} does not match {pattern}"
-        return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+        return diagnostic("MG104", message, location, hint)
 
     if etype == "literal_error":
         expected = ctx.get("expected", "")
@@ -303,10 +301,10 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
         choice = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
         if choice:
             hint = f"did you mean {choice[0]!r}?"
-        return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+        return diagnostic("MG104", message, location, hint)
 
     message = f"{where}: {_plain(err['msg'])}"
-    return Diagnostic("MG104", Severity.ERROR, message, location, hint)
+    return diagnostic("MG104", message, location, hint)
 
 
 _EXPECTED = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
+import pytest
+
 from meshgen import __version__
 from meshgen.checks import CODES
 from meshgen.codes import REGISTRY, lookup
@@ -116,3 +118,32 @@ def test_versions_are_taken_apart_only_in_versions_py() -> None:
         if re.search(r"""\.split\(\s*["']\.["']""", line)
     ]
     assert offenders == []
+
+
+def test_diagnostics_are_made_only_by_the_constructor_that_knows_their_level() -> None:
+    """Issue 22: the severity travels with the code (meshgen.diagnostics.diagnostic reads it
+    from the registry); no module builds a Diagnostic itself."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "meshgen").rglob("*.py"))
+        if path.name != "diagnostics.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"(?<![\w.])Diagnostic\(", line)
+    ]
+    assert offenders == []
+
+
+def test_the_constructor_refuses_a_level_the_registry_does_not_give() -> None:
+    from meshgen.diagnostics import Location, Severity, diagnostic
+
+    here = Location("mesh.yaml", 1, 1)
+    assert diagnostic("MG101", "m", here).severity is Severity.ERROR
+    assert diagnostic("MG507", "m", here).severity is Severity.WARNING
+    with pytest.raises(ValueError, match="registered as error"):
+        diagnostic("MG101", "m", here, severity=Severity.WARNING)
+    with pytest.raises(ValueError, match="not a registered"):
+        diagnostic("MG999", "m", here)
+    dual = next(c for c, e in REGISTRY.items() if e.severity == "error/warning")
+    with pytest.raises(ValueError, match="say which"):
+        diagnostic(dual, "m", here)
+    assert diagnostic(dual, "m", here, severity=Severity.WARNING).severity is Severity.WARNING

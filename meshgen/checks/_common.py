@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Sequence
 
-from meshgen.diagnostics import Diagnostic, Location, Related, Severity
+from meshgen.diagnostics import Diagnostic, Location, Related, Severity, diagnostic
 from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh
 
@@ -18,13 +18,13 @@ SUBMARINER: YamlPath = ("spec", "submariner")
 def error(
     code: str, message: str, location: Location, hint: str, related: Sequence[Related] = ()
 ) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, location, hint, tuple(related))
+    return diagnostic(code, message, location, hint, related, severity=Severity.ERROR)
 
 
 def warning(
     code: str, message: str, location: Location, hint: str, related: Sequence[Related] = ()
 ) -> Diagnostic:
-    return Diagnostic(code, Severity.WARNING, message, location, hint, tuple(related))
+    return diagnostic(code, message, location, hint, related, severity=Severity.WARNING)
 
 
 def cluster_path(index: int) -> YamlPath:

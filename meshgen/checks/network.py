@@ -15,7 +15,7 @@ from functools import cache
 from meshgen.checks._common import SUBMARINER, cidr_path, cluster_path, error, warning
 from meshgen.checks.intervals import FreeRanges, overlapping_pairs
 from meshgen.codes import summaries
-from meshgen.diagnostics import Diagnostic, Location, Related
+from meshgen.diagnostics import Diagnostic, Location, Related, diagnostic
 from meshgen.load import Positions
 from meshgen.reserved import OWNER_NAMES, RESERVED
 from meshgen.spec import IPNetwork, Mesh
@@ -124,7 +124,7 @@ def check_reserved(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                         platform, f"{cluster.name} runs OpenShift, whose network plugin is {owner}"
                     ),
                 )
-            yield Diagnostic("MG203", r.severity, message, cidr.location, hint, notes)
+            yield diagnostic("MG203", message, cidr.location, hint, notes, severity=r.severity)
 
 
 _PRIVATE = {4: "10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", 6: "fd00::/8 (unique local)"}

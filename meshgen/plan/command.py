@@ -97,13 +97,12 @@ def run(
 def _report_refusal(output: Path, conflict: OutputConflict) -> None:
     """What `meshgen build` would refuse, as MG908: the same paths and reasons, so a plan
     never approves an output that the build cannot write."""
-    from meshgen.diagnostics import Diagnostic, Location, Severity
+    from meshgen.diagnostics import Location, diagnostic
 
     print_diagnostics(
         [
-            Diagnostic(
+            diagnostic(
                 "MG908",
-                Severity.ERROR,
                 f"{reason} (`meshgen build` refuses it: {conflict.code})",
                 Location((output / path).as_posix()),
                 conflict.hint,
@@ -116,9 +115,10 @@ def _report_refusal(output: Path, conflict: OutputConflict) -> None:
 
 
 def _report(output: Path, error: Exception) -> None:
-    from meshgen.diagnostics import Diagnostic, Location, Severity
+    from meshgen.diagnostics import Location, diagnostic
 
     message: str = getattr(error, "message", str(error))
     hint: str | None = getattr(error, "hint", None)
-    diagnostic = Diagnostic("MG908", Severity.ERROR, message, Location(output.as_posix()), hint)
-    print_diagnostics([diagnostic], Format.text)
+    print_diagnostics(
+        [diagnostic("MG908", message, Location(output.as_posix()), hint)], Format.text
+    )
