@@ -1,7 +1,7 @@
 """A fresh build while another process writes a large file to the same file system (issue 20).
 
 meshgen makes what it wrote durable the way git's `core.fsyncMethod=batch` does: write-out
-started per file, one flush at the end (meshgen/write.py). A syncfs(2) would also wait for
+started per file, one flush at the end (meshgen/write/fs.py). A syncfs(2) would also wait for
 the other writer's dirty pages. The other writer here is `dd` of 3 GB from /dev/zero, started
 a second before the build; the goal: the build within 1.3x of the same build on a quiet
 disk (medians of `runs`)."""

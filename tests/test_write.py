@@ -334,7 +334,7 @@ def test_a_diff_repeated_across_clusters_is_made_once_and_names_each_file(
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("meshgen.write.unified_diff", counted)
+    monkeypatch.setattr("meshgen.write.compare.unified_diff", counted)
     text = diff_output(out, wide)
     assert len(calls) == 1
     expected = "".join(

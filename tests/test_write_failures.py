@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from meshgen import write
 from meshgen.write import MANIFEST_NAME, TEMP_PREFIX, OutputConflict, check_output, write_output
+from meshgen.write import apply as write_apply
 from tests.helpers import EXAMPLES, K8S_EXAMPLE, run_meshgen
 from tests.test_write_faults import tree
 
@@ -155,7 +155,7 @@ def test_a_read_only_directory_mid_build_puts_everything_back(nobody_dir: Path) 
 def kill_at(monkeypatch: pytest.MonkeyPatch, name: str, after: str | None = None) -> None:
     """Stop the build (as a kill would: nothing more happens) at the first call of a step of
     the writer's transaction, or right after the call for path `after`."""
-    real = getattr(write._Transaction, name)
+    real = getattr(write_apply._Transaction, name)
 
     def stop(self: object, rel: str) -> object:
         if after is None:
@@ -165,7 +165,7 @@ def kill_at(monkeypatch: pytest.MonkeyPatch, name: str, after: str | None = None
             raise KeyboardInterrupt
         return None
 
-    monkeypatch.setattr(write._Transaction, name, stop)
+    monkeypatch.setattr(write_apply._Transaction, name, stop)
 
 
 FILES = {

@@ -22,12 +22,24 @@ from typing import Any
 
 import pytest
 
-from meshgen import write
 from meshgen.layout import REMOTE_SECRETS_DIR
 from meshgen.pipeline import compile_spec
-from meshgen.write import TEMP_PREFIX, OutputConflict, check_output, write_output
+from meshgen.write import (
+    TEMP_PREFIX,
+    OutputConflict,
+    apply,
+    check_output,
+    compare,
+    lock,
+    manifest,
+    model,
+    planning,
+    write_output,
+)
+from meshgen.write import fs as write_fs
 from tests.helpers import EXAMPLES
 
+WRITER_MODULES = (apply, compare, lock, manifest, model, planning, write_fs)
 COUNTED = ("open", "write", "rename", "link", "unlink", "mkdir", "rmdir", "fsync", "fchmod")
 ERRNOS = (errno.ENOSPC, errno.EIO, errno.EACCES, errno.EROFS)
 USER_FILES = {"notes.md": b"mine\n", "ci/pipeline.yaml": b"steps: []\n"}
@@ -64,15 +76,17 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
         setattr(proxy, name, getattr(os, name))
     for name in COUNTED:
         setattr(proxy, name, _counted(counter, name, getattr(os, name)))
-    monkeypatch.setattr(write, "os", proxy)
+    # Every module of the writer package calls `os` through its own global.
+    for module in WRITER_MODULES:
+        monkeypatch.setattr(module, "os", proxy)
     # The durability barriers' own calls go through the proxy; sync_file_range counts too.
-    real_writeout = write._writeout
+    real_writeout = write_fs._writeout
 
     def writeout(fd: int, *, wait: bool) -> None:
         counter.hit("sync_file_range", ())
         real_writeout(fd, wait=wait)
 
-    monkeypatch.setattr(write, "_writeout", writeout)
+    monkeypatch.setattr(write_fs, "_writeout", writeout)
     return counter
 
 

@@ -29,6 +29,8 @@ from meshgen.write import (
     plan_write,
     write_output,
 )
+from meshgen.write import apply as write_apply
+from meshgen.write import fs as write_fs
 from tests.helpers import SEED_EXAMPLE, run_meshgen
 
 FILES = {
@@ -173,7 +175,7 @@ def test_directories_are_never_recreated(out: Path) -> None:
 
 def test_file_created_during_a_build_survives(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_output(out, FILES)
-    real = write._flush_contents
+    real = write_fs._flush_contents
 
     def user_saves_files(dirs: object, temps: list[str]) -> None:
         (out / "cluster1" / "notes.md").write_bytes(b"mine\n")
@@ -182,7 +184,7 @@ def test_file_created_during_a_build_survives(out: Path, monkeypatch: pytest.Mon
         os.replace(out / "cluster2" / "tmp~", out / "cluster2" / "kustomization.yaml")
         real(dirs, temps)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(write, "_flush_contents", user_saves_files)
+    monkeypatch.setattr(write_apply, "_flush_contents", user_saves_files)
     with pytest.raises(OutputConflict) as exc:
         write_output(out, V2)
     monkeypatch.undo()
@@ -203,13 +205,13 @@ def test_stale_temporary_files_are_removed_and_names_are_random(
     stale = out / "cluster1" / f"{TEMP_PREFIX}0123456789abcdef"
     stale.write_bytes(b"half")
     syncs: list[list[str]] = []
-    real = write._flush_contents
+    real = write_fs._flush_contents
 
     def look(dirs: object, temps: list[str]) -> None:
         syncs.append([p.name for p in out.rglob(f"{TEMP_PREFIX}*")])
         real(dirs, temps)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(write, "_flush_contents", look)
+    monkeypatch.setattr(write_apply, "_flush_contents", look)
     write_output(out, V2)
     assert not stale.exists()
     # At the first sync every new content is in a temporary file, all in the root directory.
@@ -443,7 +445,7 @@ def test_a_killed_build_never_leaves_a_partial_file_at_a_generated_path(
     mid-write leaves nothing at the generated path that the next build would have to trust."""
     write_output(out, FILES)
     more = {**V2, "cluster3/kustomization.yaml": b"resources: []\n" * 1000}
-    real = write._write_temp
+    real = write_fs._write_temp
 
     def killed_mid_write(dirs: object, data: bytes, **kwargs: object) -> str:
         if data == more["cluster3/kustomization.yaml"]:
@@ -451,7 +453,7 @@ def test_a_killed_build_never_leaves_a_partial_file_at_a_generated_path(
             raise KeyboardInterrupt  # as good as kill -9 for the files on disk
         return real(dirs, data, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(write, "_write_temp", killed_mid_write)
+    monkeypatch.setattr(write_apply, "_write_temp", killed_mid_write)
     with pytest.raises(KeyboardInterrupt):
         write_output(out, more)
     monkeypatch.undo()
