@@ -8,7 +8,7 @@ differs are parsed: one changed service parses its own documents, not its traffi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from meshgen.facts import ISTIO_VERSION, REVISIONED, ClusterFacts
@@ -80,30 +80,15 @@ def make_plan(
     # Its clusters as its manifest records them; an output written before manifests recorded
     # them (meshgen 0.2): its directories.
     old_clusters = set(old.facts) if old.facts is not None else _clusters(old.paths)
-    new_clusters = set(facts)
-    old_facts = old.facts or {}
-
-    groups: dict[str, Group] = {}
+    groups = _Groups(old_clusters, set(facts))
     # Documents by their text (and field changes by their pair of documents), shared across
     # clusters.
     parsed: dict[Any, Any] = {}
     # A group's changes by what it touches, relative to its directory: the clusters a mesh-wide
     # change touches alike share one list of Change objects (5,000 objects, not 500,000).
     shared: dict[tuple[Any, ...], list[Change]] = {}
-
-    def group(name: str) -> Group:
-        if name not in groups:
-            status = CHANGED
-            if _kind_of(name) == "cluster":
-                if name not in old_clusters:
-                    status = ADDED
-                elif name not in new_clusters:
-                    status = REMOVED
-            groups[name] = Group(name, _kind_of(name), status)
-        return groups[name]
-
     for name, rels in touched.items():
-        g = group(name)
+        g = groups.get(name)
         if g.kind == "runbook":
             if rels[0] in differing and _body(old_bytes[RUNBOOK]) == _body(new_files[RUNBOOK]):
                 continue  # only the header (the spec's name) differs
@@ -117,15 +102,39 @@ def make_plan(
             g.changes.append(Change(g.status, CLUSTER, name, summary=f"cluster {verb} the mesh"))
         g.changes.extend(_group_changes(g, rels, old_bytes, new_files, parsed, shared))
 
-    for name, change in _fact_changes(old_facts, facts):
-        group(name).changes.insert(0, change)
-
+    for name, change in _fact_changes(old.facts or {}, facts):
+        groups.get(name).changes.insert(0, change)
     # A cluster joining has nothing to disrupt; one leaving says so once.
-    leaving = frozenset(old_clusters - new_clusters)
-    # A change written into every cluster is one classification: documents parsed from the
-    # same text are the same objects, so their identities name the change.
+    _classify_groups(groups.all.values(), frozenset(old_clusters - set(facts)))
+    kept = {name: g for name, g in groups.all.items() if g.changes}
+    return Plan(_ordered(kept, list(facts), old.facts or {}), old.label)
+
+
+class _Groups:
+    """The plan's groups by name, made on first use with their kind and status."""
+
+    def __init__(self, old_clusters: set[str], new_clusters: set[str]) -> None:
+        self.old_clusters, self.new_clusters = old_clusters, new_clusters
+        self.all: dict[str, Group] = {}
+
+    def get(self, name: str) -> Group:
+        if name not in self.all:
+            status = CHANGED
+            if _kind_of(name) == "cluster":
+                if name not in self.old_clusters:
+                    status = ADDED
+                elif name not in self.new_clusters:
+                    status = REMOVED
+            self.all[name] = Group(name, _kind_of(name), status)
+        return self.all[name]
+
+
+def _classify_groups(groups: Iterable[Group], leaving: frozenset[str]) -> None:
+    """Each change's reasons, then each group's changes disruptive first (else in apply
+    order). A change written into every cluster is classified once: documents parsed from
+    the same text are the same objects, so their identities name the change; and a Change
+    shared by groups is shared only by groups of one kind and status."""
     memo: dict[tuple[Any, ...], list[str]] = {}
-    # A Change shared by groups is shared only by groups of one kind and status.
     done: set[int] = set()
 
     def classify_once(change: Change, kind: str) -> None:
@@ -138,17 +147,13 @@ def make_plan(
             found = memo[key] = classify(change, kind, leaving)
         change.reasons = list(found)
 
-    for g in groups.values():
+    for g in groups:
         if g.status == CHANGED:
             for change in g.changes:
                 classify_once(change, g.kind)
         elif g.status == REMOVED:
             classify_once(g.changes[0], g.kind)
-        # Disruptive first, each kind of change in apply order.
         g.changes.sort(key=lambda c: not c.disruptive)
-
-    kept = {name: g for name, g in groups.items() if g.changes}
-    return Plan(_ordered(kept, list(facts), old_facts), old.label)
 
 
 _CNI_VERSION = "crdsAndCniVersion"
@@ -278,36 +283,23 @@ def _object_changes(
         ):
             continue
         obj, index = n or o  # type: ignore[misc]
-        if o is None:
-            change = Change(
-                ADDED,
-                obj.kind,
-                obj.name,
-                obj.namespace,
-                obj.api_group,
-                obj.file,
-                new=obj.body,
-                summary=_added_note(obj.kind, obj.file),
-            )
-        elif n is None:
-            change = Change(
-                REMOVED, obj.kind, obj.name, obj.namespace, obj.api_group, obj.file, old=obj.body
-            )
-        else:
-            change = Change(
-                CHANGED,
-                obj.kind,
-                obj.name,
-                obj.namespace,
-                obj.api_group,
-                obj.file,
-                fields=_field_changes(o[0].body, n[0].body, parsed),
-                old=o[0].body,
-                new=n[0].body,
-            )
+        change = _change(o[0] if o else None, n[0] if n else None, parsed)
         changes.append(((*order(obj.file), index), change))
     changes.sort(key=lambda pair: pair[0])
     return [c for _, c in changes]
+
+
+def _change(old: Obj | None, new: Obj | None, parsed: dict[Any, Any]) -> Change:
+    """The change from `old` to `new` (None: absent on that side) of one object."""
+    obj = new or old
+    assert obj is not None
+    where = (obj.kind, obj.name, obj.namespace, obj.api_group, obj.file)
+    if old is None:
+        return Change(ADDED, *where, new=obj.body, summary=_added_note(obj.kind, obj.file))
+    if new is None:
+        return Change(REMOVED, *where, old=obj.body)
+    fields = _field_changes(old.body, new.body, parsed)
+    return Change(CHANGED, *where, fields=fields, old=old.body, new=new.body)
 
 
 def _field_changes(old: Any, new: Any, parsed: dict[Any, Any]) -> list[FieldChange]:

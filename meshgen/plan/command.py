@@ -21,6 +21,7 @@ from meshgen.report import (
 )
 
 if TYPE_CHECKING:
+    from meshgen.plan.model import Plan
     from meshgen.write import OutputConflict
 
 FORMATS = ("text", "markdown", "json")
@@ -80,6 +81,13 @@ def run(
             "them)"
         )
 
+    _print(plan, fmt, options)
+    if plan.disruptive:
+        return EXIT_DISRUPTIVE
+    return EXIT_CHANGES if detailed and plan.groups else EXIT_OK
+
+
+def _print(plan: Plan, fmt: str, options: Options) -> None:
     from meshgen.plan import format as formats
 
     if fmt == "json":
@@ -89,9 +97,6 @@ def run(
     else:
         color = use_color(options) and sys.stdout.isatty()
         sys.stdout.write(formats.text(plan, color=color))
-    if plan.disruptive:
-        return EXIT_DISRUPTIVE
-    return EXIT_CHANGES if detailed and plan.groups else EXIT_OK
 
 
 def _report_refusal(output: Path, conflict: OutputConflict) -> None:
