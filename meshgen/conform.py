@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgen.diagnostics import Diagnostic, Location, diagnostic
+from meshgen.layout import HELM_VALUES_SUFFIX
 from meshgen.versions import SAIL_RELEASES, minor_of, parse, sail_releases_for
 
 PUBLIC_CRD_CATALOG = (
@@ -67,7 +68,7 @@ def manifest_files(directory: Path) -> list[Path]:
     return sorted(
         p
         for p in directory.rglob("*.yaml")
-        if p.name != "kustomization.yaml" and not p.name.endswith(".values.yaml")
+        if p.name != "kustomization.yaml" and not p.name.endswith(HELM_VALUES_SUFFIX)
     )
 
 

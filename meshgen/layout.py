@@ -17,5 +17,16 @@ RULES_FILE = "rules.yaml"
 # without selector, so that clients there resolve the names (render/traffic.py).
 CLIENT_SERVICES_FILE = "services.yaml"
 
+# Helm values of each chart, in a cluster directory: `helm install -f`, never applied
+# (render/__init__.py writes them, the runbook names them, plan and check-output know them).
+HELM_VALUES_DIR = "istio/helm"
+HELM_VALUES_SUFFIX = ".values.yaml"
+
+
+def helm_values_file(chart: str) -> str:
+    """The values file of `chart` (a Chart.key: base, cni, istiod, istiod-<revision>)."""
+    return f"{HELM_VALUES_DIR}/{chart}{HELM_VALUES_SUFFIX}"
+
+
 # Top-level names a cluster directory must not take.
 RESERVED_TOP_LEVEL = (GITOPS_DIR, REMOTE_SECRETS_DIR)

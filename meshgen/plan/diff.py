@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from meshgen.layout import HELM_VALUES_SUFFIX
 from meshgen.plan.model import MISSING, FieldChange, Named, Path
 
-VALUES_SUFFIX = ".values.yaml"
+VALUES_SUFFIX = HELM_VALUES_SUFFIX
 HELM_VALUES = "HelmValues"
 NOT_YAML = "File"
 

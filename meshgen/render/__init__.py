@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshgen.layout import CLIENT_SERVICES_FILE, REMOTE_SECRETS_DIR, RULES_FILE, TRAFFIC_DIR
+from meshgen.layout import (
+    CLIENT_SERVICES_FILE,
+    REMOTE_SECRETS_DIR,
+    RULES_FILE,
+    TRAFFIC_DIR,
+    helm_values_file,
+)
 from meshgen.placement import namespaces_in, services_in, workload_namespaces_in
 from meshgen.render.cni import render_nads
 from meshgen.render.external_secrets import (
@@ -187,7 +193,7 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
         applied.append(OutputFile("istio/sail.yaml", tuple(render_sail(mesh, cluster))))
     else:
         unlisted.extend(
-            OutputFile(f"istio/helm/{chart}.values.yaml", (values,))
+            OutputFile(helm_values_file(chart), (values,))
             for chart, values in helm_values(mesh, cluster).items()
         )
 

@@ -6,7 +6,7 @@ Values of the spec are escaped where they land: shell words through meshgen/rend
 
 from __future__ import annotations
 
-from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR
+from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR, helm_values_file
 from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
 from meshgen.render.commands import (
@@ -317,7 +317,7 @@ _INSTALLER_FILES = {
     "{it} listed in `kustomization.yaml`.",
     "sail": "- `istio/sail.yaml` holds the Sail Operator's `IstioCNI` and `Istio` resources "
     "(cluster-scoped), listed in `kustomization.yaml`.",
-    "helm": "- `istio/helm/*.values.yaml` are the values of Istio's `base`, `cni` and `istiod` "
+    "helm": f"- `{helm_values_file('*')}` are the values of Istio's `base`, `cni` and `istiod` "
     "charts for this cluster (`helm install -f`); not Kubernetes objects, not listed.",
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshgen.layout import TRAFFIC_DIR
+from meshgen.layout import TRAFFIC_DIR, helm_values_file
 from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
 from meshgen.render.gitops import (
@@ -131,7 +131,7 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[Line]:
                     ns,
                     "--create-namespace",
                     "-f",
-                    f"{cluster}/istio/helm/{chart}.values.yaml",
+                    f"{cluster}/{helm_values_file(chart)}",
                     "--wait",
                 )
             )
@@ -189,7 +189,7 @@ def _helm_releases(mesh: Mesh, cluster: str) -> list[Line]:
             chart.namespace,
             "--create-namespace",
             "-f",
-            f"{cluster}/istio/helm/{chart.key}.values.yaml",
+            f"{cluster}/{helm_values_file(chart.key)}",
             "--wait",
         )
         # charts(): base, cni, then the istiod releases oldest first.
