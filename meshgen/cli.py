@@ -523,7 +523,7 @@ def _explain_spec(spec: Path, options: Options) -> None:
         _print_diagnostics(result.diagnostics, Format.text, options)
         _say(f"{spec}: {_summary(result.diagnostics)}; fix them to see the summary")
         raise typer.Exit(EXIT_FAILED)
-    from meshgen.summary import mesh_summary
+    from meshgen.overview import mesh_summary
 
     color = use_color(options) and sys.stdout.isatty()
     text = mesh_summary(result.mesh, color=color)

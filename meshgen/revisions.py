@@ -39,7 +39,7 @@ def control_planes(mesh: Mesh) -> list[ControlPlane]:
     return sorted(planes, key=lambda plane: version_key(plane.version))
 
 
-def canary(mesh: Mesh) -> bool:
+def several_control_planes(mesh: Mesh) -> bool:
     """Whether the mesh runs several control planes side by side."""
     return len(mesh.spec.istio.revisions) > 1
 

@@ -178,7 +178,7 @@ HELM_PILOT_CNI_VALUE = _fact(
     since="1.22.0",
 )
 
-# --- Revisions (canary upgrades, meshgen/render/revisions.py) ---------------------------------
+# --- Revisions (canary upgrades, meshgen/render/control_planes.py) -----------------------------
 HELM_BASE_DEFAULT_REVISION = _fact(
     "the base chart reads defaultRevision (the istiod-default-validator webhook points at "
     "that revision's istiod)",

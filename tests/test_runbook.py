@@ -19,6 +19,14 @@ import yaml
 
 from benchmarks.generate import make_spec
 from meshgen.load import load_text
+from meshgen.overview import (
+    MAX_CLUSTERS,
+    SHOWN_CLUSTERS,
+    address_map,
+    label,
+    mermaid,
+    mesh_summary,
+)
 from meshgen.pipeline import compile_spec
 from meshgen.render import render
 from meshgen.render.verify import (
@@ -30,14 +38,6 @@ from meshgen.render.verify import (
     expected,
 )
 from meshgen.spec import Mesh
-from meshgen.summary import (
-    MAX_CLUSTERS,
-    SHOWN_CLUSTERS,
-    address_map,
-    label,
-    mermaid,
-    mesh_summary,
-)
 from meshgen.validate import validate
 from tests.helpers import EXAMPLES, ROOT, mesh_from, seed_data
 from tests.test_injection import (

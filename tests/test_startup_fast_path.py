@@ -27,7 +27,7 @@ NOT_IMPORTED = (
     "meshgen.write",
     "meshgen.schema",
     "meshgen.docs",
-    "meshgen.summary",
+    "meshgen.overview",
     "meshgen.conform",
     "meshgen.starter",
     "meshgen.yamlemit",

@@ -16,6 +16,7 @@ from meshgen.layout import (
 )
 from meshgen.placement import namespaces_in, services_in, workload_namespaces_in
 from meshgen.render.cni import render_nads
+from meshgen.render.control_planes import named_control_planes, render_istio_operators
 from meshgen.render.external_secrets import (
     render_external_secrets,
     render_submariner_external_secrets,
@@ -27,7 +28,6 @@ from meshgen.render.kustomization import render_kustomization
 from meshgen.render.namespaces import render_namespaces
 from meshgen.render.objects import Manifest
 from meshgen.render.readme import build_runbook
-from meshgen.render.revisions import render_istio_operators, revisioned
 from meshgen.render.runbook.markdown import render_markdown
 from meshgen.render.runbook.model import Runbook
 from meshgen.render.sail import render_sail
@@ -182,10 +182,10 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     # applied; Helm values go to the GitOps releases (and to values files for
     # `helm install -f`).
     if istio.installer in ("istioctl", "operator"):
-        # With istio.revisions one IstioOperator per revision (render/revisions.py).
+        # With istio.revisions one IstioOperator per revision (render/control_planes.py).
         operators = (
             [OutputFile(path, (doc,)) for path, doc in render_istio_operators(mesh, cluster)]
-            if revisioned(mesh)
+            if named_control_planes(mesh)
             else [OutputFile("istio/istio-operator.yaml", (render_istio_operator(mesh, cluster),))]
         )
         (applied if istio.installer == "operator" else unlisted).extend(operators)

@@ -25,6 +25,11 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from meshgen.render.control_planes import (
+    default_tag_target,
+    for_revision,
+    named_control_planes,
+)
 from meshgen.render.istio import (
     DEFAULT_TRUST_DOMAIN,
     OPENSHIFT_CNI_VALUES,
@@ -32,11 +37,6 @@ from meshgen.render.istio import (
     identity_values,
 )
 from meshgen.render.objects import ISTIO_NAMESPACE, deep_merge
-from meshgen.render.revisions import (
-    default_tag_target,
-    for_revision,
-    revisioned,
-)
 from meshgen.revisions import control_planes, tags_for
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import (
@@ -73,7 +73,7 @@ def charts(mesh: Mesh) -> tuple[Chart, ...]:
     with `istio.revisions` one istiod release per revision, oldest first)."""
     istio = mesh.spec.istio
     cni = istio.cni
-    if revisioned(mesh):
+    if named_control_planes(mesh):
         # https://istio.io/latest/docs/setup/upgrade/helm/#canary-upgrade-recommended: one
         # shared istio-base, one `istiod-<revision>` release per control plane.
         istiods = tuple(
@@ -91,14 +91,14 @@ def charts(mesh: Mesh) -> tuple[Chart, ...]:
 
 def helm_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
     """The values of each chart of charts(mesh), by Chart.key."""
-    if revisioned(mesh):
+    if named_control_planes(mesh):
         return _revisioned_values(mesh, cluster)
     return _values(mesh, cluster)
 
 
 def _revisioned_values(mesh: Mesh, cluster: Cluster) -> dict[str, dict[str, Any]]:
     """base and cni from the newest revision (istio.version); each istiod from its own
-    revision's mesh (render/revisions.py), with `revision` and the tags that point at it in
+    revision's mesh (render/control_planes.py), with `revision` and the tags that point at it in
     this cluster (`revisionTags`, rendered by the istiod chart as the webhook
     `istio-revision-tag-<tag>`, https://istio.io/latest/docs/setup/upgrade/helm/)."""
     values = {k: v for k, v in _values(mesh, cluster).items() if k != "istiod"}

@@ -7,6 +7,7 @@ Values of the spec are escaped where they land: shell words through meshgen/rend
 from __future__ import annotations
 
 from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR, helm_values_file
+from meshgen.overview import address_map, mermaid
 from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
 from meshgen.render.commands import (
@@ -15,9 +16,9 @@ from meshgen.render.commands import (
     create_remote_secret,
     kubectl_apply_stdin,
 )
+from meshgen.render.control_planes import named_control_planes, operator_file
 from meshgen.render.external_secrets import external_remote_secret_steps, external_secret_steps
 from meshgen.render.readme_install import gitops_steps, install_steps
-from meshgen.render.revisions import operator_file, revisioned
 from meshgen.render.runbook.model import ISTIO_RELEASE_DIR, Runbook
 from meshgen.render.secrets import (
     CACERTS_KEYS,
@@ -57,7 +58,6 @@ from meshgen.render.units import UNIT_SERVICES
 from meshgen.render.verify import LOOP_ABOVE, verify_steps
 from meshgen.revisions import control_planes
 from meshgen.spec import Mesh
-from meshgen.summary import address_map, mermaid
 from meshgen.versions import OPENSHIFT_SIDECAR_NEEDS_ANYUID, release
 
 
@@ -328,7 +328,7 @@ def _installer_files(mesh: Mesh) -> str:
     installer = mesh.spec.istio.installer
     if installer not in ("istioctl", "operator"):
         return _INSTALLER_FILES[installer]
-    if revisioned(mesh):
+    if named_control_planes(mesh):
         names = ", ".join(md.code(operator_file(p.name)) for p in control_planes(mesh))
         files, it, them = f"{names} (an IstioOperator per revision) are", "they are", "them"
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from meshgen.layout import TRAFFIC_DIR, helm_values_file
 from meshgen.placement import namespaces_in
 from meshgen.render import markdown as md
+from meshgen.render.control_planes import for_revision, named_control_planes, newest, operator_file
 from meshgen.render.gitops import (
     APPLICATION_HEALTH_KEY,
     ARGOCD_DIR,
@@ -20,13 +21,18 @@ from meshgen.render.gitops import (
 from meshgen.render.helm import HELM_REPOSITORY, charts, helm_values
 from meshgen.render.istio import operator_name
 from meshgen.render.objects import ISTIO_NAMESPACE
-from meshgen.render.revisions import for_revision, newest, operator_file, revisioned
 from meshgen.render.runbook.model import Runbook
 from meshgen.render.sail import REVISION_DELETION_GRACE_SECONDS
 from meshgen.render.shell import Cmd, Line, Var, cmd, comment, concat, loop, with_comment
 from meshgen.render.units import unit_dir
 from meshgen.render.verify import LOOP_ABOVE
-from meshgen.revisions import ControlPlane, canary, control_planes, injection_labels, tags_of
+from meshgen.revisions import (
+    ControlPlane,
+    control_planes,
+    injection_labels,
+    several_control_planes,
+    tags_of,
+)
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL, release
 
@@ -84,10 +90,10 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[Line]:
     istio = mesh.spec.istio
     gitops = mesh.spec.gitops is not None
     lines: list[Line] = []
-    if revisioned(mesh) and istio.installer == "helm":
+    if named_control_planes(mesh) and istio.installer == "helm":
         if not gitops:
             lines.extend(_helm_releases(mesh, cluster))
-    elif revisioned(mesh):
+    elif named_control_planes(mesh):
         # Newest first: it brings the CRDs (base) and istio-cni the others leave out.
         lines.extend(
             line
@@ -214,7 +220,7 @@ def canary_steps(mesh: Mesh, rb: Runbook) -> None:
     there, and removes an old revision only when no tag of the cluster points at it and no
     namespace placed there is labelled with it; a cluster whose tags still point at an old
     revision installs and verifies the canary, and is told to move them in mesh.yaml."""
-    if not canary(mesh):
+    if not several_control_planes(mesh):
         # One revision (before the canary, or after the old one is gone): nothing side by side.
         return
     istio = mesh.spec.istio
@@ -572,7 +578,7 @@ def gitops_steps(mesh: Mesh, rb: Runbook) -> None:
 
 def _istiods(mesh: Mesh) -> str:
     """`istiod`, or with several revisions their releases, oldest first."""
-    if not canary(mesh):
+    if not several_control_planes(mesh):
         return "istiod"
     return (
         " then ".join(md.code(f"istiod-{plane.name}") for plane in control_planes(mesh))
@@ -592,7 +598,7 @@ def _argocd_wave_list(mesh: Mesh) -> str:
         for name, wave in argocd_waves(mesh)
     ]
     text = ", ".join(parts)
-    if canary(mesh):
+    if several_control_planes(mesh):
         text += (
             "; the istiod releases oldest revision first: the release that loses a moving "
             "tag drops its webhook before the one that gains it creates it"

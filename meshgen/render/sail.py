@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshgen.render.control_planes import named_control_planes
 from meshgen.render.istio import DEFAULT_TRUST_DOMAIN, identity_values
 from meshgen.render.objects import ISTIO_NAMESPACE, MANAGED_BY, Manifest, deep_merge, metadata
-from meshgen.render.revisions import revisioned
 from meshgen.revisions import control_planes, tags_of
 from meshgen.spec import Cluster, Mesh
 
@@ -66,7 +66,7 @@ def render_sail(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
             }
         )
     spec: dict[str, Any] = {"version": version, "namespace": ISTIO_NAMESPACE, "values": values}
-    if revisioned(mesh):
+    if named_control_planes(mesh):
         # A new IstioRevision per spec.version, the old one kept until no workload uses it,
         # then deleted after the grace period (30 s is the operator's own default, written
         # out; docs/update-strategy/update-strategy.adoc). spec.version is the newest.
@@ -82,7 +82,7 @@ def render_sail(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
             "spec": spec,
         }
     )
-    if revisioned(mesh):
+    if named_control_planes(mesh):
         docs.extend(_revision_tags(mesh, cluster))
     return docs
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from meshgen.summary import SHOWN_CLUSTERS, mermaid
+from meshgen.overview import SHOWN_CLUSTERS, mermaid
 from tests.helpers import EXAMPLES, ROOT, cluster, mesh_from
 from tests.test_plan import base
 

@@ -26,7 +26,7 @@ from meshgen.versions import HELM_PILOT_CNI_VALUE, release
 DEFAULT_TAG = "default"
 
 
-def revisioned(mesh: Mesh) -> bool:
+def named_control_planes(mesh: Mesh) -> bool:
     """Whether the mesh declares `istio.revisions` (then every control plane has a name)."""
     return bool(mesh.spec.istio.revisions)
 
