@@ -17,7 +17,7 @@ RULES_FILE = "rules.yaml"
 # without selector, so that clients there resolve the names (render/traffic.py).
 CLIENT_SERVICES_FILE = "services.yaml"
 
-# Helm values of each chart, in a cluster directory: `helm install -f`, never applied
+# Helm values of each chart, in a cluster directory: `helm upgrade --install -f`, never applied
 # (render/__init__.py writes them, the runbook names them, plan and check-output know them).
 HELM_VALUES_DIR = "istio/helm"
 HELM_VALUES_SUFFIX = ".values.yaml"

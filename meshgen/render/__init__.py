@@ -180,7 +180,7 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     # versions.IN_CLUSTER_OPERATOR): istioctl reads the IstioOperator as an install file; only
     # the in-cluster operator (<= 1.23) reconciles it as a resource; Sail's resources are
     # applied; Helm values go to the GitOps releases (and to values files for
-    # `helm install -f`).
+    # `helm upgrade --install -f`).
     if istio.installer in ("istioctl", "operator"):
         # With istio.revisions one IstioOperator per revision (render/control_planes.py).
         operators = (

@@ -318,7 +318,7 @@ _INSTALLER_FILES = {
     "sail": "- `istio/sail.yaml` holds the Sail Operator's `IstioCNI` and `Istio` resources "
     "(cluster-scoped), listed in `kustomization.yaml`.",
     "helm": f"- `{helm_values_file('*')}` are the values of Istio's `base`, `cni` and `istiod` "
-    "charts for this cluster (`helm install -f`); not Kubernetes objects, not listed.",
+    "charts for this cluster (`helm upgrade --install -f`); not Kubernetes objects, not listed.",
 }
 
 

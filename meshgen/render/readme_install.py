@@ -36,14 +36,6 @@ from meshgen.revisions import (
 from meshgen.spec import Cluster, Mesh
 from meshgen.versions import TOP_LEVEL_TAG, TOP_LEVEL_UNINSTALL, release
 
-# Release name, chart, namespace of Istio's Helm charts
-# (https://istio.io/latest/docs/setup/install/helm/).
-_CHARTS = (
-    ("istio-base", "base", "istio-system"),
-    ("istio-cni", "cni", None),
-    ("istiod", "istiod", "istio-system"),
-)
-
 
 def install_steps(mesh: Mesh, units: dict[str, list[str]], rb: Runbook) -> None:
     spec = mesh.spec
@@ -101,46 +93,11 @@ def _cluster_commands(mesh: Mesh, cluster: str, units: list[str]) -> list[Line]:
             for line in _install_revision(mesh, cluster, plane)
         )
     elif istio.installer == "istioctl":
-        lines.append(
-            cmd(
-                "istioctl",
-                "install",
-                "--context",
-                cluster,
-                "-f",
-                f"{cluster}/istio/istio-operator.yaml",
-                "--skip-confirmation",
-            )
-        )
+        lines.append(_istioctl_install(cluster, "istio/istio-operator.yaml"))
     elif istio.installer == "operator":
-        revision = ("--revision", istio.revision) if istio.revision else ()
-        lines.append(cmd("istioctl", "operator", "init", "--context", cluster, *revision))
+        lines.append(_operator_init(cluster, istio.revision))
     elif istio.installer == "helm" and not gitops:
-        charts = helm_values(mesh, next(c for c in mesh.spec.clusters if c.name == cluster))
-        for release, chart, namespace in _CHARTS:
-            if chart not in charts:
-                continue
-            ns = namespace or istio.cni.namespace
-            lines.append(
-                cmd(
-                    "helm",
-                    "install",
-                    release,
-                    chart,
-                    "--kube-context",
-                    cluster,
-                    "--repo",
-                    HELM_REPOSITORY,
-                    "--version",
-                    istio.version,
-                    "-n",
-                    ns,
-                    "--create-namespace",
-                    "-f",
-                    f"{cluster}/{helm_values_file(chart)}",
-                    "--wait",
-                )
-            )
+        lines.extend(_helm_releases(mesh, cluster))
     if not gitops:
         lines.append(cmd("kubectl", "--context", cluster, "apply", "-k", f"{cluster}/"))
         lines.extend(_apply_units(cluster, units))
@@ -153,30 +110,49 @@ def _install_revision(mesh: Mesh, cluster: str, plane: ControlPlane) -> list[Lin
     istio = mesh.spec.istio
     installer = istio.installer
     if installer == "istioctl":
-        install = cmd(
-            "istioctl",
-            "install",
-            "--context",
-            cluster,
-            "-f",
-            f"{cluster}/{operator_file(plane.name)}",
-            "--skip-confirmation",
-        )
+        install = _istioctl_install(cluster, operator_file(plane.name))
         return [with_comment(install, f"istioctl {plane.version}")]
     if installer == "operator":
         # Always with the IstioOperator's revision: an operator without one reconciles every
         # IstioOperator (https://istio.io/v1.23/docs/setup/install/operator/#canary-upgrade).
-        init = cmd("istioctl", "operator", "init", "--context", cluster, "--revision", plane.name)
+        init = _operator_init(cluster, plane.name)
         return [with_comment(init, f"istioctl {plane.version}")]
     return []
 
 
+def _istioctl_install(cluster: str, operator: str) -> Cmd:
+    """`istioctl install` of the IstioOperator `operator` (a path in the cluster directory)."""
+    return cmd(
+        "istioctl",
+        "install",
+        "--context",
+        cluster,
+        "-f",
+        f"{cluster}/{operator}",
+        "--skip-confirmation",
+    )
+
+
+def _operator_init(cluster: str, revision: str) -> Cmd:
+    """`istioctl operator init` (Istio <= 1.23), for `revision` when there is one."""
+    return cmd(
+        "istioctl",
+        "operator",
+        "init",
+        "--context",
+        cluster,
+        *(("--revision", revision) * bool(revision)),
+    )
+
+
 def _helm_releases(mesh: Mesh, cluster: str) -> list[Line]:
-    """`helm upgrade --install` of base and cni (from the newest revision), then of each
-    istiod release, oldest revision first. The webhook of a revision tag
-    (`istio-revision-tag-<tag>`) belongs to the release whose `revisionTags` list the tag, and
-    Helm refuses to create an object another release owns: the release that loses a moving
-    tag (an older one) must drop its webhook before the one that gains it creates it."""
+    """`helm upgrade --install` of each chart of helm.charts(): base and cni (with revisions,
+    from the newest), then istiod (with revisions, each release oldest first). The one Helm
+    command of the runbook: `upgrade --install` installs the first time and upgrades after.
+    The webhook of a revision tag (`istio-revision-tag-<tag>`) belongs to the release whose
+    `revisionTags` list the tag, and Helm refuses to create an object another release owns:
+    the release that loses a moving tag (an older one) must drop its webhook before the one
+    that gains it creates it."""
     values = _cluster_helm_values(mesh, cluster)
     return [
         cmd(
