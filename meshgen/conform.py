@@ -297,61 +297,57 @@ def _summarize(
         shown = path
         if display_root is not None and path.is_relative_to(display_root):
             shown = path.relative_to(display_root)
-        location = Location(shown.as_posix(), line, 1)
         what = f"{kind} {name!r}" if name else kind or "object"
-        if status == "statusSkipped":
-            summary.diagnostics.append(
-                diagnostic(
-                    "MG903",
-                    f"{what}: no schema found, not validated",
-                    location,
-                    "pass --schema-dir with the schemas of your CRDs",
-                )
-            )
-            continue
-        group = str(resource.get("version", "")).rpartition("/")[0]
-        msg = str(resource.get("msg", ""))
-        if (
-            status == "statusError"
-            and missing
-            and group in missing
-            and msg.startswith("could not find schema")
-        ):
-            reason = missing[group].reason.replace("{api}", f"{resource.get('version')} {kind}")
-            summary.diagnostics.append(
-                diagnostic(
-                    "MG904",
-                    f"kubeconform could not check {what}: {reason}",
-                    location,
-                    missing[group].hint,
-                )
-            )
-            continue
-        if status == "statusError":
-            summary.diagnostics.append(
-                diagnostic(
-                    "MG904",
-                    f"kubeconform could not check {what}: {resource.get('msg', 'error')}",
-                    location,
-                    "without network access, pass --schema-dir with offline schemas "
-                    "(scripts/make_schemas.py)",
-                )
-            )
-            continue
-        details = [
-            f"{e.get('path', '')}: {e.get('msg', '')}".strip(": ")
-            for e in resource.get("validationErrors") or []
-        ]
-        message = "; ".join(details) or resource.get("msg", "rejected")
-        summary.diagnostics.append(
-            diagnostic(
-                "MG902",
-                f"kubeconform rejects {what}: {message}",
-                location,
-                "this object would be refused by the API server; please report it",
-            )
-        )
+        location = Location(shown.as_posix(), line, 1)
+        summary.diagnostics.append(_resource_diagnostic(resource, location, what, missing))
     return summary
+
+
+def _resource_diagnostic(
+    resource: dict[str, Any], location: Location, what: str, missing: dict[str, Missing] | None
+) -> Diagnostic:
+    """The diagnostic of one object kubeconform did not pass: not checked (MG903, MG904) or
+    rejected (MG902)."""
+    status = resource.get("status", "")
+    if status == "statusSkipped":
+        return diagnostic(
+            "MG903",
+            f"{what}: no schema found, not validated",
+            location,
+            "pass --schema-dir with the schemas of your CRDs",
+        )
+    group = str(resource.get("version", "")).rpartition("/")[0]
+    msg = str(resource.get("msg", ""))
+    unpackaged = missing is not None and group in missing
+    if status == "statusError" and unpackaged and msg.startswith("could not find schema"):
+        assert missing is not None
+        api = f"{resource.get('version')} {resource.get('kind', '')}"
+        reason = missing[group].reason.replace("{api}", api)
+        return diagnostic(
+            "MG904",
+            f"kubeconform could not check {what}: {reason}",
+            location,
+            missing[group].hint,
+        )
+    if status == "statusError":
+        return diagnostic(
+            "MG904",
+            f"kubeconform could not check {what}: {resource.get('msg', 'error')}",
+            location,
+            "no schema of this kind here: pass --schema-dir with one that has it "
+            "(scripts/make_schemas.py)",
+        )
+    details = [
+        f"{e.get('path', '')}: {e.get('msg', '')}".strip(": ")
+        for e in resource.get("validationErrors") or []
+    ]
+    message = "; ".join(details) or resource.get("msg", "rejected")
+    return diagnostic(
+        "MG902",
+        f"kubeconform rejects {what}: {message}",
+        location,
+        "this object would be refused by the API server; please report it",
+    )
 
 
 def _object_lines(path: Path) -> dict[tuple[str, str], int]:
