@@ -14,6 +14,7 @@ import difflib
 import re
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -215,96 +216,128 @@ def _describe(value: Any, raw: str | None) -> str:
     return type(value).__name__  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class _Error:
+    """A pydantic error, located in the spec."""
+
+    err: Any
+    loaded: Loaded
+    path: YamlPath
+
+    @property
+    def type(self) -> str:
+        return str(self.err["type"])
+
+    @property
+    def ctx(self) -> dict[str, Any]:
+        return self.err.get("ctx") or {}
+
+    @property
+    def value(self) -> Any:
+        return self.err.get("input")
+
+    @property
+    def where(self) -> str:
+        return _dotted(self.path)
+
+    @property
+    def location(self) -> Location:
+        return self.loaded.positions.at(self.path)
+
+
 def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
-    positions: Positions = loaded.positions
-    etype: str = err["type"]
-    loc: tuple[int | str, ...] = tuple(err["loc"])
-    ctx: dict[str, Any] = err.get("ctx") or {}
-    value = err.get("input")
-    path = _data_path(loc, loaded.data)
-    where = _dotted(path)
-    raw = positions.raw.get(path)
-    location = positions.at(path)
-    hint: str | None = None
-
-    if etype == "extra_forbidden":
-        key = str(loc[-1])
-        parent = _extra_parent(path, key)
-        location = positions.key_at((*parent, key))
-        allowed = _allowed_keys(parent)
-        message = f"unknown field {key!r} in {_dotted(parent)}"
-        close = _closest(key, allowed)
-        if close is not None and _is_missing(parent, close, loaded.data):
-            why = _missing_hint(close)
-            hint = f"did you mean {close!r}? It is required" + (f": {why}" if why else "")
-        elif close is not None:
-            hint = f"did you mean {close!r}?"
-        elif allowed:
-            hint = "allowed fields: " + ", ".join(allowed)
-        return diagnostic("MG101", message, location, hint)
-
-    if etype == "missing":
-        key = str(loc[-1])
-        message = f"missing required field {key!r} in {_dotted(path)}"
-        return diagnostic("MG103", message, location, _missing_hint(key))
-
-    if etype.endswith("_type") or etype in {"model_type", "dict_type", "list_type"}:
-        expected = _EXPECTED.get(etype, etype.removesuffix("_type"))
-        message = f"{where}: expected {expected}, got {_describe(value, raw)}"
-        if etype == "string_type" and isinstance(value, int | float | bool) and raw is not None:
-            hint = f'quote it: "{raw}"'
-            if path[-2:] == ("istio", "version"):
-                full = f"{raw}.0" if re.fullmatch(r"[0-9]+\.[0-9]+", raw) else raw
-                hint = f'a version is a quoted "MAJOR.MINOR.PATCH" string: write "{full}"'
-                if isinstance(value, float):
-                    hint += f" (unquoted, YAML reads {raw} as the number {value})"
-        elif etype == "bool_type" and isinstance(value, str):
-            hint = "write true or false (YAML 1.2 reads yes/no/on/off as strings)"
-        elif etype == "int_type" and isinstance(value, str):
-            hint = "write the number without quotes"
-        return diagnostic("MG102", message, location, hint)
-
-    if etype == "cidr":
-        index = ctx.get("index")
-        if isinstance(index, int) and (*path, index) in positions.values:
-            path = (*path, index)
-            location = positions.at(path)
-        message = f"{where}: {err['msg']}"
-        if "network" in ctx:
-            hint = f"write {ctx['network']}"
-        return diagnostic("MG104", message, location, hint)
-
-    if etype == "istio_value":
+    e = _Error(err, loaded, _data_path(tuple(err["loc"]), loaded.data))
+    if e.type == "extra_forbidden":
+        return _unknown_field(e)
+    if e.type == "missing":
+        key = str(err["loc"][-1])
+        message = f"missing required field {key!r} in {e.where}"
+        return diagnostic("MG103", message, e.location, _missing_hint(key))
+    if e.type.endswith("_type") or e.type in {"model_type", "dict_type", "list_type"}:
+        return _wrong_type(e)
+    if e.type == "cidr":
+        return _bad_cidr(e)
+    if e.type == "istio_value":
         path = _error_path(err, loaded.data)
-        message = f"{_dotted(path)}: {err['msg']}"
-        return diagnostic("MG104", message, positions.at(path), None)
-
-    if etype == "string_pattern_mismatch":
-        pattern = ctx.get("pattern", "")
-        rule = _RULES.get(pattern)
-        if rule:
-            message = f"{where}: {value!r} is not {rule}"
-            suggestion = _sanitize(value) if isinstance(value, str) else ""
-            if suggestion and suggestion != value:
-                hint = f"did you mean {suggestion!r}?"
-        elif path[-2:] == ("istio", "version"):
-            message = f"{where}: {value!r} is not a MAJOR.MINOR.PATCH version"
-            hint = 'write the full release, e.g. "1.10.0"'
-        else:
-            message = f"{where}: {value!r} does not match {pattern}"
-        return diagnostic("MG104", message, location, hint)
-
-    if etype == "literal_error":
-        expected = ctx.get("expected", "")
+        return diagnostic("MG104", f"{_dotted(path)}: {err['msg']}", loaded.positions.at(path))
+    if e.type == "string_pattern_mismatch":
+        return _pattern_mismatch(e)
+    if e.type == "literal_error":
+        expected = e.ctx.get("expected", "")
         choices = re.findall(r"'([^']*)'", expected)
-        message = f"{where}: {value!r} is not one of {', '.join(choices) or expected}"
-        choice = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-        if choice:
-            hint = f"did you mean {choice[0]!r}?"
-        return diagnostic("MG104", message, location, hint)
+        message = f"{e.where}: {e.value!r} is not one of {', '.join(choices) or expected}"
+        choice = difflib.get_close_matches(str(e.value), choices, n=1, cutoff=0.5)
+        hint = f"did you mean {choice[0]!r}?" if choice else None
+        return diagnostic("MG104", message, e.location, hint)
+    return diagnostic("MG104", f"{e.where}: {_plain(err['msg'])}", e.location)
 
-    message = f"{where}: {_plain(err['msg'])}"
-    return diagnostic("MG104", message, location, hint)
+
+def _unknown_field(e: _Error) -> Diagnostic:
+    """MG101, with the field the key most likely misspells (and whether it is required)."""
+    key = str(e.err["loc"][-1])
+    parent = _extra_parent(e.path, key)
+    allowed = _allowed_keys(parent)
+    close = _closest(key, allowed)
+    hint = None
+    if close is not None and _is_missing(parent, close, e.loaded.data):
+        why = _missing_hint(close)
+        hint = f"did you mean {close!r}? It is required" + (f": {why}" if why else "")
+    elif close is not None:
+        hint = f"did you mean {close!r}?"
+    elif allowed:
+        hint = "allowed fields: " + ", ".join(allowed)
+    message = f"unknown field {key!r} in {_dotted(parent)}"
+    return diagnostic("MG101", message, e.loaded.positions.key_at((*parent, key)), hint)
+
+
+def _wrong_type(e: _Error) -> Diagnostic:
+    """MG102, with how to write the value (quotes, booleans, numbers, versions)."""
+    raw = e.loaded.positions.raw.get(e.path)
+    value = e.value
+    expected = _EXPECTED.get(e.type, e.type.removesuffix("_type"))
+    message = f"{e.where}: expected {expected}, got {_describe(value, raw)}"
+    hint = None
+    if e.type == "string_type" and isinstance(value, int | float | bool) and raw is not None:
+        hint = f'quote it: "{raw}"'
+        if e.path[-2:] == ("istio", "version"):
+            full = f"{raw}.0" if re.fullmatch(r"[0-9]+\.[0-9]+", raw) else raw
+            hint = f'a version is a quoted "MAJOR.MINOR.PATCH" string: write "{full}"'
+            if isinstance(value, float):
+                hint += f" (unquoted, YAML reads {raw} as the number {value})"
+    elif e.type == "bool_type" and isinstance(value, str):
+        hint = "write true or false (YAML 1.2 reads yes/no/on/off as strings)"
+    elif e.type == "int_type" and isinstance(value, str):
+        hint = "write the number without quotes"
+    return diagnostic("MG102", message, e.location, hint)
+
+
+def _bad_cidr(e: _Error) -> Diagnostic:
+    """MG104 at the list item the CIDR error names, with the canonical form."""
+    index = e.ctx.get("index")
+    location = e.location
+    if isinstance(index, int) and (*e.path, index) in e.loaded.positions.values:
+        location = e.loaded.positions.at((*e.path, index))
+    hint = f"write {e.ctx['network']}" if "network" in e.ctx else None
+    return diagnostic("MG104", f"{e.where}: {e.err['msg']}", location, hint)
+
+
+def _pattern_mismatch(e: _Error) -> Diagnostic:
+    """MG104 naming the rule a value breaks (a DNS label...), with a value that keeps it."""
+    pattern = e.ctx.get("pattern", "")
+    rule = _RULES.get(pattern)
+    value = e.value
+    hint = None
+    if rule:
+        message = f"{e.where}: {value!r} is not {rule}"
+        suggestion = _sanitize(value) if isinstance(value, str) else ""
+        if suggestion and suggestion != value:
+            hint = f"did you mean {suggestion!r}?"
+    elif e.path[-2:] == ("istio", "version"):
+        message = f"{e.where}: {value!r} is not a MAJOR.MINOR.PATCH version"
+        hint = 'write the full release, e.g. "1.10.0"'
+    else:
+        message = f"{e.where}: {value!r} does not match {pattern}"
+    return diagnostic("MG104", message, e.location, hint)
 
 
 _EXPECTED = {
