@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -35,6 +35,9 @@ from meshgen.report import print_diagnostics as _print_diagnostics
 from meshgen.report import say as _say
 from meshgen.report import summary as _summary
 from meshgen.report import writing as _writing
+
+if TYPE_CHECKING:
+    from meshgen.spec import Mesh
 
 
 def _plain_argument_names() -> None:
@@ -214,22 +217,27 @@ def build(
             f"{len(plan.pruned)} pruned"
         )
     if validate_output and result.mesh is not None:
-        from meshgen.conform import find_kubeconform
+        _validate_written(output, result.mesh, schema_dir, fmt)
 
-        if find_kubeconform() is None:
-            _say(
-                "kubeconform is not on PATH; --validate skipped "
-                "(go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0)"
-            )
-            return
-        from meshgen.versions import minor_of
 
-        clusters = {
-            c.name: minor_of(c.kubernetes_version) if c.kubernetes_version else None
-            for c in result.mesh.spec.clusters
-        }
-        if not _conform(output, clusters, result.mesh.spec.istio.version, schema_dir, fmt):
-            raise typer.Exit(EXIT_FAILED)
+def _validate_written(output: Path, mesh: Mesh, schema_dir: Path | None, fmt: Format) -> None:
+    """`build --validate`: kubeconform over what was written, each cluster against its
+    Kubernetes minor (when the spec names one)."""
+    from meshgen.conform import find_kubeconform
+    from meshgen.versions import minor_of
+
+    if find_kubeconform() is None:
+        _say(
+            "kubeconform is not on PATH; --validate skipped "
+            "(go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0)"
+        )
+        return
+    clusters = {
+        c.name: minor_of(c.kubernetes_version) if c.kubernetes_version else None
+        for c in mesh.spec.clusters
+    }
+    if not _conform(output, clusters, mesh.spec.istio.version, schema_dir, fmt):
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _conform(
