@@ -246,25 +246,26 @@ def format_sarif(diagnostics: Sequence[Diagnostic]) -> str:
     import json
 
     from meshgen import __version__
-    from meshgen.codes import lookup
+    from meshgen.codes import REGISTRY
     from meshgen.project import REPOSITORY_URL
 
-    codes = sorted({d.code for d in diagnostics})
-    rules = []
-    for code in codes:
-        entry = lookup(code)
-        rule: dict[str, object] = {"id": code}
-        if entry is not None:
-            rule["shortDescription"] = {"text": entry.title}
-            rule["helpUri"] = entry.doc
-            rule["help"] = {"text": entry.page()}
-        rules.append(rule)
+    # Every code is registered: diagnostic() makes no other.
+    index = {code: i for i, code in enumerate(sorted({d.code for d in diagnostics}))}
+    rules = [
+        {
+            "id": code,
+            "shortDescription": {"text": REGISTRY[code].title},
+            "helpUri": REGISTRY[code].doc,
+            "help": {"text": REGISTRY[code].page()},
+        }
+        for code in index
+    ]
     results = []
     for d in diagnostics:
         text = shorten(d.message) + (f"\nhint: {shorten(d.hint)}" if d.hint else "")
         result: dict[str, object] = {
             "ruleId": d.code,
-            "ruleIndex": codes.index(d.code),
+            "ruleIndex": index[d.code],
             "level": "error" if d.is_error else "warning",
             "message": {"text": text},
             "locations": [_sarif_location(d.location)],

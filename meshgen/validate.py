@@ -52,7 +52,7 @@ def validate(loaded: Loaded) -> tuple[Mesh | None, list[Diagnostic]]:
                 continue  # one diagnostic, on the misspelt key: did you mean ...?
             # The string's control character is the problem that error is about.
             if not any(path[:end] in controls for end in range(len(path) + 1)):
-                diags.append(_to_diagnostic(err, loaded))
+                diags.append(_to_diagnostic(err, loaded, misspelt))
         return None, _dedupe(diags)
     if controls:
         return None, list(controls.values())
@@ -127,16 +127,6 @@ def _closest(key: str, allowed: list[str]) -> str | None:
     folded = {name.lower(): name for name in allowed}
     close = difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)
     return folded[close[0]] if close else None
-
-
-def _is_missing(parent: YamlPath, key: str, data: Any) -> bool:
-    node: Any = data
-    for part in parent:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    return isinstance(node, dict) and key not in node
 
 
 def _misspelt_required(errors: list[Any], data: Any) -> set[tuple[YamlPath, str]]:
@@ -245,10 +235,10 @@ class _Error:
         return self.loaded.positions.at(self.path)
 
 
-def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
+def _to_diagnostic(err: Any, loaded: Loaded, misspelt: set[tuple[YamlPath, str]]) -> Diagnostic:
     e = _Error(err, loaded, _data_path(tuple(err["loc"]), loaded.data))
     if e.type == "extra_forbidden":
-        return _unknown_field(e)
+        return _unknown_field(e, misspelt)
     if e.type == "missing":
         key = str(err["loc"][-1])
         message = f"missing required field {key!r} in {e.where}"
@@ -272,14 +262,15 @@ def _to_diagnostic(err: Any, loaded: Loaded) -> Diagnostic:
     return diagnostic("MG104", f"{e.where}: {_plain(err['msg'])}", e.location)
 
 
-def _unknown_field(e: _Error) -> Diagnostic:
-    """MG101, with the field the key most likely misspells (and whether it is required)."""
+def _unknown_field(e: _Error, misspelt: set[tuple[YamlPath, str]]) -> Diagnostic:
+    """MG101, with the field the key most likely misspells, and whether it is required (when
+    the spec misses it: _misspelt_required)."""
     key = str(e.err["loc"][-1])
     parent = _extra_parent(e.path, key)
     allowed = _allowed_keys(parent)
     close = _closest(key, allowed)
     hint = None
-    if close is not None and _is_missing(parent, close, e.loaded.data):
+    if close is not None and (parent, close) in misspelt:
         why = _missing_hint(close)
         hint = f"did you mean {close!r}? It is required" + (f": {why}" if why else "")
     elif close is not None:

@@ -81,22 +81,12 @@ def user_repo(tmp_path: Path, files: dict[str, str]) -> Path:
     return repo
 
 
-def try_repo(
-    hook_repo: Path, home: Path, repo: Path, hook: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
+def pre_commit(home: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real pre-commit in `repo`, with its own cache `home`, no colour."""
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
     env.pop("MESHGEN_DEBUG", None)
-    proc = subprocess.run(
-        [
-            str(PRE_COMMIT),
-            "try-repo",
-            str(hook_repo),
-            hook,
-            "--all-files",
-            "--color",
-            "never",
-            *extra,
-        ],
+    return subprocess.run(
+        [str(PRE_COMMIT), *args, "--all-files", "--color", "never"],
         cwd=repo,
         env=env,
         text=True,
@@ -104,6 +94,12 @@ def try_repo(
         check=False,
         timeout=900,
     )
+
+
+def try_repo(
+    hook_repo: Path, home: Path, repo: Path, hook: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    proc = pre_commit(home, repo, "try-repo", str(hook_repo), hook, *extra)
     if proc.returncode == 3 and any(s in proc.stdout + proc.stderr for s in OFFLINE):
         pytest.skip("pre-commit could not install meshgen's dependencies (offline)")
     return proc
@@ -167,16 +163,7 @@ def test_a_local_hook_runs_the_installed_meshgen_offline(
         tmp_path,
         {".pre-commit-config.yaml": config, "good/mesh.yaml": seed, "bad/mesh.yaml": bad},
     )
-    env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home), "NO_COLOR": "1"}
-    proc = subprocess.run(
-        [str(PRE_COMMIT), "run", "--all-files", "--color", "never"],
-        cwd=repo,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=False,
-        timeout=300,
-    )
+    proc = pre_commit(pre_commit_home, repo, "run")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "bad/mesh.yaml:" in proc.stdout
     assert "error[MG201]" in proc.stdout

@@ -430,6 +430,12 @@ def test_a_misspelt_required_field_is_one_diagnostic(typo: str) -> None:
     ]
 
 
+def test_a_misspelt_optional_field_is_not_called_required() -> None:
+    mesh, diags = run(edit("- name: cluster1", "- name: cluster1\n      platfrom: openshift"))
+    assert mesh is None
+    assert [(d.code, d.hint) for d in diags] == [("MG101", "did you mean 'platform'?")]
+
+
 def test_a_misspelt_key_next_to_the_field_it_resembles_is_only_unknown() -> None:
     mesh, diags = run(
         edit("      podCIDR: 10.128.0.0/14\n", "      podCIDR: 10.128.0.0/14\n      podCIRD: x\n")

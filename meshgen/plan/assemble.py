@@ -12,9 +12,15 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from meshgen.facts import ISTIO_VERSION, REVISIONED, ClusterFacts
-from meshgen.layout import CLIENT_SERVICES_FILE, GITOPS_DIR, REMOTE_SECRETS_DIR, TRAFFIC_DIR
+from meshgen.layout import (
+    CLIENT_SERVICES_FILE,
+    GITOPS_DIR,
+    HELM_VALUES_SUFFIX,
+    REMOTE_SECRETS_DIR,
+    TRAFFIC_DIR,
+)
 from meshgen.plan.classify import CLUSTER, classify
-from meshgen.plan.diff import VALUES_SUFFIX, Key, Obj, field_changes, load_documents, objects
+from meshgen.plan.diff import Key, Obj, field_changes, load_documents, objects
 from meshgen.plan.model import (
     ADDED,
     CHANGED,
@@ -212,7 +218,7 @@ def _ordered(
 
 
 def _chunks(rel: str, data: bytes) -> list[bytes]:
-    if rel.endswith(VALUES_SUFFIX):
+    if rel.endswith(HELM_VALUES_SUFFIX):
         return [data]
     parts = data.split(_SEPARATOR)
     # The header comment names the spec: a renamed spec changes no object.
@@ -232,18 +238,18 @@ def _group_changes(
     """The object changes of a group directory, with files relative to it; computed once for
     all the groups that touch the same files the same way (and list their resources alike)."""
     prefix = f"{group.name}/"
-    old = {rel[len(prefix) :]: old_bytes[rel] for rel in rels if rel in old_bytes}
-    new = {rel[len(prefix) :]: new_files[rel] for rel in rels if rel in new_files}
+    files = [rel[len(prefix) :] for rel in rels]
+    old = {f: old_bytes[rel] for f, rel in zip(files, rels, strict=True) if rel in old_bytes}
+    new = {f: new_files[rel] for f, rel in zip(files, rels, strict=True) if rel in new_files}
     kustomization = new_files.get(prefix + KUSTOMIZATION) or old_bytes.get(prefix + KUSTOMIZATION)
     signature = (
         group.kind,
         group.status,
         kustomization,
-        tuple((rel, old.get(rel), new.get(rel)) for rel in (r[len(prefix) :] for r in rels)),
+        tuple((f, old.get(f), new.get(f)) for f in files),
     )
     found = shared.get(signature)
     if found is None:
-        files = [rel[len(prefix) :] for rel in rels]
         found = shared[signature] = _object_changes(files, old, new, parsed, kustomization)
     return found
 

@@ -5,14 +5,13 @@ differ are read (from git: only their blobs), since a plan is about as fast as a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from meshgen.facts import ClusterFacts, read_cluster_facts
-from meshgen.write import MANIFEST_NAME, could_generate, manifest_paths, read_output
+from meshgen.write import MANIFEST_NAME, could_generate, read_manifest, read_output
 
 
 class PlanError(Exception):
@@ -24,21 +23,12 @@ class PlanError(Exception):
         super().__init__(message)
 
 
-def _facts(manifest: bytes | None) -> dict[str, ClusterFacts] | None:
-    """The cluster facts a manifest records (None without them). The bytes were read as
-    strictly as a build reads a manifest (bounded size and number of values)."""
-    if manifest is None:
-        return None
+def _owned(raw: bytes, where: str) -> tuple[set[str], dict[str, object]]:
+    """The paths a committed manifest records, read as strictly as a build reads one, and
+    what else it records of the build."""
     try:
-        return read_cluster_facts(json.loads(manifest))
-    except (ValueError, RecursionError):
-        return None
-
-
-def _owned(raw: bytes, where: str) -> set[str]:
-    """The paths a committed manifest records, read as strictly as a build reads one."""
-    try:
-        return set(manifest_paths(raw))
+        paths, record = read_manifest(raw)
+        return set(paths), record
     except ValueError:
         raise PlanError(
             f"{where} is not a valid meshgen manifest",
@@ -56,7 +46,7 @@ class DiskOutput:
         self.label = str(out_dir)
         self._files, manifest = read_output(out_dir, new)
         self.paths: frozenset[str] = frozenset(self._files)
-        self.facts: Mapping[str, ClusterFacts] | None = _facts(manifest)
+        self.facts: Mapping[str, ClusterFacts] | None = read_cluster_facts(manifest)
 
     def differing(self, new: Mapping[str, bytes]) -> set[str]:
         return {rel for rel, data in self._files.items() if rel in new and new[rel] != data}
@@ -114,9 +104,8 @@ class GitOutput:
         manifest = self.blobs.get(MANIFEST_NAME)
         self.facts: Mapping[str, ClusterFacts] | None = None
         if manifest is not None:
-            raw = self._cat([manifest])[manifest]
-            owned = _owned(raw, f"{self.label}/{MANIFEST_NAME}")
-            self.facts = _facts(raw)
+            owned, record = _owned(self._cat([manifest])[manifest], f"{self.label}/{MANIFEST_NAME}")
+            self.facts = read_cluster_facts(record)
         else:
             owned = {rel for rel in self.blobs if could_generate(rel)}
         self.paths = frozenset(rel for rel in owned if rel in self.blobs)

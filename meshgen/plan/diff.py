@@ -17,7 +17,6 @@ from typing import Any
 from meshgen.layout import HELM_VALUES_SUFFIX
 from meshgen.plan.model import MISSING, FieldChange, Named, Path
 
-VALUES_SUFFIX = HELM_VALUES_SUFFIX
 HELM_VALUES = "HelmValues"
 NOT_YAML = "File"
 
@@ -71,7 +70,7 @@ def _c_loader() -> Any:
 def objects(rel: str, data: bytes, parsed: dict[Any, Any] | None = None) -> list[Obj]:
     """The objects of one output file, in document order. `parsed` caches documents by their
     text: a rule written into every cluster is parsed once, not once per cluster."""
-    if parsed is not None and not rel.endswith(VALUES_SUFFIX):
+    if parsed is not None and not rel.endswith(HELM_VALUES_SUFFIX):
         # Each document with its key; a key that names the file (no name, not a mapping) is
         # made anew for each file.
         known: list[tuple[Any, Key | None]] | None = parsed.get(data)
@@ -82,8 +81,8 @@ def objects(rel: str, data: bytes, parsed: dict[Any, Any] | None = None) -> list
                 return [Obj(("", NOT_YAML, "", rel), rel, data.decode("utf-8", errors="replace"))]
             known = parsed[data] = [(doc, _file_free_key(doc, rel)) for doc in docs]
         return [Obj(_key(doc, rel) if key is None else key, rel, doc) for doc, key in known]
-    if rel.endswith(VALUES_SUFFIX):
-        stem = rel.rsplit("/", 1)[-1][: -len(VALUES_SUFFIX)]
+    if rel.endswith(HELM_VALUES_SUFFIX):
+        stem = rel.rsplit("/", 1)[-1][: -len(HELM_VALUES_SUFFIX)]
         try:
             docs = load_documents(data)
         except ValueError:

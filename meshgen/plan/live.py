@@ -94,20 +94,29 @@ def _apps(doc: dict[str, Any], rel: str) -> Iterator[App]:
 def live_diff_commands(plan: Plan, files: Mapping[str, bytes], repo_path: str) -> list[App]:
     """The applications holding a changed file, in plan order, each once. `repo_path`: where
     the output directory is in the repository (the spec's gitops.path)."""
-    apps = sorted(applications(files), key=lambda app: -len(app.path))
+    by_path: dict[str, list[App]] = {}
+    for app in applications(files):
+        by_path.setdefault(app.path.rstrip("/"), []).append(app)
     found: dict[App, None] = {}
+    seen: set[str] = set()  # a mesh-wide change: 500,000 changes in 10,000 files
     for group in plan.groups:
         for change in group.changes:
             rel = group.path(change)
-            if not rel:
-                continue
-            where = f"{repo_path}/{rel}".rsplit("/", 1)[0] + "/"
-            for app in apps:
-                # The deepest application whose directory holds the file; a Flux one only
-                # from the cluster the file is for.
-                if where.startswith(app.path.rstrip("/") + "/") and (
-                    not app.context or rel.startswith(f"{app.context}/")
-                ):
-                    found[app] = None
-                    break
+            if rel and rel not in seen:
+                seen.add(rel)
+                holder = _holder(f"{repo_path}/{rel}", rel, by_path)
+                if holder is not None:
+                    found[holder] = None
     return list(found)
+
+
+def _holder(path: str, rel: str, by_path: Mapping[str, list[App]]) -> App | None:
+    """The deepest application whose directory holds `path`; a Flux one only from the cluster
+    the file is for."""
+    directory = path.rpartition("/")[0]
+    while directory:
+        for app in by_path.get(directory, ()):
+            if not app.context or rel.startswith(f"{app.context}/"):
+                return app
+        directory = directory.rpartition("/")[0]
+    return None

@@ -46,7 +46,7 @@ from meshgen.write.lock import (
     lock_wait_seconds as lock_wait_seconds,
 )
 from meshgen.write.manifest import (
-    manifest_paths as manifest_paths,
+    read_manifest as read_manifest,
 )
 from meshgen.write.model import (
     FILE_MAX_BYTES as FILE_MAX_BYTES,

@@ -118,16 +118,18 @@ def _parse_manifest(doc: object, raw: bytes) -> _Manifest:
     journal_dirs = frozenset(
         () if complete else _parents(owned) | {d for d in dirs if _could_be_dir(d)}
     )
-    return _Manifest(owned, complete, raw, journal_dirs)
+    record = {k: v for k, v in doc.items() if k not in ("files", "pending", "created", "dirs")}
+    return _Manifest(owned, complete, raw, journal_dirs, record)
 
 
-def manifest_paths(raw: bytes) -> frozenset[str]:
-    """The paths a manifest's bytes make meshgen's (recorded or pending); ValueError if a build
-    would refuse the manifest."""
+def read_manifest(raw: bytes) -> tuple[frozenset[str], dict[str, object]]:
+    """The paths a manifest's bytes make meshgen's (recorded or pending), and what else it
+    records of the build; ValueError if a build would refuse the manifest."""
     try:
-        return frozenset(_parse_manifest(_json_values(raw), raw).owned)
+        manifest = _parse_manifest(_json_values(raw), raw)
     except (TypeError, KeyError, RecursionError) as exc:
         raise ValueError(str(exc)) from None
+    return frozenset(manifest.owned), manifest.record
 
 
 def _could_be_dir(rel: str) -> bool:

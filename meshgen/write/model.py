@@ -78,6 +78,9 @@ class _Manifest:
     complete: bool
     raw: bytes | None
     dirs: frozenset[str] = frozenset()  # an interrupted build's directories
+    # What else it records of the build (meshgen's version, the spec's hash, the clusters'
+    # facts: meshgen/facts.py), without the file lists.
+    record: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass

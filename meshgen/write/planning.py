@@ -189,16 +189,18 @@ def plan_write(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False
     return WritePlan(tuple(plan.written), tuple(plan.unchanged), tuple(plan.pruned))
 
 
-def read_output(out_dir: Path, files: Mapping[str, bytes]) -> tuple[dict[str, bytes], bytes | None]:
-    """The content of every file meshgen owns in out_dir (`meshgen plan`'s old side), and the
-    manifest's bytes (None without one), read under the shared lock; refuses (OutputConflict)
-    exactly what a build of `files` refuses.
+def read_output(
+    out_dir: Path, files: Mapping[str, bytes]
+) -> tuple[dict[str, bytes], dict[str, object]]:
+    """The content of every file meshgen owns in out_dir (`meshgen plan`'s old side), and what
+    else its manifest records of the build (empty without one), read under the shared lock;
+    refuses (OutputConflict) exactly what a build of `files` refuses.
     Each file is read through directory descriptors opened without following symlinks and is
     at most FILE_MAX_BYTES, so memory stays bounded whatever the directory holds."""
     root = _abs(out_dir)
     _validate(files)
     if not _root_usable(root, create=False):
-        return {}, None
+        return {}, {}
     with _locked(root, fcntl.LOCK_SH):
         manifest, plan = _read_plan(root, files, force=False)
         present = [rel for rel in (*plan.written, *plan.pruned) if rel in plan.current]
@@ -216,7 +218,7 @@ def read_output(out_dir: Path, files: Mapping[str, bytes]) -> tuple[dict[str, by
             raise _io_conflict(rel, exc, reading=True) from None
         finally:
             dirs.close()
-    return out, manifest.raw
+    return out, manifest.record
 
 
 def _raise_problems(plan: _Plan) -> None:
