@@ -8,7 +8,7 @@ the same rules in every cluster).
 from __future__ import annotations
 
 from meshgen.render import Rendered
-from meshgen.render.readme import readme_comment
+from meshgen.render.runbook.markdown import readme_comment
 from meshgen.yamlemit import dump
 
 

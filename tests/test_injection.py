@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from meshgen.render import markdown as mdesc
 from meshgen.render import render
-from meshgen.render.readme import readme_comment
+from meshgen.render.runbook.markdown import readme_comment
 from meshgen.render.shell import Var, cmd, sh_block
 from meshgen.spec import Mesh
 from tests.helpers import mesh_from, seed_data

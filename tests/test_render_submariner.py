@@ -12,12 +12,12 @@ from meshgen.emit import emit
 from meshgen.render import render, services_in
 from meshgen.render.runbook.markdown import render_markdown
 from meshgen.render.runbook.model import Runbook
+from meshgen.render.runbook.submariner import submariner_manual_steps
 from meshgen.render.secrets import render_cacerts
 from meshgen.render.submariner import (
     render_service_exports,
     render_submariner,
     render_submariner_placeholders,
-    submariner_manual_steps,
 )
 from meshgen.spec import Mesh
 from tests.helpers import mesh_from, seed_data

@@ -29,8 +29,8 @@ from meshgen.overview import (
 )
 from meshgen.pipeline import compile_spec
 from meshgen.render import render
+from meshgen.render.runbook.commands import LOOP_ABOVE
 from meshgen.render.verify import (
-    LOOP_ABOVE,
     MAX_VERIFIED_SERVICES,
     VERIFY_DIR,
     backends,

@@ -27,7 +27,7 @@ from meshgen.render.istio import render_istio_operator
 from meshgen.render.kustomization import render_kustomization
 from meshgen.render.namespaces import render_namespaces
 from meshgen.render.objects import Manifest
-from meshgen.render.readme import build_runbook
+from meshgen.render.runbook.document import build_runbook
 from meshgen.render.runbook.markdown import render_markdown
 from meshgen.render.runbook.model import Runbook
 from meshgen.render.sail import render_sail

@@ -75,6 +75,9 @@ FLUX_HELM_API = "helm.toolkit.fluxcd.io/v2"
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 # Where Argo CD runs: OpenShift GitOps installs its instance in `openshift-gitops`.
+# How the runbook names each engine.
+ENGINE_TITLES = {"argocd": "Argo CD", "flux": "Flux"}
+
 ARGOCD_NAMESPACE = "argocd"
 OPENSHIFT_GITOPS_NAMESPACE = "openshift-gitops"
 # The root Application syncs Applications into Argo CD's own cluster.
