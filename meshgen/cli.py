@@ -37,6 +37,8 @@ from meshgen.report import summary as _summary
 from meshgen.report import writing as _writing
 
 if TYPE_CHECKING:
+    from meshgen.conform import Summary
+    from meshgen.pipeline import Compiled
     from meshgen.spec import Mesh
 
 
@@ -138,6 +140,26 @@ SchemaDirOption = Annotated[
 ]
 
 
+CheckOption = Annotated[
+    bool, typer.Option("--check", help="Write nothing; exit 1 if OUTPUT is stale.")
+]
+DiffOption = Annotated[
+    bool, typer.Option("--diff", help="Write nothing; print a unified diff of OUTPUT.")
+]
+ValidateOption = Annotated[
+    bool,
+    typer.Option("--validate", help="Then check the output with kubeconform (when it is on PATH)."),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Overwrite (or prune) generated files that were "
+        "changed by hand; see them first with --diff.",
+    ),
+]
+
+
 def _options(
     ignore: list[str] | None, warnings_as_errors: bool, quiet: bool, no_color: bool
 ) -> Options:
@@ -152,28 +174,12 @@ def _options(
 def build(
     spec: SpecArgument,
     output: OutputOption = Path("out"),
-    check: Annotated[
-        bool, typer.Option("--check", help="Write nothing; exit 1 if OUTPUT is stale.")
-    ] = False,
-    diff: Annotated[
-        bool, typer.Option("--diff", help="Write nothing; print a unified diff of OUTPUT.")
-    ] = False,
+    check: CheckOption = False,
+    diff: DiffOption = False,
     fmt: FormatOption = Format.text,
-    validate_output: Annotated[
-        bool,
-        typer.Option(
-            "--validate", help="Then check the output with kubeconform (when it is on PATH)."
-        ),
-    ] = False,
+    validate_output: ValidateOption = False,
     schema_dir: SchemaDirOption = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Overwrite (or prune) generated files that were "
-            "changed by hand; see them first with --diff.",
-        ),
-    ] = False,
+    force: ForceOption = False,
     warnings_as_errors: WarningsAsErrorsOption = False,
     ignore: IgnoreOption = None,
     quiet: QuietOption = False,
@@ -199,25 +205,33 @@ def build(
 
     from meshgen import write
 
-    identity = result.record()
     try:
         if check or diff:
             _check_or_diff(spec, output, result.files, diff=diff, fmt=fmt, quiet=quiet)
             return
-        with _progress(spec) as progress:
-            progress("writing")
-            _writing(output, result.files)  # an interrupt from here on says what is on disk
-            plan = write.write_output(output, result.files, force=force, identity=identity)
+        _write(spec, output, result, force=force, quiet=quiet)
     except write.OutputConflict as conflict:
         _report_conflicts(output, conflict, fmt)
         raise typer.Exit(EXIT_FAILED) from None
+    if validate_output and result.mesh is not None:
+        _validate_written(output, result.mesh, schema_dir, fmt)
+
+
+def _write(spec: Path, output: Path, result: Compiled, *, force: bool, quiet: bool) -> None:
+    """Write the compiled files (write.OutputConflict: a file meshgen does not own, or one
+    changed by hand without --force)."""
+    from meshgen import write
+
+    assert result.files is not None
+    with _progress(spec) as progress:
+        progress("writing")
+        _writing(output, result.files)  # an interrupt from here on says what is on disk
+        plan = write.write_output(output, result.files, force=force, identity=result.record())
     if not quiet:
         _say(
             f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "
             f"{len(plan.pruned)} pruned"
         )
-    if validate_output and result.mesh is not None:
-        _validate_written(output, result.mesh, schema_dir, fmt)
 
 
 def _validate_written(output: Path, mesh: Mesh, schema_dir: Path | None, fmt: Format) -> None:
@@ -257,16 +271,7 @@ def _conform(
 
     binary = find_kubeconform()
     assert binary is not None
-    if schema_dir is None:
-        from meshgen.packaged_schemas import packaged_schema_dir
-
-        schema_dir = packaged_schema_dir()  # the schemas meshgen ships; None: the network's
-    elif not schema_dir.is_dir():
-        raise typer.BadParameter(
-            f"{schema_dir} is not a folder; build the offline schemas "
-            f"once with `python scripts/make_schemas.py {schema_dir}`",
-            param_hint="--schema-dir",
-        )
+    schema_dir = _schema_dir(schema_dir)
     istio_minor = minor_of(istio_version) if istio_version else None
     total = Summary()
     # The remote-secret placeholders sit next to the cluster directories, one per cluster.
@@ -285,21 +290,7 @@ def _conform(
                 display_root=Path.cwd(),
             )
         )
-    unchecked = [d for d in total.diagnostics if d.code == "MG904"]
-    if (
-        schema_dir is None
-        and unchecked
-        and len(unchecked) == len(total.diagnostics)
-        and total.valid == 0
-    ):
-        # No packaged schemas and no network: one message with the fix, not one per object.
-        _say(
-            f"kubeconform could not check any object ({len(unchecked)} unchecked, MG904): "
-            "this installation has no packaged schemas and kubeconform's defaults need "
-            "network access. Build offline schemas once with "
-            "`python scripts/make_schemas.py schemas-offline` and pass "
-            "`--schema-dir schemas-offline`"
-        )
+    if schema_dir is None and _nothing_checked(total):
         return False
     _print_diagnostics(total.diagnostics, fmt)
     _say(
@@ -307,6 +298,36 @@ def _conform(
         f"{total.skipped} skipped"
     )
     return total.invalid == 0 and total.errors == 0
+
+
+def _schema_dir(schema_dir: Path | None) -> Path | None:
+    """--schema-dir, or the schemas meshgen ships; None: kubeconform's own, from the network."""
+    if schema_dir is None:
+        from meshgen.packaged_schemas import packaged_schema_dir
+
+        return packaged_schema_dir()
+    if not schema_dir.is_dir():
+        raise typer.BadParameter(
+            f"{schema_dir} is not a folder; build the offline schemas "
+            f"once with `python scripts/make_schemas.py {schema_dir}`",
+            param_hint="--schema-dir",
+        )
+    return schema_dir
+
+
+def _nothing_checked(total: Summary) -> bool:
+    """No packaged schemas and no network: one message with the fix, not one per object."""
+    unchecked = [d for d in total.diagnostics if d.code == "MG904"]
+    if not unchecked or len(unchecked) != len(total.diagnostics) or total.valid:
+        return False
+    _say(
+        f"kubeconform could not check any object ({len(unchecked)} unchecked, MG904): "
+        "this installation has no packaged schemas and kubeconform's defaults need "
+        "network access. Build offline schemas once with "
+        "`python scripts/make_schemas.py schemas-offline` and pass "
+        "`--schema-dir schemas-offline`"
+    )
+    return True
 
 
 # Specs smaller than this build in well under a second: no progress display for them.

@@ -24,7 +24,7 @@ from meshgen.diagnostics import Diagnostic, Related
 from meshgen.failover import DEFAULT_OUTLIER_DETECTION, needs_default_outlier_detection
 from meshgen.load import Positions, YamlPath
 from meshgen.spec import Mesh
-from meshgen.spec_traffic import TrafficPolicy
+from meshgen.spec_traffic import AuthorizationPolicy, TrafficPolicy
 
 CODES = summaries("MG415", "MG418", "MG419")
 
@@ -105,61 +105,76 @@ def check_security_namespaces(mesh: Mesh, positions: Positions) -> Iterator[Diag
     if security is None:
         return
     declared = list(dict.fromkeys(ns.name for ns in mesh.spec.namespaces))
-    sources = set(declared) | MESHGEN_NAMESPACES
-
-    def undeclared(name: str, what: str, path: YamlPath, hint: str) -> Diagnostic:
-        close = did_you_mean(name, declared)
-        add = f"declare `- name: {name}` under spec.namespaces, or {hint}"
-        return error(
-            "MG419",
-            f'{what} names namespace "{name}", which is not declared under spec.namespaces',
-            positions.at(path),
-            f"{close} Otherwise {add}" if close else add,
-        )
-
     peer = security.peer_authentication
     if peer is not None:
         for ni, name in enumerate(peer.namespaces):
             if name not in declared:
-                yield undeclared(
+                yield _undeclared(
+                    positions,
+                    declared,
                     name,
                     "peerAuthentication",
                     (*SECURITY, "peerAuthentication", "namespaces", ni),
                     "leave namespaces out for a mesh-wide policy",
                 )
     for pi, policy in enumerate(security.authorization_policies):
-        path = (*SECURITY, "authorizationPolicies", pi)
-        what = f'authorization policy "{policy.name}"'
-        if policy.namespace not in declared:
-            yield undeclared(
-                policy.namespace,
+        yield from _policy_namespaces(positions, declared, pi, policy)
+
+
+def _undeclared(
+    positions: Positions, declared: list[str], name: str, what: str, path: YamlPath, hint: str
+) -> Diagnostic:
+    close = did_you_mean(name, declared)
+    add = f"declare `- name: {name}` under spec.namespaces, or {hint}"
+    return error(
+        "MG419",
+        f'{what} names namespace "{name}", which is not declared under spec.namespaces',
+        positions.at(path),
+        f"{close} Otherwise {add}" if close else add,
+    )
+
+
+def _policy_namespaces(
+    positions: Positions, declared: list[str], pi: int, policy: AuthorizationPolicy
+) -> Iterator[Diagnostic]:
+    """The policy's own namespace and those it allows are declared (or meshgen's own)."""
+    sources = set(declared) | MESHGEN_NAMESPACES
+    path = (*SECURITY, "authorizationPolicies", pi)
+    what = f'authorization policy "{policy.name}"'
+    if policy.namespace not in declared:
+        yield _undeclared(
+            positions,
+            declared,
+            policy.namespace,
+            what,
+            (*path, "namespace"),
+            "put the policy in an application namespace",
+        )
+    for ni, name in enumerate(policy.allow.namespaces):
+        if name not in sources:
+            yield _undeclared(
+                positions,
+                declared,
+                name,
                 what,
-                (*path, "namespace"),
-                "put the policy in an application namespace",
+                (*path, "allow", "namespaces", ni),
+                "remove it: no meshgen workload runs there",
             )
-        for ni, name in enumerate(policy.allow.namespaces):
-            if name not in sources:
-                yield undeclared(
-                    name,
-                    what,
-                    (*path, "allow", "namespaces", ni),
-                    "remove it: no meshgen workload runs there",
-                )
-        for ai, account in enumerate(policy.allow.service_accounts):
-            namespace = account.split("/", 1)[0]
-            if namespace in sources:
-                continue
-            yield warning(
-                "MG419",
-                f'{what} allows service account "{account}", whose namespace "{namespace}" is '
-                "not declared under spec.namespaces",
-                positions.at((*path, "allow", "serviceAccounts", ai)),
-                "check the <namespace>/<name> spelling; a workload outside the mesh has no "
-                "Istio identity to match",
-                [Related(positions.at(("spec", "namespaces")), "the declared namespaces")]
-                if declared
-                else [],
-            )
+    for ai, account in enumerate(policy.allow.service_accounts):
+        namespace = account.split("/", 1)[0]
+        if namespace in sources:
+            continue
+        yield warning(
+            "MG419",
+            f'{what} allows service account "{account}", whose namespace "{namespace}" is '
+            "not declared under spec.namespaces",
+            positions.at((*path, "allow", "serviceAccounts", ai)),
+            "check the <namespace>/<name> spelling; a workload outside the mesh has no "
+            "Istio identity to match",
+            [Related(positions.at(("spec", "namespaces")), "the declared namespaces")]
+            if declared
+            else [],
+        )
 
 
 CHECKS = (check_failover, check_security_namespaces)

@@ -33,7 +33,6 @@ def check_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
     istio = mesh.spec.istio
     if not istio.revisions:
         return
-    where = positions.at(REVISIONS)
     if istio.revision:
         yield error(
             "MG308",
@@ -41,8 +40,14 @@ def check_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             positions.at((*ISTIO, "revision")),
             "with revisions, each control plane has its name there; remove istio.revision",
         )
+    yield from _revision_names(mesh, positions)
+    yield from _revision_span(mesh, positions)
+
+
+def _revision_names(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """Each revision: its own name, not `default`, on a supported version."""
     seen: set[str] = set()
-    for ri, revision in enumerate(istio.revisions):
+    for ri, revision in enumerate(mesh.spec.istio.revisions):
         at = positions.at((*REVISIONS, ri, "name"))
         if revision.name in seen:
             yield error(
@@ -67,6 +72,11 @@ def check_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                 positions.at((*REVISIONS, ri, "version")),
                 f"meshgen supports Istio {versions.SUPPORTED}",
             )
+
+
+def _revision_span(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
+    """istio.version is the newest revision's, and the oldest is at most one minor behind."""
+    istio = mesh.spec.istio
     planes = [p for p in control_planes(mesh) if versions.is_supported(p.version)]
     if not planes:
         return
@@ -85,7 +95,7 @@ def check_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             "MG308",
             f"revisions {oldest.name} ({oldest.version}) and {newest.name} "
             f"({newest.version}) are {newest.minor - oldest.minor} minors apart",
-            where,
+            positions.at(REVISIONS),
             "istio-cni runs once per cluster and works with control planes one minor either "
             "side of it; upgrade one minor at a time "
             f"(1.{oldest.minor} -> 1.{oldest.minor + 1} -> ...)",
@@ -160,6 +170,13 @@ def check_tags(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
             "a tag points at a revision: declare istio.revisions (or istio.revision)",
         )
         return
+    yield from _tag_targets(mesh, positions, names)
+    yield from _namespace_tags(mesh, positions, names)
+
+
+def _tag_targets(mesh: Mesh, positions: Positions, names: list[str]) -> Iterator[Diagnostic]:
+    """MG310: every tag, mesh-wide or a cluster's, is declared and names a revision."""
+    istio = mesh.spec.istio
     for tag, target in istio.tags.items():
         if target not in names:
             yield error(
@@ -186,6 +203,12 @@ def check_tags(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:
                     at,
                     f"the revisions are {quoted_list(names)}",
                 )
+
+
+def _namespace_tags(mesh: Mesh, positions: Positions, names: list[str]) -> Iterator[Diagnostic]:
+    """MG310: a namespace follows a declared tag; MG311: with several revisions, an injected
+    namespace follows a tag, or a `default` tag serves it."""
+    istio = mesh.spec.istio
     declared = sorted(istio.tags)
     for ni, namespace in enumerate(mesh.spec.namespaces):
         at = positions.at(("spec", "namespaces", ni, "revisionTag"))

@@ -163,11 +163,10 @@ def _remote_secret_placeholders(mesh: Mesh) -> list[OutputFile]:
 
 
 def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[OutputFile]:
-    root = cluster.name
-    istio = mesh.spec.istio
+    """Every file of the cluster directory: what its kustomization.yaml lists (`applied`, in
+    apply order), then what it does not (install inputs, traffic units, placeholders, test
+    workloads)."""
     app_namespaces = namespaces_in(mesh, cluster)
-    exported = [s for s in shared.exported if s.placed_in(cluster.name)]
-    external_secrets = mesh.spec.secrets.provider == "external-secrets"
     applied: list[OutputFile] = [
         OutputFile("namespaces.yaml", tuple(render_namespaces(mesh, app_namespaces)))
     ]
@@ -175,39 +174,17 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     nads = render_nads(mesh, cluster, app_namespaces)
     if nads:
         applied.append(OutputFile("cni/network-attachment-definitions.yaml", tuple(nads)))
-
-    # How Istio gets installed (the in-cluster operator is gone from 1.24:
-    # versions.IN_CLUSTER_OPERATOR): istioctl reads the IstioOperator as an install file; only
-    # the in-cluster operator (<= 1.23) reconciles it as a resource; Sail's resources are
-    # applied; Helm values go to the GitOps releases (and to values files for
-    # `helm upgrade --install -f`).
-    if istio.installer in ("istioctl", "operator"):
-        # With istio.revisions one IstioOperator per revision (render/control_planes.py).
-        operators = (
-            [OutputFile(path, (doc,)) for path, doc in render_istio_operators(mesh, cluster)]
-            if named_control_planes(mesh)
-            else [OutputFile("istio/istio-operator.yaml", (render_istio_operator(mesh, cluster),))]
-        )
-        (applied if istio.installer == "operator" else unlisted).extend(operators)
-    elif istio.installer == "sail":
-        applied.append(OutputFile("istio/sail.yaml", tuple(render_sail(mesh, cluster))))
-    else:
-        unlisted.extend(
-            OutputFile(helm_values_file(chart), (values,))
-            for chart, values in helm_values(mesh, cluster).items()
-        )
-
+    _install_files(mesh, cluster, applied, unlisted)
     if needs_reader_token(mesh, cluster):
         token = OutputFile(READER_TOKEN_FILE, (render_reader_token(),))
         (applied if reader_token_in_kustomization(mesh) else unlisted).append(token)
-
     submariner = render_submariner(mesh, cluster)
     if submariner:
         applied.append(OutputFile("submariner/submariner.yaml", tuple(submariner)))
+    exported = [s for s in shared.exported if s.placed_in(cluster.name)]
     exports = render_service_exports(mesh, cluster, exported)
     if exports:
         applied.append(OutputFile("submariner/service-exports.yaml", tuple(exports)))
-
     # The rules are applied unit by unit, never with the rest (meshgen/render/units.py).
     for unit in shared.traffic_units(cluster):
         unlisted.extend(
@@ -216,24 +193,61 @@ def _cluster_files(mesh: Mesh, cluster: Cluster, shared: _Shared) -> list[Output
     policies = render_security(mesh, cluster, workload_namespaces_in(mesh, cluster))
     if policies:
         applied.append(OutputFile("security/policies.yaml", tuple(policies)))
-
-    if external_secrets:
-        # They render the Secrets from the store, so they are applied like anything else.
-        secrets = (
-            *render_external_secrets(mesh, cluster),
-            *render_submariner_external_secrets(mesh, cluster),
-        )
-        applied.append(OutputFile("external-secrets/external-secrets.yaml", secrets))
-    else:
-        unlisted.append(OutputFile("secrets/cacerts.yaml", (shared.cacerts,)))
-        unlisted.extend(
-            OutputFile(path, (doc,)) for path, doc in render_submariner_placeholders(mesh, cluster)
-        )
+    _secret_files(mesh, cluster, shared, applied, unlisted)
     # Test workloads for out/README.md's last step; never applied by GitOps.
     unlisted.extend(OutputFile(path, docs) for path, docs in shared.verify.files(cluster))
     kustomization = OutputFile(
         "kustomization.yaml", (render_kustomization([f.path for f in applied]),)
     )
     return [
-        OutputFile(f"{root}/{f.path}", f.documents) for f in [kustomization, *applied, *unlisted]
+        OutputFile(f"{cluster.name}/{f.path}", f.documents)
+        for f in [kustomization, *applied, *unlisted]
     ]
+
+
+def _install_files(
+    mesh: Mesh, cluster: Cluster, applied: list[OutputFile], unlisted: list[OutputFile]
+) -> None:
+    """How Istio gets installed (the in-cluster operator is gone from 1.24:
+    versions.IN_CLUSTER_OPERATOR): istioctl reads the IstioOperator as an install file; only
+    the in-cluster operator (<= 1.23) reconciles it as a resource; Sail's resources are
+    applied; Helm values go to the GitOps releases (and to values files for
+    `helm upgrade --install -f`)."""
+    installer = mesh.spec.istio.installer
+    if installer in ("istioctl", "operator"):
+        # With istio.revisions one IstioOperator per revision (render/control_planes.py).
+        operators = (
+            [OutputFile(path, (doc,)) for path, doc in render_istio_operators(mesh, cluster)]
+            if named_control_planes(mesh)
+            else [OutputFile("istio/istio-operator.yaml", (render_istio_operator(mesh, cluster),))]
+        )
+        (applied if installer == "operator" else unlisted).extend(operators)
+    elif installer == "sail":
+        applied.append(OutputFile("istio/sail.yaml", tuple(render_sail(mesh, cluster))))
+    else:
+        unlisted.extend(
+            OutputFile(helm_values_file(chart), (values,))
+            for chart, values in helm_values(mesh, cluster).items()
+        )
+
+
+def _secret_files(
+    mesh: Mesh,
+    cluster: Cluster,
+    shared: _Shared,
+    applied: list[OutputFile],
+    unlisted: list[OutputFile],
+) -> None:
+    """ExternalSecrets render the Secrets from the store, so they are applied like anything
+    else; placeholders never are."""
+    if mesh.spec.secrets.provider == "external-secrets":
+        secrets = (
+            *render_external_secrets(mesh, cluster),
+            *render_submariner_external_secrets(mesh, cluster),
+        )
+        applied.append(OutputFile("external-secrets/external-secrets.yaml", secrets))
+        return
+    unlisted.append(OutputFile("secrets/cacerts.yaml", (shared.cacerts,)))
+    unlisted.extend(
+        OutputFile(path, (doc,)) for path, doc in render_submariner_placeholders(mesh, cluster)
+    )

@@ -82,50 +82,15 @@ def _make_plan(
     force: bool,
 ) -> _Plan:
     plan = _Plan()
-    root_st = os.lstat(root)
-    seen: dict[str, str | None] = {}
+    walk = _Walk(root, os.lstat(root).st_dev)
     for rel in sorted(files):
-        blocked = _check_ancestors(root, rel, root_st.st_dev, manifest.owned, files, seen)
-        if blocked is not None:
-            plan.problems[blocked] = seen[blocked] or NOT_OWNED
-            continue
-        st = _lstat(root, rel)
-        plan.snapshots[rel] = _snapshot(st)
-        if st is None:
-            plan.written.append(rel)
-        elif stat.S_ISDIR(st.st_mode):
-            if _owned_only(root, rel, manifest.owned, files):
-                plan.written.append(rel)  # a directory of owned files only, becoming a file
-            else:
-                plan.problems[rel] = "is a directory"
-        elif rel not in manifest.owned or not stat.S_ISREG(st.st_mode):
-            plan.problems[rel] = NOT_OWNED if stat.S_ISREG(st.st_mode) else _kind_reason(st)
-        elif _same_content(root, rel, st, files[rel]):
-            plan.unchanged.append(rel)
-        else:
-            current = _owned_content(root, rel, st, manifest.owned[rel], force=force)
-            if current is None:
-                plan.edited[rel] = HAND_EDITED
-            else:
-                plan.written.append(rel)
-                plan.current[rel] = current
+        _plan_file(plan, walk, rel, files, manifest, force=force)
     parents = _parents(files)
     for rel in sorted(manifest.owned.keys() - files.keys()):
         if _parents([rel]) & files.keys():
             continue  # inside an owned directory that becomes a file: removed with it
-        st = _lstat(root, rel)
-        if st is None or not stat.S_ISREG(st.st_mode) or st.st_dev != root_st.st_dev:
-            continue  # gone, or no longer a file of ours: leave it alone
-        if _check_ancestors(root, rel, root_st.st_dev, {}, {}, seen) is not None:
-            continue
-        current = _owned_content(root, rel, st, manifest.owned[rel], force=force)
-        if current is None:
-            plan.edited[rel] = HAND_EDITED + "; meshgen no longer generates it"
-            continue
-        plan.pruned.append(rel)
-        plan.snapshots[rel] = _snapshot(st)
-        plan.current[rel] = current
-        if rel in parents:  # an owned file that becomes a directory: goes first
+        pruned = _plan_prune(plan, walk, rel, manifest, force=force)
+        if pruned and rel in parents:  # an owned file that becomes a directory: goes first
             plan.blocking.append(rel)
     # Directories that may end up empty: those of pruned files, and those an interrupted build
     # made or was emptying. Deepest first, so a parent is tried after its children.
@@ -135,11 +100,82 @@ def _make_plan(
         if (
             st is not None
             and stat.S_ISDIR(st.st_mode)
-            and st.st_dev == root_st.st_dev
-            and _check_ancestors(root, rel + "/x", root_st.st_dev, {}, {}, seen) is None
+            and st.st_dev == walk.dev
+            and walk.blocked(rel + "/x") is None
         ):
             plan.emptied.append(rel)
     return plan
+
+
+class _Walk:
+    """The output root's device, and what _check_ancestors found of each directory so far."""
+
+    def __init__(self, root: Path, dev: int) -> None:
+        self.root = root
+        self.dev = dev
+        self.seen: dict[str, str | None] = {}
+
+    def blocked(
+        self,
+        rel: str,
+        owned: Mapping[str, object] | None = None,
+        files: Mapping[str, bytes] | None = None,
+    ) -> str | None:
+        return _check_ancestors(self.root, rel, self.dev, owned or {}, files or {}, self.seen)
+
+
+def _plan_file(
+    plan: _Plan,
+    walk: _Walk,
+    rel: str,
+    files: Mapping[str, bytes],
+    manifest: _Manifest,
+    *,
+    force: bool,
+) -> None:
+    """What happens to `rel`, a file of this build: written, unchanged, or a problem."""
+    root = walk.root
+    blocked = walk.blocked(rel, manifest.owned, files)
+    if blocked is not None:
+        plan.problems[blocked] = walk.seen[blocked] or NOT_OWNED
+        return
+    st = _lstat(root, rel)
+    plan.snapshots[rel] = _snapshot(st)
+    if st is None:
+        plan.written.append(rel)
+    elif stat.S_ISDIR(st.st_mode):
+        if _owned_only(root, rel, manifest.owned, files):
+            plan.written.append(rel)  # a directory of owned files only, becoming a file
+        else:
+            plan.problems[rel] = "is a directory"
+    elif rel not in manifest.owned or not stat.S_ISREG(st.st_mode):
+        plan.problems[rel] = NOT_OWNED if stat.S_ISREG(st.st_mode) else _kind_reason(st)
+    elif _same_content(root, rel, st, files[rel]):
+        plan.unchanged.append(rel)
+    else:
+        current = _owned_content(root, rel, st, manifest.owned[rel], force=force)
+        if current is None:
+            plan.edited[rel] = HAND_EDITED
+        else:
+            plan.written.append(rel)
+            plan.current[rel] = current
+
+
+def _plan_prune(plan: _Plan, walk: _Walk, rel: str, manifest: _Manifest, *, force: bool) -> bool:
+    """Whether `rel`, a file of the last build but not of this one, is pruned."""
+    st = _lstat(walk.root, rel)
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_dev != walk.dev:
+        return False  # gone, or no longer a file of ours: leave it alone
+    if walk.blocked(rel) is not None:
+        return False
+    current = _owned_content(walk.root, rel, st, manifest.owned[rel], force=force)
+    if current is None:
+        plan.edited[rel] = HAND_EDITED + "; meshgen no longer generates it"
+        return False
+    plan.pruned.append(rel)
+    plan.snapshots[rel] = _snapshot(st)
+    plan.current[rel] = current
+    return True
 
 
 def _kind_reason(st: os.stat_result) -> str:
