@@ -7,6 +7,7 @@ import copy
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import yaml
 
 from meshgen.checks import run_checks
 from meshgen.diagnostics import Diagnostic
-from meshgen.load import load_text
+from meshgen.load import YamlPath, load_text
 from meshgen.spec import Mesh
 from meshgen.validate import validate
 
@@ -121,45 +122,14 @@ def seed_variant_file(directory: Path, minor: int, platform: str) -> Path:
 
 # --- the seed as text, for the checks' tables of exact line:col locations -----------------
 
-# The seed example (examples/openshift-submariner/mesh.yaml), compacted. Line numbers, for the
-# expected locations in every table:
+# The seed example (examples/openshift-submariner/mesh.yaml), compacted, in
+# tests/data/seed-compact.yaml. Line numbers, for the expected locations in every table:
 #  7 version "1.10.0" (value at col 14)    9 broker
 # 11-14 cluster1: name, platform, podCIDR (col 16), serviceCIDR (col 20)
 # 15-18 cluster2: the same                 20 namespace sample (col 13)
 # 22 service helloworld (col 13)  23 namespace  24 ports  26-27 subsets v1, v2
 # 29 its only route (col 11)      30 the route's destination, subset v2 at col 24
-SEED = """\
-apiVersion: meshgen.dev/v1alpha1
-kind: Mesh
-metadata:
-  name: mesh1
-spec:
-  istio:
-    version: "1.10.0"
-  submariner:
-    broker: cluster1
-  clusters:
-    - name: cluster1
-      platform: openshift
-      podCIDR: 10.128.0.0/14
-      serviceCIDR: 172.30.0.0/16
-    - name: cluster2
-      platform: openshift
-      podCIDR: 10.132.0.0/14
-      serviceCIDR: 172.31.0.0/16
-  namespaces:
-    - name: sample
-  services:
-    - name: helloworld
-      namespace: sample
-      ports: [{name: http, number: 5000}]
-      subsets:
-        - {name: v1, labels: {version: v1}}
-        - {name: v2, labels: {version: v2}}
-      routes:
-        - destinations:
-            - {subset: v2, weight: 100}
-"""
+SEED = (ROOT / "tests" / "data" / "seed-compact.yaml").read_text(encoding="utf-8")
 
 Edit = tuple[str, str]
 
@@ -184,3 +154,23 @@ def diagnose(text: str) -> list[Diagnostic]:
 def summary(diags: list[Diagnostic]) -> list[str]:
     """`CODE severity line:col` per diagnostic: exact code and location in one comparable list."""
     return [f"{d.code} {d.severity} {d.location.line}:{d.location.column}" for d in diags]
+
+
+def paths(data: Any, path: YamlPath = ()) -> Iterator[YamlPath]:
+    """Every path into `data` (mappings and lists), the empty path first."""
+    yield path
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from paths(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from paths(value, (*path, index))
+
+
+# Output files for the writer's tests: a README and two small cluster directories.
+WRITER_FILES = {
+    "README.md": b"# mesh\n",
+    "cluster1/kustomization.yaml": b"resources:\n- istio.yaml\n",
+    "cluster1/istio.yaml": b"kind: IstioOperator\n",
+    "cluster2/kustomization.yaml": b"resources: []\n",
+}

@@ -414,24 +414,6 @@ def test_smoke_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     columns, rows = _table(proc.stdout, COLUMNS[1])
     assert columns == list(COLUMNS)
-    expected = {
-        "load",
-        "validate+checks",
-        "render",
-        "emit",
-        "write",
-        "total",
-        "peak RSS MB",
-        "files",
-        "max files/cluster",
-        "output MB",
-        "json floor",
-        "PyYAML C",
-        "ruamel rt load",
-        "rebuild",
-        "mtimes changed",
-    }
-    assert expected <= set(columns)
     assert [row[0] for row in rows] == ["2x10", "deep 2x20"], proc.stdout
     assert "start-up" in proc.stdout
     assert report.exists()

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, SEED_EXAMPLE
+from tests.tooling import PRE_COMMIT
+from tests.tooling import pre_commit as run_pre_commit
 
-PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 # What pip needs to install meshgen; the rest of the checkout is not part of the package.
 PACKAGE = ("meshgen", "pyproject.toml", "README.md", ".pre-commit-hooks.yaml")
 OFFLINE = (
@@ -82,18 +83,8 @@ def user_repo(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def pre_commit(home: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real pre-commit in `repo`, with its own cache `home`, no colour."""
-    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
-    env.pop("MESHGEN_DEBUG", None)
-    return subprocess.run(
-        [str(PRE_COMMIT), *args, "--all-files", "--color", "never"],
-        cwd=repo,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=False,
-        timeout=900,
-    )
+    """The real pre-commit over every file of `repo`."""
+    return run_pre_commit(home, repo, *args, "--all-files", "--color", "never")
 
 
 def try_repo(

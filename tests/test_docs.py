@@ -7,7 +7,6 @@ and docs/*.md resolves."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tomllib
 import typing
@@ -37,6 +36,7 @@ from meshgen.spec_traffic import Match, Security, TrafficPolicy
 from meshgen.starter import STARTER
 from meshgen.validate import _unwrap
 from tests.helpers import ROOT
+from tests.tooling import load_script
 
 SCHEMA = mesh_schema()
 SPEC_PAGE = ROOT / "docs" / "spec.md"
@@ -131,14 +131,7 @@ def test_descriptions_are_single_lines_under_no_generated_title() -> None:
 
 def spec_tables() -> ModuleType:
     """scripts/spec_tables.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "spec_tables", ROOT / "scripts" / "spec_tables.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("spec_tables")
 
 
 def test_generated_docs_are_fresh() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import random
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from meshgen.diagnostics import Diagnostic, has_errors
 from meshgen.load import Loaded, YamlPath, load_bytes
 from meshgen.pipeline import Compiled, compile_spec
+from tests.helpers import paths
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "openshift-submariner" / "mesh.yaml"
 TEXT = EXAMPLE.read_text()
@@ -99,16 +99,6 @@ def test_text_mutations_never_raise(text: str) -> None:
 
 
 # --- (b) structural mutations of the loaded data -------------------------------------------
-
-
-def paths(data: Any, path: YamlPath = ()) -> Iterator[YamlPath]:
-    yield path
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from paths(value, (*path, key))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            yield from paths(value, (*path, i))
 
 
 def deep(levels: int) -> Any:

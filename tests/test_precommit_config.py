@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,10 @@ import pytest
 import yaml
 
 from tests.helpers import EXAMPLES, ROOT, SEED_EXAMPLE
+from tests.tooling import PRE_COMMIT, pre_commit
 
 CONFIG = ROOT / ".pre-commit-config.yaml"
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
-PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 # Keys that make a mirrored hook run as a user's would, whatever files it is given.
 SAME = ("pass_filenames", "always_run", "types_or", "require_serial")
 
@@ -116,32 +115,13 @@ def test_pre_commit_runs_the_config(tmp_path: Path) -> None:
     (repo / "tests" / "data").mkdir(parents=True)
     (repo / "tests" / "data" / "mesh.yaml").write_text("kind: NotAMesh\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        PRE_COMMIT_HOME=str(tmp_path / "home"),
-        NO_COLOR="1",
-        PATH=f"{PRE_COMMIT.parent}{os.pathsep}{env.get('PATH', '')}",
-    )
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "add", "."], cwd=repo, check=True, env=env)
 
-    valid = subprocess.run(
-        [str(PRE_COMMIT), "validate-config", CONFIG.name],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    home = tmp_path / "home"
+    valid = pre_commit(home, repo, "validate-config", CONFIG.name, timeout=300)
     assert valid.returncode == 0, valid.stdout + valid.stderr
-    proc = subprocess.run(
-        [str(PRE_COMMIT), "run", "--all-files", "--color", "never"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    proc = pre_commit(home, repo, "run", "--all-files", "--color", "never", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = {line.split(".")[0]: line for line in proc.stdout.splitlines()}
     assert lines["meshgen validate (examples)"].endswith("Passed"), proc.stdout

@@ -45,7 +45,7 @@ from meshgen.spec import Mesh
 from meshgen.spec_cidr import parse_cidr
 from meshgen.spec_scalars import integral
 from meshgen.validate import validate
-from tests.helpers import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT, paths
 
 SCHEMA = json.loads((ROOT / "schemas" / "mesh.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -160,16 +160,6 @@ def _lines(items: list[str]) -> str:
 
 
 # --- mutations -----------------------------------------------------------------------------
-
-
-def paths(data: Any, path: YamlPath = ()) -> Iterator[YamlPath]:
-    yield path
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from paths(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from paths(value, (*path, index))
 
 
 def node_at(data: Any, path: YamlPath) -> Any:

@@ -20,13 +20,9 @@ from meshgen.write import (
     plan_write,
     write_output,
 )
+from tests.helpers import WRITER_FILES
 
-FILES = {
-    "README.md": b"# mesh\n",
-    "cluster1/kustomization.yaml": b"resources:\n- istio.yaml\n",
-    "cluster1/istio.yaml": b"kind: IstioOperator\n",
-    "cluster2/kustomization.yaml": b"resources: []\n",
-}
+FILES = WRITER_FILES
 
 Snapshot = dict[str, tuple[object, ...]]
 

@@ -31,14 +31,9 @@ from meshgen.write import (
 )
 from meshgen.write import apply as write_apply
 from meshgen.write import fs as write_fs
-from tests.helpers import SEED_EXAMPLE, run_meshgen
+from tests.helpers import SEED_EXAMPLE, WRITER_FILES, run_meshgen
 
-FILES = {
-    "README.md": b"# mesh\n",
-    "cluster1/kustomization.yaml": b"resources:\n- istio.yaml\n",
-    "cluster1/istio.yaml": b"kind: IstioOperator\n",
-    "cluster2/kustomization.yaml": b"resources: []\n",
-}
+FILES = WRITER_FILES
 V2 = {rel: data + b"# v2\n" for rel, data in FILES.items()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -138,15 +139,45 @@ def istio_release(minor: int) -> Path:
     return found[-1]
 
 
-def load_make_schemas() -> ModuleType:
-    """scripts/make_schemas.py as a module (its CRD list and converter)."""
+def load_script(name: str) -> ModuleType:
+    """scripts/<name>.py as a module."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "make_schemas", ROOT / "scripts" / "make_schemas.py"
-    )
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_make_schemas() -> ModuleType:
+    """scripts/make_schemas.py as a module (its CRD list and converter)."""
+    return load_script("make_schemas")
+
+
+# The real pre-commit of the test environment (pip install .[test]).
+PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+
+
+def pre_commit(
+    home: Path, repo: Path, *args: str, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
+    """The real pre-commit in `repo`, with its own cache `home`, no colour, first on PATH,
+    and none of the GIT_ variables of a hook this test run may have been started from."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.pop("MESHGEN_DEBUG", None)
+    env.update(
+        PRE_COMMIT_HOME=str(home),
+        NO_COLOR="1",
+        PATH=f"{PRE_COMMIT.parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    return subprocess.run(
+        [str(PRE_COMMIT), *args],
+        cwd=repo,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=timeout,
+    )

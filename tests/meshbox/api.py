@@ -23,6 +23,20 @@ class ApiError(RuntimeError):
         self.status = status
 
 
+def bearer_request(
+    url: str, token: str, method: str, body: object = None, content_type: str = "application/json"
+) -> urllib.request.Request:
+    """A Kubernetes API request with a bearer token, asking for JSON and sending `body` as
+    JSON (or as `content_type`, for a patch)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Accept", "application/json")
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    return request
+
+
 @dataclass
 class Api:
     server: str  # https://127.0.0.1:PORT
@@ -44,12 +58,7 @@ class Api:
         body: Obj | None = None,
         content_type: str = "application/json",
     ) -> Obj:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.server + path, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token}")
-        req.add_header("Accept", "application/json")
-        if data is not None:
-            req.add_header("Content-Type", content_type)
+        req = bearer_request(self.server + path, self.token, method, body, content_type)
         for attempt in range(RETRIES):
             try:
                 with urllib.request.urlopen(req, context=self._context, timeout=30) as resp:

@@ -53,6 +53,7 @@ from meshgen.spec import Mesh
 from meshgen.versions import parse, sail_releases_for
 from tests.helpers import EXAMPLES, seed_data
 from tests.matrix import record
+from tests.meshbox.api import bearer_request
 from tests.tooling import build, documents, load_make_schemas, shared, tool
 
 pytestmark = pytest.mark.tools
@@ -166,12 +167,7 @@ class Api:
     def call(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
     ) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", content_type)
+        request = bearer_request(self.url + path, self.token, method, body, content_type)
         try:
             with urllib.request.urlopen(request, context=self.context, timeout=60) as response:
                 self.warnings.extend(response.headers.get_all("Warning") or [])
