@@ -4,7 +4,7 @@ pre-commit runs `meshgen validate FILE...` on every commit, and typer's start-up
 pydantic adapters for every option) costs about as much as the validation itself; so the
 plain form of that one command (files, --format, --ignore, --warnings-as-errors, --quiet,
 --no-color) runs without typer.
-Everything else, --help and any other option included, goes to the typer app in cli.py.
+Everything else, --help and any other option included, goes to the typer app in cli/.
 Both exit through report.exit_with, so a failure reads and exits the same on either path.
 """
 

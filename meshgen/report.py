@@ -1,4 +1,4 @@
-"""What the command line prints and how it exits, without typer: shared by cli.py and the
+"""What the command line prints and how it exits, without typer: shared by cli/ and the
 fast entry (entry.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The typer-free `meshgen validate` (entry.py) against the typer app (cli.py): what it leaves
+"""The typer-free `meshgen validate` (entry.py) against the typer app (cli/): what it leaves
 unimported, and one exit contract (report.exit_with) for both. Speed itself is measured by
 `python -m benchmarks.run`, not here."""
 
