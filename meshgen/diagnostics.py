@@ -239,81 +239,8 @@ def format_github(diagnostics: Sequence[Diagnostic]) -> str:
     return "".join(lines)
 
 
-def format_sarif(diagnostics: Sequence[Diagnostic]) -> str:
-    """SARIF 2.1.0 (https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/), for code
-    scanning: one run, a rule per code used (id = MG code, help URI = its page), a result
-    per diagnostic with its location and related locations."""
-    import json
-
-    from meshgen import __version__
-    from meshgen.codes import REGISTRY
-    from meshgen.project import REPOSITORY_URL
-
-    # Every code is registered: diagnostic() makes no other.
-    index = {code: i for i, code in enumerate(sorted({d.code for d in diagnostics}))}
-    rules = [
-        {
-            "id": code,
-            "shortDescription": {"text": REGISTRY[code].title},
-            "helpUri": REGISTRY[code].doc,
-            "help": {"text": REGISTRY[code].page()},
-        }
-        for code in index
-    ]
-    results = []
-    for d in diagnostics:
-        text = shorten(d.message) + (f"\nhint: {shorten(d.hint)}" if d.hint else "")
-        result: dict[str, object] = {
-            "ruleId": d.code,
-            "ruleIndex": index[d.code],
-            "level": "error" if d.is_error else "warning",
-            "message": {"text": text},
-            "locations": [_sarif_location(d.location)],
-        }
-        if d.related:
-            result["relatedLocations"] = [
-                {**_sarif_location(r.location), "id": i, "message": {"text": shorten(r.message)}}
-                for i, r in enumerate(d.related)
-            ]
-        results.append(result)
-    log = {
-        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
-        "sarif-schema-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "meshgen",
-                        "version": __version__,
-                        "informationUri": REPOSITORY_URL,
-                        "rules": rules,
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
-    return json.dumps(log, indent=2) + "\n"
-
-
-def _sarif_location(location: Location) -> dict[str, object]:
-    from pathlib import PurePosixPath
-    from urllib.parse import quote
-
-    # A relative path stays relative to where meshgen ran (code scanning resolves it against
-    # the repository), an absolute one is a file: URI; both percent-encoded.
-    path = PurePosixPath(location.file)
-    uri = path.as_uri() if path.is_absolute() else quote(location.file, safe="/")
-    physical: dict[str, object] = {"artifactLocation": {"uri": uri}}
-    if location.line > 0:
-        physical["region"] = {"startLine": location.line, "startColumn": max(location.column, 1)}
-    return {"physicalLocation": physical}
-
-
 FORMATTERS = {
     "text": format_text,
     "json": format_json,
     "github": format_github,
-    "sarif": format_sarif,
 }

@@ -90,6 +90,10 @@ def print_diagnostics(
         text = format_text(diagnostics, color=use_color(options))
         if text:
             sys.stderr.write(text)
+    elif fmt is Format.sarif:
+        from meshgen.sarif import format_sarif
+
+        sys.stdout.write(format_sarif(diagnostics))
     else:
         sys.stdout.write(FORMATTERS[fmt.value](diagnostics))
 

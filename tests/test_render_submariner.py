@@ -12,7 +12,7 @@ from meshgen.emit import emit
 from meshgen.render import render, services_in
 from meshgen.render.runbook.markdown import render_markdown
 from meshgen.render.runbook.model import Runbook
-from meshgen.render.runbook.submariner import submariner_manual_steps
+from meshgen.render.runbook.submariner_operator import submariner_manual_steps
 from meshgen.render.secrets import render_cacerts
 from meshgen.render.submariner import (
     render_service_exports,

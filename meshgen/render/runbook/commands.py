@@ -10,6 +10,7 @@ from meshgen.layout import helm_values_file
 from meshgen.render.control_planes import operator_file
 from meshgen.render.helm import HELM_REPOSITORY, charts, helm_values
 from meshgen.render.shell import (
+    Blank,
     Cmd,
     Line,
     Pipeline,
@@ -21,8 +22,9 @@ from meshgen.render.shell import (
     pipe,
     with_comment,
 )
+from meshgen.render.submariner import GATEWAY_LABEL, submariner_cidrs
 from meshgen.revisions import ControlPlane
-from meshgen.spec import Cluster, Mesh
+from meshgen.spec import Cluster, Mesh, Submariner
 from meshgen.versions import release
 
 
@@ -180,3 +182,59 @@ def helm_releases(mesh: Mesh, cluster: str) -> list[Line]:
 
 def _cluster_helm_values(mesh: Mesh, cluster: str) -> dict[str, object]:
     return dict(helm_values(mesh, next(c for c in mesh.spec.clusters if c.name == cluster)))
+
+
+# --- Submariner: subctl, and the gateway label ----------------------------------------
+
+
+def subctl_deploy_broker(sub: Submariner) -> Cmd:
+    return cmd("subctl", "deploy-broker", "--context", sub.broker)
+
+
+def subctl_join(sub: Submariner, cluster: Cluster) -> Cmd:
+    """`subctl join` with the spec's values: the cluster ID, its ranges (the very ranges the
+    MG2xx checks checked), the cable driver and NAT traversal (subctl cmd/subctl/join.go;
+    `--natt`, default true)."""
+    argv = [
+        "subctl",
+        "join",
+        "broker-info.subm",
+        "--context",
+        cluster.name,
+        "--clusterid",
+        cluster.name,
+        "--clustercidr",
+        submariner_cidrs(cluster.pod_cidr),
+        "--servicecidr",
+        submariner_cidrs(cluster.service_cidr),
+        "--cable-driver",
+        sub.cable_driver,
+    ]
+    if not sub.nat_traversal:
+        argv.append("--natt=false")
+    return cmd(*argv)
+
+
+def label_gateway_node(cluster: Cluster) -> Cmd:
+    """Label a gateway node: the gateway engine runs only on nodes with GATEWAY_LABEL
+    (https://submariner.io/getting-started/); `<node>` is for the user to fill in."""
+    return cmd("kubectl", "--context", cluster.name, "label", "node", Blank("node"), GATEWAY_LABEL)
+
+
+def subctl_verify(mesh: Mesh) -> Cmd:
+    clusters = mesh.spec.clusters
+    return cmd(
+        "subctl",
+        "verify",
+        "--context",
+        clusters[0].name,
+        "--tocontext",
+        clusters[-1].name,
+        "--only",
+        "service-discovery,connectivity",
+        "--verbose",
+    )
+
+
+def subctl_show_connections(cluster: Cluster) -> Cmd:
+    return cmd("subctl", "show", "connections", "--context", cluster.name)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from meshgen.render import markdown as md
 from meshgen.render.objects import MANAGED_BY
-from meshgen.render.runbook.commands import per_cluster
+from meshgen.render.runbook.commands import per_cluster, subctl_verify
 from meshgen.render.runbook.model import Runbook
-from meshgen.render.runbook.submariner import subctl_verify
 from meshgen.render.shell import Cmd, Line, Var, Word, assign, cmd, concat
 from meshgen.render.traffic import CLUSTER_LABEL
 from meshgen.render.verify import (
@@ -117,42 +116,8 @@ def _endpoints(mesh: Mesh, service: Service, rb: Runbook) -> None:
         "Each client's Envoy must list the endpoints of the other clusters too: pod IPs "
         "of the peers' pod CIDRs, which Submariner routes directly. Expect addresses in:\n"
     )
-    pod = Var("POD")
     ns = client_namespace(mesh, service)
-    cluster = f"outbound|{port_of(service)}||{service.name}.{service.namespace}.svc.cluster.local"
-
-    def endpoints(c: Word) -> list[Line]:
-        return [
-            assign(
-                pod,
-                cmd(
-                    "kubectl",
-                    "--context",
-                    c,
-                    "-n",
-                    ns,
-                    "get",
-                    "pod",
-                    "-l",
-                    f"app={SLEEP}",
-                    "-o",
-                    "jsonpath={.items[0].metadata.name}",
-                ),
-            ),
-            cmd(
-                "istioctl",
-                "--context",
-                c,
-                "proxy-config",
-                "endpoints",
-                pod,
-                "-n",
-                ns,
-                "--cluster",
-                cluster,
-            ),
-        ]
-
+    outbound = f"outbound|{port_of(service)}||{service.name}.{service.namespace}.svc.cluster.local"
     running = {b.cluster for b in backends(mesh, service)}
     rb.add(
         ", ".join(
@@ -162,7 +127,43 @@ def _endpoints(mesh: Mesh, service: Service, rb: Runbook) -> None:
         )
         + "\n"
     )
-    rb.commands(per_cluster([c.name for c in mesh.spec.clusters], endpoints))
+    names = [c.name for c in mesh.spec.clusters]
+    rb.commands(per_cluster(names, lambda c: _client_endpoints(c, ns, outbound)))
+
+
+def _client_endpoints(cluster: Word, namespace: str, outbound: str) -> list[Line]:
+    """The `sleep` client's pod in `cluster`, then its Envoy's endpoints of `outbound`."""
+    pod = Var("POD")
+    return [
+        assign(
+            pod,
+            cmd(
+                "kubectl",
+                "--context",
+                cluster,
+                "-n",
+                namespace,
+                "get",
+                "pod",
+                "-l",
+                f"app={SLEEP}",
+                "-o",
+                "jsonpath={.items[0].metadata.name}",
+            ),
+        ),
+        cmd(
+            "istioctl",
+            "--context",
+            cluster,
+            "proxy-config",
+            "endpoints",
+            pod,
+            "-n",
+            namespace,
+            "--cluster",
+            outbound,
+        ),
+    ]
 
 
 def gitops_wait(mesh: Mesh, rb: Runbook) -> None:
