@@ -377,3 +377,16 @@ def test_examples_start_with_the_modeline(example: Any) -> None:
 
 def test_starter_starts_with_the_modeline() -> None:
     assert STARTER.splitlines()[0] == MODELINE
+
+
+def test_the_pipeline_picture_is_the_import_graph() -> None:
+    """docs/development.md draws the stages from the import graph (scripts/pipeline_graph.py)."""
+    graph = load_script("pipeline_graph")
+    assert graph.main(["--check"]) == 0, "run python scripts/pipeline_graph.py"
+    # Every module of the package is owned by a stage or named as shared.
+    page = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    shared = page.split("Shared by the stages, owned by none: ", 1)[1].split("\n", 1)[0]
+    for path in (ROOT / "meshgen").glob("*.py"):
+        module = f"meshgen.{path.stem}"
+        if path.stem != "__init__" and graph.stage_of(module) == graph.SHARED:
+            assert f"`{path.stem}`" in shared, module

@@ -109,3 +109,12 @@ def test_big_meshes_stay_readable(render: Render, clusters: int) -> None:
     # Edges grow with the clusters shown, not with their pairs.
     edges = sum("--" in line or "-.-" in line for line in lines)
     assert edges <= 4 * shown + 6
+
+
+def test_the_pipeline_picture_of_the_docs_renders(render: Render) -> None:
+    """docs/development.md's stage graph (scripts/pipeline_graph.py) is valid Mermaid."""
+    page = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```mermaid\n(.*?)```", page, re.DOTALL)
+    words = _texts(render("pipeline", block.splitlines()))
+    for stage in ("command line", "load", "validate", "checks", "render", "runbook", "write"):
+        assert stage in words, stage
