@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from meshgen import versions
 from meshgen.checks._common import ISTIO, cluster_path, error, quoted_list, warning
 from meshgen.codes import summaries
-from meshgen.diagnostics import Diagnostic
+from meshgen.diagnostics import Diagnostic, Location
 from meshgen.load import Positions
 from meshgen.revisions import control_planes, tags_for
-from meshgen.spec import Mesh
+from meshgen.spec import Mesh, Revision
 
 CODES = summaries("MG308", "MG309", "MG310", "MG311", "MG312")
 REVISIONS = (*ISTIO, "revisions")
@@ -134,18 +134,7 @@ def check_installer_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diag
                 "one istio-cni release",
             )
         if istio.installer == "helm" and not rel.has(versions.HELM_REVISION_TAGS_SEPARATED):
-            for cluster in mesh.spec.clusters:
-                tags = tags_for(mesh, cluster, revision.name)
-                if len(tags) > 1:
-                    yield error(
-                        "MG309",
-                        f"revision {revision.name}: the istiod chart of {revision.version} "
-                        f"renders only the last of its tags {quoted_list(tags)} in cluster "
-                        f"{cluster.name}",
-                        at,
-                        "before Istio 1.17 point at most one tag at a revision",
-                    )
-                    break
+            yield from _one_tag_per_chart(mesh, revision, at)
         if istio.installer == "sail" and not versions.sail_releases_for(revision.version):
             nearest = versions.nearest_sail_version(revision.version)
             yield error(
@@ -155,6 +144,23 @@ def check_installer_revisions(mesh: Mesh, positions: Positions) -> Iterator[Diag
                 at,
                 f'use "{nearest}"',
             )
+
+
+def _one_tag_per_chart(mesh: Mesh, revision: Revision, at: Location) -> Iterator[Diagnostic]:
+    """Before 1.17 the istiod chart renders one revision tag: the first cluster that points
+    several at `revision`."""
+    for cluster in mesh.spec.clusters:
+        tags = tags_for(mesh, cluster, revision.name)
+        if len(tags) > 1:
+            yield error(
+                "MG309",
+                f"revision {revision.name}: the istiod chart of {revision.version} "
+                f"renders only the last of its tags {quoted_list(tags)} in cluster "
+                f"{cluster.name}",
+                at,
+                "before Istio 1.17 point at most one tag at a revision",
+            )
+            return
 
 
 def check_tags(mesh: Mesh, positions: Positions) -> Iterator[Diagnostic]:

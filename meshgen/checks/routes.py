@@ -282,53 +282,72 @@ def check_generated_subsets(mesh: Mesh, positions: Positions) -> Iterator[Diagno
     `{subset: v1-b, cluster: c}`: two subsets of one name in the DestinationRule. Istio
     validates subset names as DNS-1123 labels, so a generated one has 63 characters at most."""
     for si, svc in enumerate(mesh.spec.services):
-        declared: dict[str, int] = {}
-        for k, subset in enumerate(svc.subsets):
-            declared.setdefault(subset.name, k)
-        first: dict[str, tuple[tuple[str | None, str], YamlPath]] = {}
-        reported: set[tuple[str | None, str]] = set()
-        for ri, route in enumerate(svc.routes):
-            for di, dest in enumerate(route.destinations):
-                if dest.cluster is None:
-                    continue
-                pin = (dest.subset, dest.cluster)
-                name = pinned_subset_name(*pin)
-                path: YamlPath = (*_route(si, ri), "destinations", di)
-                earlier = first.setdefault(name, (pin, path))
-                if pin in reported:
-                    continue
-                if len(name) > SUBSET_NAME_MAX:
-                    reported.add(pin)
-                    yield _too_long(svc, pin, name, positions.at(path))
-                if name in declared:
-                    reported.add(pin)
-                    yield error(
-                        "MG422",
-                        f'destination {_pin(*pin)} routes to the generated subset "{name}", '
-                        f"but {_name(svc)} declares a subset of that name too",
-                        positions.at(path),
-                        f'rename subset "{name}": a pinned destination routes to a subset named '
-                        '"<subset>-<cluster>" ("all-<cluster>" without a subset), which '
-                        "meshgen adds to the DestinationRule",
-                        [
-                            Related(
-                                positions.at((*_svc(si), "subsets", declared[name], "name")),
-                                "the declared subset",
-                            )
-                        ],
-                    )
-                elif earlier[0] != pin:
-                    reported.add(pin)
-                    yield error(
-                        "MG422",
-                        f"destinations {_pin(*earlier[0])} and {_pin(*pin)} of {_name(svc)} "
-                        f'both route to the generated subset "{name}", for different endpoints',
-                        positions.at(path),
-                        'pinned destinations route to subsets named "<subset>-<cluster>" '
-                        '("all-<cluster>" without a subset); rename a subset or a cluster so '
-                        "that the names differ",
-                        [Related(positions.at(earlier[1]), "the other destination")],
-                    )
+        yield from _service_generated_subsets(svc, si, positions)
+
+
+def _service_generated_subsets(svc: Service, si: int, positions: Positions) -> Iterator[Diagnostic]:
+    declared: dict[str, int] = {}
+    for k, subset in enumerate(svc.subsets):
+        declared.setdefault(subset.name, k)
+    first: dict[str, tuple[tuple[str | None, str], YamlPath]] = {}
+    reported: set[tuple[str | None, str]] = set()
+    for ri, route in enumerate(svc.routes):
+        for di, dest in enumerate(route.destinations):
+            if dest.cluster is None:
+                continue
+            pin = (dest.subset, dest.cluster)
+            name = pinned_subset_name(*pin)
+            path: YamlPath = (*_route(si, ri), "destinations", di)
+            earlier = first.setdefault(name, (pin, path))
+            if pin in reported:
+                continue
+            if len(name) > SUBSET_NAME_MAX:
+                reported.add(pin)
+                yield _too_long(svc, pin, name, positions.at(path))
+            if name in declared:
+                reported.add(pin)
+                declared_at = positions.at((*_svc(si), "subsets", declared[name], "name"))
+                yield _clashes_with_declared(svc, pin, name, positions.at(path), declared_at)
+            elif earlier[0] != pin:
+                reported.add(pin)
+                yield _clashes_with_pin(
+                    svc, earlier[0], pin, name, positions.at(path), positions.at(earlier[1])
+                )
+
+
+def _clashes_with_declared(
+    svc: Service, pin: tuple[str | None, str], name: str, at: Location, declared_at: Location
+) -> Diagnostic:
+    return error(
+        "MG422",
+        f'destination {_pin(*pin)} routes to the generated subset "{name}", '
+        f"but {_name(svc)} declares a subset of that name too",
+        at,
+        f'rename subset "{name}": a pinned destination routes to a subset named '
+        '"<subset>-<cluster>" ("all-<cluster>" without a subset), which '
+        "meshgen adds to the DestinationRule",
+        [Related(declared_at, "the declared subset")],
+    )
+
+
+def _clashes_with_pin(
+    svc: Service,
+    other: tuple[str | None, str],
+    pin: tuple[str | None, str],
+    name: str,
+    at: Location,
+    other_at: Location,
+) -> Diagnostic:
+    return error(
+        "MG422",
+        f"destinations {_pin(*other)} and {_pin(*pin)} of {_name(svc)} "
+        f'both route to the generated subset "{name}", for different endpoints',
+        at,
+        'pinned destinations route to subsets named "<subset>-<cluster>" '
+        '("all-<cluster>" without a subset); rename a subset or a cluster so '
+        "that the names differ",
+        [Related(other_at, "the other destination")],
+    )
 
 
 def _too_long(

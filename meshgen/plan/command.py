@@ -22,6 +22,7 @@ from meshgen.report import (
 
 if TYPE_CHECKING:
     from meshgen.plan.model import Plan
+    from meshgen.spec import Mesh
     from meshgen.write import OutputConflict
 
 FORMATS = ("text", "markdown", "json")
@@ -51,6 +52,20 @@ def run(
     if diagnostics and not options.quiet:
         say(f"{spec}: {summary(diagnostics)}")
 
+    plan = _compare(output, against, result.files, result.mesh, options)
+    if plan is None:
+        return EXIT_FAILED
+    _print(plan, fmt, options)
+    if plan.disruptive:
+        return EXIT_DISRUPTIVE
+    return EXIT_CHANGES if detailed and plan.groups else EXIT_OK
+
+
+def _compare(
+    output: Path, against: str | None, files: dict[str, bytes], mesh: Mesh, options: Options
+) -> Plan | None:
+    """The plan of `files` against the output (on disk, or at git revision `against`), with
+    the live-diff commands of the GitOps applications it touches; None: reported."""
     from meshgen.facts import cluster_facts
     from meshgen.plan.assemble import make_plan
     from meshgen.plan.collect import DiskOutput, GitOutput, PlanError
@@ -60,31 +75,26 @@ def run(
         if against is not None:
             old: GitOutput | DiskOutput = GitOutput(output, against)
         else:
-            old = DiskOutput(output, result.files)
-        plan = make_plan(result.files, old, cluster_facts(result.mesh))
+            old = DiskOutput(output, files)
+        plan = make_plan(files, old, cluster_facts(mesh))
     except PlanError as error:
         _report(output, error)
-        return EXIT_FAILED
+        return None
     except OutputConflict as conflict:
         _report_refusal(output, conflict)
-        return EXIT_FAILED
-
-    gitops = result.mesh.spec.gitops
+        return None
+    gitops = mesh.spec.gitops
     if gitops is not None:
         from meshgen.plan.live import live_diff_commands
 
-        plan.live_diff = [app.argv() for app in live_diff_commands(plan, result.files, gitops.path)]
+        plan.live_diff = [app.argv() for app in live_diff_commands(plan, files, gitops.path)]
     if old.facts is None and old.paths and not options.quiet:
         say(
             f"note: {old.label} was built before meshgen recorded its clusters' CIDRs and "
             "Istio version in the manifest: the plan does not compare them (a build records "
             "them)"
         )
-
-    _print(plan, fmt, options)
-    if plan.disruptive:
-        return EXIT_DISRUPTIVE
-    return EXIT_CHANGES if detailed and plan.groups else EXIT_OK
+    return plan
 
 
 def _print(plan: Plan, fmt: str, options: Options) -> None:

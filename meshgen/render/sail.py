@@ -36,36 +36,12 @@ def istio_name(mesh: Mesh) -> str:
 def render_sail(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
     istio = mesh.spec.istio
     version = f"v{istio.version}"
-    values: dict[str, Any] = {"global": identity_values(mesh, cluster)}
-    if mesh.spec.trust_domain != DEFAULT_TRUST_DOMAIN:
-        values["meshConfig"] = {"trustDomain": mesh.spec.trust_domain}
-    if istio.cni.enabled and cluster.platform != "openshift":
-        # On OpenShift the platform profile turns this on (pilot.cni.enabled in istio/istio
-        # manifests/helm-profiles/platform-openshift.yaml, which the Sail Operator ships).
-        values["pilot"] = {"cni": {"enabled": True}}
-    if istio.values:
-        values = deep_merge(values, dict(istio.values))
-    docs: list[Manifest] = []
-    if istio.cni.enabled:
-        docs.append(
-            {
-                "apiVersion": API_VERSION,
-                "kind": "IstioCNI",
-                "metadata": metadata("default", labels=dict(MANAGED_BY)),
-                "spec": {
-                    "version": version,
-                    "namespace": istio.cni.namespace,
-                    # CNIConfig has logging.level, not logLevel (api/v1/values_types.gen.go).
-                    "values": {
-                        "cni": {
-                            "excludeNamespaces": list(istio.cni.exclude_namespaces),
-                            "logging": {"level": istio.cni.log_level},
-                        }
-                    },
-                },
-            }
-        )
-    spec: dict[str, Any] = {"version": version, "namespace": ISTIO_NAMESPACE, "values": values}
+    docs: list[Manifest] = [_istio_cni(mesh, version)] if istio.cni.enabled else []
+    spec: dict[str, Any] = {
+        "version": version,
+        "namespace": ISTIO_NAMESPACE,
+        "values": _istio_values(mesh, cluster),
+    }
     if named_control_planes(mesh):
         # A new IstioRevision per spec.version, the old one kept until no workload uses it,
         # then deleted after the grace period (30 s is the operator's own default, written
@@ -85,6 +61,42 @@ def render_sail(mesh: Mesh, cluster: Cluster) -> list[Manifest]:
     if named_control_planes(mesh):
         docs.extend(_revision_tags(mesh, cluster))
     return docs
+
+
+def _istio_values(mesh: Mesh, cluster: Cluster) -> dict[str, Any]:
+    """The `Istio` resource's Helm values: the cluster's identity, the trust domain, CNI, and
+    istio.values over them."""
+    istio = mesh.spec.istio
+    values: dict[str, Any] = {"global": identity_values(mesh, cluster)}
+    if mesh.spec.trust_domain != DEFAULT_TRUST_DOMAIN:
+        values["meshConfig"] = {"trustDomain": mesh.spec.trust_domain}
+    if istio.cni.enabled and cluster.platform != "openshift":
+        # On OpenShift the platform profile turns this on (pilot.cni.enabled in istio/istio
+        # manifests/helm-profiles/platform-openshift.yaml, which the Sail Operator ships).
+        values["pilot"] = {"cni": {"enabled": True}}
+    if istio.values:
+        values = deep_merge(values, dict(istio.values))
+    return values
+
+
+def _istio_cni(mesh: Mesh, version: str) -> Manifest:
+    cni = mesh.spec.istio.cni
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "IstioCNI",
+        "metadata": metadata("default", labels=dict(MANAGED_BY)),
+        "spec": {
+            "version": version,
+            "namespace": cni.namespace,
+            # CNIConfig has logging.level, not logLevel (api/v1/values_types.gen.go).
+            "values": {
+                "cni": {
+                    "excludeNamespaces": list(cni.exclude_namespaces),
+                    "logging": {"level": cni.log_level},
+                }
+            },
+        },
+    }
 
 
 def sail_revision_name(mesh: Mesh, version: str) -> str:

@@ -159,6 +159,18 @@ def expected(
         abort = route.fault.abort
         if abort.percentage >= 100:
             return Answer(status=abort.http_status, note="the route's fault injection aborts")
+    shares = _shares(mesh, service, caller, route, placed)
+    note = failover if _local(mesh, service, caller, placed) != placed else ""
+    if route.fault is not None and route.fault.abort is not None:
+        note = f"{route.fault.abort.percentage}% aborted with {route.fault.abort.http_status}"
+    return Answer(tuple(shares.items()), note=note)
+
+
+def _shares(
+    mesh: Mesh, service: Service, caller: str, route: Route, placed: list[Backend]
+) -> dict[str, int | None]:
+    """The answering versions of `route` from `caller`, each with its percentage (None when
+    a weight is split over several versions, or there is none)."""
     shares: dict[str, int | None] = {}
     single = len(route.destinations) == 1
     for dest in route.destinations:
@@ -179,10 +191,7 @@ def expected(
             share = None if weight is None or len(versions) > 1 else weight
             old = shares.get(version, 0)
             shares[version] = None if share is None or old is None else old + share
-    note = failover if _local(mesh, service, caller, placed) != placed else ""
-    if route.fault is not None and route.fault.abort is not None:
-        note = f"{route.fault.abort.percentage}% aborted with {route.fault.abort.http_status}"
-    return Answer(tuple(shares.items()), note=note)
+    return shares
 
 
 def _allow_policies(mesh: Mesh, service: Service) -> list[AuthorizationPolicy]:

@@ -290,33 +290,9 @@ def _argocd_chart_application(
     if chart.chart == "base":
         # The CRDs are too large for the last-applied annotation of client-side apply.
         sync_options.append("ServerSideApply=true")
-    ignore: list[dict[str, Any]] = []
-    if chart.chart in ("base", "istiod"):
-        # istio/istio#52785, argoproj/argo-cd#9323: istiod patches its validating webhooks
-        # at runtime (failurePolicy Ignore -> Fail, and the caBundle that charts before 1.24
-        # render as ""). Every VWC of the release is patched (base: istiod-default-validator,
-        # `istiod-istio-system` in old charts; istiod: istio-validator[-<rev>]-istio-system),
-        # so no name is given. RespectIgnoreDifferences keeps a sync from resetting them.
-        ignore.append(
-            {
-                "group": "admissionregistration.k8s.io",
-                "kind": "ValidatingWebhookConfiguration",
-                "jqPathExpressions": [
-                    ".webhooks[]?.failurePolicy",
-                    ".webhooks[]?.clientConfig.caBundle",
-                ],
-            }
-        )
+    ignore = _webhook_differences(chart.chart)
+    if ignore:
         sync_options.append("RespectIgnoreDifferences=true")
-    if chart.chart == "istiod":
-        # The injector's caBundle is patched in the same way.
-        ignore.append(
-            {
-                "group": "admissionregistration.k8s.io",
-                "kind": "MutatingWebhookConfiguration",
-                "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"],
-            }
-        )
     return _argocd_application(
         gitops,
         namespace,
@@ -333,6 +309,38 @@ def _argocd_chart_application(
         sync_options=sync_options,
         ignore_differences=ignore,
     )
+
+
+def _webhook_differences(chart: str) -> list[dict[str, Any]]:
+    """What istiod patches in the webhooks of the `base` and `istiod` charts at runtime, for
+    `ignoreDifferences`: istio/istio#52785, argoproj/argo-cd#9323."""
+    ignore: list[dict[str, Any]] = []
+    if chart in ("base", "istiod"):
+        # istiod patches its validating webhooks (failurePolicy Ignore -> Fail, and the
+        # caBundle that charts before 1.24 render as ""). Every VWC of the release is patched
+        # (base: istiod-default-validator, `istiod-istio-system` in old charts; istiod:
+        # istio-validator[-<rev>]-istio-system), so no name is given. RespectIgnoreDifferences
+        # keeps a sync from resetting them.
+        ignore.append(
+            {
+                "group": "admissionregistration.k8s.io",
+                "kind": "ValidatingWebhookConfiguration",
+                "jqPathExpressions": [
+                    ".webhooks[]?.failurePolicy",
+                    ".webhooks[]?.clientConfig.caBundle",
+                ],
+            }
+        )
+    if chart == "istiod":
+        # The injector's caBundle is patched in the same way.
+        ignore.append(
+            {
+                "group": "admissionregistration.k8s.io",
+                "kind": "MutatingWebhookConfiguration",
+                "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"],
+            }
+        )
+    return ignore
 
 
 def _argocd_application(
