@@ -18,25 +18,20 @@ import pytest
 import yaml
 
 from benchmarks.generate import make_spec
+from meshgen.address_map import address_map
 from meshgen.load import load_text
 from meshgen.overview import (
     MAX_CLUSTERS,
     SHOWN_CLUSTERS,
-    address_map,
     label,
     mermaid,
     mesh_summary,
 )
 from meshgen.pipeline import compile_spec
 from meshgen.render import render
+from meshgen.render.answers import expected
 from meshgen.render.runbook.commands import LOOP_ABOVE
-from meshgen.render.verify import (
-    MAX_VERIFIED_SERVICES,
-    VERIFY_DIR,
-    backends,
-    client_namespace,
-    expected,
-)
+from meshgen.render.verify import MAX_VERIFIED_SERVICES, VERIFY_DIR, backends, client_namespace
 from meshgen.spec import Mesh
 from meshgen.validate import validate
 from tests.helpers import EXAMPLES, ROOT, mesh_from, seed_data

@@ -8,7 +8,7 @@ step, meshgen/render/verify.py):
 - answer: what a plain `curl SERVICE.NS:PORT/hello` from that client gets, worked out from
   the route Envoy would take (RDS), its weights, the endpoints' localities and priorities
   (EDS) and the pods behind them, equals what the runbook says it gets
-  (meshgen.render.verify.expected);
+  (meshgen.render.answers.expected);
 - rules: every DestinationRule subset is a cluster in CDS, and the first route's weights,
   timeout, retries and mirror are in RDS.
 Per cluster: the plugged-in root certificate is what istiod distributes
@@ -23,15 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from meshgen.render.answers import expected
 from meshgen.render.traffic import pinned_subset_name, service_host
-from meshgen.render.verify import (
-    SLEEP,
-    VERIFY_LABEL,
-    client_namespace,
-    expected,
-    port_of,
-    verified_services,
-)
+from meshgen.render.verify import SLEEP, VERIFY_LABEL, client_namespace, port_of, verified_services
 from meshgen.revisions import control_planes, injection_labels, tags_of
 from meshgen.spec import Cluster, Service
 from tests.meshbox import rules, security, sidecar

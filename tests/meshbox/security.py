@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from meshgen.render.verify import HELLOWORLD_PORT, SLEEP, client_namespace, expected
+from meshgen.render.answers import expected
+from meshgen.render.verify import HELLOWORLD_PORT, SLEEP, client_namespace
 from meshgen.spec import Mesh, Service
 
 Finding = tuple[str, bool, str]  # (subject, ok, detail)

@@ -6,8 +6,9 @@ Values of the spec are escaped where they land: shell words through meshgen/rend
 
 from __future__ import annotations
 
+from meshgen.address_map import address_map
 from meshgen.layout import REMOTE_SECRETS_DIR, TRAFFIC_DIR, helm_values_file
-from meshgen.overview import address_map, mermaid
+from meshgen.overview import mermaid
 from meshgen.render import markdown as md
 from meshgen.render.control_planes import named_control_planes, operator_file
 from meshgen.render.gitops import ENGINE_TITLES

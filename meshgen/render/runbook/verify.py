@@ -6,6 +6,7 @@ own check, and the workloads removed."""
 from __future__ import annotations
 
 from meshgen.render import markdown as md
+from meshgen.render.answers import Answer, expected
 from meshgen.render.objects import MANAGED_BY
 from meshgen.render.runbook.commands import per_cluster, subctl_verify
 from meshgen.render.runbook.model import Runbook
@@ -16,10 +17,8 @@ from meshgen.render.verify import (
     SLEEP,
     VERIFY_DIR,
     VERIFY_LABEL,
-    Answer,
     backends,
     client_namespace,
-    expected,
     port_of,
     service_clusters,
     verified_services,
