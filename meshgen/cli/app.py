@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -15,9 +15,6 @@ from meshgen.report import (
     Options,
     bad_ignore,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def _plain_argument_names() -> None:

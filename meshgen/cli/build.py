@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
@@ -37,9 +36,6 @@ from meshgen.report import print_diagnostics as _print_diagnostics
 from meshgen.report import say as _say
 from meshgen.report import summary as _summary
 from meshgen.report import writing as _writing
-
-if TYPE_CHECKING:
-    from meshgen.pipeline import Compiled
 
 
 def build(
@@ -80,7 +76,7 @@ def build(
         if check or diff:
             _check_or_diff(spec, output, result.files, diff=diff, fmt=fmt, quiet=quiet)
             return
-        _write(spec, output, result, force=force, quiet=quiet)
+        _write(spec, output, result.files, result.record(), force=force, quiet=quiet)
     except write.OutputConflict as conflict:
         report_conflicts(output, conflict, fmt)
         raise typer.Exit(EXIT_FAILED) from None
@@ -88,16 +84,23 @@ def build(
         validate_written(output, result.mesh, schema_dir, fmt)
 
 
-def _write(spec: Path, output: Path, result: Compiled, *, force: bool, quiet: bool) -> None:
+def _write(
+    spec: Path,
+    output: Path,
+    files: dict[str, bytes],
+    identity: dict[str, object],
+    *,
+    force: bool,
+    quiet: bool,
+) -> None:
     """Write the compiled files (write.OutputConflict: a file meshgen does not own, or one
     changed by hand without --force)."""
     from meshgen import write
 
-    assert result.files is not None
     with _progress(spec) as progress:
         progress("writing")
-        _writing(output, result.files)  # an interrupt from here on says what is on disk
-        plan = write.write_output(output, result.files, force=force, identity=result.record())
+        _writing(output, files)  # an interrupt from here on says what is on disk
+        plan = write.write_output(output, files, force=force, identity=identity)
     if not quiet:
         _say(
             f"{output}: {len(plan.written)} written, {len(plan.unchanged)} unchanged, "

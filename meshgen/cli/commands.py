@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -30,9 +30,6 @@ from meshgen.report import (
 from meshgen.report import print_diagnostics as _print_diagnostics
 from meshgen.report import say as _say
 from meshgen.report import summary as _summary
-
-if TYPE_CHECKING:
-    pass
 
 
 def validate(
