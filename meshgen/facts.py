@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from meshgen.spec import Mesh
+from meshgen.spec_cidr import cidr_list
 
 # The manifest's key, and each cluster's fact names: the names a plan prints.
 CLUSTERS: Final = "clusters"
@@ -26,8 +27,8 @@ def cluster_facts(mesh: Mesh) -> dict[str, ClusterFacts]:
     istio = mesh.spec.istio
     return {
         c.name: {
-            POD_CIDR: ", ".join(str(n) for n in c.pod_cidr),
-            SERVICE_CIDR: ", ".join(str(n) for n in c.service_cidr),
+            POD_CIDR: cidr_list(c.pod_cidr),
+            SERVICE_CIDR: cidr_list(c.service_cidr),
             ISTIO_VERSION: istio.version,
             REVISIONED: bool(istio.revisions),
         }

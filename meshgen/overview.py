@@ -9,10 +9,9 @@ node ids are indexes, never names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from meshgen.address_map import address_map
 from meshgen.spec import Cluster, Mesh, Route, Service
+from meshgen.spec_cidr import cidr_list
 
 MAX_CLUSTERS = 8  # drawn one by one; beyond, the first SHOWN_CLUSTERS and a note
 SHOWN_CLUSTERS = 6
@@ -23,12 +22,9 @@ MAX_SERVICES = 8
 # --- shared descriptions -----------------------------------------------------------------
 
 
-def _cidrs(nets: Iterable[object]) -> str:
-    return ", ".join(str(n) for n in nets)
-
-
 def cluster_line(c: Cluster) -> str:
-    return f"{c.name} ({c.platform}): pods {_cidrs(c.pod_cidr)}, services {_cidrs(c.service_cidr)}"
+    pods, services = cidr_list(c.pod_cidr), cidr_list(c.service_cidr)
+    return f"{c.name} ({c.platform}): pods {pods}, services {services}"
 
 
 def _match_text(route: Route) -> str:
@@ -115,7 +111,7 @@ def mermaid(mesh: Mesh) -> list[str]:
     istiods = _istiod_lines(mesh)
     for i, c in enumerate(shown):
         out.append(f"  subgraph c{i}[{_q(f'{c.name} ({c.platform})')}]")
-        net = _q("pods " + _cidrs(c.pod_cidr), "services " + _cidrs(c.service_cidr))
+        net = _q("pods " + cidr_list(c.pod_cidr), "services " + cidr_list(c.service_cidr))
         out.append(f"    c{i}net[{net}]")
         watch = (
             []
@@ -215,8 +211,8 @@ def mesh_summary(mesh: Mesh, *, color: bool) -> str:
     for c in shown:
         out.append(
             f"  {paint(_BOLD, c.name)} ({c.platform}): pods "
-            f"{paint(_CYAN, _cidrs(c.pod_cidr))}, services "
-            f"{paint(_CYAN, _cidrs(c.service_cidr))}"
+            f"{paint(_CYAN, cidr_list(c.pod_cidr))}, services "
+            f"{paint(_CYAN, cidr_list(c.service_cidr))}"
         )
     if len(shown) < n:
         out.append(paint(_DIM, f"  ... and {n - len(shown)} more clusters"))

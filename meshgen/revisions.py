@@ -26,17 +26,13 @@ class ControlPlane:
         return minor_of(self.version)
 
 
-def version_key(version: str) -> tuple[int, ...]:
-    return parse(version)
-
-
 def control_planes(mesh: Mesh) -> list[ControlPlane]:
     """The control planes of every cluster, oldest first."""
     istio = mesh.spec.istio
     if not istio.revisions:
         return [ControlPlane(istio.revision, istio.version)]
     planes = [ControlPlane(r.name, r.version) for r in istio.revisions]
-    return sorted(planes, key=lambda plane: version_key(plane.version))
+    return sorted(planes, key=lambda plane: parse(plane.version))
 
 
 def several_control_planes(mesh: Mesh) -> bool:

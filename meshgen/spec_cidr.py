@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic_core import PydanticCustomError
@@ -51,6 +52,11 @@ def parse_cidrs(value: Any) -> tuple[IPNetwork, ...]:
         )
     # The index lets validate.py point at the list item rather than the field.
     return tuple(parse_cidr(item, index if is_list else None) for index, item in enumerate(items))
+
+
+def cidr_list(nets: Iterable[object]) -> str:
+    """A cluster's CIDRs as people read them: `10.0.0.0/16, fd00::/48`."""
+    return ", ".join(str(n) for n in nets)
 
 
 def parse_cidr(item: Any, index: int | None = None) -> IPNetwork:

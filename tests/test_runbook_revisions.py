@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from meshgen.render import render
-from meshgen.revisions import version_key
 from meshgen.spec import Mesh
+from meshgen.versions import parse
 from tests.helpers import ROOT, mesh_from
 from tests.test_injection import sh_blocks, shell_commands
 
@@ -47,7 +47,7 @@ def step_mesh(step: Path, installer: str = "helm", **spec: Any) -> Mesh:
 
 def revisions(data: dict[str, Any]) -> list[dict[str, str]]:
     """istio.revisions, oldest first."""
-    return sorted(data["spec"]["istio"]["revisions"], key=lambda r: version_key(r["version"]))
+    return sorted(data["spec"]["istio"]["revisions"], key=lambda r: parse(r["version"]))
 
 
 def cluster_tags(data: dict[str, Any], cluster: dict[str, Any]) -> dict[str, str]:

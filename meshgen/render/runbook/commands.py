@@ -1,6 +1,6 @@
-"""The commands that more than one step of the runbook runs, each built in one place (the
-Submariner ones are in submariner.py, next to the steps that run them), and `per_cluster`,
-which turns one cluster's commands into a loop over many."""
+"""The commands that more than one step of the runbook runs, each built in one place
+(kubectl, istioctl, helm, subctl), and `per_cluster`, which turns one cluster's commands into
+a loop over many."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from meshgen.layout import helm_values_file
 from meshgen.render.control_planes import operator_file
-from meshgen.render.helm import HELM_REPOSITORY, charts, helm_values
+from meshgen.render.helm import HELM_REPOSITORY, charts
 from meshgen.render.shell import (
     Blank,
     Cmd,
@@ -153,7 +153,6 @@ def helm_releases(mesh: Mesh, cluster: str) -> list[Line]:
     `revisionTags` list the tag, and Helm refuses to create an object another release owns:
     the release that loses a moving tag (an older one) must drop its webhook before the one
     that gains it creates it."""
-    values = _cluster_helm_values(mesh, cluster)
     return [
         cmd(
             "helm",
@@ -176,12 +175,7 @@ def helm_releases(mesh: Mesh, cluster: str) -> list[Line]:
         )
         # charts(): base, cni, then the istiod releases oldest first.
         for chart in charts(mesh)
-        if chart.key in values
     ]
-
-
-def _cluster_helm_values(mesh: Mesh, cluster: str) -> dict[str, object]:
-    return dict(helm_values(mesh, next(c for c in mesh.spec.clusters if c.name == cluster)))
 
 
 # --- Submariner: subctl, and the gateway label ----------------------------------------

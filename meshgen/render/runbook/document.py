@@ -25,6 +25,7 @@ from meshgen.render.shell import fence_for, visible
 from meshgen.render.units import UNIT_SERVICES
 from meshgen.revisions import control_planes
 from meshgen.spec import Mesh
+from meshgen.spec_cidr import cidr_list
 
 
 def build_runbook(mesh: Mesh, units: dict[str, list[str]]) -> Runbook:
@@ -86,10 +87,6 @@ def _about(mesh: Mesh, rb: Runbook) -> None:
     add("")
 
 
-def _cidrs(nets: tuple[object, ...]) -> str:
-    return ", ".join(str(n) for n in nets)
-
-
 def _clusters(mesh: Mesh, rb: Runbook) -> None:
     add = rb.add
     add("## Clusters\n")
@@ -99,8 +96,8 @@ def _clusters(mesh: Mesh, rb: Runbook) -> None:
         cells = [
             md.code(c.name),
             md.text(c.platform),
-            md.text(_cidrs(c.pod_cidr)),
-            md.text(_cidrs(c.service_cidr)),
+            md.text(cidr_list(c.pod_cidr)),
+            md.text(cidr_list(c.service_cidr)),
             md.text(c.api_server or "-"),
         ]
         add("| " + " | ".join(md.cell(x) for x in cells) + " |")

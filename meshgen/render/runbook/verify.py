@@ -24,6 +24,7 @@ from meshgen.render.verify import (
     verified_services,
 )
 from meshgen.spec import Mesh, Service
+from meshgen.spec_cidr import cidr_list
 
 
 def verify_steps(mesh: Mesh, rb: Runbook) -> None:
@@ -120,7 +121,7 @@ def _endpoints(mesh: Mesh, service: Service, rb: Runbook) -> None:
     running = {b.cluster for b in backends(mesh, service)}
     rb.add(
         ", ".join(
-            f"{md.code(c.name)}: {md.text(', '.join(str(n) for n in c.pod_cidr))}"
+            f"{md.code(c.name)}: {md.text(cidr_list(c.pod_cidr))}"
             for c in service_clusters(mesh, service)
             if c.name in running
         )
